@@ -1,0 +1,835 @@
+//! The SIP message codec (RFC 3261 §7, §25; RFC 7118 framing).
+//!
+//! One WebSocket frame carries exactly one SIP message (RFC 7118 §5), so
+//! [`Message::parse`] takes a whole frame and returns a message or a typed
+//! [`ParseError`]. The frame is scanned once; header values stay as text until a
+//! typed read asks for them (`msg.via()`, `msg.cseq()`, ...), so an odd header
+//! never makes the whole message fail — only a typed read of it does, naming the
+//! header.
+//!
+//! ```
+//! use imsip::message::{Message, Method};
+//! let frame = "MESSAGE sip:bob@imsip.test SIP/2.0\r\n\
+//!     Via: SIP/2.0/WS abc.invalid;branch=z9hG4bK776\r\n\
+//!     Max-Forwards: 70\r\n\
+//!     f: <sip:alice@imsip.test>;tag=49583\r\n\
+//!     t: <sip:bob@imsip.test>\r\n\
+//!     i: 1234@abc.invalid\r\n\
+//!     CSeq: 1 MESSAGE\r\n\
+//!     c: text/plain;charset=UTF-8\r\n\
+//!     l: 6\r\n\r\nhéllo";
+//! let msg = Message::parse(frame.as_bytes()).unwrap();
+//! assert_eq!(msg.method(), Some(&Method::Message));
+//! assert_eq!(msg.from().unwrap().tag(), Some("49583"));
+//! assert_eq!(msg.body(), "héllo".as_bytes());
+//! msg.validate().unwrap();
+//! ```
+
+mod build;
+mod error;
+mod headers;
+mod name;
+mod text;
+mod uri;
+
+pub use build::MessageBuilder;
+pub use error::{FramingError, HeaderError, ParseError, ValidationError};
+pub use headers::{
+    check_call_id, check_date, parse_delta, parse_etag, parse_token_list, AuthParam, AuthValue, CSeq, Contact,
+    Contacts, Event, MediaType, NameAddr, RetryAfter, SubscriptionState, TokenParams, Via,
+};
+pub use name::HeaderName;
+pub use text::{Param, Params};
+pub use uri::{percent_decode, Host, Scheme, Uri, UriError};
+
+use core::fmt;
+use text::{is_token, is_token_byte, split_list, trim};
+
+/// A SIP method (case-sensitive, RFC 3261 §7.1).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Method {
+    /// REGISTER (RFC 3261 §10)
+    Register,
+    /// INVITE
+    Invite,
+    /// ACK
+    Ack,
+    /// BYE
+    Bye,
+    /// CANCEL
+    Cancel,
+    /// OPTIONS
+    Options,
+    /// MESSAGE (RFC 3428)
+    Message,
+    /// PUBLISH (RFC 3903)
+    Publish,
+    /// SUBSCRIBE (RFC 6665)
+    Subscribe,
+    /// NOTIFY (RFC 6665)
+    Notify,
+    /// REFER (RFC 3515)
+    Refer,
+    /// INFO (RFC 6086)
+    Info,
+    /// UPDATE (RFC 3311)
+    Update,
+    /// PRACK (RFC 3262)
+    Prack,
+    /// Any other extension method token.
+    Other(String),
+}
+
+impl Method {
+    /// Maps a method token (already checked to be a token).
+    pub fn from_token(t: &str) -> Method {
+        match t {
+            "REGISTER" => Method::Register,
+            "INVITE" => Method::Invite,
+            "ACK" => Method::Ack,
+            "BYE" => Method::Bye,
+            "CANCEL" => Method::Cancel,
+            "OPTIONS" => Method::Options,
+            "MESSAGE" => Method::Message,
+            "PUBLISH" => Method::Publish,
+            "SUBSCRIBE" => Method::Subscribe,
+            "NOTIFY" => Method::Notify,
+            "REFER" => Method::Refer,
+            "INFO" => Method::Info,
+            "UPDATE" => Method::Update,
+            "PRACK" => Method::Prack,
+            other => Method::Other(other.to_owned()),
+        }
+    }
+
+    /// The method token.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Method::Register => "REGISTER",
+            Method::Invite => "INVITE",
+            Method::Ack => "ACK",
+            Method::Bye => "BYE",
+            Method::Cancel => "CANCEL",
+            Method::Options => "OPTIONS",
+            Method::Message => "MESSAGE",
+            Method::Publish => "PUBLISH",
+            Method::Subscribe => "SUBSCRIBE",
+            Method::Notify => "NOTIFY",
+            Method::Refer => "REFER",
+            Method::Info => "INFO",
+            Method::Update => "UPDATE",
+            Method::Prack => "PRACK",
+            Method::Other(s) => s,
+        }
+    }
+}
+
+impl fmt::Display for Method {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The first line of a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StartLine {
+    /// `Method SP Request-URI SP SIP/2.0`
+    Request {
+        /// The method.
+        method: Method,
+        /// The Request-URI.
+        uri: Uri,
+    },
+    /// `SIP/2.0 SP Status-Code SP Reason-Phrase`
+    Response {
+        /// Status code, 100–699.
+        status: u16,
+        /// Reason phrase (may be empty; UTF-8).
+        reason: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Span {
+    start: u32,
+    end: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Value {
+    /// A slice of the message's header text.
+    Span(Span),
+    /// An unfolded value (continuation lines joined with one space).
+    Owned(Box<str>),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Field {
+    name: HeaderName,
+    raw_name: Span,
+    value: Value,
+}
+
+/// A parsed or built SIP message.
+///
+/// Header fields are kept in received order with their names as received; typed
+/// reads parse on demand. Printing (`Display` / [`Message::to_bytes`]) reproduces
+/// the start line, every header and the body.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Message {
+    start: StartLine,
+    /// Header text: the header lines as received (or as built).
+    text: String,
+    fields: Vec<Field>,
+    body: Vec<u8>,
+}
+
+impl fmt::Debug for Message {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Message")
+            .field("start", &self.start)
+            .field("headers", &self.fields.len())
+            .field("body_bytes", &self.body.len())
+            .finish()
+    }
+}
+
+/// Headers that may appear at most once (RFC 3261 §7.3.1: not comma-separated lists).
+const SINGLE_VALUED: &[HeaderName] = &[
+    HeaderName::To,
+    HeaderName::From,
+    HeaderName::CallId,
+    HeaderName::CSeq,
+    HeaderName::MaxForwards,
+    HeaderName::ContentType,
+    HeaderName::Expires,
+    HeaderName::MinExpires,
+    HeaderName::Event,
+    HeaderName::SubscriptionState,
+    HeaderName::SipETag,
+    HeaderName::SipIfMatch,
+    HeaderName::Date,
+    HeaderName::RetryAfter,
+];
+
+fn find_line_end(b: &[u8], from: usize) -> Option<usize> {
+    b.get(from..)?.iter().position(|&c| c == b'\n').map(|p| from + p)
+}
+
+impl Message {
+    /// Parses one whole frame (RFC 7118 §5: one message per WebSocket frame).
+    ///
+    /// Leading CRLFs are skipped (RFC 3261 §7.5). Line ends may be CRLF or a bare
+    /// LF. The body is `Content-Length` bytes (counted in bytes, never characters);
+    /// without Content-Length it is the rest of the frame; octets beyond
+    /// Content-Length are ignored.
+    pub fn parse(frame: &[u8]) -> Result<Message, ParseError> {
+        let start_at = frame.iter().position(|&b| b != b'\r' && b != b'\n').ok_or(FramingError::Empty)?;
+        let b = &frame[start_at..];
+        // Find the end of the header section: the first empty line.
+        let mut pos = 0;
+        let head_end; // index of the first byte of the empty line
+        let body_start;
+        loop {
+            let nl = find_line_end(b, pos).ok_or(FramingError::Incomplete)?;
+            let line_len = nl - pos - usize::from(nl > pos && b.get(nl - 1) == Some(&b'\r'));
+            if line_len == 0 && pos > 0 {
+                head_end = pos;
+                body_start = nl + 1;
+                break;
+            }
+            pos = nl + 1;
+        }
+        let head = core::str::from_utf8(&b[..head_end]).map_err(|_| FramingError::NotUtf8)?;
+        // Header text is stored without the start line.
+        let first_nl = head.find('\n').unwrap_or(head.len());
+        let start_line = head[..first_nl].strip_suffix('\r').unwrap_or(&head[..first_nl]);
+        let start = parse_start_line(start_line)?;
+        let hdr_text = head.get(first_nl + 1..).unwrap_or("");
+        let text = hdr_text.to_owned();
+        let mut fields: Vec<Field> = Vec::with_capacity(16);
+        let mut content_length: Option<usize> = None;
+        let mut p = 0usize;
+        while p < text.len() {
+            let nl = text[p..].find('\n').map_or(text.len(), |i| p + i);
+            let line_end = if nl > p && text.as_bytes().get(nl - 1) == Some(&b'\r') { nl - 1 } else { nl };
+            let line = &text[p..line_end];
+            if line.starts_with([' ', '\t']) {
+                // Folded continuation (RFC 3261 §7.3.1): joined with a single space.
+                let last = fields.last_mut().ok_or(FramingError::BadHeaderLine)?;
+                let cont = trim(line);
+                let mut joined = String::from(value_str(&text, &last.value));
+                if !cont.is_empty() {
+                    if !joined.is_empty() {
+                        joined.push(' ');
+                    }
+                    joined.push_str(cont);
+                }
+                last.value = Value::Owned(joined.into_boxed_str());
+            } else {
+                let colon = line.find(':').ok_or(FramingError::BadHeaderLine)?;
+                let raw_name = line[..colon].trim_end_matches([' ', '\t']);
+                if raw_name.is_empty() || !raw_name.bytes().all(is_token_byte) {
+                    return Err(FramingError::BadHeaderLine.into());
+                }
+                let vstart = p + colon + 1;
+                let v = &text[vstart..line_end];
+                let lead = v.len() - v.trim_start_matches([' ', '\t']).len();
+                let vtrim_end = v.trim_end_matches([' ', '\t']).len();
+                let span = Span {
+                    start: (vstart + lead) as u32,
+                    end: (vstart + vtrim_end.max(lead)) as u32,
+                };
+                fields.push(Field {
+                    name: HeaderName::parse(raw_name),
+                    raw_name: Span {
+                        start: p as u32,
+                        end: (p + raw_name.len()) as u32,
+                    },
+                    value: Value::Span(span),
+                });
+            }
+            p = nl + 1;
+        }
+        for f in &fields {
+            if f.name == HeaderName::ContentLength {
+                let v = trim(value_str(&text, &f.value));
+                if v.is_empty() || v.len() > 10 || !v.bytes().all(|c| c.is_ascii_digit()) {
+                    return Err(FramingError::BadContentLength.into());
+                }
+                let n: usize = v.parse().map_err(|_| FramingError::BadContentLength)?;
+                if content_length.is_some_and(|c| c != n) {
+                    return Err(FramingError::ConflictingContentLength.into());
+                }
+                content_length = Some(n);
+            }
+        }
+        let rest = b.get(body_start..).unwrap_or(&[]);
+        let body = match content_length {
+            Some(n) if n > rest.len() => {
+                return Err(FramingError::ContentLengthTooLarge {
+                    declared: n,
+                    available: rest.len(),
+                }
+                .into())
+            }
+            Some(n) => rest[..n].to_vec(),
+            None => rest.to_vec(),
+        };
+        Ok(Message {
+            start,
+            text,
+            fields,
+            body,
+        })
+    }
+
+    /// Parses a frame given as text.
+    #[allow(clippy::should_implement_trait)]
+    pub fn from_str(frame: &str) -> Result<Message, ParseError> {
+        Message::parse(frame.as_bytes())
+    }
+
+    /// The start line.
+    pub fn start_line(&self) -> &StartLine {
+        &self.start
+    }
+    /// The method of a request.
+    pub fn method(&self) -> Option<&Method> {
+        match &self.start {
+            StartLine::Request { method, .. } => Some(method),
+            StartLine::Response { .. } => None,
+        }
+    }
+    /// The Request-URI of a request.
+    pub fn request_uri(&self) -> Option<&Uri> {
+        match &self.start {
+            StartLine::Request { uri, .. } => Some(uri),
+            StartLine::Response { .. } => None,
+        }
+    }
+    /// The status code of a response.
+    pub fn status(&self) -> Option<u16> {
+        match &self.start {
+            StartLine::Response { status, .. } => Some(*status),
+            StartLine::Request { .. } => None,
+        }
+    }
+    /// The reason phrase of a response.
+    pub fn reason(&self) -> Option<&str> {
+        match &self.start {
+            StartLine::Response { reason, .. } => Some(reason),
+            StartLine::Request { .. } => None,
+        }
+    }
+    /// Whether this is a request.
+    pub fn is_request(&self) -> bool {
+        matches!(self.start, StartLine::Request { .. })
+    }
+    /// The body bytes.
+    pub fn body(&self) -> &[u8] {
+        &self.body
+    }
+    /// The body as UTF-8 text, if it is.
+    pub fn body_str(&self) -> Option<&str> {
+        core::str::from_utf8(&self.body).ok()
+    }
+
+    /// Number of header fields (lines after unfolding).
+    pub fn header_count(&self) -> usize {
+        self.fields.len()
+    }
+
+    /// Every header field in order: (name as received, value).
+    pub fn headers(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
+        self.fields
+            .iter()
+            .map(move |f| (span_str(&self.text, f.raw_name), value_str(&self.text, &f.value)))
+    }
+
+    /// The first value of a header (by name or compact form, any case).
+    pub fn header(&self, name: impl Into<HeaderName>) -> Option<&str> {
+        let name = name.into();
+        self.fields
+            .iter()
+            .find(|f| f.name == name)
+            .map(|f| value_str(&self.text, &f.value))
+    }
+
+    /// Every value line of a header, in order (not split on commas).
+    pub fn header_all(&self, name: impl Into<HeaderName>) -> impl Iterator<Item = &str> + '_ {
+        let name = name.into();
+        self.fields
+            .iter()
+            .filter(move |f| f.name == name)
+            .map(move |f| value_str(&self.text, &f.value))
+    }
+
+    fn single(&self, name: HeaderName) -> Result<Option<&str>, ParseError> {
+        let mut it = self.fields.iter().filter(|f| f.name == name);
+        let first = it.next();
+        if it.next().is_some() {
+            return Err(ValidationError::Duplicated(name.static_name()).into());
+        }
+        Ok(first.map(|f| value_str(&self.text, &f.value)))
+    }
+
+    fn required(&self, name: HeaderName) -> Result<&str, ParseError> {
+        let n = name.static_name();
+        self.single(name)?.ok_or(ParseError::Validation(ValidationError::Missing(n)))
+    }
+
+    /// Every element of a list header (all lines, split on commas outside quotes
+    /// and `<>`). Empty elements are an error naming the header.
+    fn list(&self, name: HeaderName) -> Result<Vec<&str>, HeaderError> {
+        let n = name.static_name();
+        let mut out = Vec::new();
+        for f in self.fields.iter().filter(|f| f.name == name) {
+            let parts = split_list(value_str(&self.text, &f.value)).ok_or(HeaderError::new(n, "unbalanced quote or <"))?;
+            for p in parts {
+                if p.is_empty() {
+                    return Err(HeaderError::new(n, "empty list element"));
+                }
+                out.push(p);
+            }
+        }
+        Ok(out)
+    }
+
+    /// All Via values, top first (RFC 3261 §20.42). Missing Via is an error.
+    pub fn via(&self) -> Result<Vec<Via>, ParseError> {
+        let v = self.list(HeaderName::Via)?;
+        if v.is_empty() {
+            return Err(ValidationError::Missing("Via").into());
+        }
+        Ok(v.into_iter().map(Via::parse).collect::<Result<_, _>>()?)
+    }
+    /// The topmost Via.
+    pub fn top_via(&self) -> Result<Via, ParseError> {
+        let v = self.header(HeaderName::Via).ok_or(ValidationError::Missing("Via"))?;
+        let parts = split_list(v).ok_or(HeaderError::new("Via", "unbalanced quote or <"))?;
+        Ok(Via::parse(parts.first().copied().unwrap_or(""))?)
+    }
+    /// From (RFC 3261 §20.20).
+    pub fn from(&self) -> Result<NameAddr, ParseError> {
+        Ok(NameAddr::parse(self.required(HeaderName::From)?, "From")?)
+    }
+    /// To (RFC 3261 §20.39).
+    pub fn to(&self) -> Result<NameAddr, ParseError> {
+        Ok(NameAddr::parse(self.required(HeaderName::To)?, "To")?)
+    }
+    /// Call-ID (RFC 3261 §20.8).
+    pub fn call_id(&self) -> Result<&str, ParseError> {
+        Ok(check_call_id(self.required(HeaderName::CallId)?)?)
+    }
+    /// CSeq (RFC 3261 §20.16).
+    pub fn cseq(&self) -> Result<CSeq, ParseError> {
+        Ok(CSeq::parse(self.required(HeaderName::CSeq)?)?)
+    }
+    /// Max-Forwards (0–255, RFC 3261 §20.22).
+    pub fn max_forwards(&self) -> Result<Option<u8>, ParseError> {
+        match self.single(HeaderName::MaxForwards)? {
+            None => Ok(None),
+            Some(v) => {
+                let v = trim(v);
+                if v.is_empty() || v.len() > 3 || !v.bytes().all(|b| b.is_ascii_digit()) {
+                    return Err(HeaderError::new("Max-Forwards", "not a number").into());
+                }
+                Ok(Some(v.parse::<u8>().map_err(|_| HeaderError::new("Max-Forwards", "above 255"))?))
+            }
+        }
+    }
+    /// Contact: `None` when absent, `*` or the list.
+    pub fn contacts(&self) -> Result<Option<Contacts>, HeaderError> {
+        let items = self.list(HeaderName::Contact)?;
+        if items.is_empty() {
+            return Ok(None);
+        }
+        if items.iter().any(|i| *i == "*") {
+            if items.len() != 1 {
+                return Err(HeaderError::new("Contact", "'*' mixed with other contacts"));
+            }
+            return Ok(Some(Contacts::Star));
+        }
+        let list = items
+            .into_iter()
+            .map(|i| NameAddr::parse(i, "Contact"))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Some(Contacts::List(list)))
+    }
+    /// Contact entries (empty for none or `*`).
+    pub fn contact_list(&self) -> Result<Vec<Contact>, HeaderError> {
+        Ok(match self.contacts()? {
+            Some(Contacts::List(l)) => l,
+            _ => Vec::new(),
+        })
+    }
+    fn name_addr_list(&self, name: HeaderName, angle: bool) -> Result<Vec<NameAddr>, HeaderError> {
+        let n = name.static_name();
+        self.list(name)?
+            .into_iter()
+            .map(|i| if angle { NameAddr::parse_angle(i, n) } else { NameAddr::parse(i, n) })
+            .collect()
+    }
+    /// Route (RFC 3261 §20.34).
+    pub fn route(&self) -> Result<Vec<NameAddr>, HeaderError> {
+        self.name_addr_list(HeaderName::Route, true)
+    }
+    /// Record-Route (RFC 3261 §20.30).
+    pub fn record_route(&self) -> Result<Vec<NameAddr>, HeaderError> {
+        self.name_addr_list(HeaderName::RecordRoute, true)
+    }
+    /// Path (RFC 3327).
+    pub fn path(&self) -> Result<Vec<NameAddr>, HeaderError> {
+        self.name_addr_list(HeaderName::Path, true)
+    }
+    /// Service-Route (RFC 3608).
+    pub fn service_route(&self) -> Result<Vec<NameAddr>, HeaderError> {
+        self.name_addr_list(HeaderName::ServiceRoute, true)
+    }
+    /// P-Associated-URI (RFC 7315 §4.1).
+    pub fn p_associated_uri(&self) -> Result<Vec<NameAddr>, HeaderError> {
+        self.name_addr_list(HeaderName::PAssociatedUri, true)
+    }
+    /// P-Asserted-Identity (RFC 3325 §9.1).
+    pub fn p_asserted_identity(&self) -> Result<Vec<NameAddr>, HeaderError> {
+        self.name_addr_list(HeaderName::PAssertedIdentity, false)
+    }
+    /// P-Preferred-Identity (RFC 3325 §9.2).
+    pub fn p_preferred_identity(&self) -> Result<Vec<NameAddr>, HeaderError> {
+        self.name_addr_list(HeaderName::PPreferredIdentity, false)
+    }
+    /// Accept-Contact values (RFC 3841 §10): `*` followed by feature parameters.
+    pub fn accept_contact(&self) -> Result<Vec<TokenParams>, HeaderError> {
+        self.list(HeaderName::AcceptContact)?
+            .into_iter()
+            .map(|i| {
+                let rest = i.strip_prefix('*').ok_or(HeaderError::new("Accept-Contact", "value must start with '*'"))?;
+                let (params, left) = headers::params_after(rest, "Accept-Contact")?;
+                if !trim(left).is_empty() {
+                    return Err(HeaderError::new("Accept-Contact", "unexpected characters"));
+                }
+                Ok(TokenParams {
+                    value: "*".into(),
+                    params,
+                })
+            })
+            .collect()
+    }
+    fn tokens(&self, name: HeaderName) -> Result<Vec<String>, HeaderError> {
+        let n = name.static_name();
+        let mut out = Vec::new();
+        for v in self.header_all(name) {
+            out.extend(parse_token_list(v, n)?);
+        }
+        Ok(out)
+    }
+    /// Require option tags.
+    pub fn require(&self) -> Result<Vec<String>, HeaderError> {
+        self.tokens(HeaderName::Require)
+    }
+    /// Proxy-Require option tags.
+    pub fn proxy_require(&self) -> Result<Vec<String>, HeaderError> {
+        self.tokens(HeaderName::ProxyRequire)
+    }
+    /// Supported option tags.
+    pub fn supported(&self) -> Result<Vec<String>, HeaderError> {
+        self.tokens(HeaderName::Supported)
+    }
+    /// Allow methods.
+    pub fn allow(&self) -> Result<Vec<String>, HeaderError> {
+        self.tokens(HeaderName::Allow)
+    }
+    /// Expires (RFC 3261 §20.19).
+    pub fn expires(&self) -> Result<Option<u32>, ParseError> {
+        Ok(self.single(HeaderName::Expires)?.map(|v| parse_delta(v, "Expires")).transpose()?)
+    }
+    /// Min-Expires (RFC 3261 §20.23).
+    pub fn min_expires(&self) -> Result<Option<u32>, ParseError> {
+        Ok(self.single(HeaderName::MinExpires)?.map(|v| parse_delta(v, "Min-Expires")).transpose()?)
+    }
+    /// Content-Type (RFC 3261 §20.15).
+    pub fn content_type(&self) -> Result<Option<MediaType>, ParseError> {
+        Ok(self
+            .single(HeaderName::ContentType)?
+            .map(|v| MediaType::parse(v, "Content-Type"))
+            .transpose()?)
+    }
+    /// Content-Length as declared (the framing already enforced it).
+    pub fn content_length(&self) -> Option<usize> {
+        self.header(HeaderName::ContentLength).and_then(|v| trim(v).parse().ok())
+    }
+    /// Event (RFC 6665 §8.2.1).
+    pub fn event(&self) -> Result<Option<Event>, ParseError> {
+        Ok(self.single(HeaderName::Event)?.map(|v| TokenParams::parse(v, "Event")).transpose()?)
+    }
+    /// Subscription-State (RFC 6665 §8.2.3).
+    pub fn subscription_state(&self) -> Result<Option<SubscriptionState>, ParseError> {
+        Ok(self
+            .single(HeaderName::SubscriptionState)?
+            .map(|v| TokenParams::parse(v, "Subscription-State"))
+            .transpose()?)
+    }
+    /// SIP-ETag (RFC 3903 §11.3.1).
+    pub fn sip_etag(&self) -> Result<Option<String>, ParseError> {
+        Ok(self.single(HeaderName::SipETag)?.map(|v| parse_etag(v, "SIP-ETag")).transpose()?)
+    }
+    /// SIP-If-Match (RFC 3903 §11.3.2).
+    pub fn sip_if_match(&self) -> Result<Option<String>, ParseError> {
+        Ok(self.single(HeaderName::SipIfMatch)?.map(|v| parse_etag(v, "SIP-If-Match")).transpose()?)
+    }
+    /// Retry-After (RFC 3261 §20.33).
+    pub fn retry_after(&self) -> Result<Option<RetryAfter>, ParseError> {
+        Ok(self.single(HeaderName::RetryAfter)?.map(RetryAfter::parse).transpose()?)
+    }
+    /// Date, validated (RFC 3261 §20.17), as text.
+    pub fn date(&self) -> Result<Option<&str>, ParseError> {
+        match self.single(HeaderName::Date)? {
+            None => Ok(None),
+            Some(v) => {
+                check_date(v)?;
+                Ok(Some(trim(v)))
+            }
+        }
+    }
+    /// User-Agent (free text).
+    pub fn user_agent(&self) -> Option<&str> {
+        self.header(HeaderName::UserAgent)
+    }
+    /// Server (free text).
+    pub fn server(&self) -> Option<&str> {
+        self.header(HeaderName::Server)
+    }
+    fn auth(&self, name: HeaderName) -> Result<Vec<AuthValue>, HeaderError> {
+        let n = name.static_name();
+        let mut out = Vec::new();
+        for v in self.header_all(name) {
+            out.extend(AuthValue::parse_list(v, n)?);
+        }
+        Ok(out)
+    }
+    /// WWW-Authenticate challenges (every one, in order).
+    pub fn www_authenticate(&self) -> Result<Vec<AuthValue>, HeaderError> {
+        self.auth(HeaderName::WwwAuthenticate)
+    }
+    /// Proxy-Authenticate challenges.
+    pub fn proxy_authenticate(&self) -> Result<Vec<AuthValue>, HeaderError> {
+        self.auth(HeaderName::ProxyAuthenticate)
+    }
+    /// Authorization credentials.
+    pub fn authorization(&self) -> Result<Vec<AuthValue>, HeaderError> {
+        self.auth(HeaderName::Authorization)
+    }
+    /// Proxy-Authorization credentials.
+    pub fn proxy_authorization(&self) -> Result<Vec<AuthValue>, HeaderError> {
+        self.auth(HeaderName::ProxyAuthorization)
+    }
+
+    /// Checks the message as a UA must before acting on it (RFC 3261 §8.2, §16.3):
+    /// required headers present (Via, From, To, Call-ID, CSeq), single-valued
+    /// headers not repeated, CSeq method equal to the request method, and every
+    /// typed header present readable. The first problem found is returned.
+    pub fn validate(&self) -> Result<(), ParseError> {
+        for name in SINGLE_VALUED {
+            self.single(name.clone())?;
+        }
+        self.via()?;
+        self.from()?;
+        self.to()?;
+        self.call_id()?;
+        let cseq = self.cseq()?;
+        if let Some(m) = self.method() {
+            if *m != cseq.method {
+                return Err(ValidationError::CSeqMethodMismatch.into());
+            }
+        }
+        self.check_optional()
+    }
+
+    /// Reads every optional typed header that is present.
+    fn check_optional(&self) -> Result<(), ParseError> {
+        self.max_forwards()?;
+        self.contacts()?;
+        self.route()?;
+        self.record_route()?;
+        self.path()?;
+        self.service_route()?;
+        self.p_associated_uri()?;
+        self.p_asserted_identity()?;
+        self.p_preferred_identity()?;
+        self.accept_contact()?;
+        self.require()?;
+        self.proxy_require()?;
+        self.supported()?;
+        self.allow()?;
+        self.expires()?;
+        self.min_expires()?;
+        self.content_type()?;
+        self.event()?;
+        self.subscription_state()?;
+        self.sip_etag()?;
+        self.sip_if_match()?;
+        self.retry_after()?;
+        self.date()?;
+        self.www_authenticate()?;
+        self.proxy_authenticate()?;
+        self.authorization()?;
+        self.proxy_authorization()?;
+        Ok(())
+    }
+
+    /// The whole message as bytes (start line, headers, empty line, body).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = self.head_string().into_bytes();
+        out.extend_from_slice(&self.body);
+        out
+    }
+
+    fn head_string(&self) -> String {
+        let mut s = String::with_capacity(self.text.len() + 64);
+        match &self.start {
+            StartLine::Request { method, uri } => {
+                s.push_str(method.as_str());
+                s.push(' ');
+                s.push_str(uri.as_str());
+                s.push_str(" SIP/2.0\r\n");
+            }
+            StartLine::Response { status, reason } => {
+                s.push_str("SIP/2.0 ");
+                s.push_str(&status.to_string());
+                s.push(' ');
+                s.push_str(reason);
+                s.push_str("\r\n");
+            }
+        }
+        for (n, v) in self.headers() {
+            s.push_str(n);
+            s.push_str(": ");
+            s.push_str(v);
+            s.push_str("\r\n");
+        }
+        s.push_str("\r\n");
+        s
+    }
+}
+
+impl fmt::Display for Message {
+    /// Prints the message; a non-UTF-8 body is printed lossily.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.head_string())?;
+        f.write_str(&String::from_utf8_lossy(&self.body))
+    }
+}
+
+fn span_str(text: &str, s: Span) -> &str {
+    text.get(s.start as usize..s.end as usize).unwrap_or("")
+}
+
+fn value_str<'a>(text: &'a str, v: &'a Value) -> &'a str {
+    match v {
+        Value::Span(s) => span_str(text, *s),
+        Value::Owned(o) => o,
+    }
+}
+
+fn parse_start_line(line: &str) -> Result<StartLine, ParseError> {
+    if line.len() >= 4 && line.as_bytes()[..4].eq_ignore_ascii_case(b"SIP/") {
+        // Status-Line = SIP-Version SP Status-Code SP Reason-Phrase
+        let (version, rest) = line.split_once(' ').ok_or(ParseError::StartLine("missing status code"))?;
+        check_version(version)?;
+        let (code, reason) = match rest.split_once(' ') {
+            Some((c, r)) => (c, r),
+            // Tolerate a missing SP before an empty reason phrase.
+            None => (rest, ""),
+        };
+        if code.len() != 3 || !code.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(ParseError::StartLine("status code is not three digits"));
+        }
+        let status: u16 = code.parse().map_err(|_| ParseError::StartLine("bad status code"))?;
+        if !(100..=699).contains(&status) {
+            return Err(ParseError::StartLine("status code outside 100-699"));
+        }
+        if reason.bytes().any(|b| b < b' ' && b != b'\t') {
+            return Err(ParseError::StartLine("control character in reason phrase"));
+        }
+        return Ok(StartLine::Response {
+            status,
+            reason: reason.to_owned(),
+        });
+    }
+    // Request-Line = Method SP Request-URI SP SIP-Version CRLF: exactly single spaces.
+    let mut parts = line.split(' ');
+    let (Some(method), Some(uri), Some(version), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(ParseError::StartLine("request line is not `Method SP Request-URI SP SIP-Version`"));
+    };
+    if !is_token(method) {
+        return Err(ParseError::StartLine("method is not a token"));
+    }
+    check_version(version)?;
+    let uri = Uri::parse(uri).map_err(|e| ParseError::StartLine(e.0))?;
+    if uri.is_sip() && !uri.headers().is_empty() {
+        // RFC 3261 §19.1.5: headers are not allowed in a Request-URI.
+        return Err(ParseError::StartLine("Request-URI contains headers"));
+    }
+    Ok(StartLine::Request {
+        method: Method::from_token(method),
+        uri,
+    })
+}
+
+fn check_version(v: &str) -> Result<(), ParseError> {
+    if v.eq_ignore_ascii_case("SIP/2.0") {
+        return Ok(());
+    }
+    let ok_shape = v.len() > 4
+        && v.as_bytes()[..4].eq_ignore_ascii_case(b"SIP/")
+        && v[4..].split_once('.').is_some_and(|(a, b)| {
+            !a.is_empty() && !b.is_empty() && a.bytes().all(|c| c.is_ascii_digit()) && b.bytes().all(|c| c.is_ascii_digit())
+        });
+    if ok_shape {
+        Err(ParseError::UnsupportedVersion(v.to_owned()))
+    } else {
+        Err(ParseError::StartLine("malformed SIP-Version"))
+    }
+}

@@ -1,0 +1,128 @@
+//! Header field names: case-insensitive, with the compact forms of RFC 3261 §7.3.3
+//! and the extensions that registered them.
+
+use core::fmt;
+
+macro_rules! header_names {
+    ($( $variant:ident => $canon:literal $(, $compact:literal)? ; )*) => {
+        /// A header field name. Known names are recognised whatever their case or
+        /// compact form; any other name is [`HeaderName::Other`] and is kept verbatim.
+        #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
+        pub enum HeaderName {
+            $(
+                #[doc = concat!("`", $canon, "`")]
+                $variant,
+            )*
+            /// A header this crate has no typed read for, spelled as received.
+            Other(Box<str>),
+        }
+
+        impl HeaderName {
+            /// The canonical spelling (`Call-ID`, `WWW-Authenticate`, ...).
+            pub fn as_str(&self) -> &str {
+                match self {
+                    $( HeaderName::$variant => $canon, )*
+                    HeaderName::Other(s) => s,
+                }
+            }
+
+            /// The canonical spelling of a known name; `"extension-header"` for others.
+            pub(crate) fn static_name(&self) -> &'static str {
+                match self {
+                    $( HeaderName::$variant => $canon, )*
+                    HeaderName::Other(_) => "extension-header",
+                }
+            }
+
+            /// Recognise a name as received on the wire (any case, long or compact form).
+            pub fn parse(name: &str) -> HeaderName {
+                // Compact forms are one letter (RFC 3261 §7.3.3).
+                if name.len() == 1 {
+                    #[allow(unused_variables)]
+                    let c = name.as_bytes()[0].to_ascii_lowercase();
+                    $( $( if c == $compact { return HeaderName::$variant; } )? )*
+                    return HeaderName::Other(name.into());
+                }
+                $( if name.len() == $canon.len() && name.eq_ignore_ascii_case($canon) {
+                    return HeaderName::$variant;
+                } )*
+                HeaderName::Other(name.into())
+            }
+        }
+    };
+}
+
+header_names! {
+    Via => "Via", b'v';
+    From => "From", b'f';
+    To => "To", b't';
+    CallId => "Call-ID", b'i';
+    CSeq => "CSeq";
+    MaxForwards => "Max-Forwards";
+    Contact => "Contact", b'm';
+    ContentLength => "Content-Length", b'l';
+    ContentType => "Content-Type", b'c';
+    Expires => "Expires";
+    MinExpires => "Min-Expires";
+    Event => "Event", b'o';
+    SubscriptionState => "Subscription-State";
+    SipETag => "SIP-ETag";
+    SipIfMatch => "SIP-If-Match";
+    Route => "Route";
+    RecordRoute => "Record-Route";
+    Path => "Path";
+    ServiceRoute => "Service-Route";
+    PAssociatedUri => "P-Associated-URI";
+    PAssertedIdentity => "P-Asserted-Identity";
+    PPreferredIdentity => "P-Preferred-Identity";
+    AcceptContact => "Accept-Contact", b'a';
+    RejectContact => "Reject-Contact", b'j';
+    RequestDisposition => "Request-Disposition", b'd';
+    Require => "Require";
+    ProxyRequire => "Proxy-Require";
+    Supported => "Supported", b'k';
+    Unsupported => "Unsupported";
+    Allow => "Allow";
+    AllowEvents => "Allow-Events", b'u';
+    Accept => "Accept";
+    AcceptEncoding => "Accept-Encoding";
+    AcceptLanguage => "Accept-Language";
+    RetryAfter => "Retry-After";
+    Date => "Date";
+    UserAgent => "User-Agent";
+    Server => "Server";
+    WwwAuthenticate => "WWW-Authenticate";
+    ProxyAuthenticate => "Proxy-Authenticate";
+    Authorization => "Authorization";
+    ProxyAuthorization => "Proxy-Authorization";
+    AuthenticationInfo => "Authentication-Info";
+    ContentEncoding => "Content-Encoding", b'e';
+    ContentDisposition => "Content-Disposition";
+    ContentLanguage => "Content-Language";
+    Subject => "Subject", b's';
+    ReferTo => "Refer-To", b'r';
+    ReferredBy => "Referred-By", b'b';
+    SessionExpires => "Session-Expires", b'x';
+    Identity => "Identity", b'y';
+    IdentityInfo => "Identity-Info", b'n';
+    Warning => "Warning";
+    Timestamp => "Timestamp";
+    Organization => "Organization";
+    Priority => "Priority";
+    InReplyTo => "In-Reply-To";
+    ReplyTo => "Reply-To";
+    MimeVersion => "MIME-Version";
+}
+
+impl fmt::Display for HeaderName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl From<&str> for HeaderName {
+    fn from(s: &str) -> Self {
+        HeaderName::parse(s)
+    }
+}

@@ -1,0 +1,278 @@
+//! Lexical helpers shared by the typed header reads (RFC 3261 §25.1).
+
+use core::fmt;
+
+/// `token` characters (RFC 3261 §25.1): alphanumerics and `-.!%*_+`'~`.
+#[inline]
+pub(crate) fn is_token_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric()
+        || matches!(
+            b,
+            b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
+        )
+}
+
+/// True when the whole string is a non-empty `token`.
+pub(crate) fn is_token(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(is_token_byte)
+}
+
+/// Trims linear white space (SP, HTAB; folded lines are already unfolded).
+pub(crate) fn trim(s: &str) -> &str {
+    s.trim_matches(|c| c == ' ' || c == '\t')
+}
+
+/// Reads a quoted-string at the start of `s` (which must begin with `"`), returns the
+/// unescaped content and what follows the closing quote. `None` when unterminated.
+pub(crate) fn take_quoted(s: &str) -> Option<(String, &str)> {
+    let bytes = s.as_bytes();
+    if bytes.first() != Some(&b'"') {
+        return None;
+    }
+    let mut out = String::new();
+    let mut i = 1;
+    let mut run_start = 1;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => {
+                out.push_str(s.get(run_start..i)?);
+                return Some((out, s.get(i + 1..)?));
+            }
+            b'\\' => {
+                out.push_str(s.get(run_start..i)?);
+                // quoted-pair: the next character (any but CR/LF) stands for itself.
+                let rest = s.get(i + 1..)?;
+                let c = rest.chars().next()?;
+                if c == '\r' || c == '\n' {
+                    return None;
+                }
+                out.push(c);
+                i += 1 + c.len_utf8();
+                run_start = i;
+            }
+            b'\r' | b'\n' => return None,
+            _ => i += 1,
+        }
+    }
+    None
+}
+
+/// Appends `s` as a quoted-string, escaping `"` and `\`.
+pub(crate) fn push_quoted(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        if c == '"' || c == '\\' {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('"');
+}
+
+/// Splits a header value on commas that are outside quoted strings and `<...>`
+/// (RFC 3261 §7.3.1). Elements are trimmed; an empty element is returned as `""`
+/// so that list readers can reject it. `None` when a quote or `<` is unbalanced.
+pub(crate) fn split_list(value: &str) -> Option<Vec<&str>> {
+    let bytes = value.as_bytes();
+    let mut parts = Vec::new();
+    let mut start = 0;
+    let mut i = 0;
+    let mut in_angle = false;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' if !in_angle => {
+                // Skip the quoted string, honouring quoted-pairs.
+                i += 1;
+                loop {
+                    match bytes.get(i) {
+                        None => return None,
+                        Some(b'\\') => i += 2,
+                        Some(b'"') => break,
+                        Some(_) => i += 1,
+                    }
+                }
+            }
+            b'<' => in_angle = true,
+            b'>' => in_angle = false,
+            b',' if !in_angle => {
+                parts.push(trim(value.get(start..i)?));
+                start = i + 1;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    if in_angle {
+        return None;
+    }
+    parts.push(trim(value.get(start..)?));
+    Some(parts)
+}
+
+/// One `;name[=value]` parameter of a header or URI.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Param {
+    /// The parameter name as received.
+    pub name: String,
+    /// The value, unquoted; `None` for a flag such as `lr` or `+g.oma.sip-im`.
+    pub value: Option<String>,
+    /// Whether the value was (and will be printed as) a quoted-string.
+    pub quoted: bool,
+}
+
+/// An ordered list of parameters; names compare case-insensitively.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Params(pub Vec<Param>);
+
+impl Params {
+    /// The parameter named `name`, if present.
+    pub fn get(&self, name: &str) -> Option<&Param> {
+        self.0.iter().find(|p| p.name.eq_ignore_ascii_case(name))
+    }
+
+    /// The value of `name`: `None` if absent, `Some(None)` for a flag.
+    pub fn value(&self, name: &str) -> Option<Option<&str>> {
+        self.get(name).map(|p| p.value.as_deref())
+    }
+
+    /// The value of `name` when it is present with a value.
+    pub fn str(&self, name: &str) -> Option<&str> {
+        self.get(name).and_then(|p| p.value.as_deref())
+    }
+
+    /// Whether `name` is present (as a flag or with a value).
+    pub fn has(&self, name: &str) -> bool {
+        self.get(name).is_some()
+    }
+
+    /// Appends a parameter; `quoted` values are printed as quoted-strings.
+    pub fn push(&mut self, name: &str, value: Option<&str>, quoted: bool) {
+        self.0.push(Param {
+            name: name.to_owned(),
+            value: value.map(str::to_owned),
+            quoted,
+        });
+    }
+
+    /// Sets `name` (replacing an existing one) to `value`.
+    pub fn set(&mut self, name: &str, value: Option<&str>) {
+        match self.0.iter_mut().find(|p| p.name.eq_ignore_ascii_case(name)) {
+            Some(p) => p.value = value.map(str::to_owned),
+            None => self.push(name, value, false),
+        }
+    }
+
+    /// Removes `name` if present.
+    pub fn remove(&mut self, name: &str) {
+        self.0.retain(|p| !p.name.eq_ignore_ascii_case(name));
+    }
+
+    /// Iterates in received order.
+    pub fn iter(&self) -> core::slice::Iter<'_, Param> {
+        self.0.iter()
+    }
+
+    /// Whether there are no parameters.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Display for Params {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for p in &self.0 {
+            f.write_str(";")?;
+            f.write_str(&p.name)?;
+            if let Some(v) = &p.value {
+                f.write_str("=")?;
+                if p.quoted {
+                    let mut s = String::with_capacity(v.len() + 2);
+                    push_quoted(&mut s, v);
+                    f.write_str(&s)?;
+                } else {
+                    f.write_str(v)?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Characters allowed in an unquoted generic parameter value: `token / host`
+/// (RFC 3261 §25.1 `gen-value`), so also `:` `[` `]` for IPv6 references.
+#[inline]
+fn is_gen_value_byte(b: u8) -> bool {
+    is_token_byte(b) || matches!(b, b':' | b'[' | b']')
+}
+
+/// Parses a run of `*( SEMI generic-param )` from the start of `s`. Each element
+/// may be surrounded by linear white space. Returns the parameters and the rest of
+/// `s` (starting at the first character that is not part of a parameter).
+pub(crate) fn parse_params(mut s: &str) -> Result<(Params, &str), &'static str> {
+    let mut params = Params::default();
+    loop {
+        let t = trim_start(s);
+        let Some(after_semi) = t.strip_prefix(';') else {
+            return Ok((params, s));
+        };
+        let after_semi = trim_start(after_semi);
+        let name_len = after_semi.bytes().take_while(|&b| is_token_byte(b)).count();
+        if name_len == 0 {
+            return Err("empty parameter");
+        }
+        let name = &after_semi[..name_len];
+        let rest = trim_start(&after_semi[name_len..]);
+        if let Some(v) = rest.strip_prefix('=') {
+            let v = trim_start(v);
+            if v.starts_with('"') {
+                let (value, rest) = take_quoted(v).ok_or("unterminated quoted parameter value")?;
+                params.0.push(Param {
+                    name: name.to_owned(),
+                    value: Some(value),
+                    quoted: true,
+                });
+                s = rest;
+            } else {
+                let len = v.bytes().take_while(|&b| is_gen_value_byte(b)).count();
+                if len == 0 {
+                    return Err("empty parameter value");
+                }
+                params.0.push(Param {
+                    name: name.to_owned(),
+                    value: Some(v[..len].to_owned()),
+                    quoted: false,
+                });
+                s = &v[len..];
+            }
+        } else {
+            params.0.push(Param {
+                name: name.to_owned(),
+                value: None,
+                quoted: false,
+            });
+            s = rest;
+        }
+    }
+}
+
+/// Parses parameters that must make up the whole of `s`.
+pub(crate) fn parse_all_params(s: &str) -> Result<Params, &'static str> {
+    let (params, rest) = parse_params(s)?;
+    if trim(rest).is_empty() {
+        Ok(params)
+    } else {
+        Err("unexpected characters after parameters")
+    }
+}
+
+pub(crate) fn trim_start(s: &str) -> &str {
+    s.trim_start_matches([' ', '\t'])
+}
+
+/// Parses a decimal number that must fit `u32` (`delta-seconds`, RFC 3261 §25.1).
+pub(crate) fn parse_u32(s: &str) -> Option<u32> {
+    if s.is_empty() || s.len() > 10 || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
+}

@@ -1,0 +1,276 @@
+//! A small XML tree: the hardened reader (quick-xml underneath) and a hand writer.
+//!
+//! The tree keeps names as written (`x:foo`) and attributes in document order, namespace
+//! declarations included; namespace resolution happens one layer up, in `schema.rs`.
+
+use super::{SettingsError, MAX_DEPTH, MAX_DOCUMENT_SIZE};
+use quick_xml::escape::resolve_predefined_entity;
+use quick_xml::events::{BytesStart, Event};
+use quick_xml::{Reader, XmlVersion};
+
+/// One element of an XML document, kept verbatim: how unknown content survives a
+/// decode → encode round trip.
+///
+/// Names are qualified names as written (`x:foo`, or `foo` for the default namespace). Nodes
+/// taken from a decoded document are self-contained: they carry an `xmlns`/`xmlns:p`
+/// declaration for every namespace prefix they use, so they stay correct wherever they are
+/// written again.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct XmlNode {
+    /// Qualified element name, e.g. `x:note`.
+    pub name: String,
+    /// Attributes in document order as `(qualified name, unescaped value)`, namespace
+    /// declarations included.
+    pub attributes: Vec<(String, String)>,
+    /// Child elements and text, in document order. Whitespace-only text between child
+    /// elements (indentation) is not kept.
+    pub children: Vec<XmlChild>,
+}
+
+/// A child of an [`XmlNode`]: an element or a run of (unescaped) text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum XmlChild {
+    /// A child element.
+    Element(XmlNode),
+    /// Character data (entity and character references resolved, CDATA sections merged).
+    Text(String),
+}
+
+impl XmlNode {
+    /// An element with no attributes and no children.
+    pub fn new(name: impl Into<String>) -> Self {
+        XmlNode { name: name.into(), ..Default::default() }
+    }
+
+    /// The value of the attribute with this exact qualified name.
+    pub fn attribute(&self, name: &str) -> Option<&str> {
+        self.attributes.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    /// The concatenated text children (not descending into child elements).
+    pub fn text(&self) -> String {
+        let mut out = String::new();
+        for c in &self.children {
+            if let XmlChild::Text(t) = c {
+                out.push_str(t);
+            }
+        }
+        out
+    }
+
+    /// The child elements, skipping text.
+    pub fn elements(&self) -> impl Iterator<Item = &XmlNode> {
+        self.children.iter().filter_map(|c| match c {
+            XmlChild::Element(e) => Some(e),
+            XmlChild::Text(_) => None,
+        })
+    }
+
+    fn push_text(&mut self, s: &str) {
+        if let Some(XmlChild::Text(t)) = self.children.last_mut() {
+            t.push_str(s);
+        } else {
+            self.children.push(XmlChild::Text(s.to_owned()));
+        }
+    }
+
+    /// Drops indentation: whitespace-only text among child elements.
+    fn finish(mut self) -> Self {
+        if self.elements().next().is_some() {
+            self.children
+                .retain(|c| !matches!(c, XmlChild::Text(t) if t.chars().all(is_xml_space)));
+        }
+        self
+    }
+}
+
+fn is_xml_space(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\n' | '\r')
+}
+
+fn malformed(position: u64, what: &'static str) -> SettingsError {
+    SettingsError::Malformed { position: usize::try_from(position).unwrap_or(usize::MAX), what }
+}
+
+fn start_node(e: &BytesStart<'_>, pos: u64) -> Result<XmlNode, SettingsError> {
+    let mut node = XmlNode::new(e.name().into_inner());
+    for attr in e.attributes() {
+        let attr = attr.map_err(|_| malformed(pos, "invalid or duplicate attribute"))?;
+        // Only the five predefined entities and character references are resolved.
+        let value = attr
+            .normalized_value(XmlVersion::Implicit1_0)
+            .map_err(|_| malformed(pos, "invalid reference in attribute value"))?;
+        node.attributes.push((attr.key.into_inner().to_owned(), value.into_owned()));
+    }
+    Ok(node)
+}
+
+/// Parses a whole document into its root element, enforcing the size, depth, encoding and
+/// no-DTD rules.
+pub(crate) fn parse(bytes: &[u8]) -> Result<XmlNode, SettingsError> {
+    if bytes.len() > MAX_DOCUMENT_SIZE {
+        return Err(SettingsError::TooLarge { len: bytes.len(), max: MAX_DOCUMENT_SIZE });
+    }
+    let text = std::str::from_utf8(bytes)
+        .map_err(|e| SettingsError::NotUtf8 { position: e.valid_up_to() })?;
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut reader = Reader::from_str(text);
+    let mut stack: Vec<XmlNode> = Vec::new();
+    let mut root: Option<XmlNode> = None;
+    loop {
+        let pos = reader.buffer_position();
+        let event = reader.read_event().map_err(|e| {
+            let what = match e {
+                quick_xml::Error::IllFormed(_) => "mismatched or missing end tag",
+                quick_xml::Error::Syntax(_) => "syntax error",
+                quick_xml::Error::Escape(_) => "invalid entity or character reference",
+                _ => "malformed XML",
+            };
+            malformed(reader.error_position(), what)
+        })?;
+        let text_ref: String;
+        let text: &str = match event {
+            Event::DocType(_) => return Err(SettingsError::Doctype),
+            Event::Start(e) => {
+                let node = open(&stack, &root, &e, pos)?;
+                stack.push(node);
+                continue;
+            }
+            Event::Empty(e) => {
+                let node = open(&stack, &root, &e, pos)?;
+                close(&mut stack, &mut root, node);
+                continue;
+            }
+            Event::End(_) => {
+                // The reader checks that end names match their start tags.
+                let node = stack.pop().ok_or_else(|| malformed(pos, "unmatched end tag"))?;
+                close(&mut stack, &mut root, node);
+                continue;
+            }
+            Event::Text(t) => {
+                text_ref = t.xml10_content().into_owned();
+                &text_ref
+            }
+            Event::CData(t) => {
+                text_ref = t.xml10_content().into_owned();
+                &text_ref
+            }
+            Event::GeneralRef(r) => {
+                text_ref = match r.resolve_char_ref() {
+                    Ok(Some(c)) => c.to_string(),
+                    Ok(None) => resolve_predefined_entity(&r)
+                        .ok_or_else(|| malformed(pos, "undeclared entity reference"))?
+                        .to_owned(),
+                    Err(_) => return Err(malformed(pos, "invalid character reference")),
+                };
+                &text_ref
+            }
+            Event::Decl(_) | Event::PI(_) | Event::Comment(_) => continue,
+            Event::Eof => {
+                return match (stack.is_empty(), root) {
+                    (true, Some(root)) => Ok(root),
+                    (true, None) => Err(malformed(pos, "no root element")),
+                    (false, _) => Err(malformed(pos, "unexpected end of document")),
+                };
+            }
+        };
+        match stack.last_mut() {
+            Some(node) => node.push_text(text),
+            None if text.chars().all(is_xml_space) => {}
+            None => return Err(malformed(pos, "text outside the root element")),
+        }
+    }
+}
+
+fn open(
+    stack: &[XmlNode],
+    root: &Option<XmlNode>,
+    e: &BytesStart<'_>,
+    pos: u64,
+) -> Result<XmlNode, SettingsError> {
+    if root.is_some() && stack.is_empty() {
+        return Err(malformed(pos, "more than one root element"));
+    }
+    if stack.len() >= MAX_DEPTH {
+        return Err(SettingsError::TooDeep { max: MAX_DEPTH });
+    }
+    start_node(e, pos)
+}
+
+fn close(stack: &mut [XmlNode], root: &mut Option<XmlNode>, node: XmlNode) {
+    let node = node.finish();
+    match stack.last_mut() {
+        Some(parent) => parent.children.push(XmlChild::Element(node)),
+        None => *root = Some(node),
+    }
+}
+
+/// Writes a document: the XML declaration, then `root`, indented by two spaces.
+pub(crate) fn write(root: &XmlNode) -> String {
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    write_node(&mut out, root, Some(0));
+    out.push('\n');
+    out
+}
+
+/// `indent` is the depth for pretty-printing, or `None` inside mixed content.
+fn write_node(out: &mut String, node: &XmlNode, indent: Option<usize>) {
+    out.push('<');
+    out.push_str(&node.name);
+    for (k, v) in &node.attributes {
+        out.push(' ');
+        out.push_str(k);
+        out.push_str("=\"");
+        escape(out, v, true);
+        out.push('"');
+    }
+    if node.children.is_empty() {
+        out.push_str("/>");
+        return;
+    }
+    out.push('>');
+    let element_only = node.children.iter().all(|c| matches!(c, XmlChild::Element(_)));
+    let inner = indent.filter(|_| element_only).map(|d| d + 1);
+    for child in &node.children {
+        if let Some(d) = inner {
+            newline(out, d);
+        }
+        match child {
+            XmlChild::Element(e) => write_node(out, e, inner),
+            XmlChild::Text(t) => escape(out, t, false),
+        }
+    }
+    if let (Some(d), Some(_)) = (indent, inner) {
+        newline(out, d);
+    }
+    out.push_str("</");
+    out.push_str(&node.name);
+    out.push('>');
+}
+
+fn newline(out: &mut String, depth: usize) {
+    out.push('\n');
+    for _ in 0..depth {
+        out.push_str("  ");
+    }
+}
+
+/// Escapes markup characters; in attributes also quotes and the whitespace that attribute
+/// normalization would otherwise turn into spaces. Characters XML 1.0 cannot carry are dropped.
+fn escape(out: &mut String, s: &str, attr: bool) {
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' if attr => out.push_str("&quot;"),
+            '\t' if attr => out.push_str("&#9;"),
+            '\n' if attr => out.push_str("&#10;"),
+            '\r' => out.push_str("&#13;"),
+            '\t' | '\n' | '\u{20}'..='\u{d7ff}' | '\u{e000}'..='\u{fffd}' | '\u{10000}'.. => {
+                out.push(c)
+            }
+            _ => {}
+        }
+    }
+}
