@@ -84,7 +84,11 @@ impl MessageBuilder {
     }
 
     /// As [`MessageBuilder::header`], by reference.
-    pub fn push_header(&mut self, name: impl Into<HeaderName>, value: impl fmt::Display) -> &mut Self {
+    pub fn push_header(
+        &mut self,
+        name: impl Into<HeaderName>,
+        value: impl fmt::Display,
+    ) -> &mut Self {
         let name = name.into();
         if name == HeaderName::ContentLength {
             // Computed by build().

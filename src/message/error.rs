@@ -97,15 +97,24 @@ impl fmt::Display for FramingError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             FramingError::Empty => f.write_str("empty frame"),
-            FramingError::Incomplete => f.write_str("header section not terminated by an empty line"),
+            FramingError::Incomplete => {
+                f.write_str("header section not terminated by an empty line")
+            }
             FramingError::NotUtf8 => f.write_str("start line or headers are not valid UTF-8"),
             FramingError::BadHeaderLine => f.write_str("a header line is not `name: value`"),
-            FramingError::BadContentLength => f.write_str("Content-Length is not a non-negative number"),
-            FramingError::ContentLengthTooLarge { declared, available } => write!(
+            FramingError::BadContentLength => {
+                f.write_str("Content-Length is not a non-negative number")
+            }
+            FramingError::ContentLengthTooLarge {
+                declared,
+                available,
+            } => write!(
                 f,
                 "Content-Length {declared} exceeds the {available} body bytes in the frame"
             ),
-            FramingError::ConflictingContentLength => f.write_str("conflicting Content-Length values"),
+            FramingError::ConflictingContentLength => {
+                f.write_str("conflicting Content-Length values")
+            }
             FramingError::TooLarge { len, max } => {
                 write!(f, "frame of {len} bytes exceeds the {max}-byte limit")
             }
@@ -124,7 +133,9 @@ impl fmt::Display for ValidationError {
         match self {
             ValidationError::Missing(h) => write!(f, "missing required {h} header"),
             ValidationError::Duplicated(h) => write!(f, "{h} header appears more than once"),
-            ValidationError::CSeqMethodMismatch => f.write_str("CSeq method differs from the request method"),
+            ValidationError::CSeqMethodMismatch => {
+                f.write_str("CSeq method differs from the request method")
+            }
         }
     }
 }

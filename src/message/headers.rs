@@ -4,8 +4,8 @@
 
 use super::error::HeaderError;
 use super::text::{
-    is_token, is_token_byte, parse_all_params, parse_params, parse_u32, push_quoted, take_quoted, trim,
-    trim_start, Params,
+    is_token, is_token_byte, parse_all_params, parse_params, parse_u32, push_quoted, take_quoted,
+    trim, trim_start, Params,
 };
 use super::uri::{parse_host_port, Host, Uri};
 use super::Method;
@@ -46,7 +46,11 @@ impl NameAddr {
         Self::parse_inner(value, hdr, true)
     }
 
-    fn parse_inner(value: &str, hdr: &'static str, need_angle: bool) -> Result<NameAddr, HeaderError> {
+    fn parse_inner(
+        value: &str,
+        hdr: &'static str,
+        need_angle: bool,
+    ) -> Result<NameAddr, HeaderError> {
         let err = |what| HeaderError::new(hdr, what);
         let v = trim(value);
         if v.is_empty() {
@@ -74,21 +78,31 @@ impl NameAddr {
             let uri_text = &inner[..gt];
             let uri = Uri::parse(uri_text).map_err(|e| err(e.0))?;
             let params = parse_all_params(&inner[gt + 1..]).map_err(err)?;
-            return Ok(NameAddr { display, uri, params });
+            return Ok(NameAddr {
+                display,
+                uri,
+                params,
+            });
         }
         if need_angle {
             return Err(err("URI must be enclosed in <>"));
         }
         // addr-spec form: the URI ends at the first ';' (what follows are header
         // parameters) and may not contain ',', ';' or '?' (RFC 3261 §20.10).
-        let end = after_display.find([';', ' ', '\t']).unwrap_or(after_display.len());
+        let end = after_display
+            .find([';', ' ', '\t'])
+            .unwrap_or(after_display.len());
         let uri_text = &after_display[..end];
         if uri_text.contains(['?', ',']) {
             return Err(err("URI with '?' or ',' must be enclosed in <>"));
         }
         let uri = Uri::parse(uri_text).map_err(|e| err(e.0))?;
         let params = parse_all_params(&after_display[end..]).map_err(err)?;
-        Ok(NameAddr { display, uri, params })
+        Ok(NameAddr {
+            display,
+            uri,
+            params,
+        })
     }
 
     /// The `tag` parameter (From/To).
@@ -137,7 +151,10 @@ impl Via {
             *part = &rest[..len];
             rest = trim_start(&rest[len..]);
             if i < 2 {
-                rest = trim_start(rest.strip_prefix('/').ok_or(err("malformed sent-protocol"))?);
+                rest = trim_start(
+                    rest.strip_prefix('/')
+                        .ok_or(err("malformed sent-protocol"))?,
+                );
             }
         }
         if !parts[0].eq_ignore_ascii_case("SIP") || parts[1] != "2.0" {
@@ -152,7 +169,10 @@ impl Via {
             }
         }
         if let Some(r) = params.str("received") {
-            Host::parse(r).map_err(|_| err("invalid received address"))?;
+            // RFC 3261 §20.42 writes IPv6 without brackets, RFC 5118 §4.5 says both forms occur.
+            if Host::parse(r).is_err() && r.parse::<std::net::Ipv6Addr>().is_err() {
+                return Err(err("invalid received address"));
+            }
         }
         Ok(Via {
             transport: parts[2].to_ascii_uppercase(),
@@ -172,7 +192,9 @@ impl Via {
     }
     /// `rport`: `None` if absent, `Some(None)` when present without value.
     pub fn rport(&self) -> Option<Option<u16>> {
-        self.params.value("rport").map(|v| v.and_then(|p| p.parse().ok()))
+        self.params
+            .value("rport")
+            .map(|v| v.and_then(|p| p.parse().ok()))
     }
 }
 
@@ -245,7 +267,11 @@ impl NameAddr {
     pub fn expires(&self) -> Option<u32> {
         let v = self.params.str("expires")?;
         if v.bytes().all(|b| b.is_ascii_digit()) && !v.is_empty() {
-            Some(v.parse::<u64>().map(|n| n.min(u32::MAX as u64) as u32).unwrap_or(u32::MAX))
+            Some(
+                v.parse::<u64>()
+                    .map(|n| n.min(u32::MAX as u64) as u32)
+                    .unwrap_or(u32::MAX),
+            )
         } else {
             None
         }
@@ -285,7 +311,9 @@ impl MediaType {
         let err = |what| HeaderError::new(hdr, what);
         let v = trim(value);
         let end = v.find([';', ' ', '\t']).unwrap_or(v.len());
-        let (t, s) = v[..end].split_once('/').ok_or(err("missing '/' in media type"))?;
+        let (t, s) = v[..end]
+            .split_once('/')
+            .ok_or(err("missing '/' in media type"))?;
         if !is_token(t) || !is_token(s) {
             return Err(err("invalid media type"));
         }
@@ -302,9 +330,9 @@ impl MediaType {
     }
     /// Whether this is `kind/subtype` (case-insensitive).
     pub fn is(&self, essence: &str) -> bool {
-        essence
-            .split_once('/')
-            .is_some_and(|(k, s)| k.eq_ignore_ascii_case(&self.kind) && s.eq_ignore_ascii_case(&self.subtype))
+        essence.split_once('/').is_some_and(|(k, s)| {
+            k.eq_ignore_ascii_case(&self.kind) && s.eq_ignore_ascii_case(&self.subtype)
+        })
     }
 }
 
@@ -527,9 +555,9 @@ pub fn check_date(value: &str) -> Result<(), HeaderError> {
     let [wk, day, mon, year, time, zone] = parts.as_slice() else {
         return Err(err("not an rfc1123-date"));
     };
-    let wk_ok = wk.strip_suffix(',').is_some_and(|w| {
-        ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"].contains(&w)
-    });
+    let wk_ok = wk
+        .strip_suffix(',')
+        .is_some_and(|w| ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"].contains(&w));
     let mon_ok = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
     ]
@@ -553,11 +581,24 @@ pub fn check_call_id(value: &str) -> Result<&str, HeaderError> {
         is_token_byte(b)
             || matches!(
                 b,
-                b'(' | b')' | b'<' | b'>' | b':' | b'\\' | b'"' | b'/' | b'[' | b']' | b'?' | b'{' | b'}'
+                b'(' | b')'
+                    | b'<'
+                    | b'>'
+                    | b':'
+                    | b'\\'
+                    | b'"'
+                    | b'/'
+                    | b'['
+                    | b']'
+                    | b'?'
+                    | b'{'
+                    | b'}'
             )
     };
     let ok = match v.split_once('@') {
-        Some((a, b)) => !a.is_empty() && !b.is_empty() && a.bytes().all(word_byte) && b.bytes().all(word_byte),
+        Some((a, b)) => {
+            !a.is_empty() && !b.is_empty() && a.bytes().all(word_byte) && b.bytes().all(word_byte)
+        }
         None => !v.is_empty() && v.bytes().all(word_byte),
     };
     if ok {
@@ -602,6 +643,9 @@ pub fn parse_etag(value: &str, hdr: &'static str) -> Result<String, HeaderError>
 }
 
 /// Reads generic parameters (used by Accept-Contact values after `*`).
-pub(crate) fn params_after<'a>(value: &'a str, hdr: &'static str) -> Result<(Params, &'a str), HeaderError> {
+pub(crate) fn params_after<'a>(
+    value: &'a str,
+    hdr: &'static str,
+) -> Result<(Params, &'a str), HeaderError> {
     parse_params(value).map_err(|w| HeaderError::new(hdr, w))
 }

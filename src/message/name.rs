@@ -7,7 +7,7 @@ macro_rules! header_names {
     ($( $variant:ident => $canon:literal $(, $compact:literal)? ; )*) => {
         /// A header field name. Known names are recognised whatever their case or
         /// compact form; any other name is [`HeaderName::Other`] and is kept verbatim.
-        #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+        #[derive(Debug, Clone, Eq)]
         #[non_exhaustive]
         pub enum HeaderName {
             $(
@@ -124,5 +124,26 @@ impl fmt::Display for HeaderName {
 impl From<&str> for HeaderName {
     fn from(s: &str) -> Self {
         HeaderName::parse(s)
+    }
+}
+
+impl PartialEq for HeaderName {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            // Extension header names compare case-insensitively (RFC 3261 §7.3.1).
+            (HeaderName::Other(a), HeaderName::Other(b)) => a.eq_ignore_ascii_case(b),
+            (a, b) => core::mem::discriminant(a) == core::mem::discriminant(b),
+        }
+    }
+}
+
+impl core::hash::Hash for HeaderName {
+    fn hash<H: core::hash::Hasher>(&self, state: &mut H) {
+        core::mem::discriminant(self).hash(state);
+        if let HeaderName::Other(s) = self {
+            for b in s.bytes() {
+                state.write_u8(b.to_ascii_lowercase());
+            }
+        }
     }
 }

@@ -156,7 +156,11 @@ impl Params {
 
     /// Sets `name` (replacing an existing one) to `value`.
     pub fn set(&mut self, name: &str, value: Option<&str>) {
-        match self.0.iter_mut().find(|p| p.name.eq_ignore_ascii_case(name)) {
+        match self
+            .0
+            .iter_mut()
+            .find(|p| p.name.eq_ignore_ascii_case(name))
+        {
             Some(p) => p.value = value.map(str::to_owned),
             None => self.push(name, value, false),
         }

@@ -44,7 +44,9 @@ impl Host {
     /// Parses `hostname / IPv4address / IPv6reference` (the whole string).
     pub fn parse(s: &str) -> Result<Host, &'static str> {
         if let Some(inner) = s.strip_prefix('[') {
-            let inner = inner.strip_suffix(']').ok_or("unterminated IPv6 reference")?;
+            let inner = inner
+                .strip_suffix(']')
+                .ok_or("unterminated IPv6 reference")?;
             // RFC 5118 §4.1/§4.2: the reference must be a valid IPv6 address.
             return inner
                 .parse::<std::net::Ipv6Addr>()
@@ -61,7 +63,8 @@ impl Host {
         }
         // hostname = *( domainlabel "." ) toplabel [ "." ]; labels are alphanum and '-'.
         // '_' is tolerated: it is common in real deployments.
-        if s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_')
+        if s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_')
             && !s.starts_with('.')
             && !s.contains("..")
         {
@@ -141,8 +144,20 @@ fn is_password_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric()
         || matches!(
             b,
-            b'-' | b'_' | b'.' | b'!' | b'~' | b'*' | b'\'' | b'(' | b')' | b'%'
-                | b'&' | b'=' | b'+' | b'$' | b','
+            b'-' | b'_'
+                | b'.'
+                | b'!'
+                | b'~'
+                | b'*'
+                | b'\''
+                | b'('
+                | b')'
+                | b'%'
+                | b'&'
+                | b'='
+                | b'+'
+                | b'$'
+                | b','
         )
 }
 
@@ -151,8 +166,22 @@ fn is_param_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric()
         || matches!(
             b,
-            b'[' | b']' | b'/' | b':' | b'&' | b'+' | b'$' | b'-' | b'_' | b'.' | b'!'
-                | b'~' | b'*' | b'\'' | b'(' | b')' | b'%'
+            b'[' | b']'
+                | b'/'
+                | b':'
+                | b'&'
+                | b'+'
+                | b'$'
+                | b'-'
+                | b'_'
+                | b'.'
+                | b'!'
+                | b'~'
+                | b'*'
+                | b'\''
+                | b'('
+                | b')'
+                | b'%'
         )
 }
 
@@ -160,8 +189,22 @@ fn is_hdr_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric()
         || matches!(
             b,
-            b'[' | b']' | b'/' | b'?' | b':' | b'+' | b'$' | b'-' | b'_' | b'.' | b'!'
-                | b'~' | b'*' | b'\'' | b'(' | b')' | b'%'
+            b'[' | b']'
+                | b'/'
+                | b'?'
+                | b':'
+                | b'+'
+                | b'$'
+                | b'-'
+                | b'_'
+                | b'.'
+                | b'!'
+                | b'~'
+                | b'*'
+                | b'\''
+                | b'('
+                | b')'
+                | b'%'
         )
 }
 
@@ -220,7 +263,10 @@ impl Uri {
         if rest.is_empty() {
             return Err(UriError("empty URI after scheme"));
         }
-        if rest.bytes().any(|b| b <= b' ' || b == 0x7f || b == b'<' || b == b'>' || b == b'"') {
+        if rest
+            .bytes()
+            .any(|b| b <= b' ' || b == 0x7f || b == b'<' || b == b'>' || b == b'"')
+        {
             return Err(UriError("forbidden character in URI"));
         }
         let scheme = if scheme_text.eq_ignore_ascii_case("sip") {
@@ -280,7 +326,11 @@ impl Uri {
         if tail.starts_with(';') {
             let q = tail.find('?').unwrap_or(tail.len());
             let ptext = &tail[..q];
-            if !ptext.bytes().all(|b| b == b';' || b == b'=' || is_param_byte(b)) || !escapes_ok(ptext) {
+            if !ptext
+                .bytes()
+                .all(|b| b == b';' || b == b'=' || is_param_byte(b))
+                || !escapes_ok(ptext)
+            {
                 return Err(UriError("invalid URI parameter"));
             }
             let (params, left) = parse_uri_params(ptext)?;
@@ -292,7 +342,9 @@ impl Uri {
         }
         if let Some(h) = tail.strip_prefix('?') {
             for pair in h.split('&') {
-                let (n, v) = pair.split_once('=').ok_or(UriError("URI header without '='"))?;
+                let (n, v) = pair
+                    .split_once('=')
+                    .ok_or(UriError("URI header without '='"))?;
                 if n.is_empty()
                     || !n.bytes().all(is_hdr_byte)
                     || !v.bytes().all(is_hdr_byte)
@@ -313,7 +365,9 @@ impl Uri {
         // RFC 3966: global-number-digits ("+" digits) or local-number-digits, with visual separators.
         let ok = !number.is_empty()
             && number.bytes().enumerate().all(|(i, b)| {
-                b.is_ascii_hexdigit() || matches!(b, b'-' | b'.' | b'(' | b')' | b'*' | b'#') || (b == b'+' && i == 0)
+                b.is_ascii_hexdigit()
+                    || matches!(b, b'-' | b'.' | b'(' | b')' | b'*' | b'#')
+                    || (b == b'+' && i == 0)
             });
         if !ok {
             return Err(UriError("invalid telephone number"));
@@ -373,7 +427,12 @@ impl Uri {
         match (&self.user, &self.host) {
             (Some(u), Some(h)) => format!("{u}@{h}"),
             (None, Some(h)) => h.to_string(),
-            _ => self.text.split_once(':').map(|(_, r)| r).unwrap_or("").to_owned(),
+            _ => self
+                .text
+                .split_once(':')
+                .map(|(_, r)| r)
+                .unwrap_or("")
+                .to_owned(),
         }
     }
     /// Compares two SIP URIs as an address of record: scheme, user (case-sensitive,
@@ -419,4 +478,3 @@ impl FromStr for Uri {
         Uri::parse(s)
     }
 }
-
