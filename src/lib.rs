@@ -18,6 +18,7 @@
 pub mod auth;
 pub mod message;
 pub mod settings;
+pub mod ua;
 
 /// The crate version, as used in the default `User-Agent` product token.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -524,7 +524,7 @@ impl Message {
         if items.is_empty() {
             return Ok(None);
         }
-        if items.iter().any(|i| *i == "*") {
+        if items.contains(&"*") {
             if items.len() != 1 {
                 return Err(HeaderError::new("Contact", "'*' mixed with other contacts"));
             }

@@ -71,12 +71,17 @@ fn split(name: &str) -> (&str, &str) {
 }
 
 fn declares(node: &XmlNode, prefix: &str) -> bool {
-    node.attributes.iter().any(|(k, _)| decl_prefix(k) == Some(prefix))
+    node.attributes
+        .iter()
+        .any(|(k, _)| decl_prefix(k) == Some(prefix))
 }
 
 impl<'a> Scope<'a> {
     fn child(&'a self, node: &'a XmlNode) -> Scope<'a> {
-        Scope { node, parent: Some(self) }
+        Scope {
+            node,
+            parent: Some(self),
+        }
     }
 
     /// The namespace bound to `prefix` (`""`: the default namespace); `None` when unbound.
@@ -112,7 +117,9 @@ fn uses(node: &XmlNode, prefix: &str) -> bool {
             && node.attributes.iter().any(|(k, _)| {
                 decl_prefix(k).is_none() && k.split_once(':').is_some_and(|(p, _)| p == prefix)
             })
-        || node.elements().any(|c| !declares(c, prefix) && uses(c, prefix))
+        || node
+            .elements()
+            .any(|c| !declares(c, prefix) && uses(c, prefix))
 }
 
 /// A copy of an unknown element that declares every prefix it borrowed from its ancestors,
@@ -196,13 +203,17 @@ fn read_value(spec: &Spec, scope: &Scope<'_>, ns: &str) -> Result<(Val, XmlNode)
     let (val, known): (Val, &[&str]) = match spec.form {
         Form::Text => (Val::Text(node.text().trim().to_owned()), &[]),
         Form::Active | Form::ActiveType => {
-            let active = node.attribute("active").ok_or(invalid(name, "missing active"))?;
+            let active = node
+                .attribute("active")
+                .ok_or(invalid(name, "missing active"))?;
             let active = parse_bool(active).ok_or(invalid(name, "active is not a boolean"))?;
             if spec.form == Form::Active {
                 (Val::Active(active, None), &["active"])
             } else {
                 let kind = node.attribute("type").map(|t| t.trim().parse::<u32>());
-                let kind = kind.transpose().map_err(|_| invalid(name, "type is not an integer"))?;
+                let kind = kind
+                    .transpose()
+                    .map_err(|_| invalid(name, "type is not an integer"))?;
                 (Val::Active(active, kind), &["active", "type"])
             }
         }
@@ -246,7 +257,14 @@ fn read_known(
                 }
             }
             let val = val.ok_or(invalid(spec.name, "missing value element"))?;
-            (val, XmlNode { name: spec.name.into(), attributes: foreign_attrs(scope, &[]), children })
+            (
+                val,
+                XmlNode {
+                    name: spec.name.into(),
+                    attributes: foreign_attrs(scope, &[]),
+                    children,
+                },
+            )
         }
     };
     Ok((val, Some(template).filter(|t| *t != skeleton(spec))))
@@ -261,7 +279,8 @@ fn build(spec: &Spec, val: &Val, template: Option<&XmlNode>) -> XmlNode {
             let at = node
                 .children
                 .iter()
-                .position(|c| matches!(c, XmlChild::Element(e) if e.name == inner));
+                // A foreign element of the same name carries its own `xmlns`; ours never does.
+                .position(|c| matches!(c, XmlChild::Element(e) if e.name == inner && e.attribute("xmlns").is_none()));
             let at = at.unwrap_or_else(|| {
                 node.children.push(XmlChild::Element(XmlNode::new(inner)));
                 node.children.len() - 1
@@ -288,12 +307,10 @@ fn build(spec: &Spec, val: &Val, template: Option<&XmlNode>) -> XmlNode {
 }
 
 /// The order to record: empty when it is the one the encoder produces anyway (known kinds
-/// ascending, then unknown elements).
+/// ascending, then unknown elements): as `EXT` is the largest kind, a non-decreasing order.
 fn settle(order: Vec<u8>) -> Vec<u8> {
-    let mut canonical: Vec<u8> = order.iter().copied().filter(|&k| k != EXT).collect();
-    canonical.sort_unstable();
-    canonical.extend(order.iter().copied().filter(|&k| k == EXT));
-    if canonical == order {
+    // In bounds: `windows(2)` yields slices of length 2.
+    if order.windows(2).all(|w| w[0] <= w[1]) {
         Vec::new()
     } else {
         order
@@ -310,24 +327,37 @@ fn arrange(order: &[u8], known: Vec<(u8, XmlNode)>, ext: &[XmlNode]) -> Vec<XmlC
         let next = if k == EXT {
             ext.next().cloned()
         } else {
-            let slot = known.iter_mut().find(|s| matches!(s, Some((kk, _)) if *kk == k));
+            let slot = known
+                .iter_mut()
+                .find(|s| matches!(s, Some((kk, _)) if *kk == k));
             slot.and_then(Option::take).map(|(_, n)| n)
         };
         out.extend(next.map(XmlChild::Element));
     }
-    out.extend(known.into_iter().flatten().map(|(_, n)| XmlChild::Element(n)));
+    out.extend(
+        known
+            .into_iter()
+            .flatten()
+            .map(|(_, n)| XmlChild::Element(n)),
+    );
     out.extend(ext.cloned().map(XmlChild::Element));
     out
 }
 
 fn decode_entity(schema: &Schema, scope: &Scope<'_>) -> Result<RawEntity, SettingsError> {
     let ns = schema.ns;
-    let id = scope.node.attribute("id").ok_or(invalid("entity", "missing id"))?;
+    let id = scope
+        .node
+        .attribute("id")
+        .ok_or(invalid("entity", "missing id"))?;
     let mut entity = RawEntity {
         id: id.to_owned(),
         vals: Vec::new(),
         extensions: Vec::new(),
-        preserved: Preserved { attributes: foreign_attrs(scope, &["id"]), ..Default::default() },
+        preserved: Preserved {
+            attributes: foreign_attrs(scope, &["id"]),
+            ..Default::default()
+        },
     };
     let mut order = Vec::new();
     for child in scope.node.elements() {
@@ -342,7 +372,10 @@ fn decode_entity(schema: &Schema, scope: &Scope<'_>) -> Result<RawEntity, Settin
             (Some(kind), Some(spec)) if !entity.vals.iter().any(|(k, _)| *k == kind) => {
                 let (val, template) = read_known(spec, &cs, ns)?;
                 entity.vals.push((kind, val));
-                entity.preserved.templates.extend(template.map(|t| (kind, t)));
+                entity
+                    .preserved
+                    .templates
+                    .extend(template.map(|t| (kind, t)));
                 order.push(kind);
             }
             _ => {
@@ -362,7 +395,10 @@ pub(crate) fn decode(
     bytes: &[u8],
 ) -> Result<(Vec<RawEntity>, Vec<XmlNode>, Preserved), SettingsError> {
     let root = xml::parse(bytes)?;
-    let scope = Scope { node: &root, parent: None };
+    let scope = Scope {
+        node: &root,
+        parent: None,
+    };
     let (ns, local) = scope.resolve();
     if ns != Some(schema.ns) || local != schema.root {
         return Err(SettingsError::UnexpectedRoot {
@@ -383,8 +419,11 @@ pub(crate) fn decode(
             order.push(EXT);
         }
     }
-    let preserved =
-        Preserved { attributes: foreign_attrs(&scope, &[]), order: settle(order), templates: vec![] };
+    let preserved = Preserved {
+        attributes: foreign_attrs(&scope, &[]),
+        order: settle(order),
+        templates: vec![],
+    };
     Ok((entities, extensions, preserved))
 }
 
@@ -398,16 +437,32 @@ pub(crate) fn encode(
     let entities = entities.map(|e| {
         let known = e.vals.iter().filter_map(|(kind, val)| {
             let spec = schema.specs.get(usize::from(*kind))?;
-            let template = e.preserved.templates.iter().find(|(k, _)| k == kind).map(|(_, t)| t);
+            let template = e
+                .preserved
+                .templates
+                .iter()
+                .find(|(k, _)| k == kind)
+                .map(|(_, t)| t);
             Some((*kind, build(spec, val, template)))
         });
         let mut attributes = vec![("id".to_owned(), e.id)];
         attributes.extend(e.preserved.attributes);
         let children = arrange(&e.preserved.order, known.collect(), &e.extensions);
-        (0, XmlNode { name: "entity".into(), attributes, children })
+        (
+            0,
+            XmlNode {
+                name: "entity".into(),
+                attributes,
+                children,
+            },
+        )
     });
     let mut attributes = vec![("xmlns".to_owned(), schema.ns.to_owned())];
     attributes.extend(preserved.attributes.iter().cloned());
     let children = arrange(&preserved.order, entities.collect(), extensions);
-    xml::write(&XmlNode { name: schema.root.into(), attributes, children })
+    xml::write(&XmlNode {
+        name: schema.root.into(),
+        attributes,
+        children,
+    })
 }

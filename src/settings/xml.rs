@@ -39,12 +39,18 @@ pub enum XmlChild {
 impl XmlNode {
     /// An element with no attributes and no children.
     pub fn new(name: impl Into<String>) -> Self {
-        XmlNode { name: name.into(), ..Default::default() }
+        XmlNode {
+            name: name.into(),
+            ..Default::default()
+        }
     }
 
     /// The value of the attribute with this exact qualified name.
     pub fn attribute(&self, name: &str) -> Option<&str> {
-        self.attributes.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.attributes
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// The concatenated text children (not descending into child elements).
@@ -84,12 +90,20 @@ impl XmlNode {
     }
 }
 
+/// Characters XML 1.0 can carry (its `Char` production).
+fn is_xml_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{d7ff}' | '\u{e000}'..='\u{fffd}' | '\u{10000}'..)
+}
+
 fn is_xml_space(c: char) -> bool {
     matches!(c, ' ' | '\t' | '\n' | '\r')
 }
 
 fn malformed(position: u64, what: &'static str) -> SettingsError {
-    SettingsError::Malformed { position: usize::try_from(position).unwrap_or(usize::MAX), what }
+    SettingsError::Malformed {
+        position: usize::try_from(position).unwrap_or(usize::MAX),
+        what,
+    }
 }
 
 fn start_node(e: &BytesStart<'_>, pos: u64) -> Result<XmlNode, SettingsError> {
@@ -99,8 +113,11 @@ fn start_node(e: &BytesStart<'_>, pos: u64) -> Result<XmlNode, SettingsError> {
         // Only the five predefined entities and character references are resolved.
         let value = attr
             .normalized_value(XmlVersion::Implicit1_0)
-            .map_err(|_| malformed(pos, "invalid reference in attribute value"))?;
-        node.attributes.push((attr.key.into_inner().to_owned(), value.into_owned()));
+            .ok()
+            .filter(|v| v.chars().all(is_xml_char))
+            .ok_or_else(|| malformed(pos, "invalid reference in attribute value"))?;
+        node.attributes
+            .push((attr.key.into_inner().to_owned(), value.into_owned()));
     }
     Ok(node)
 }
@@ -109,11 +126,18 @@ fn start_node(e: &BytesStart<'_>, pos: u64) -> Result<XmlNode, SettingsError> {
 /// no-DTD rules.
 pub(crate) fn parse(bytes: &[u8]) -> Result<XmlNode, SettingsError> {
     if bytes.len() > MAX_DOCUMENT_SIZE {
-        return Err(SettingsError::TooLarge { len: bytes.len(), max: MAX_DOCUMENT_SIZE });
+        return Err(SettingsError::TooLarge {
+            len: bytes.len(),
+            max: MAX_DOCUMENT_SIZE,
+        });
     }
-    let text = std::str::from_utf8(bytes)
-        .map_err(|e| SettingsError::NotUtf8 { position: e.valid_up_to() })?;
+    let text = std::str::from_utf8(bytes).map_err(|e| SettingsError::NotUtf8 {
+        position: e.valid_up_to(),
+    })?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    if let Some(at) = text.find(|c| !is_xml_char(c)) {
+        return Err(malformed(at as u64, "character not allowed in XML"));
+    }
     let mut reader = Reader::from_str(text);
     let mut stack: Vec<XmlNode> = Vec::new();
     let mut root: Option<XmlNode> = None;
@@ -143,7 +167,9 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<XmlNode, SettingsError> {
             }
             Event::End(_) => {
                 // The reader checks that end names match their start tags.
-                let node = stack.pop().ok_or_else(|| malformed(pos, "unmatched end tag"))?;
+                let node = stack
+                    .pop()
+                    .ok_or_else(|| malformed(pos, "unmatched end tag"))?;
                 close(&mut stack, &mut root, node);
                 continue;
             }
@@ -157,11 +183,11 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<XmlNode, SettingsError> {
             }
             Event::GeneralRef(r) => {
                 text_ref = match r.resolve_char_ref() {
-                    Ok(Some(c)) => c.to_string(),
+                    Ok(Some(c)) if is_xml_char(c) => c.to_string(),
                     Ok(None) => resolve_predefined_entity(&r)
                         .ok_or_else(|| malformed(pos, "undeclared entity reference"))?
                         .to_owned(),
-                    Err(_) => return Err(malformed(pos, "invalid character reference")),
+                    _ => return Err(malformed(pos, "invalid character reference")),
                 };
                 &text_ref
             }
@@ -206,18 +232,35 @@ fn close(stack: &mut [XmlNode], root: &mut Option<XmlNode>, node: XmlNode) {
 }
 
 /// Writes a document: the XML declaration, then `root`, indented by two spaces.
+///
+/// A namespace declaration is skipped where the same binding is already in force, so
+/// self-contained nodes do not repeat their parents' declarations.
 pub(crate) fn write(root: &XmlNode) -> String {
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    write_node(&mut out, root, Some(0));
+    write_node(&mut out, root, Some(0), &mut Vec::new());
     out.push('\n');
     out
 }
 
-/// `indent` is the depth for pretty-printing, or `None` inside mixed content.
-fn write_node(out: &mut String, node: &XmlNode, indent: Option<usize>) {
+/// `indent` is the depth for pretty-printing, or `None` inside mixed content; `decls` are the
+/// namespace declarations in force, innermost last.
+fn write_node<'a>(
+    out: &mut String,
+    node: &'a XmlNode,
+    indent: Option<usize>,
+    decls: &mut Vec<(&'a str, &'a str)>,
+) {
+    let outer = decls.len();
     out.push('<');
     out.push_str(&node.name);
     for (k, v) in &node.attributes {
+        if k == "xmlns" || k.starts_with("xmlns:") {
+            let current = decls.iter().rev().find(|(d, _)| d == k).map(|(_, v)| *v);
+            if current.or((k == "xmlns").then_some("")) == Some(v.as_str()) {
+                continue;
+            }
+            decls.push((k, v));
+        }
         out.push(' ');
         out.push_str(k);
         out.push_str("=\"");
@@ -226,26 +269,30 @@ fn write_node(out: &mut String, node: &XmlNode, indent: Option<usize>) {
     }
     if node.children.is_empty() {
         out.push_str("/>");
-        return;
-    }
-    out.push('>');
-    let element_only = node.children.iter().all(|c| matches!(c, XmlChild::Element(_)));
-    let inner = indent.filter(|_| element_only).map(|d| d + 1);
-    for child in &node.children {
-        if let Some(d) = inner {
+    } else {
+        out.push('>');
+        let element_only = node
+            .children
+            .iter()
+            .all(|c| matches!(c, XmlChild::Element(_)));
+        let inner = indent.filter(|_| element_only).map(|d| d + 1);
+        for child in &node.children {
+            if let Some(d) = inner {
+                newline(out, d);
+            }
+            match child {
+                XmlChild::Element(e) => write_node(out, e, inner, decls),
+                XmlChild::Text(t) => escape(out, t, false),
+            }
+        }
+        if let (Some(d), Some(_)) = (indent, inner) {
             newline(out, d);
         }
-        match child {
-            XmlChild::Element(e) => write_node(out, e, inner),
-            XmlChild::Text(t) => escape(out, t, false),
-        }
+        out.push_str("</");
+        out.push_str(&node.name);
+        out.push('>');
     }
-    if let (Some(d), Some(_)) = (indent, inner) {
-        newline(out, d);
-    }
-    out.push_str("</");
-    out.push_str(&node.name);
-    out.push('>');
+    decls.truncate(outer);
 }
 
 fn newline(out: &mut String, depth: usize) {
@@ -267,9 +314,7 @@ fn escape(out: &mut String, s: &str, attr: bool) {
             '\t' if attr => out.push_str("&#9;"),
             '\n' if attr => out.push_str("&#10;"),
             '\r' => out.push_str("&#13;"),
-            '\t' | '\n' | '\u{20}'..='\u{d7ff}' | '\u{e000}'..='\u{fffd}' | '\u{10000}'.. => {
-                out.push(c)
-            }
+            c if is_xml_char(c) => out.push(c),
             _ => {}
         }
     }
