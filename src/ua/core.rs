@@ -1064,7 +1064,10 @@ impl UserAgent {
 
     fn tx_failed(&mut self, tx: ClientTx, err: UaError) {
         match tx.owner {
-            Owner::Register { unregister, ops } => self.reg_failed(unregister, ops, err),
+            Owner::Register { unregister, ops } => {
+                self.reg_failed(unregister, ops, err);
+                self.reg_pump();
+            }
             Owner::Publish(job) => {
                 self.publ.in_flight = false;
                 self.pub_job_failed(job, err);

@@ -1,0 +1,499 @@
+//! In-memory harness: the sans-IO user agent against a fake registrar / IM server
+//! built from the project's own codecs. Time is stepped to the next wake-up: no
+//! sleeps, no real clock, no sockets.
+#![allow(dead_code)]
+
+use imsip::auth::{
+    base64_decode, generate_challenge, verify_auts, AkaKeys, Algorithm, Credentials, DigestInput, DigestSecret, Key,
+    OpOrOpc, Qop, RandomSource,
+};
+use imsip::message::{HeaderName, Message, MessageBuilder, Method};
+use imsip::settings::ServiceSettings;
+use imsip::ua::{Config, Event, Input, OpId, Outcome, Output, UaError, UserAgent};
+
+/// Deterministic random source (xorshift), seedable per test.
+pub struct TestRng(pub u64);
+impl RandomSource for TestRng {
+    fn fill(&mut self, buf: &mut [u8]) {
+        for b in buf {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            *b = (self.0 >> 24) as u8;
+        }
+    }
+}
+
+pub const REALM: &str = "imsip.test";
+pub const ALICE: &str = "sip:alice@imsip.test";
+pub const BOB: &str = "sip:bob@imsip.test";
+
+pub fn carol_keys() -> AkaKeys {
+    AkaKeys {
+        k: Key::from_hex("465b5ce8b199b49faa5f0a2ee238a6bc").unwrap(),
+        op_or_opc: OpOrOpc::Op(Key::from_hex("cdc202d5123e20f62b6d676ac72cb318").unwrap()),
+        amf: [0xb9, 0xb9],
+    }
+}
+
+/// What the fake core does with a request.
+#[derive(Default)]
+pub struct Behaviour {
+    /// Never answer anything (Timer F tests).
+    pub silent: bool,
+    /// Answer every REGISTER with 401, even correct ones.
+    pub always_challenge: bool,
+    /// Min-Expires: 423 for REGISTERs asking less.
+    pub min_expires: Option<u32>,
+    /// Granted registration expiry (caps the request).
+    pub max_expires: Option<u32>,
+    /// Answer PUBLISH/SUBSCRIBE with this status.
+    pub settings_status: Option<u16>,
+    /// Answer MESSAGE with this status instead of 200.
+    pub message_status: Option<u16>,
+    /// Do not answer keep-alive pings.
+    pub no_pong: bool,
+    /// Send NOTIFY before the 200 to SUBSCRIBE.
+    pub notify_first: bool,
+}
+
+pub struct FakeCore {
+    pub password: Option<String>,
+    pub aka: Option<(AkaKeys, u64)>,
+    pub behaviour: Behaviour,
+    /// Every request received, in order.
+    pub received: Vec<Message>,
+    pub outbox: Vec<String>,
+    nonce_seq: u64,
+    /// Current nonce (and AKA XRES-derived password when AKA).
+    nonce: Option<String>,
+    aka_rand: Option<[u8; 16]>,
+    aka_password: Option<Vec<u8>>,
+    last_nc: u32,
+    pub stale_nonces: Vec<String>,
+    pub registered_expires: Option<u32>,
+    pub settings: Option<(String, String)>,
+    etag_seq: u32,
+    /// (call_id, subscriber from-tag, our tag, expires)
+    pub watchers: Vec<(String, String, String)>,
+    notify_cseq: u32,
+}
+
+impl FakeCore {
+    pub fn with_password(pw: &str) -> Self {
+        Self::new(Some(pw.to_owned()), None)
+    }
+    pub fn with_aka(sqn: u64) -> Self {
+        Self::new(None, Some((carol_keys(), sqn)))
+    }
+    fn new(password: Option<String>, aka: Option<(AkaKeys, u64)>) -> Self {
+        FakeCore {
+            password,
+            aka,
+            behaviour: Behaviour::default(),
+            received: Vec::new(),
+            outbox: Vec::new(),
+            nonce_seq: 0,
+            nonce: None,
+            aka_rand: None,
+            aka_password: None,
+            last_nc: 0,
+            stale_nonces: Vec::new(),
+            registered_expires: None,
+            settings: None,
+            etag_seq: 0,
+            watchers: Vec::new(),
+            notify_cseq: 0,
+        }
+    }
+
+    /// Makes the current nonce stale: the next use gets 401 stale=true.
+    pub fn expire_nonce(&mut self) {
+        if let Some(n) = self.nonce.take() {
+            self.stale_nonces.push(n);
+        }
+    }
+
+    pub fn requests(&self, method: Method) -> Vec<&Message> {
+        self.received.iter().filter(|m| m.method() == Some(&method)).collect()
+    }
+
+    fn reply(&mut self, req: &Message, status: u16, reason: &str, extra: &[(&str, String)]) {
+        let mut b = MessageBuilder::reply(req, status, reason, Some("core1"));
+        for (n, v) in extra {
+            b.push_header(*n, v);
+        }
+        self.outbox.push(b.build().to_string());
+    }
+
+    fn challenge(&mut self, req: &Message, stale: bool) {
+        self.nonce_seq += 1;
+        self.last_nc = 0;
+        let value = if let Some((keys, sqn)) = &mut self.aka {
+            let mut rand = [0u8; 16];
+            rand[..8].copy_from_slice(&self.nonce_seq.to_be_bytes());
+            *sqn += 32;
+            let v = generate_challenge(keys, *sqn, &rand);
+            self.aka_rand = Some(rand);
+            // AKAv1: the password is the raw RES.
+            self.aka_password = Some(v.xres.expose().to_vec());
+            self.nonce = Some(v.nonce.clone());
+            format!("Digest realm=\"{REALM}\", nonce=\"{}\", algorithm=AKAv1-MD5, qop=\"auth\"", v.nonce)
+        } else {
+            let n = format!("n{:08}", self.nonce_seq);
+            self.nonce = Some(n.clone());
+            format!(
+                "Digest realm=\"{REALM}\", nonce=\"{n}\", algorithm=MD5, qop=\"auth\", opaque=\"op1\"{}",
+                if stale { ", stale=true" } else { "" }
+            )
+        };
+        self.reply(req, 401, "Unauthorized", &[("WWW-Authenticate", value)]);
+    }
+
+    /// Checks the Authorization of `req`: Ok(true) valid, Ok(false) absent or
+    /// wrong, Err(()) stale.
+    fn check_auth(&mut self, req: &Message) -> Result<bool, ()> {
+        let Some(a) = req.authorization().ok().and_then(|v| v.into_iter().next()) else { return Ok(false) };
+        let nonce = a.param("nonce").unwrap_or("");
+        if nonce.is_empty() {
+            return Ok(false); // IMS initial form
+        }
+        if self.stale_nonces.iter().any(|n| n == nonce) {
+            return Err(());
+        }
+        if Some(nonce) != self.nonce.as_deref() {
+            return Ok(false);
+        }
+        if let Some(auts) = a.param("auts") {
+            let (Some((keys, sqn)), Some(rand)) = (&mut self.aka, self.aka_rand) else { return Ok(false) };
+            let auts = base64_decode(auts).unwrap_or_default();
+            if let Some(sqn_ms) = verify_auts(keys, &rand, &auts) {
+                *sqn = sqn_ms;
+            }
+            return Ok(false);
+        }
+        let nc = u32::from_str_radix(a.param("nc").unwrap_or("0"), 16).unwrap_or(0);
+        if nc <= self.last_nc {
+            return Ok(false); // replay
+        }
+        let secret_owned;
+        let secret = if let Some(p) = &self.aka_password {
+            secret_owned = p.clone();
+            DigestSecret::Password(&secret_owned)
+        } else {
+            secret_owned = self.password.clone().unwrap_or_default().into_bytes();
+            DigestSecret::Password(&secret_owned)
+        };
+        let input = DigestInput {
+            algorithm: Algorithm::parse(a.param("algorithm").unwrap_or("MD5")).unwrap_or(Algorithm::MD5),
+            username: a.param("username").unwrap_or(""),
+            realm: a.param("realm").unwrap_or(""),
+            nonce,
+            cnonce: a.param("cnonce").unwrap_or(""),
+            nc,
+            qop: a.param("qop").map(|q| if q == "auth-int" { Qop::AuthInt } else { Qop::Auth }),
+            method: req.method().map(|m| m.as_str()).unwrap_or(""),
+            uri: a.param("uri").unwrap_or(""),
+            body: req.body(),
+        };
+        let ok = input.response(secret) == a.param("response").unwrap_or("");
+        if ok {
+            self.last_nc = nc;
+        }
+        Ok(ok)
+    }
+
+    pub fn receive(&mut self, frame: &str) {
+        if frame.bytes().all(|b| b == b'\r' || b == b'\n') {
+            if !self.behaviour.no_pong {
+                self.outbox.push("\r\n".into());
+            }
+            return;
+        }
+        let msg = Message::parse(frame.as_bytes()).expect("the UA sends parseable frames");
+        msg.validate().expect("the UA sends valid messages");
+        if !msg.is_request() {
+            self.received.push(msg);
+            return;
+        }
+        self.received.push(msg.clone());
+        if self.behaviour.silent {
+            return;
+        }
+        match msg.method().cloned() {
+            Some(Method::Register) => self.on_register(&msg),
+            Some(Method::Publish) => self.on_publish(&msg),
+            Some(Method::Subscribe) => self.on_subscribe(&msg),
+            Some(Method::Message) => {
+                let s = self.behaviour.message_status.unwrap_or(200);
+                self.reply(&msg, s, if s == 200 { "OK" } else { "Rejected" }, &[]);
+            }
+            _ => self.reply(&msg, 405, "Method Not Allowed", &[]),
+        }
+    }
+
+    fn on_register(&mut self, msg: &Message) {
+        match self.check_auth(msg) {
+            Err(()) => return self.challenge(msg, true),
+            Ok(false) => return self.challenge(msg, false),
+            Ok(true) if self.behaviour.always_challenge => return self.challenge(msg, false),
+            Ok(true) => {}
+        }
+        let asked = msg.expires().ok().flatten().unwrap_or(3600);
+        if let Some(min) = self.behaviour.min_expires {
+            if asked > 0 && asked < min {
+                return self.reply(msg, 423, "Interval Too Brief", &[("Min-Expires", min.to_string())]);
+            }
+        }
+        let granted = self.behaviour.max_expires.map_or(asked, |m| asked.min(m));
+        self.registered_expires = Some(granted);
+        let contact = msg.contact_list().unwrap().remove(0);
+        let mut c = contact.clone();
+        c.params.set("expires", Some(&granted.to_string()));
+        let mut extra = vec![("Contact", c.to_string())];
+        if granted > 0 {
+            extra.push(("Contact", "<sip:other@x.invalid;transport=ws>;expires=100".into()));
+            extra.push(("Service-Route", "<sip:orig@scscf.imsip.test;lr>".into()));
+            extra.push(("P-Associated-URI", "<sip:alice@imsip.test>, <tel:+15550100>".into()));
+        }
+        self.reply(msg, 200, "OK", &extra);
+    }
+
+    fn on_publish(&mut self, msg: &Message) {
+        if let Some(s) = self.behaviour.settings_status {
+            return self.reply(msg, s, "Nope", &[]);
+        }
+        let if_match = msg.sip_if_match().unwrap();
+        let expires = msg.expires().ok().flatten().unwrap_or(3600);
+        if let Some(tag) = &if_match {
+            if self.settings.as_ref().map(|(e, _)| e) != Some(tag) {
+                return self.reply(msg, 412, "Conditional Request Failed", &[]);
+            }
+        } else if msg.body().is_empty() {
+            return self.reply(msg, 400, "Missing Body", &[]);
+        }
+        if expires == 0 {
+            self.settings = None;
+            self.notify_all();
+            return self.reply(msg, 200, "OK", &[("SIP-ETag", "gone".into()), ("Expires", "0".into())]);
+        }
+        self.etag_seq += 1;
+        let etag = format!("e{}", self.etag_seq);
+        let body = if msg.body().is_empty() {
+            self.settings.as_ref().map(|(_, b)| b.clone()).unwrap_or_default()
+        } else {
+            ServiceSettings::decode(msg.body()).expect("the UA publishes valid settings");
+            String::from_utf8(msg.body().to_vec()).unwrap()
+        };
+        self.settings = Some((etag.clone(), body));
+        self.reply(msg, 200, "OK", &[("SIP-ETag", etag), ("Expires", expires.to_string())]);
+        if !msg.body().is_empty() {
+            self.notify_all();
+        }
+    }
+
+    fn notify(&mut self, call_id: &str, sub_tag: &str, our_tag: &str, state: &str) {
+        self.notify_cseq += 1;
+        let mut b = MessageBuilder::request(Method::Notify, imsip::message::Uri::parse("sip:u@a.invalid;transport=ws").unwrap())
+            .header("Via", format!("SIP/2.0/WS core.invalid;branch=z9hG4bKn{}", self.notify_cseq))
+            .header("Max-Forwards", 70)
+            .header("From", format!("<{ALICE}>;tag={our_tag}"))
+            .header("To", format!("<{ALICE}>;tag={sub_tag}"))
+            .header("Call-ID", call_id)
+            .header("CSeq", format!("{} NOTIFY", self.notify_cseq))
+            .header("Event", "service-settings")
+            .header("Subscription-State", state)
+            .header("Contact", "<sip:core@core.invalid;transport=ws>");
+        b = match &self.settings {
+            Some((_, body)) => b.body(Some("application/service-settings+xml"), body.clone()),
+            None => b,
+        };
+        self.outbox.push(b.build().to_string());
+    }
+
+    fn notify_all(&mut self) {
+        for (c, s, o) in self.watchers.clone() {
+            self.notify(&c, &s, &o, "active;expires=3000");
+        }
+    }
+
+    fn on_subscribe(&mut self, msg: &Message) {
+        if let Some(s) = self.behaviour.settings_status {
+            return self.reply(msg, s, "Nope", &[]);
+        }
+        let expires = msg.expires().ok().flatten().unwrap_or(3600);
+        let call_id = msg.call_id().unwrap().to_owned();
+        let sub_tag = msg.from().unwrap().tag().unwrap_or("").to_owned();
+        let state = if expires == 0 { "terminated;reason=timeout".to_owned() } else { format!("active;expires={expires}") };
+        let first = self.behaviour.notify_first;
+        if first {
+            self.notify(&call_id, &sub_tag, "core1", &state);
+        }
+        self.reply(msg, 200, "OK", &[("Expires", expires.to_string()), ("Contact", "<sip:core@core.invalid;transport=ws>".into())]);
+        if !first {
+            self.notify(&call_id, &sub_tag, "core1", &state);
+        }
+        self.watchers.retain(|(c, _, _)| *c != call_id);
+        if expires > 0 {
+            self.watchers.push((call_id, sub_tag, "core1".into()));
+        }
+    }
+}
+
+pub struct Harness {
+    pub ua: UserAgent,
+    pub core: FakeCore,
+    pub now: u64,
+    pub wake: Option<u64>,
+    pub connected: bool,
+    /// Whether connecting succeeds.
+    pub online: bool,
+    pub events: Vec<Event>,
+    pub sent: Vec<String>,
+    pub connects: usize,
+    pub closes: usize,
+    pending_connect: bool,
+}
+
+pub fn alice_config() -> Config {
+    let mut cfg = Config::new("wss://core.imsip.test/sip", ALICE).unwrap();
+    cfg.credentials = Some(Credentials::password("alice@imsip.test", "alice-secret"));
+    cfg.publish_policy = imsip::ua::PublishPolicy::Never;
+    cfg
+}
+
+impl Harness {
+    pub fn new(cfg: Config, core: FakeCore) -> Harness {
+        Harness {
+            ua: UserAgent::new(cfg, Box::new(TestRng(0x9e3779b97f4a7c15))),
+            core,
+            now: 1_000,
+            wake: None,
+            connected: false,
+            online: true,
+            events: Vec::new(),
+            sent: Vec::new(),
+            connects: 0,
+            closes: 0,
+            pending_connect: false,
+        }
+    }
+
+    pub fn alice() -> Harness {
+        Harness::new(alice_config(), FakeCore::with_password("alice-secret"))
+    }
+
+    /// Delivers outputs and the core's answers until nothing moves.
+    pub fn pump(&mut self) {
+        for _ in 0..10_000 {
+            let mut moved = false;
+            while let Some(o) = self.ua.poll_output() {
+                moved = true;
+                match o {
+                    Output::Transmit(f) => {
+                        self.sent.push(f.clone());
+                        if self.connected {
+                            self.core.receive(&f);
+                        }
+                    }
+                    Output::Connect => {
+                        self.connects += 1;
+                        self.pending_connect = true;
+                    }
+                    Output::Close => {
+                        self.closes += 1;
+                        self.connected = false;
+                    }
+                    Output::Timeout(t) => self.wake = Some(t),
+                    Output::Event(e) => self.events.push(e),
+                }
+            }
+            if self.pending_connect {
+                self.pending_connect = false;
+                moved = true;
+                if self.online {
+                    self.connected = true;
+                    self.ua.handle_input(self.now, Input::Connected);
+                } else {
+                    self.ua.handle_input(self.now, Input::Disconnected);
+                }
+            }
+            if self.connected && !self.core.outbox.is_empty() {
+                moved = true;
+                for f in std::mem::take(&mut self.core.outbox) {
+                    self.ua.handle_input(self.now, Input::Frame(&f));
+                }
+            }
+            if !moved {
+                return;
+            }
+        }
+        panic!("the harness did not settle");
+    }
+
+    /// Runs time forward to `until`, firing every wake-up on the way.
+    pub fn run_until(&mut self, until: u64) {
+        self.pump();
+        while let Some(w) = self.wake.filter(|w| *w <= until) {
+            self.now = self.now.max(w);
+            self.wake = None;
+            self.ua.handle_input(self.now, Input::Timeout);
+            self.pump();
+        }
+        self.now = self.now.max(until);
+    }
+
+    pub fn run_for(&mut self, ms: u64) {
+        self.run_until(self.now + ms);
+    }
+
+    /// The socket drops (the core stays reachable unless `online` is false).
+    pub fn drop_connection(&mut self) {
+        self.connected = false;
+        self.ua.handle_input(self.now, Input::Disconnected);
+        self.pump();
+    }
+
+    pub fn result(&self, op: OpId) -> Option<Result<Outcome, UaError>> {
+        let mut found = self.events.iter().filter_map(|e| match e {
+            Event::Completed { op: o, result } if *o == op => Some(result.clone()),
+            _ => None,
+        });
+        let first = found.next();
+        assert!(found.next().is_none(), "an operation completes exactly once");
+        first
+    }
+
+    pub fn ok(&self, op: OpId) -> Outcome {
+        match self.result(op) {
+            Some(Ok(o)) => o,
+            other => panic!("op {op:?}: {other:?}"),
+        }
+    }
+
+    pub fn err(&self, op: OpId) -> UaError {
+        match self.result(op) {
+            Some(Err(e)) => e,
+            other => panic!("op {op:?}: expected an error, got {other:?}"),
+        }
+    }
+
+    pub fn register(&mut self) -> OpId {
+        let op = self.ua.register(self.now);
+        self.pump();
+        op
+    }
+
+    /// Frames the UA sent, parsed, requests only.
+    pub fn sent_requests(&self, method: Method) -> Vec<Message> {
+        self.sent
+            .iter()
+            .filter_map(|f| Message::parse(f.as_bytes()).ok())
+            .filter(|m| m.method() == Some(&method))
+            .collect()
+    }
+
+    pub fn header(m: &Message, name: &str) -> String {
+        m.header(HeaderName::parse(name)).unwrap_or_default().to_owned()
+    }
+}

@@ -1,0 +1,255 @@
+//! Registerer: the seed's flow D.1 steps 1–4, refresh, stale nonce, wrong
+//! password, 423, AKA and AUTS resync, unregister.
+
+mod common;
+use common::*;
+use imsip::auth::{Credentials, RandomSource};
+use imsip::message::{HeaderName, Method};
+use imsip::ua::{Event, Outcome, RegistrationState, UaError};
+
+#[test]
+fn seed_flow_d1_register_challenge_register_200() {
+    let mut h = Harness::alice();
+    let op = h.register();
+    let Outcome::Registered(info) = h.ok(op) else { panic!() };
+    let regs = h.sent_requests(Method::Register);
+    assert_eq!(regs.len(), 2, "REGISTER, 401, REGISTER, 200");
+    let (r1, r2) = (&regs[0], &regs[1]);
+    for r in [r1, r2] {
+        assert_eq!(r.request_uri().unwrap().as_str(), "sip:imsip.test");
+        let contact = &r.contact_list().unwrap()[0];
+        assert!(contact.params.has("+g.oma.sip-im"), "feature tag in Contact");
+        assert!(contact.instance().unwrap().starts_with("<urn:uuid:"));
+        assert_eq!(contact.reg_id(), Some(1));
+        assert_eq!(contact.uri.params().str("transport"), Some("ws"));
+        assert!(contact.uri.host().unwrap().to_string().ends_with(".invalid"));
+        let via = r.top_via().unwrap();
+        assert_eq!(via.transport, "WSS", "wss:// server → Via WSS (RFC 7118)");
+        assert!(via.host.to_string().ends_with(".invalid"));
+        assert_eq!(via.rport(), Some(None));
+        assert!(via.branch().unwrap().starts_with("z9hG4bK"));
+        assert_eq!(r.from().unwrap().uri.as_str(), ALICE);
+        assert_eq!(r.to().unwrap().uri.as_str(), ALICE);
+        assert_eq!(r.to().unwrap().tag(), None);
+        assert_eq!(r.expires().unwrap(), Some(600));
+        assert_eq!(r.supported().unwrap(), ["path", "outbound", "gruu"]);
+        assert_eq!(r.p_preferred_identity().unwrap()[0].uri.as_str(), ALICE);
+        assert!(r.user_agent().unwrap().starts_with("IM-client/OMA1.0 imsip/"));
+    }
+    assert_eq!(r1.from().unwrap().tag(), r2.from().unwrap().tag(), "same From tag");
+    assert_eq!(r1.call_id().unwrap(), r2.call_id().unwrap(), "same Call-ID");
+    assert_eq!(r2.cseq().unwrap().seq, r1.cseq().unwrap().seq + 1, "CSeq + 1");
+    assert!(r1.authorization().unwrap().is_empty());
+    let auth = &r2.authorization().unwrap()[0];
+    assert_eq!(auth.param("username"), Some("alice@imsip.test"));
+    assert_eq!(auth.param("uri"), Some("sip:imsip.test"));
+    assert_eq!(auth.param("nc"), Some("00000001"));
+    assert_eq!(auth.param("opaque"), Some("op1"));
+    assert_eq!(info.state, RegistrationState::Registered);
+    assert_eq!(info.expires, Some(600));
+    assert_eq!(info.service_route, ["sip:orig@scscf.imsip.test;lr"]);
+    assert_eq!(info.associated_uris, ["sip:alice@imsip.test", "tel:+15550100"]);
+    assert_eq!(info.contacts.len(), 2);
+    assert!(h.events.iter().any(|e| matches!(e, Event::Registration(r) if r.state == RegistrationState::Registered)));
+    assert!(!h.sent.iter().any(|f| f.contains("alice-secret")), "the password never goes on the wire");
+}
+
+#[test]
+fn ims_initial_authorization_as_in_the_seed_step_1() {
+    let mut cfg = alice_config();
+    cfg.ims_initial_authorization = true;
+    cfg.user_agent = Some("Acme-Talk5000/v1.01".into());
+    let mut h = Harness::new(cfg, FakeCore::with_password("alice-secret"));
+    let op = h.register();
+    h.ok(op);
+    let r1 = &h.sent_requests(Method::Register)[0];
+    let a = &r1.authorization().unwrap()[0];
+    assert_eq!(a.param("username"), Some("alice@imsip.test"));
+    assert_eq!(a.param("realm"), Some("imsip.test"));
+    assert_eq!(a.param("nonce"), Some(""));
+    assert_eq!(a.param("uri"), Some("sip:imsip.test"));
+    assert_eq!(a.param("response"), Some(""));
+    assert_eq!(
+        r1.user_agent().unwrap(),
+        format!("IM-client/OMA1.0 imsip/{} Acme-Talk5000/v1.01", imsip::VERSION)
+    );
+}
+
+#[test]
+fn refresh_between_50_and_85_percent_reusing_the_nonce() {
+    for seed in 1..6u64 {
+        let mut h = Harness::new(alice_config(), FakeCore::with_password("alice-secret"));
+        h.ua = imsip::ua::UserAgent::new(alice_config(), Box::new(TestRng(seed * 7919)));
+        let start = h.now;
+        let op = h.register();
+        h.ok(op);
+        assert_eq!(h.sent_requests(Method::Register).len(), 2);
+        // Nothing before 50 % of 600 s.
+        h.run_until(start + 299_000);
+        assert_eq!(h.sent_requests(Method::Register).len(), 2, "no refresh before 50 %");
+        h.run_until(start + 511_000);
+        let regs = h.sent_requests(Method::Register);
+        assert_eq!(regs.len(), 3, "one refresh by 85 %, and no 401 round trip");
+        let auth = &regs[2].authorization().unwrap()[0];
+        assert_eq!(auth.param("nc"), Some("00000002"), "the last nonce with nc+1");
+        assert_eq!(h.core.received.iter().filter(|m| m.method() == Some(&Method::Register)).count(), 3);
+    }
+}
+
+#[test]
+fn stale_nonce_is_retried_with_the_new_nonce() {
+    let mut h = Harness::alice();
+    let op = h.register();
+    h.ok(op);
+    h.core.expire_nonce();
+    h.run_for(600_000);
+    let regs = h.sent_requests(Method::Register);
+    assert_eq!(regs.len(), 4, "refresh (stale) + retry");
+    assert_eq!(h.ua.registration().state, RegistrationState::Registered);
+    assert!(!h.events.iter().any(|e| matches!(e, Event::Registration(r) if r.state == RegistrationState::Failed)));
+}
+
+#[test]
+fn wrong_password_is_exactly_two_registers_and_auth_failed() {
+    let mut h = Harness::new(alice_config(), FakeCore::with_password("something-else"));
+    let op = h.register();
+    assert_eq!(h.err(op).code(), "auth_failed");
+    assert_eq!(h.sent_requests(Method::Register).len(), 2);
+    assert!(h.events.iter().any(|e| matches!(e, Event::Registration(r) if r.state == RegistrationState::Failed
+        && matches!(r.error, Some(UaError::AuthFailed { .. })))));
+    // No loop, not even later.
+    h.run_for(3_600_000);
+    assert_eq!(h.sent_requests(Method::Register).len(), 2);
+}
+
+#[test]
+fn a_core_that_challenges_every_answer_gets_one_retry() {
+    let mut h = Harness::alice();
+    h.core.behaviour.always_challenge = true;
+    let op = h.register();
+    assert_eq!(h.err(op).code(), "auth_failed");
+    assert_eq!(h.sent_requests(Method::Register).len(), 2);
+}
+
+#[test]
+fn interval_too_brief_retries_with_min_expires() {
+    let mut h = Harness::alice();
+    h.core.behaviour.min_expires = Some(3600);
+    let op = h.register();
+    let Outcome::Registered(info) = h.ok(op) else { panic!() };
+    assert_eq!(info.expires, Some(3600));
+    let regs = h.sent_requests(Method::Register);
+    assert_eq!(regs.last().unwrap().expires().unwrap(), Some(3600));
+}
+
+#[test]
+fn granted_expiry_comes_from_our_contact() {
+    let mut h = Harness::alice();
+    h.core.behaviour.max_expires = Some(120);
+    let op = h.register();
+    let Outcome::Registered(info) = h.ok(op) else { panic!() };
+    assert_eq!(info.expires, Some(120), "our Contact's expires, not the other binding's 100");
+}
+
+#[test]
+fn failure_with_retry_after_is_reported_and_retried_later() {
+    let mut h = Harness::alice();
+    h.core.behaviour.silent = true;
+    let op = h.register();
+    h.run_for(32_001);
+    assert_eq!(h.err(op), UaError::Timeout, "Timer F: 64·T1");
+}
+
+#[test]
+fn unregister_in_one_round_trip_with_cached_credentials() {
+    let mut h = Harness::alice();
+    let op = h.register();
+    h.ok(op);
+    let op = h.ua.unregister(h.now);
+    h.pump();
+    assert_eq!(h.ok(op), Outcome::Unregistered);
+    let regs = h.sent_requests(Method::Register);
+    assert_eq!(regs.len(), 3, "no 401 round trip");
+    let last = regs.last().unwrap();
+    assert_eq!(last.expires().unwrap(), Some(0));
+    assert_eq!(last.contact_list().unwrap()[0].expires(), Some(0));
+    assert!(!last.authorization().unwrap().is_empty());
+    assert_eq!(h.ua.registration().state, RegistrationState::Unregistered);
+    h.run_for(3_600_000);
+    assert_eq!(h.sent_requests(Method::Register).len(), 3, "no refresh after unregister");
+}
+
+#[test]
+fn only_one_register_in_flight() {
+    let mut h = Harness::alice();
+    h.core.behaviour.silent = true;
+    let a = h.register();
+    let b = h.register();
+    let c = h.ua.unregister(h.now);
+    h.pump();
+    assert_eq!(h.sent_requests(Method::Register).len(), 1, "queued, never parallel");
+    h.core.behaviour.silent = false;
+    h.run_for(32_001);
+    assert_eq!(h.err(a), UaError::Timeout);
+    let _ = (b, c);
+    // b and c then went one after the other.
+    let regs = h.sent_requests(Method::Register);
+    assert!(regs.len() >= 2);
+    h.run_for(100_000);
+    assert!(h.result(b).is_some() && h.result(c).is_some());
+}
+
+fn aka_config(sqn: u64) -> imsip::ua::Config {
+    let mut cfg = imsip::ua::Config::new("ws://127.0.0.1:8088/sip", "sip:carol@imsip.test").unwrap();
+    cfg.credentials = Some(Credentials::aka("carol@imsip.test", carol_keys(), sqn));
+    cfg.publish_policy = imsip::ua::PublishPolicy::Never;
+    cfg
+}
+
+#[test]
+fn aka_registration_succeeds() {
+    let mut h = Harness::new(aka_config(0), FakeCore::with_aka(0x100));
+    let op = h.register();
+    h.ok(op);
+    let regs = h.sent_requests(Method::Register);
+    assert_eq!(regs.len(), 2);
+    let a = &regs[0].authorization().unwrap()[0];
+    assert_eq!(a.param("response"), Some(""), "AKA users send the IMS initial form");
+    let a = &regs[1].authorization().unwrap()[0];
+    assert_eq!(a.param("algorithm"), Some("AKAv1-MD5"));
+    assert!(h.ua.aka_sqn().unwrap() > 0x100, "the SQN to persist advanced");
+    assert_eq!(regs[0].top_via().unwrap().transport, "WS");
+}
+
+#[test]
+fn aka_sequence_failure_resyncs_with_auts_then_succeeds() {
+    // The USIM has seen a higher SQN than the network uses: sync failure → AUTS.
+    let mut h = Harness::new(aka_config(0x10_0000), FakeCore::with_aka(0x100));
+    let op = h.register();
+    h.ok(op);
+    let regs = h.sent_requests(Method::Register);
+    assert_eq!(regs.len(), 3, "initial, AUTS, answer");
+    let a = &regs[1].authorization().unwrap()[0];
+    assert!(a.param("auts").is_some());
+    assert_eq!(a.param("algorithm"), Some("AKAv1-MD5"));
+}
+
+#[test]
+fn aka_wrong_network_mac_is_network_auth_failed_and_sends_no_res() {
+    struct Rng;
+    impl RandomSource for Rng {
+        fn fill(&mut self, b: &mut [u8]) {
+            b.fill(3)
+        }
+    }
+    let mut h = Harness::new(aka_config(0), FakeCore::with_aka(0x100));
+    // The network uses other keys: MAC-A cannot verify.
+    let mut other = carol_keys();
+    other.k = imsip::auth::Key::from_hex("00000000000000000000000000000001").unwrap();
+    h.core.aka = Some((other, 0x100));
+    let op = h.register();
+    assert_eq!(h.err(op), UaError::NetworkAuthFailed);
+    assert_eq!(h.sent_requests(Method::Register).len(), 1, "no RES is ever sent");
+    let _ = Rng;
+    let _ = HeaderName::Via;
+}
