@@ -11,18 +11,28 @@ use imsip::ua::{Event, Outcome, RegistrationState, UaError};
 fn seed_flow_d1_register_challenge_register_200() {
     let mut h = Harness::alice();
     let op = h.register();
-    let Outcome::Registered(info) = h.ok(op) else { panic!() };
+    let Outcome::Registered(info) = h.ok(op) else {
+        panic!()
+    };
     let regs = h.sent_requests(Method::Register);
     assert_eq!(regs.len(), 2, "REGISTER, 401, REGISTER, 200");
     let (r1, r2) = (&regs[0], &regs[1]);
     for r in [r1, r2] {
         assert_eq!(r.request_uri().unwrap().as_str(), "sip:imsip.test");
         let contact = &r.contact_list().unwrap()[0];
-        assert!(contact.params.has("+g.oma.sip-im"), "feature tag in Contact");
+        assert!(
+            contact.params.has("+g.oma.sip-im"),
+            "feature tag in Contact"
+        );
         assert!(contact.instance().unwrap().starts_with("<urn:uuid:"));
         assert_eq!(contact.reg_id(), Some(1));
         assert_eq!(contact.uri.params().str("transport"), Some("ws"));
-        assert!(contact.uri.host().unwrap().to_string().ends_with(".invalid"));
+        assert!(contact
+            .uri
+            .host()
+            .unwrap()
+            .to_string()
+            .ends_with(".invalid"));
         let via = r.top_via().unwrap();
         assert_eq!(via.transport, "WSS", "wss:// server → Via WSS (RFC 7118)");
         assert!(via.host.to_string().ends_with(".invalid"));
@@ -34,11 +44,22 @@ fn seed_flow_d1_register_challenge_register_200() {
         assert_eq!(r.expires().unwrap(), Some(600));
         assert_eq!(r.supported().unwrap(), ["path", "outbound", "gruu"]);
         assert_eq!(r.p_preferred_identity().unwrap()[0].uri.as_str(), ALICE);
-        assert!(r.user_agent().unwrap().starts_with("IM-client/OMA1.0 imsip/"));
+        assert!(r
+            .user_agent()
+            .unwrap()
+            .starts_with("IM-client/OMA1.0 imsip/"));
     }
-    assert_eq!(r1.from().unwrap().tag(), r2.from().unwrap().tag(), "same From tag");
+    assert_eq!(
+        r1.from().unwrap().tag(),
+        r2.from().unwrap().tag(),
+        "same From tag"
+    );
     assert_eq!(r1.call_id().unwrap(), r2.call_id().unwrap(), "same Call-ID");
-    assert_eq!(r2.cseq().unwrap().seq, r1.cseq().unwrap().seq + 1, "CSeq + 1");
+    assert_eq!(
+        r2.cseq().unwrap().seq,
+        r1.cseq().unwrap().seq + 1,
+        "CSeq + 1"
+    );
     assert!(r1.authorization().unwrap().is_empty());
     let auth = &r2.authorization().unwrap()[0];
     assert_eq!(auth.param("username"), Some("alice@imsip.test"));
@@ -48,10 +69,19 @@ fn seed_flow_d1_register_challenge_register_200() {
     assert_eq!(info.state, RegistrationState::Registered);
     assert_eq!(info.expires, Some(600));
     assert_eq!(info.service_route, ["sip:orig@scscf.imsip.test;lr"]);
-    assert_eq!(info.associated_uris, ["sip:alice@imsip.test", "tel:+15550100"]);
+    assert_eq!(
+        info.associated_uris,
+        ["sip:alice@imsip.test", "tel:+15550100"]
+    );
     assert_eq!(info.contacts.len(), 2);
-    assert!(h.events.iter().any(|e| matches!(e, Event::Registration(r) if r.state == RegistrationState::Registered)));
-    assert!(!h.sent.iter().any(|f| f.contains("alice-secret")), "the password never goes on the wire");
+    assert!(h
+        .events
+        .iter()
+        .any(|e| matches!(e, Event::Registration(r) if r.state == RegistrationState::Registered)));
+    assert!(
+        !h.sent.iter().any(|f| f.contains("alice-secret")),
+        "the password never goes on the wire"
+    );
 }
 
 #[test]
@@ -71,7 +101,10 @@ fn ims_initial_authorization_as_in_the_seed_step_1() {
     assert_eq!(a.param("response"), Some(""));
     assert_eq!(
         r1.user_agent().unwrap(),
-        format!("IM-client/OMA1.0 imsip/{} Acme-Talk5000/v1.01", imsip::VERSION)
+        format!(
+            "IM-client/OMA1.0 imsip/{} Acme-Talk5000/v1.01",
+            imsip::VERSION
+        )
     );
 }
 
@@ -86,13 +119,28 @@ fn refresh_between_50_and_85_percent_reusing_the_nonce() {
         assert_eq!(h.sent_requests(Method::Register).len(), 2);
         // Nothing before 50 % of 600 s.
         h.run_until(start + 299_000);
-        assert_eq!(h.sent_requests(Method::Register).len(), 2, "no refresh before 50 %");
+        assert_eq!(
+            h.sent_requests(Method::Register).len(),
+            2,
+            "no refresh before 50 %"
+        );
         h.run_until(start + 511_000);
         let regs = h.sent_requests(Method::Register);
         assert_eq!(regs.len(), 3, "one refresh by 85 %, and no 401 round trip");
         let auth = &regs[2].authorization().unwrap()[0];
-        assert_eq!(auth.param("nc"), Some("00000002"), "the last nonce with nc+1");
-        assert_eq!(h.core.received.iter().filter(|m| m.method() == Some(&Method::Register)).count(), 3);
+        assert_eq!(
+            auth.param("nc"),
+            Some("00000002"),
+            "the last nonce with nc+1"
+        );
+        assert_eq!(
+            h.core
+                .received
+                .iter()
+                .filter(|m| m.method() == Some(&Method::Register))
+                .count(),
+            3
+        );
     }
 }
 
@@ -106,7 +154,10 @@ fn stale_nonce_is_retried_with_the_new_nonce() {
     let regs = h.sent_requests(Method::Register);
     assert_eq!(regs.len(), 4, "refresh (stale) + retry");
     assert_eq!(h.ua.registration().state, RegistrationState::Registered);
-    assert!(!h.events.iter().any(|e| matches!(e, Event::Registration(r) if r.state == RegistrationState::Failed)));
+    assert!(!h
+        .events
+        .iter()
+        .any(|e| matches!(e, Event::Registration(r) if r.state == RegistrationState::Failed)));
 }
 
 #[test]
@@ -115,8 +166,10 @@ fn wrong_password_is_exactly_two_registers_and_auth_failed() {
     let op = h.register();
     assert_eq!(h.err(op).code(), "auth_failed");
     assert_eq!(h.sent_requests(Method::Register).len(), 2);
-    assert!(h.events.iter().any(|e| matches!(e, Event::Registration(r) if r.state == RegistrationState::Failed
-        && matches!(r.error, Some(UaError::AuthFailed { .. })))));
+    assert!(h.events.iter().any(
+        |e| matches!(e, Event::Registration(r) if r.state == RegistrationState::Failed
+        && matches!(r.error, Some(UaError::AuthFailed { .. })))
+    ));
     // No loop, not even later.
     h.run_for(3_600_000);
     assert_eq!(h.sent_requests(Method::Register).len(), 2);
@@ -136,7 +189,9 @@ fn interval_too_brief_retries_with_min_expires() {
     let mut h = Harness::alice();
     h.core.behaviour.min_expires = Some(3600);
     let op = h.register();
-    let Outcome::Registered(info) = h.ok(op) else { panic!() };
+    let Outcome::Registered(info) = h.ok(op) else {
+        panic!()
+    };
     assert_eq!(info.expires, Some(3600));
     let regs = h.sent_requests(Method::Register);
     assert_eq!(regs.last().unwrap().expires().unwrap(), Some(3600));
@@ -147,8 +202,14 @@ fn granted_expiry_comes_from_our_contact() {
     let mut h = Harness::alice();
     h.core.behaviour.max_expires = Some(120);
     let op = h.register();
-    let Outcome::Registered(info) = h.ok(op) else { panic!() };
-    assert_eq!(info.expires, Some(120), "our Contact's expires, not the other binding's 100");
+    let Outcome::Registered(info) = h.ok(op) else {
+        panic!()
+    };
+    assert_eq!(
+        info.expires,
+        Some(120),
+        "our Contact's expires, not the other binding's 100"
+    );
 }
 
 #[test]
@@ -176,7 +237,11 @@ fn unregister_in_one_round_trip_with_cached_credentials() {
     assert!(!last.authorization().unwrap().is_empty());
     assert_eq!(h.ua.registration().state, RegistrationState::Unregistered);
     h.run_for(3_600_000);
-    assert_eq!(h.sent_requests(Method::Register).len(), 3, "no refresh after unregister");
+    assert_eq!(
+        h.sent_requests(Method::Register).len(),
+        3,
+        "no refresh after unregister"
+    );
 }
 
 #[test]
@@ -187,7 +252,11 @@ fn only_one_register_in_flight() {
     let b = h.register();
     let c = h.ua.unregister(h.now);
     h.pump();
-    assert_eq!(h.sent_requests(Method::Register).len(), 1, "queued, never parallel");
+    assert_eq!(
+        h.sent_requests(Method::Register).len(),
+        1,
+        "queued, never parallel"
+    );
     h.core.behaviour.silent = false;
     h.run_for(32_001);
     assert_eq!(h.err(a), UaError::Timeout);
@@ -200,7 +269,8 @@ fn only_one_register_in_flight() {
 }
 
 fn aka_config(sqn: u64) -> imsip::ua::Config {
-    let mut cfg = imsip::ua::Config::new("ws://127.0.0.1:8088/sip", "sip:carol@imsip.test").unwrap();
+    let mut cfg =
+        imsip::ua::Config::new("ws://127.0.0.1:8088/sip", "sip:carol@imsip.test").unwrap();
     cfg.credentials = Some(Credentials::aka("carol@imsip.test", carol_keys(), sqn));
     cfg.publish_policy = imsip::ua::PublishPolicy::Never;
     cfg
@@ -214,10 +284,17 @@ fn aka_registration_succeeds() {
     let regs = h.sent_requests(Method::Register);
     assert_eq!(regs.len(), 2);
     let a = &regs[0].authorization().unwrap()[0];
-    assert_eq!(a.param("response"), Some(""), "AKA users send the IMS initial form");
+    assert_eq!(
+        a.param("response"),
+        Some(""),
+        "AKA users send the IMS initial form"
+    );
     let a = &regs[1].authorization().unwrap()[0];
     assert_eq!(a.param("algorithm"), Some("AKAv1-MD5"));
-    assert!(h.ua.aka_sqn().unwrap() > 0x100, "the SQN to persist advanced");
+    assert!(
+        h.ua.aka_sqn().unwrap() > 0x100,
+        "the SQN to persist advanced"
+    );
     assert_eq!(regs[0].top_via().unwrap().transport, "WS");
 }
 
@@ -249,7 +326,11 @@ fn aka_wrong_network_mac_is_network_auth_failed_and_sends_no_res() {
     h.core.aka = Some((other, 0x100));
     let op = h.register();
     assert_eq!(h.err(op), UaError::NetworkAuthFailed);
-    assert_eq!(h.sent_requests(Method::Register).len(), 1, "no RES is ever sent");
+    assert_eq!(
+        h.sent_requests(Method::Register).len(),
+        1,
+        "no RES is ever sent"
+    );
     let _ = Rng;
     let _ = HeaderName::Via;
 }

@@ -1,7 +1,7 @@
 //! Building requests and responses: CRLF line ends, stable header order (the
 //! order headers are added), Content-Length computed in bytes.
 
-use super::{Field, HeaderName, Message, Method, Span, StartLine, Uri, Value};
+use super::{Field, HeaderName, Message, Method, NameAddr, Span, StartLine, Uri, Value};
 use core::fmt::{self, Write as _};
 
 /// Builds a [`Message`]. Headers appear in the order they are added;
@@ -46,14 +46,34 @@ impl MessageBuilder {
     /// Call-ID and CSeq; adds `tag=to_tag` to To when it has no tag yet.
     pub fn reply(request: &Message, status: u16, reason: &str, to_tag: Option<&str>) -> Self {
         let mut b = Self::response(status, reason);
+        // Every Via; the first From, To, Call-ID and CSeq (a request that repeats
+        // them, RFC 4475 multi01.dat, still gets a well-formed 400).
+        let mut seen = [false; 4];
         for (name, value) in request.headers() {
             let n = HeaderName::parse(name);
+            let slot = match n {
+                HeaderName::From => Some(0),
+                HeaderName::To => Some(1),
+                HeaderName::CallId => Some(2),
+                HeaderName::CSeq => Some(3),
+                _ => None,
+            };
+            if let Some(i) = slot {
+                if seen[i] {
+                    continue;
+                }
+                seen[i] = true;
+            }
             match n {
                 HeaderName::Via | HeaderName::From | HeaderName::CallId | HeaderName::CSeq => {
                     b.push_header(n, value);
                 }
                 HeaderName::To => match to_tag {
-                    Some(tag) if request.to().map(|t| t.tag().is_none()).unwrap_or(false) => {
+                    Some(tag)
+                        if NameAddr::parse(value, "To")
+                            .map(|t| t.tag().is_none())
+                            .unwrap_or(false) =>
+                    {
                         b.push_header(n, format_args!("{value};tag={tag}"));
                     }
                     _ => {

@@ -1775,7 +1775,10 @@ impl UserAgent {
     fn on_request(&mut self, msg: Message) {
         if let Err(e) = msg.validate() {
             // RFC 3261 §8.2 / RFC 4475 §3.3: refuse what we cannot act on.
-            if msg.method() != Some(&Method::Ack) && msg.top_via().is_ok() && msg.cseq().is_ok() {
+            if msg.method() != Some(&Method::Ack)
+                && msg.top_via().is_ok()
+                && msg.header(HeaderName::CSeq).is_some()
+            {
                 let reason = match &e {
                     crate::message::ParseError::UnsupportedVersion(_) => "Version Not Supported",
                     _ => "Bad Request",

@@ -1,0 +1,218 @@
+//! Flow recovery (RFC 5626): keep-alive, disconnection, backoff, re-registration
+//! first, then publications and subscriptions, then queued work.
+
+mod common;
+use common::*;
+use imsip::message::Method;
+use imsip::settings::{Entity, ServiceSettings};
+use imsip::ua::{ConnectionState, Event, Outcome, RegistrationState, UaError};
+
+fn registered() -> Harness {
+    let mut h = Harness::alice();
+    let op = h.register();
+    h.ok(op);
+    h
+}
+
+#[test]
+fn keep_alive_ping_and_pong() {
+    let mut h = registered();
+    h.run_for(30_500);
+    assert!(
+        h.sent.iter().any(|f| f == "\r\n\r\n"),
+        "CRLFCRLF ping every 30 s"
+    );
+    assert_eq!(h.closes, 0, "pong received: the flow lives");
+    h.run_for(60_000);
+    assert_eq!(h.closes, 0);
+    assert!(
+        !h.events.iter().any(|e| matches!(e, Event::Dropped { .. })),
+        "a pong is not an error"
+    );
+}
+
+#[test]
+fn no_pong_declares_the_flow_dead_and_recovers() {
+    let mut h = registered();
+    h.core.behaviour.no_pong = true;
+    h.run_for(30_000 + 10_001);
+    assert_eq!(h.closes, 1, "no pong within 10 s → close");
+    assert!(h.events.iter().any(|e| matches!(
+        e,
+        Event::Connection(ConnectionState::Disconnected { retry_in: Some(_) })
+    )));
+    h.core.behaviour.no_pong = false;
+    h.run_for(1_000);
+    assert_eq!(h.connects, 2, "reconnected after the backoff");
+    assert_eq!(
+        h.ua.registration().state,
+        RegistrationState::Registered,
+        "re-registered"
+    );
+}
+
+#[test]
+fn keep_alive_can_be_turned_off() {
+    let mut cfg = alice_config();
+    cfg.keep_alive_interval = 0;
+    let mut h = Harness::new(cfg, FakeCore::with_password("alice-secret"));
+    let op = h.register();
+    h.ok(op);
+    h.run_for(200_000);
+    assert!(!h.sent.iter().any(|f| f == "\r\n\r\n"));
+}
+
+#[test]
+fn disconnect_mid_transaction_fails_with_transport_then_reregisters_first() {
+    let mut h = registered();
+    let mut e = Entity::new(ALICE);
+    e.visibility = Some(true);
+    let doc = ServiceSettings {
+        entities: vec![e],
+        ..Default::default()
+    };
+    let op = h.ua.publish_settings(h.now, &doc, None);
+    h.pump();
+    h.ok(op);
+    let w = h.ua.watch_settings(h.now);
+    h.pump();
+    h.ok(w);
+    h.core.behaviour.silent = true;
+    let msg = h.ua.send_message(h.now, BOB, "lost?".as_bytes(), None);
+    h.pump();
+    h.core.behaviour.silent = false;
+    h.drop_connection();
+    assert_eq!(
+        h.err(msg),
+        UaError::Transport,
+        "the app learns: nothing lost silently"
+    );
+    assert!(h
+        .events
+        .iter()
+        .any(|e| matches!(e, Event::Registration(r) if r.error == Some(UaError::Transport))));
+    let before = h.sent.len();
+    h.run_for(1_000);
+    assert_eq!(h.connects, 2);
+    let after: Vec<_> = h.sent[before..]
+        .iter()
+        .filter_map(|f| imsip::message::Message::parse(f.as_bytes()).ok())
+        .filter(|m| m.is_request())
+        .map(|m| m.method().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        after.first().map(String::as_str),
+        Some("REGISTER"),
+        "re-REGISTER first: {after:?}"
+    );
+    assert!(after.iter().position(|m| m == "PUBLISH") > after.iter().position(|m| m == "REGISTER"));
+    assert!(after.contains(&"SUBSCRIBE".to_string()), "watch restored");
+    let regs = h.sent_requests(Method::Register);
+    let last = regs.last().unwrap();
+    let c = &last.contact_list().unwrap()[0];
+    let first_c = &regs[0].contact_list().unwrap()[0];
+    assert_eq!(c.instance(), first_c.instance(), "same instance-id");
+    assert_eq!(c.reg_id(), Some(1), "same reg-id");
+    let pubs = h.sent_requests(Method::Publish);
+    assert_eq!(
+        pubs.last().unwrap().sip_if_match().unwrap().as_deref(),
+        Some("e1"),
+        "publication refreshed"
+    );
+}
+
+#[test]
+fn reconnect_backoff_grows_and_is_capped() {
+    let mut h = registered();
+    h.online = false;
+    h.drop_connection();
+    let mut delays = Vec::new();
+    for e in &h.events {
+        if let Event::Connection(ConnectionState::Disconnected { retry_in: Some(d) }) = e {
+            delays.push(*d);
+        }
+    }
+    h.run_for(300_000);
+    delays.clear();
+    for e in &h.events {
+        if let Event::Connection(ConnectionState::Disconnected { retry_in: Some(d) }) = e {
+            delays.push(*d);
+        }
+    }
+    assert!(delays.len() >= 8, "{delays:?}");
+    assert!(delays[0] <= 500 && delays[0] >= 250, "{delays:?}");
+    assert!(delays[3] >= 2_000, "doubling: {delays:?}");
+    assert!(delays.iter().all(|d| *d <= 30_000), "capped: {delays:?}");
+    h.online = true;
+    h.run_for(31_000);
+    assert_eq!(h.ua.registration().state, RegistrationState::Registered);
+}
+
+#[test]
+fn queued_work_waits_for_the_registration_and_goes_after_it() {
+    let mut h = Harness::alice();
+    let reg = h.ua.register(h.now);
+    let msg = h.ua.send_message(h.now, BOB, b"queued", None);
+    h.pump();
+    h.ok(reg);
+    assert!(matches!(h.ok(msg), Outcome::MessageSent { .. }));
+    let order: Vec<_> = h
+        .core
+        .received
+        .iter()
+        .filter_map(|m| m.method().map(|x| x.to_string()))
+        .collect();
+    assert_eq!(order, ["REGISTER", "REGISTER", "MESSAGE"]);
+}
+
+#[test]
+fn timer_f_without_any_answer() {
+    let mut h = registered();
+    h.core.behaviour.silent = true;
+    let op = h.ua.send_message(h.now, BOB, b"x", None);
+    h.run_for(31_999);
+    assert!(h.result(op).is_none());
+    h.run_for(2);
+    assert_eq!(h.err(op), UaError::Timeout);
+}
+
+#[test]
+fn close_fails_pending_and_stops_everything() {
+    let mut h = registered();
+    h.core.behaviour.silent = true;
+    let op = h.ua.send_message(h.now, BOB, b"x", None);
+    h.pump();
+    h.ua.close(h.now);
+    h.pump();
+    assert_eq!(h.err(op).code(), "invalid_state");
+    assert_eq!(h.closes, 1);
+    let n = h.sent.len();
+    h.run_for(10_000_000);
+    assert_eq!(h.sent.len(), n, "nothing more is sent");
+    let op = h.ua.register(h.now);
+    h.pump();
+    assert_eq!(h.err(op).code(), "invalid_state");
+}
+
+#[test]
+fn oversize_and_garbage_frames_are_dropped_and_the_flow_survives() {
+    let mut h = registered();
+    h.core.outbox.push("x".repeat(70_000));
+    h.core.outbox.push("this is not SIP\r\n\r\n".into());
+    h.core.outbox.push(
+        "SIP/2.0 200 OK\r\nVia: SIP/2.0/WS x;branch=z9hG4bKstray\r\nCSeq: 1 MESSAGE\r\n\r\n".into(),
+    );
+    h.pump();
+    let dropped = h
+        .events
+        .iter()
+        .filter(|e| matches!(e, Event::Dropped { .. }))
+        .count();
+    assert_eq!(
+        dropped, 2,
+        "oversize + unparseable; the stray response is ignored"
+    );
+    let op = h.ua.send_message(h.now, BOB, b"still works", None);
+    h.pump();
+    assert!(matches!(h.ok(op), Outcome::MessageSent { .. }));
+}
