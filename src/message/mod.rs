@@ -232,41 +232,43 @@ impl Message {
             .iter()
             .position(|&b| b != b'\r' && b != b'\n')
             .ok_or(FramingError::Empty)?;
-        let b = &frame[start_at..];
-        // Find the end of the header section: the first empty line.
-        let mut pos = 0;
-        let head_end; // index of the first byte of the empty line
-        let body_start;
-        loop {
-            let nl = find_line_end(b, pos).ok_or(FramingError::Incomplete)?;
-            let line_len = nl - pos - usize::from(nl > pos && b.get(nl - 1) == Some(&b'\r'));
-            if line_len == 0 && pos > 0 {
-                head_end = pos;
-                body_start = nl + 1;
-                break;
+        let b = frame.get(start_at..).unwrap_or(&[]);
+        // One pass over the header section: the end of each line and its first
+        // colon. All recorded positions are at ASCII bytes ('\n', '\r', ':'), so
+        // they are char boundaries of the UTF-8 text checked below.
+        let first_nl = b.iter().position(|&c| c == b'\n').ok_or(FramingError::Incomplete)?;
+        let mut lines: Vec<(usize, usize, Option<usize>)> = Vec::with_capacity(20);
+        let mut line_start = first_nl + 1;
+        let (head_end, body_start) = loop {
+            let mut j = line_start;
+            let mut colon = None;
+            loop {
+                match b.get(j) {
+                    None => return Err(FramingError::Incomplete.into()),
+                    Some(b'\n') => break,
+                    Some(b':') if colon.is_none() => colon = Some(j),
+                    Some(_) => {}
+                }
+                j += 1;
             }
-            pos = nl + 1;
-        }
-        let head = core::str::from_utf8(&b[..head_end]).map_err(|_| FramingError::NotUtf8)?;
-        // Header text is stored without the start line.
-        let first_nl = head.find('\n').unwrap_or(head.len());
-        let start_line = head[..first_nl]
-            .strip_suffix('\r')
-            .unwrap_or(&head[..first_nl]);
-        let start = parse_start_line(start_line)?;
-        let hdr_text = head.get(first_nl + 1..).unwrap_or("");
-        let text = hdr_text.to_owned();
-        let mut fields: Vec<Field> = Vec::with_capacity(16);
+            let line_end = if j > line_start && b.get(j - 1) == Some(&b'\r') { j - 1 } else { j };
+            if line_end == line_start {
+                break (line_start, j + 1);
+            }
+            lines.push((line_start, line_end, colon));
+            line_start = j + 1;
+        };
+        let head = core::str::from_utf8(b.get(..head_end).unwrap_or(&[])).map_err(|_| FramingError::NotUtf8)?;
+        let start_line = head.get(..first_nl).unwrap_or("");
+        let start = parse_start_line(start_line.strip_suffix('\r').unwrap_or(start_line))?;
+        // Header text is stored without the start line; offsets shift by `base`.
+        let base = first_nl + 1;
+        let text = head.get(base..).unwrap_or("").to_owned();
+        let mut fields: Vec<Field> = Vec::with_capacity(lines.len());
         let mut content_length: Option<usize> = None;
-        let mut p = 0usize;
-        while p < text.len() {
-            let nl = text[p..].find('\n').map_or(text.len(), |i| p + i);
-            let line_end = if nl > p && text.as_bytes().get(nl - 1) == Some(&b'\r') {
-                nl - 1
-            } else {
-                nl
-            };
-            let line = &text[p..line_end];
+        for (ls, le, colon) in lines {
+            let (ls, le) = (ls - base, le - base);
+            let line = text.get(ls..le).unwrap_or("");
             if line.starts_with([' ', '\t']) {
                 // Folded continuation (RFC 3261 §7.3.1): joined with a single space.
                 let last = fields.last_mut().ok_or(FramingError::BadHeaderLine)?;
@@ -279,30 +281,27 @@ impl Message {
                     joined.push_str(cont);
                 }
                 last.value = Value::Owned(joined.into_boxed_str());
-            } else {
-                let colon = line.find(':').ok_or(FramingError::BadHeaderLine)?;
-                let raw_name = line[..colon].trim_end_matches([' ', '\t']);
-                if raw_name.is_empty() || !raw_name.bytes().all(is_token_byte) {
-                    return Err(FramingError::BadHeaderLine.into());
-                }
-                let vstart = p + colon + 1;
-                let v = &text[vstart..line_end];
-                let lead = v.len() - v.trim_start_matches([' ', '\t']).len();
-                let vtrim_end = v.trim_end_matches([' ', '\t']).len();
-                let span = Span {
-                    start: (vstart + lead) as u32,
-                    end: (vstart + vtrim_end.max(lead)) as u32,
-                };
-                fields.push(Field {
-                    name: HeaderName::parse(raw_name),
-                    raw_name: Span {
-                        start: p as u32,
-                        end: (p + raw_name.len()) as u32,
-                    },
-                    value: Value::Span(span),
-                });
+                continue;
             }
-            p = nl + 1;
+            let colon = colon.filter(|c| *c < le + base).ok_or(FramingError::BadHeaderLine)? - base;
+            let raw_name = text.get(ls..colon).unwrap_or("").trim_end_matches([' ', '\t']);
+            if raw_name.is_empty() || !raw_name.bytes().all(is_token_byte) {
+                return Err(FramingError::BadHeaderLine.into());
+            }
+            let v = text.get(colon + 1..le).unwrap_or("");
+            let lead = v.len() - v.trim_start_matches([' ', '\t']).len();
+            let vtrim_end = v.trim_end_matches([' ', '\t']).len();
+            fields.push(Field {
+                name: HeaderName::parse(raw_name),
+                raw_name: Span {
+                    start: ls as u32,
+                    end: (ls + raw_name.len()) as u32,
+                },
+                value: Value::Span(Span {
+                    start: (colon + 1 + lead) as u32,
+                    end: (colon + 1 + vtrim_end.max(lead)) as u32,
+                }),
+            });
         }
         for f in &fields {
             if f.name == HeaderName::ContentLength {
