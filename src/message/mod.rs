@@ -213,13 +213,6 @@ const SINGLE_VALUED: &[HeaderName] = &[
     HeaderName::RetryAfter,
 ];
 
-fn find_line_end(b: &[u8], from: usize) -> Option<usize> {
-    b.get(from..)?
-        .iter()
-        .position(|&c| c == b'\n')
-        .map(|p| from + p)
-}
-
 impl Message {
     /// Parses one whole frame (RFC 7118 §5: one message per WebSocket frame).
     ///
