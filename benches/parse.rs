@@ -4,8 +4,9 @@
 //!
 //! `cargo bench --bench parse`
 
-use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use imsip::message::Message;
+use std::hint::black_box;
 
 fn corpus() -> Vec<(String, Vec<u8>)> {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/corpus");
