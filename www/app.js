@@ -1,0 +1,282 @@
+// The imsip demo page: the seed's flow D.1 (REGISTER, 401, REGISTER, 200, PUBLISH, 200), live.
+// Plain ES modules; the only import is the package built by wasm-pack into ../pkg/.
+import init, { ImClient, ImError, version } from '../pkg/imsip.js';
+
+const $ = (id) => document.getElementById(id);
+const wsDefault = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host || '127.0.0.1:8088'}/sip`;
+
+// The default users of devcore's users file (devcore/users.toml).
+const PRESETS = {
+  alice: { aor: 'sip:alice@imsip.test', username: 'alice@imsip.test', authKind: 'digest', password: 'alice-secret', to: 'sip:bob@imsip.test' },
+  bob: { aor: 'sip:bob@imsip.test', username: 'bob@imsip.test', authKind: 'digest', password: 'bob-secret', to: 'sip:alice@imsip.test' },
+  carol: {
+    aor: 'sip:carol@imsip.test', username: 'carol@imsip.test', authKind: 'aka',
+    k: '465b5ce8b199b49faa5f0a2ee238a6bc', op: 'cdc202d5123e20f62b6d676ac72cb318', amf: 'b9b9', to: 'sip:alice@imsip.test',
+  },
+};
+
+// What each ImError code means to a person.
+const EXPLAIN = {
+  auth_failed: 'The core refused these credentials: check the private identity and the password (or AKA keys).',
+  network_auth_failed: 'The network failed IMS AKA authentication (MAC mismatch): the core does not know these keys.',
+  timeout: 'The core did not answer in time.',
+  transport: 'The connection to the core was lost or could not be opened: is the core running at this address?',
+  rejected: 'The core rejected the request',
+  unsupported_event: 'The core does not support IM service settings (event package service-settings).',
+  invalid_state: 'Not possible right now',
+  bad_input: 'Please check the form',
+  bad_response: 'The core answered something unusable (for example settings XML it sent was rejected).',
+};
+
+let client = null;
+let expiresAt = null;
+const trace = [];
+
+function showError(err) {
+  const box = $('error');
+  if (!err) { box.hidden = true; box.textContent = ''; return; }
+  const code = err instanceof ImError || err?.code ? err.code : null;
+  let text = code ? (EXPLAIN[code] ?? err.message) : String(err?.message ?? err);
+  if (code === 'rejected' && err.status) text += `: ${err.status} ${err.reason ?? ''}.`;
+  else if (code === 'invalid_state' || code === 'bad_input') text += `: ${err.message}`;
+  box.innerHTML = '';
+  const strong = document.createElement('strong');
+  strong.textContent = code ? `${code.replace(/_/g, ' ')} — ` : 'error — ';
+  box.append(strong, document.createTextNode(text));
+  box.hidden = false;
+}
+
+function setPill(el, state, label) {
+  el.dataset.state = state;
+  el.textContent = label ?? state;
+}
+
+function applyPreset(name) {
+  const p = PRESETS[name];
+  if (!p) return;
+  $('server').value = $('server').value || wsDefault;
+  $('aor').value = p.aor;
+  $('username').value = p.username;
+  document.querySelector(`input[name=authKind][value=${p.authKind}]`).checked = true;
+  $('password').value = p.password ?? '';
+  $('aka-k').value = p.k ?? '';
+  $('aka-op').value = p.op ?? '';
+  $('aka-opc').value = '';
+  $('aka-amf').value = p.amf ?? '';
+  $('chat-to').value = p.to;
+  toggleAuthFields();
+  sessionStorage.setItem('imsip-demo-preset', name);
+}
+
+function toggleAuthFields() {
+  const aka = document.querySelector('input[name=authKind]:checked').value === 'aka';
+  $('aka-fields').hidden = !aka;
+  $('digest-fields').hidden = aka;
+}
+
+// Instance id and Call-ID persist per AoR across page loads (RFC 5626).
+function persisted(aor) {
+  const key = `imsip-demo-ids:${aor}`;
+  let ids = JSON.parse(localStorage.getItem(key) || 'null');
+  if (!ids) {
+    ids = { instanceId: `urn:uuid:${crypto.randomUUID()}`, callId: crypto.randomUUID().replace(/-/g, '') };
+    localStorage.setItem(key, JSON.stringify(ids));
+  }
+  return ids;
+}
+
+function options() {
+  const aor = $('aor').value.trim();
+  const opts = { server: $('server').value.trim(), aor, publishPolicy: 'never', ...persisted(aor) };
+  const username = $('username').value.trim();
+  if (username) opts.username = username;
+  if (document.querySelector('input[name=authKind]:checked').value === 'aka') {
+    const aka = { k: $('aka-k').value.trim() };
+    for (const [f, id] of [['op', 'aka-op'], ['opc', 'aka-opc'], ['amf', 'aka-amf']]) {
+      const v = $(id).value.trim();
+      if (v) aka[f] = v;
+    }
+    opts.aka = aka;
+  } else {
+    opts.password = $('password').value;
+  }
+  return opts;
+}
+
+function label(text) {
+  const first = text.slice(0, text.indexOf('\r\n') >>> 0 || text.length);
+  if (/^\s*$/.test(text)) return 'keep-alive';
+  const m = /^SIP\/2\.0 (\d{3}) ?(.*)$/.exec(first);
+  if (m) return `${m[1]} ${m[2]}`.trim();
+  return first.split(' ')[0];
+}
+
+function addTrace({ direction, text, at }) {
+  const entry = { direction, text, at: at ?? Date.now(), label: label(text) };
+  trace.push(entry);
+  const li = document.createElement('li');
+  const keepalive = entry.label === 'keep-alive';
+  li.className = `arrow ${direction === 'out' ? 'out' : 'in'}${keepalive ? ' keepalive' : ''}`;
+  li.dataset.label = entry.label;
+  li.tabIndex = 0;
+  const time = new Date(entry.at).toLocaleTimeString([], { hour12: false });
+  li.innerHTML = `<span class="t"></span><span class="line"><span class="lbl"></span></span>`;
+  li.querySelector('.t').textContent = time;
+  li.querySelector('.lbl').textContent = entry.label;
+  const show = () => {
+    document.querySelectorAll('.ladder .selected').forEach((e) => e.classList.remove('selected'));
+    li.classList.add('selected');
+    $('frame').textContent = keepalive ? '(CRLF keep-alive, RFC 5626)' : text;
+  };
+  li.addEventListener('click', show);
+  li.addEventListener('keydown', (e) => { if (e.key === 'Enter') show(); });
+  $('ladder').append(li);
+  li.scrollIntoView({ block: 'nearest' });
+}
+
+function setBusy(on) {
+  for (const id of ['publish', 'fetch', 'remove', 'send', 'unregister']) $(id).disabled = !on;
+}
+
+function readSettingsForm() {
+  return {
+    entity: $('aor').value.trim(),
+    incomingSessionBarring: $('set-isb').checked,
+    visibility: $('set-vis').checked,
+    offlineDelivery: $('set-offline').checked,
+    history: { active: $('set-hist').checked },
+    ...(currentSettings?.extensions ? { extensions: currentSettings.extensions } : {}),
+  };
+}
+
+let currentSettings = null;
+function showSettings(s, note) {
+  currentSettings = s;
+  if (s) {
+    $('set-isb').checked = !!s.incomingSessionBarring;
+    $('set-vis').checked = s.visibility ?? false;
+    $('set-offline').checked = s.offlineDelivery ?? false;
+    $('set-hist').checked = !!s.history?.active;
+  }
+  $('settings-note').textContent = note;
+}
+
+function addMessage({ from, displayName, body }, mine = false) {
+  const li = document.createElement('li');
+  li.className = mine ? 'mine' : 'theirs';
+  const who = document.createElement('span');
+  who.className = 'who';
+  who.textContent = mine ? 'me' : (displayName ? `${displayName} <${from}>` : from);
+  const at = document.createElement('time');
+  at.textContent = new Date().toLocaleTimeString([], { hour12: false });
+  const p = document.createElement('p');
+  p.textContent = body;
+  li.append(who, at, p);
+  $('messages').append(li);
+}
+
+setInterval(() => {
+  if (!expiresAt) return;
+  const left = Math.max(0, Math.round((expiresAt - Date.now()) / 1000));
+  $('reg-countdown').textContent = `${left} s`;
+}, 1000);
+
+async function register(ev) {
+  ev.preventDefault();
+  showError(null);
+  try {
+    if (client) client.close();
+    client = new ImClient(options());
+  } catch (e) {
+    showError(e);
+    return;
+  }
+  client.addEventListener('trace', (e) => addTrace(e.detail));
+  client.addEventListener('connection', (e) => setPill($('conn-state'), e.detail.state));
+  client.addEventListener('registration', (e) => {
+    const d = e.detail;
+    const labels = { registered: 'registered', registering: 'registering…', unregistered: 'not registered', failed: 'registration failed' };
+    setPill($('reg-state'), d.state, labels[d.state] ?? d.state);
+    if (d.state === 'registered') {
+      expiresAt = Date.now() + (d.expires ?? 0) * 1000;
+      $('reg-facts').hidden = false;
+      $('reg-route').textContent = (d.serviceRoute ?? []).join(', ') || '—';
+      $('reg-assoc').textContent = (d.associatedUris ?? []).join(', ') || '—';
+      setBusy(true);
+    } else {
+      expiresAt = null;
+      $('reg-countdown').textContent = '—';
+      setBusy(false);
+    }
+    if (d.error && d.state === 'failed') showError(d.error);
+  });
+  client.addEventListener('message', (e) => addMessage(e.detail));
+  client.addEventListener('servicesettings', (e) => showSettings(e.detail.settings, 'Updated from the server (another client changed them).'));
+  $('register').disabled = true;
+  try {
+    await client.register();
+    $('unregister').disabled = false;
+    // Watch settings so changes from another tab appear live.
+    client.watchServiceSettings().catch(showError);
+  } catch (e) {
+    showError(e);
+  } finally {
+    $('register').disabled = false;
+  }
+}
+
+async function run(button, action) {
+  showError(null);
+  button.disabled = true;
+  try { await action(); } catch (e) { showError(e); } finally { button.disabled = !client; }
+}
+
+$('signin-form').addEventListener('submit', register);
+$('unregister').addEventListener('click', () => run($('unregister'), async () => {
+  await client.unregister();
+  $('settings-note').textContent = '';
+}));
+$('settings-form').addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  run($('publish'), async () => {
+    const r = await client.publishServiceSettings(readSettingsForm());
+    $('settings-note').textContent = `Published (SIP-ETag ${r.etag}, expires in ${r.expires} s).`;
+  });
+});
+$('fetch').addEventListener('click', () => run($('fetch'), async () => {
+  const s = await client.fetchServiceSettings();
+  showSettings(s, s ? 'Fetched from the IM server.' : 'The IM server has no settings for you yet.');
+}));
+$('remove').addEventListener('click', () => run($('remove'), async () => {
+  await client.removeServiceSettings();
+  $('settings-note').textContent = 'Removed from the IM server.';
+}));
+$('chat-form').addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  run($('send'), async () => {
+    const to = $('chat-to').value.trim();
+    const body = $('chat-text').value;
+    const r = await client.sendMessage(to, body);
+    addMessage({ from: to, body: `${body}  (${r.status} ${r.reason})` }, true);
+    $('chat-text').value = '';
+  });
+});
+document.querySelectorAll('[data-preset]').forEach((b) => b.addEventListener('click', () => applyPreset(b.dataset.preset)));
+document.querySelectorAll('input[name=authKind]').forEach((r) => r.addEventListener('change', toggleAuthFields));
+$('show-keepalive').addEventListener('change', (e) => $('ladder').classList.toggle('with-keepalive', e.target.checked));
+$('clear-trace').addEventListener('click', () => { trace.length = 0; $('ladder').innerHTML = ''; $('frame').textContent = ''; });
+$('save-trace').addEventListener('click', () => {
+  const text = trace.map((t) => `--- ${t.direction === 'out' ? 'IM Client → SIP/IP Core' : 'SIP/IP Core → IM Client'} ${new Date(t.at).toISOString()} ${t.label}\n${t.text}`).join('\n\n');
+  const a = document.createElement('a');
+  a.href = URL.createObjectURL(new Blob([text], { type: 'text/plain' }));
+  a.download = `imsip-trace-${new Date().toISOString().replace(/[:.]/g, '-')}.txt`;
+  a.click();
+  URL.revokeObjectURL(a.href);
+});
+window.addEventListener('beforeunload', () => client?.close());
+
+await init();
+$('version').textContent = `imsip ${version()}`;
+$('server').value = wsDefault;
+applyPreset(new URLSearchParams(location.search).get('user') || sessionStorage.getItem('imsip-demo-preset') || 'alice');
+document.body.dataset.ready = 'true';
