@@ -459,3 +459,12 @@ fn parse_never_panics_on_truncations_of_valid_messages() {
         }
     }
 }
+
+#[test]
+fn top_via_honours_quoted_commas_in_parameters() {
+    let t = "OPTIONS sip:x@y SIP/2.0\r\nVia: SIP/2.0/WS a.invalid;branch=z9hG4bK1;x=\"a,b\", SIP/2.0/WS b.invalid;branch=z9hG4bK2\r\n\r\n";
+    let m = Message::parse(t.as_bytes()).unwrap();
+    let v = m.top_via().unwrap();
+    assert_eq!(v.params.str("x"), Some("a,b"));
+    assert_eq!(m.via().unwrap().len(), 2);
+}

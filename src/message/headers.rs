@@ -63,7 +63,7 @@ impl NameAddr {
                 return Err(err("quoted display name not followed by <URI>"));
             }
             (Some(d), rest)
-        } else if let Some(lt) = v.find('<') {
+        } else if let Some(lt) = memchr::memchr(b'<', v.as_bytes()) {
             let d = trim(&v[..lt]);
             // display-name = *(token LWS): tokens separated by white space only.
             if !d.split([' ', '\t']).filter(|t| !t.is_empty()).all(is_token) {
@@ -74,7 +74,7 @@ impl NameAddr {
             (None, v)
         };
         if let Some(inner) = after_display.strip_prefix('<') {
-            let gt = inner.find('>').ok_or(err("missing '>'"))?;
+            let gt = memchr::memchr(b'>', inner.as_bytes()).ok_or(err("missing '>'"))?;
             let uri_text = &inner[..gt];
             let uri = Uri::parse(uri_text).map_err(|e| err(e.0))?;
             let params = parse_all_params(&inner[gt + 1..]).map_err(err)?;
@@ -417,7 +417,7 @@ impl RetryAfter {
         let mut rest = trim_start(&v[digits..]);
         let mut comment = None;
         if let Some(c) = rest.strip_prefix('(') {
-            let end = c.find(')').ok_or(err("unterminated comment"))?;
+            let end = memchr::memchr(b')', c.as_bytes()).ok_or(err("unterminated comment"))?;
             comment = Some(c[..end].to_owned());
             rest = &c[end + 1..];
         }

@@ -229,26 +229,21 @@ impl Message {
         // One pass over the header section: the end of each line and its first
         // colon. All recorded positions are at ASCII bytes ('\n', '\r', ':'), so
         // they are char boundaries of the UTF-8 text checked below.
-        let first_nl = b.iter().position(|&c| c == b'\n').ok_or(FramingError::Incomplete)?;
+        let first_nl = memchr::memchr(b'\n', b).ok_or(FramingError::Incomplete)?;
         let mut lines: Vec<(usize, usize, Option<usize>)> = Vec::with_capacity(20);
         let mut line_start = first_nl + 1;
         let (head_end, body_start) = loop {
-            let mut j = line_start;
-            let mut colon = None;
-            loop {
-                match b.get(j) {
-                    None => return Err(FramingError::Incomplete.into()),
-                    Some(b'\n') => break,
-                    Some(b':') if colon.is_none() => colon = Some(j),
-                    Some(_) => {}
-                }
-                j += 1;
-            }
+            let rest = b.get(line_start..).unwrap_or(&[]);
+            // The name is a token followed by optional white space and ':' (only
+            // the first few bytes need looking at); the line ends at the next LF.
+            let name_len = rest.iter().take_while(|&&c| text::is_token_byte(c) || c == b' ' || c == b'\t').count();
+            let colon = (rest.get(name_len) == Some(&b':')).then_some(line_start + name_len);
+            let j = line_start + memchr::memchr(b'\n', rest).ok_or(FramingError::Incomplete)?;
             let line_end = if j > line_start && b.get(j - 1) == Some(&b'\r') { j - 1 } else { j };
             if line_end == line_start {
                 break (line_start, j + 1);
             }
-            lines.push((line_start, line_end, colon));
+            lines.push((line_start, line_end, colon.filter(|c| *c < line_end)));
             line_start = j + 1;
         };
         let head = core::str::from_utf8(b.get(..head_end).unwrap_or(&[])).map_err(|_| FramingError::NotUtf8)?;
@@ -469,8 +464,7 @@ impl Message {
         let v = self
             .header(HeaderName::Via)
             .ok_or(ValidationError::Missing("Via"))?;
-        let parts = split_list(v).ok_or(HeaderError::new("Via", "unbalanced quote or <"))?;
-        Ok(Via::parse(parts.first().copied().unwrap_or(""))?)
+        Ok(Via::parse(text::first_element(v))?)
     }
     /// From (RFC 3261 §20.20).
     pub fn from(&self) -> Result<NameAddr, ParseError> {

@@ -56,28 +56,36 @@ impl Host {
         if s.is_empty() {
             return Err("empty host");
         }
-        if s.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+        // One pass: classify as dotted digits (IPv4 candidate) or a hostname.
+        // hostname = *( domainlabel "." ) toplabel [ "." ]; labels are alphanum and '-';
+        // '_' is tolerated: it is common in real deployments.
+        let mut digits_and_dots = true;
+        let mut prev_dot = true; // rejects a leading dot and ".."
+        for &b in s.as_bytes() {
+            match b {
+                b'.' if prev_dot => return Err("invalid host"),
+                b'.' => prev_dot = true,
+                b'0'..=b'9' => prev_dot = false,
+                b'a'..=b'z' | b'A'..=b'Z' | b'-' | b'_' => {
+                    digits_and_dots = false;
+                    prev_dot = false;
+                }
+                _ => return Err("invalid host"),
+            }
+        }
+        if digits_and_dots {
             if let Ok(a) = s.parse::<std::net::Ipv4Addr>() {
                 return Ok(Host::Ipv4(a));
             }
         }
-        // hostname = *( domainlabel "." ) toplabel [ "." ]; labels are alphanum and '-'.
-        // '_' is tolerated: it is common in real deployments.
-        if s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_')
-            && !s.starts_with('.')
-            && !s.contains("..")
-        {
-            return Ok(Host::Name(s.to_owned()));
-        }
-        Err("invalid host")
+        Ok(Host::Name(s.to_owned()))
     }
 }
 
 /// Splits `host[:port]` where host may be an IPv6 reference.
 pub(crate) fn parse_host_port(s: &str) -> Result<(Host, Option<u16>), &'static str> {
     let (host, port) = if s.starts_with('[') {
-        let end = s.find(']').ok_or("unterminated IPv6 reference")?;
+        let end = memchr::memchr(b']', s.as_bytes()).ok_or("unterminated IPv6 reference")?;
         let (h, rest) = s.split_at(end + 1);
         match rest.strip_prefix(':') {
             Some(p) => (h, Some(p)),
@@ -251,7 +259,7 @@ impl Uri {
     /// Parses an absolute URI. `sip:`, `sips:` and `tel:` are parsed into parts;
     /// other schemes are validated only as `scheme ":" 1*uric` and kept opaque.
     pub fn parse(text: &str) -> Result<Uri, UriError> {
-        let colon = text.find(':').ok_or(UriError("missing scheme"))?;
+        let colon = memchr::memchr(b':', text.as_bytes()).ok_or(UriError("missing scheme"))?;
         let scheme_text = &text[..colon];
         let mut sb = scheme_text.bytes();
         if !sb.next().is_some_and(|b| b.is_ascii_alphabetic())
@@ -298,7 +306,7 @@ impl Uri {
 
     fn parse_sip(&mut self, rest: &str) -> Result<(), UriError> {
         // userinfo ends at the first '@' (an unescaped '@' cannot occur in user or password).
-        let (userinfo, hostpart) = match rest.find('@') {
+        let (userinfo, hostpart) = match memchr::memchr(b'@', rest.as_bytes()) {
             Some(at) => (Some(&rest[..at]), &rest[at + 1..]),
             None => (None, rest),
         };
@@ -324,7 +332,7 @@ impl Uri {
         self.port = port;
         let mut tail = &hostpart[end..];
         if tail.starts_with(';') {
-            let q = tail.find('?').unwrap_or(tail.len());
+            let q = memchr::memchr(b'?', tail.as_bytes()).unwrap_or(tail.len());
             let ptext = &tail[..q];
             if !ptext
                 .bytes()
@@ -360,7 +368,7 @@ impl Uri {
     }
 
     fn parse_tel(&mut self, rest: &str) -> Result<(), UriError> {
-        let end = rest.find(';').unwrap_or(rest.len());
+        let end = memchr::memchr(b';', rest.as_bytes()).unwrap_or(rest.len());
         let number = &rest[..end];
         // RFC 3966: global-number-digits ("+" digits) or local-number-digits, with visual separators.
         let ok = !number.is_empty()
