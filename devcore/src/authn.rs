@@ -1,0 +1,329 @@
+//! Server-side authentication: digest challenges (RFC 2617, RFC 7616,
+//! RFC 8760) and IMS AKA (RFC 3310 AKAv1-MD5, RFC 4169 AKAv2-MD5), nonce
+//! lifetime (`stale=true`), nonce-count replay protection, AKA resynchronisation
+//! (AUTS) and the count of consecutive failures per user.
+//!
+//! Responses are recomputed with [`DigestInput`] and compared with
+//! [`ct_eq`]; nothing here logs a password, a key or an expected response.
+
+use crate::store::Store;
+use crate::users::{User, UserSecret};
+use crate::util::random_hex;
+use imsip::auth::{
+    base64_decode, ct_eq, generate_challenge, verify_auts, AkaVector, AkaVersion, Algorithm,
+    DigestInput, DigestSecret, Hash, Qop, Secret,
+};
+use imsip::message::{AuthParam, AuthValue, Message};
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+use tracing::{info, warn};
+
+/// How long an expired nonce is remembered (to answer `stale=true`).
+const KEEP_EXPIRED: Duration = Duration::from_secs(600);
+/// Upper bound on remembered nonces.
+const MAX_NONCES: usize = 10_000;
+/// Largest SQN (48 bits).
+const SQN_MAX: u64 = (1 << 48) - 1;
+
+/// Settings of the [`Authenticator`].
+#[derive(Debug, Clone)]
+pub(crate) struct AuthConfig {
+    /// The realm of every challenge.
+    pub realm: String,
+    /// Digest algorithms offered to password users, one challenge each.
+    pub digest: Vec<Algorithm>,
+    /// AKA versions offered to AKA users, one challenge each (same vector).
+    pub aka: Vec<AkaVersion>,
+    /// Nonce lifetime.
+    pub nonce_ttl: Duration,
+    /// Consecutive failures after which the answer is 403.
+    pub max_failures: u32,
+}
+
+/// What to answer to a request's credentials.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    /// Authenticated.
+    Ok,
+    /// Challenge again (401/407), with `stale=true` when the credentials were
+    /// right but the nonce expired.
+    Challenge {
+        /// Whether to send `stale=true`.
+        stale: bool,
+    },
+    /// 403 with this reason.
+    Forbidden(&'static str),
+    /// 400 with this reason.
+    BadRequest(&'static str),
+}
+
+#[derive(Clone)]
+enum NonceKind {
+    Digest,
+    Aka(Box<AkaVector>),
+}
+
+struct NonceState {
+    created: Instant,
+    private_id: String,
+    offered: Vec<Algorithm>,
+    kind: NonceKind,
+    last_nc: u32,
+}
+
+/// Issues and checks challenges. One per dev core, behind its lock.
+pub(crate) struct Authenticator {
+    cfg: AuthConfig,
+    nonces: HashMap<String, NonceState>,
+    failures: HashMap<String, u32>,
+}
+
+fn param(name: &str, value: impl Into<String>, quoted: bool) -> AuthParam {
+    AuthParam {
+        name: name.to_owned(),
+        value: value.into(),
+        quoted,
+    }
+}
+
+/// The Digest credentials meant for `realm` among a request's Authorization
+/// or Proxy-Authorization values (the first Digest one without a realm as a
+/// fallback).
+pub(crate) fn credentials_for<'a>(values: &'a [AuthValue], realm: &str) -> Option<&'a AuthValue> {
+    let digest = || {
+        values
+            .iter()
+            .filter(|v| v.scheme.eq_ignore_ascii_case("Digest"))
+    };
+    digest()
+        .find(|v| v.param("realm") == Some(realm))
+        .or_else(|| digest().find(|v| v.param("realm").is_none()))
+}
+
+/// Whether credentials are the empty ones of an IMS initial REGISTER
+/// (`nonce=""`, `response=""`, 3GPP TS 24.229 §5.1.1.2): no answer yet.
+pub(crate) fn is_initial(creds: &AuthValue) -> bool {
+    creds.param("nonce").unwrap_or("").is_empty()
+        || creds.param("response").unwrap_or("").is_empty()
+}
+
+impl Authenticator {
+    /// A new authenticator.
+    pub fn new(cfg: AuthConfig) -> Self {
+        Authenticator {
+            cfg,
+            nonces: HashMap::new(),
+            failures: HashMap::new(),
+        }
+    }
+
+    /// The realm.
+    pub fn realm(&self) -> &str {
+        &self.cfg.realm
+    }
+
+    /// Builds the challenges for `user` (one per offered algorithm, all with
+    /// the same fresh nonce). For an AKA user this draws the next SQN (kept
+    /// in `store`) and a fresh RAND: nonce = base64(RAND ‖ AUTN).
+    pub fn challenge(
+        &mut self,
+        user: &User,
+        stale: bool,
+        store: &Store,
+        now: Instant,
+    ) -> rusqlite::Result<Vec<AuthValue>> {
+        self.prune(now);
+        let (nonce, offered, kind) = match &user.secret {
+            UserSecret::Password(_) => (random_hex(16), self.cfg.digest.clone(), NonceKind::Digest),
+            UserSecret::Aka { keys, initial_sqn } => {
+                let last = store.aka_sqn(&user.private_id)?.unwrap_or(*initial_sqn);
+                let sqn = if last >= SQN_MAX { 1 } else { last + 1 };
+                store.set_aka_sqn(&user.private_id, sqn)?;
+                let rand: [u8; 16] = crate::util::random_bytes();
+                let vector = generate_challenge(keys, sqn, &rand);
+                let offered = self
+                    .cfg
+                    .aka
+                    .iter()
+                    .map(|v| Algorithm {
+                        hash: Hash::Md5,
+                        sess: false,
+                        aka: Some(*v),
+                    })
+                    .collect();
+                (
+                    vector.nonce.clone(),
+                    offered,
+                    NonceKind::Aka(Box::new(vector)),
+                )
+            }
+        };
+        let values = offered
+            .iter()
+            .map(|a: &Algorithm| {
+                let mut params = vec![
+                    param("realm", self.cfg.realm.as_str(), true),
+                    param("nonce", nonce.as_str(), true),
+                    param("algorithm", a.to_string(), false),
+                    param("qop", "auth", true),
+                ];
+                if stale {
+                    params.push(param("stale", "true", false));
+                }
+                AuthValue {
+                    scheme: "Digest".to_owned(),
+                    params,
+                }
+            })
+            .collect();
+        self.nonces.insert(
+            nonce,
+            NonceState {
+                created: now,
+                private_id: user.private_id.clone(),
+                offered,
+                kind,
+                last_nc: 0,
+            },
+        );
+        Ok(values)
+    }
+
+    /// Checks `creds` (an answer to one of our challenges) of `user` for
+    /// `req`. AKA resynchronisation (an `auts` parameter) updates the user's
+    /// SQN in `store` and asks for a new challenge.
+    pub fn verify(
+        &mut self,
+        creds: &AuthValue,
+        user: &User,
+        req: &Message,
+        store: &Store,
+        now: Instant,
+    ) -> rusqlite::Result<Verdict> {
+        let p = |n: &str| creds.param(n);
+        if p("username") != Some(user.private_id.as_str()) {
+            return Ok(Verdict::Forbidden(
+                "Forbidden (private identity does not match the public identity)",
+            ));
+        }
+        let nonce = p("nonce").unwrap_or("");
+        if p("realm") != Some(self.cfg.realm.as_str()) {
+            return Ok(Verdict::Challenge { stale: false });
+        }
+        let Some(state) = self.nonces.get(nonce) else {
+            // Unknown (never issued, or forgotten): a fresh challenge, no failure.
+            return Ok(Verdict::Challenge { stale: false });
+        };
+        if state.private_id != user.private_id {
+            return Ok(Verdict::Challenge { stale: false });
+        }
+        let algorithm = match p("algorithm") {
+            Some(t) => match Algorithm::parse(t) {
+                Some(a) => a,
+                None => {
+                    return Ok(Verdict::BadRequest(
+                        "Bad Request (unknown digest algorithm)",
+                    ))
+                }
+            },
+            None => Algorithm::MD5,
+        };
+        if !state.offered.contains(&algorithm) {
+            return Ok(Verdict::Challenge { stale: false });
+        }
+        let (created, last_nc, kind) = (state.created, state.last_nc, state.kind.clone());
+        if let (Some(auts), NonceKind::Aka(vector), UserSecret::Aka { keys, .. }) =
+            (p("auts"), &kind, &user.secret)
+        {
+            let sqn_ms = base64_decode(auts).and_then(|a| verify_auts(keys, &vector.rand, &a));
+            if let Some(sqn_ms) = sqn_ms {
+                info!(user = %user.private_id, sqn_ms, "AKA resynchronisation");
+                store.set_aka_sqn(&user.private_id, sqn_ms.min(SQN_MAX))?;
+                self.nonces.remove(nonce);
+                return Ok(Verdict::Challenge { stale: false });
+            }
+            warn!(user = %user.private_id, "AKA resynchronisation: AUTS does not verify");
+            return Ok(self.failed(user));
+        }
+        let qop = match p("qop") {
+            Some(q) if q.eq_ignore_ascii_case("auth") => Qop::Auth,
+            Some(q) if q.eq_ignore_ascii_case("auth-int") => Qop::AuthInt,
+            Some(_) => return Ok(Verdict::BadRequest("Bad Request (unknown qop)")),
+            None => return Ok(Verdict::BadRequest("Bad Request (qop=auth was offered)")),
+        };
+        let Some(nc) = p("nc").and_then(|s| u32::from_str_radix(s, 16).ok()) else {
+            return Ok(Verdict::BadRequest("Bad Request (missing or bad nc)"));
+        };
+        let Some(cnonce) = p("cnonce") else {
+            return Ok(Verdict::BadRequest("Bad Request (missing cnonce)"));
+        };
+        let (Some(uri), Some(ruri), Some(method)) = (p("uri"), req.request_uri(), req.method())
+        else {
+            return Ok(Verdict::BadRequest("Bad Request (missing digest uri)"));
+        };
+        if uri != ruri.as_str() {
+            return Ok(Verdict::BadRequest(
+                "Bad Request (digest uri does not match the Request-URI)",
+            ));
+        }
+        let secret: Secret = match (&user.secret, &kind, algorithm.aka) {
+            (UserSecret::Password(pw), NonceKind::Digest, None) => pw.clone(),
+            (UserSecret::Aka { .. }, NonceKind::Aka(v), Some(version)) => v.password(version),
+            _ => return Ok(Verdict::Challenge { stale: false }),
+        };
+        let input = DigestInput {
+            algorithm,
+            username: &user.private_id,
+            realm: &self.cfg.realm,
+            nonce,
+            cnonce,
+            nc,
+            qop: Some(qop),
+            method: method.as_str(),
+            uri,
+            body: req.body(),
+        };
+        let expected = Secret::new(input.response(DigestSecret::Password(secret.expose())));
+        let given = p("response").unwrap_or("").to_ascii_lowercase();
+        if !ct_eq(expected.expose(), given.as_bytes()) {
+            warn!(user = %user.private_id, "wrong digest response");
+            return Ok(self.failed(user));
+        }
+        if now.saturating_duration_since(created) > self.cfg.nonce_ttl {
+            self.nonces.remove(nonce);
+            return Ok(Verdict::Challenge { stale: true });
+        }
+        if nc <= last_nc {
+            warn!(user = %user.private_id, nc, last_nc, "nonce-count replay");
+            return Ok(Verdict::Challenge { stale: false });
+        }
+        if let Some(s) = self.nonces.get_mut(nonce) {
+            s.last_nc = nc;
+        }
+        self.failures.remove(&user.private_id);
+        Ok(Verdict::Ok)
+    }
+
+    fn failed(&mut self, user: &User) -> Verdict {
+        let n = self.failures.entry(user.private_id.clone()).or_insert(0);
+        *n += 1;
+        if *n >= self.cfg.max_failures {
+            self.failures.remove(&user.private_id);
+            Verdict::Forbidden("Forbidden (too many failed authentication attempts)")
+        } else {
+            Verdict::Challenge { stale: false }
+        }
+    }
+
+    /// Forgets nonces expired long ago.
+    pub fn prune(&mut self, now: Instant) {
+        let keep = self.cfg.nonce_ttl + KEEP_EXPIRED;
+        self.nonces
+            .retain(|_, s| now.saturating_duration_since(s.created) <= keep);
+        if self.nonces.len() > MAX_NONCES {
+            let ttl = self.cfg.nonce_ttl;
+            self.nonces
+                .retain(|_, s| now.saturating_duration_since(s.created) <= ttl);
+        }
+    }
+}

@@ -1,0 +1,255 @@
+//! # imsip-devcore
+//!
+//! The embedded development SIP core of imsip: on one loopback port it plays
+//! the "SIP/IP Core A" and "IM Server A" of the OMA IM seed flow and serves
+//! the demo page.
+//!
+//! - `ws://HOST:PORT/sip`: SIP over WebSocket (RFC 7118, subprotocol `sip`):
+//!   a registrar with digest (MD5, SHA-256, SHA-512-256) and IMS AKA
+//!   (AKAv1-MD5, AKAv2-MD5, Milenage) authentication, an IM server storing
+//!   `service-settings` / `poc-settings` publications (RFC 3903) in SQLite and
+//!   notifying their watchers (RFC 6665), and a pager-mode MESSAGE proxy
+//!   (RFC 3428).
+//! - `http://HOST:PORT/`: `www/index.html`, `/pkg/...` (the wasm package) and
+//!   `/www/...`.
+//!
+//! The SIP side reuses the `imsip` codecs (message, auth, settings): there is
+//! no second SIP parser.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), imsip_devcore::Error> {
+//! let mut config = imsip_devcore::Config::new("devcore.sqlite");
+//! config.listen = "127.0.0.1:0".parse().unwrap();
+//! let server = imsip_devcore::serve(config).await?;
+//! println!("SIP on ws://{}/sip", server.local_addr());
+//! server.shutdown().await;
+//! # Ok(()) }
+//! ```
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod authn;
+mod sip;
+mod store;
+mod users;
+mod util;
+mod web;
+
+pub use users::{aor_key, User, UserSecret, Users, UsersError, DEFAULT_USERS_TOML};
+
+use axum::serve::ListenerExt;
+use imsip::auth::{AkaVersion, Algorithm};
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tracing::{error, info};
+
+/// The `www/` directory of the repository (the demo page).
+pub const DEFAULT_WWW: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../www");
+/// The `pkg/` directory of the repository (the wasm-pack output).
+pub const DEFAULT_PKG: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../pkg");
+
+/// Everything the dev core is configured with.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The address to listen on (HTTP and WebSocket); port 0 picks one.
+    pub listen: SocketAddr,
+    /// The SQLite file (created if missing).
+    pub db: PathBuf,
+    /// The subscribers.
+    pub users: Users,
+    /// The digest realm; `None`: the users file's realm.
+    pub realm: Option<String>,
+    /// Digest algorithms challenged for password users, one
+    /// WWW-Authenticate/Proxy-Authenticate each (not AKA ones).
+    pub digest_algorithms: Vec<Algorithm>,
+    /// AKA versions challenged for AKA users (one challenge each, same vector).
+    pub aka_versions: Vec<AkaVersion>,
+    /// How long a nonce may be used; later answers get `stale=true`.
+    pub nonce_ttl: Duration,
+    /// How long a relayed MESSAGE waits for an answer before 480.
+    pub relay_timeout: Duration,
+    /// Consecutive wrong answers after which a user gets 403.
+    pub max_failures: u32,
+    /// The directory served at `/` and `/www/`.
+    pub www: PathBuf,
+    /// The directory served at `/pkg/`.
+    pub pkg: PathBuf,
+}
+
+impl Config {
+    /// The defaults (`127.0.0.1:8088`, the built-in users, realm from the
+    /// users file, MD5, AKAv1-MD5, nonces valid 300 s, 32 s relay timeout,
+    /// 403 after 3 failures, the repository's `www/` and `pkg/`) with the
+    /// database at `db`.
+    pub fn new(db: impl Into<PathBuf>) -> Config {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8088)),
+            db: db.into(),
+            users: Users::builtin(),
+            realm: None,
+            digest_algorithms: vec![Algorithm::MD5],
+            aka_versions: vec![AkaVersion::V1],
+            nonce_ttl: Duration::from_secs(300),
+            relay_timeout: Duration::from_secs(32),
+            max_failures: 3,
+            www: PathBuf::from(DEFAULT_WWW),
+            pkg: PathBuf::from(DEFAULT_PKG),
+        }
+    }
+}
+
+/// Why the dev core could not start.
+#[derive(Debug)]
+pub enum Error {
+    /// Binding the listener failed.
+    Io(std::io::Error),
+    /// Opening the database failed.
+    Db(rusqlite::Error),
+    /// The OS random source does not work.
+    Rng(String),
+    /// The configuration is unusable.
+    Config(String),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Io(e) => write!(f, "cannot listen: {e}"),
+            Error::Db(e) => write!(f, "database: {e}"),
+            Error::Rng(e) => write!(f, "OS random source: {e}"),
+            Error::Config(e) => write!(f, "configuration: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// A running dev core.
+#[derive(Debug)]
+pub struct Server {
+    addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+impl Server {
+    /// The bound address (`ws://ADDR/sip`, `http://ADDR/`).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stops listening, closes every WebSocket flow and waits until the
+    /// server task ended.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+    }
+
+    /// Runs until [`Server::shutdown`] is called from elsewhere or the task
+    /// ends (it does not end by itself).
+    pub async fn wait(self) {
+        let _ = self.task.await;
+    }
+
+    /// A handle that stops the server when `true` is sent (for signal handlers).
+    pub fn stopper(&self) -> watch::Sender<bool> {
+        self.stop.clone()
+    }
+}
+
+/// Opens the database, binds `config.listen` and starts serving; returns once
+/// the listener is bound.
+pub async fn serve(config: Config) -> Result<Server, Error> {
+    util::check_rng().map_err(|e| Error::Rng(e.to_string()))?;
+    if config.digest_algorithms.iter().any(|a| a.aka.is_some()) {
+        return Err(Error::Config(
+            "AKA algorithms go in aka_versions, not digest_algorithms".into(),
+        ));
+    }
+    if config.digest_algorithms.is_empty() || config.aka_versions.is_empty() {
+        return Err(Error::Config("no authentication algorithm".into()));
+    }
+    let store = store::Store::open(&config.db).map_err(Error::Db)?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(Error::Io)?;
+    let addr = listener.local_addr().map_err(Error::Io)?;
+    let realm = config
+        .realm
+        .clone()
+        .unwrap_or_else(|| config.users.realm.clone());
+    let core = sip::Core::new(
+        sip::CoreConfig {
+            domain: config.users.domain.clone(),
+            sent_by: addr.to_string(),
+            relay_timeout: config.relay_timeout,
+            auth: authn::AuthConfig {
+                realm: realm.clone(),
+                digest: config.digest_algorithms.clone(),
+                aka: config.aka_versions.clone(),
+                nonce_ttl: config.nonce_ttl,
+                max_failures: config.max_failures.max(1),
+            },
+        },
+        config.users.clone(),
+        store,
+    );
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let app = Arc::new(web::App::new(core, config.www.clone(), stop_rx.clone()));
+    let router = web::router(app.clone(), config.www.clone(), config.pkg.clone());
+    info!(
+        %addr,
+        %realm,
+        users = config.users.list.len(),
+        db = %config.db.display(),
+        "imsip dev core listening: http://{addr}/ and ws://{addr}/sip"
+    );
+    let tick =
+        (config.relay_timeout / 4).clamp(Duration::from_millis(20), Duration::from_millis(250));
+    let task = tokio::spawn(async move {
+        let ticker_app = app.clone();
+        let mut ticker_stop = stop_rx.clone();
+        let ticker = tokio::spawn(async move {
+            let mut every = tokio::time::interval(tick);
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = every.tick() => ticker_app.core().tick(sip::Now::system()),
+                    _ = ticker_stop.wait_for(|s| *s) => break,
+                }
+            }
+        });
+        let mut stop = stop_rx;
+        // SIP answers go out as several small frames in a row (a 200 then a
+        // NOTIFY): without TCP_NODELAY the second waits for a delayed ACK.
+        let listener = listener.tap_io(|tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::warn!(error = %e, "cannot set TCP_NODELAY");
+            }
+        });
+        let served = axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            let _ = stop.wait_for(|s| *s).await;
+        })
+        .await;
+        if let Err(e) = served {
+            error!(error = %e, "server stopped");
+        }
+        app.core().shutdown();
+        let _ = ticker.await;
+        info!("imsip dev core stopped");
+    });
+    Ok(Server {
+        addr,
+        stop: stop_tx,
+        task,
+    })
+}

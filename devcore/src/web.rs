@@ -1,0 +1,150 @@
+//! The HTTP side: the demo page and the wasm package as static files, and
+//! the SIP WebSocket endpoint `/sip` (subprotocol `sip`, RFC 7118).
+
+use crate::sip::{ConnId, Core, Now, Outbound};
+use axum::extract::ws::{Message as WsMessage, WebSocket, WebSocketUpgrade};
+use axum::extract::{ConnectInfo, State};
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, SEC_WEBSOCKET_PROTOCOL};
+use axum::http::{HeaderMap, HeaderValue};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use futures_util::{SinkExt, StreamExt};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+use tokio::sync::{mpsc, watch};
+use tower_http::services::ServeDir;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tracing::{info, warn};
+
+/// What every request handler shares.
+pub(crate) struct App {
+    core: Mutex<Core>,
+    www: PathBuf,
+    stop: watch::Receiver<bool>,
+}
+
+impl App {
+    pub fn new(core: Core, www: PathBuf, stop: watch::Receiver<bool>) -> App {
+        App {
+            core: Mutex::new(core),
+            www,
+            stop,
+        }
+    }
+
+    /// The core, even if a panic poisoned the lock (its state stays usable:
+    /// every handler leaves it consistent between statements that matter).
+    pub fn core(&self) -> MutexGuard<'_, Core> {
+        self.core.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Shown at `/` while `www/index.html` does not exist.
+const PLACEHOLDER: &str = "<!doctype html>
+<html lang=\"en\"><head><meta charset=\"utf-8\"><title>imsip dev core</title></head>
+<body>
+<h1>imsip dev core</h1>
+<p>The demo page is not built yet: there is no <code>www/index.html</code>.</p>
+<p>The SIP core is running: connect a SIP-over-WebSocket client to
+<code>/sip</code> (subprotocol <code>sip</code>) on this host and port.</p>
+</body></html>
+";
+
+/// The router: `/sip` (WebSocket), `/` (www/index.html or a placeholder),
+/// `/pkg/...` and `/www/pkg/...` (the wasm package), `/www/...` and every
+/// other path (the www directory).
+pub(crate) fn router(app: Arc<App>, www: PathBuf, pkg: PathBuf) -> Router {
+    Router::new()
+        .route("/sip", get(ws_upgrade))
+        .route("/", get(index))
+        .nest_service("/pkg", ServeDir::new(&pkg))
+        .nest_service("/www/pkg", ServeDir::new(&pkg))
+        .nest_service("/www", ServeDir::new(&www))
+        .fallback_service(ServeDir::new(&www))
+        .layer(SetResponseHeaderLayer::overriding(
+            CACHE_CONTROL,
+            HeaderValue::from_static("no-cache"),
+        ))
+        .with_state(app)
+}
+
+async fn index(State(app): State<Arc<App>>) -> Response {
+    match tokio::fs::read(app.www.join("index.html")).await {
+        Ok(page) => ([(CONTENT_TYPE, "text/html; charset=utf-8")], page).into_response(),
+        Err(_) => Html(PLACEHOLDER).into_response(),
+    }
+}
+
+/// Largest WebSocket message accepted by the transport; SIP frames over
+/// 64 KiB are dropped by the core with a log line.
+const MAX_WS_MESSAGE: usize = 1 << 20;
+
+async fn ws_upgrade(
+    ws: WebSocketUpgrade,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    State(app): State<Arc<App>>,
+) -> Response {
+    let offered_sip = headers
+        .get_all(SEC_WEBSOCKET_PROTOCOL)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|p| p.trim().eq_ignore_ascii_case("sip"));
+    if !offered_sip {
+        warn!(%peer, "WebSocket client did not request the `sip` subprotocol");
+    }
+    ws.protocols(["sip"])
+        .max_message_size(MAX_WS_MESSAGE)
+        .max_frame_size(MAX_WS_MESSAGE)
+        .on_upgrade(move |socket| flow(app, socket, peer))
+}
+
+/// One SIP flow: frames in go to the core; frames the core queues go out.
+async fn flow(app: Arc<App>, socket: WebSocket, peer: SocketAddr) {
+    let (mut sink, mut stream) = socket.split();
+    let (tx, mut rx) = mpsc::unbounded_channel::<Outbound>();
+    let conn: ConnId = app.core().open(tx);
+    info!(conn, %peer, "flow opened");
+    let writer = tokio::spawn(async move {
+        while let Some(out) = rx.recv().await {
+            let msg = match out {
+                Outbound::Frame(bytes) => match String::from_utf8(bytes) {
+                    Ok(text) => WsMessage::Text(text.into()),
+                    Err(e) => WsMessage::Binary(e.into_bytes().into()),
+                },
+                Outbound::Close => {
+                    let _ = sink.send(WsMessage::Close(None)).await;
+                    break;
+                }
+            };
+            if sink.send(msg).await.is_err() {
+                break;
+            }
+        }
+        let _ = sink.close().await;
+    });
+    let mut stop = app.stop.clone();
+    loop {
+        let next = tokio::select! {
+            m = stream.next() => m,
+            _ = stop.wait_for(|s| *s) => None,
+        };
+        match next {
+            Some(Ok(WsMessage::Text(t))) => app.core().on_frame(conn, t.as_bytes(), Now::system()),
+            Some(Ok(WsMessage::Binary(b))) => app.core().on_frame(conn, &b, Now::system()),
+            Some(Ok(WsMessage::Close(_))) | None => break,
+            Some(Ok(_)) => {} // Ping/Pong: answered by the WebSocket layer.
+            Some(Err(e)) => {
+                warn!(conn, error = %e, "WebSocket error");
+                break;
+            }
+        }
+    }
+    // Dropping the core's sender ends the writer, which closes the socket.
+    app.core().close(conn);
+    let _ = writer.await;
+    info!(conn, %peer, "flow closed");
+}

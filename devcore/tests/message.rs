@@ -1,0 +1,165 @@
+//! Proxy, RFC 3428: MESSAGE relayed to every registered contact, responses
+//! relayed back, 404 / 480 / timeouts.
+
+mod common;
+
+use common::*;
+use imsip::message::{Message, Method};
+use std::time::Duration;
+
+const TEXT: &str = "héllo wörld ✓ — 日本語 🎉";
+
+fn message(from: &mut Ua, to_aor: &str, text: &str) -> Message {
+    message_to(from, to_aor, text)
+}
+
+#[tokio::test]
+async fn relayed_between_two_clients() {
+    let core = start().await;
+    let mut alice = core.alice().await;
+    let mut bob = core.bob().await;
+    alice.register().await;
+    bob.register().await;
+
+    let m = message(&mut alice, "sip:bob@imsip.test", TEXT);
+    alice.send(&m).await;
+    let got = bob.request().await;
+    assert_eq!(got.method(), Some(&Method::Message));
+    assert_eq!(got.request_uri().unwrap().as_str(), bob.contact_uri);
+    assert_eq!(got.body_str(), Some(TEXT));
+    assert_eq!(got.content_length(), Some(TEXT.len()));
+    assert_eq!(got.max_forwards().unwrap(), Some(69));
+    let vias = got.via().unwrap();
+    assert_eq!(vias.len(), 2, "devcore's Via on top of alice's");
+    assert_eq!(vias[1], m.top_via().unwrap());
+    assert!(got.header("Route").is_none());
+    assert_eq!(
+        got.p_asserted_identity().unwrap()[0].uri.as_str(),
+        "sip:alice@imsip.test"
+    );
+    assert_eq!(got.from().unwrap(), m.from().unwrap());
+    got.validate().unwrap();
+
+    bob.answer(&got, 200, "OK").await;
+    let r = alice.response().await;
+    assert_eq!(r.status(), Some(200), "{r}");
+    assert_eq!(r.via().unwrap(), m.via().unwrap(), "only alice's Via left");
+    assert_eq!(r.call_id().unwrap(), m.call_id().unwrap());
+}
+
+#[tokio::test]
+async fn every_contact_gets_it_and_a_2xx_wins() {
+    let core = start().await;
+    let mut alice = core.alice().await;
+    let mut bob1 = core.bob().await;
+    let mut bob2 = core.bob().await;
+    alice.register().await;
+    bob1.register().await;
+    bob2.register().await;
+
+    {
+        let m = message(&mut alice, "sip:bob@imsip.test", "hi");
+        alice.send(&m).await
+    };
+    let m1 = bob1.request().await;
+    let m2 = bob2.request().await;
+    assert_eq!(m1.body_str(), Some("hi"));
+    assert_eq!(m2.body_str(), Some("hi"));
+    bob1.answer(&m1, 486, "Busy Here").await;
+    bob2.answer(&m2, 200, "OK").await;
+    assert_eq!(alice.response().await.status(), Some(200));
+
+    // All refuse: the best refusal goes back.
+    {
+        let m = message(&mut alice, "sip:bob@imsip.test", "again");
+        alice.send(&m).await
+    };
+    let m1 = bob1.request().await;
+    let m2 = bob2.request().await;
+    bob1.answer(&m1, 486, "Busy Here").await;
+    bob2.answer(&m2, 603, "Decline").await;
+    assert_eq!(alice.response().await.status(), Some(603));
+}
+
+#[tokio::test]
+async fn absent_or_unregistered_target_is_404() {
+    let core = start().await;
+    let mut alice = core.alice().await;
+    alice.register().await;
+    let r = alice.message("sip:nobody@imsip.test", "?").await;
+    assert_eq!(r.status(), Some(404), "{r}");
+    // carol exists but is not registered.
+    let r = alice.message("sip:carol@imsip.test", "?").await;
+    assert_eq!(r.status(), Some(404), "{r}");
+}
+
+#[tokio::test]
+async fn no_answer_is_480() {
+    let core = start_with(|c| c.relay_timeout = Duration::from_millis(300)).await;
+    let mut alice = core.alice().await;
+    let mut bob = core.bob().await;
+    alice.register().await;
+    bob.register().await;
+    {
+        let m = message(&mut alice, "sip:bob@imsip.test", "anyone?");
+        alice.send(&m).await
+    };
+    let _ignored = bob.request().await;
+    let r = alice.response().await;
+    assert_eq!(r.status(), Some(480), "{r}");
+
+    // A late answer is dropped quietly.
+    bob.answer(&_ignored, 200, "OK").await;
+    let ping = alice
+        .base(
+            Method::Options,
+            "sip:imsip.test",
+            "<sip:imsip.test>",
+            &unique("o"),
+        )
+        .build();
+    assert_eq!(alice.call(&ping).await.status(), Some(200));
+}
+
+#[tokio::test]
+async fn closed_flow_is_not_relayed_to_and_recovers_after_reregister() {
+    let core = start().await;
+    let mut alice = core.alice().await;
+    let mut bob = core.bob().await;
+    alice.register().await;
+    bob.register().await;
+    let instance = bob.instance.clone();
+    bob.ws.close(None).await.unwrap();
+    drop(bob);
+
+    // The binding outlives the flow, but nothing is sent to a closed socket:
+    // 480 at once. (Polling: the close reaches the core asynchronously.)
+    let mut status = None;
+    for _ in 0..50 {
+        let r = alice.message("sip:bob@imsip.test", "lost?").await;
+        status = r.status();
+        if status == Some(480) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(status, Some(480));
+
+    // bob reconnects with the same instance and registers again.
+    let mut bob = core.bob().await;
+    bob.instance = instance;
+    let r = bob.register().await;
+    assert_eq!(
+        r.contact_list().unwrap().len(),
+        1,
+        "the binding was replaced"
+    );
+    {
+        let m = message(&mut alice, "sip:bob@imsip.test", "back");
+        alice.send(&m).await
+    };
+    let got = bob.request().await;
+    assert_eq!(got.body_str(), Some("back"));
+    bob.answer(&got, 200, "OK").await;
+    assert_eq!(alice.response().await.status(), Some(200));
+}

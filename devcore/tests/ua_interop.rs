@@ -1,0 +1,270 @@
+//! The imsip user agent (the sans-IO core the wasm binding wraps) against the
+//! dev core over real WebSockets: register (digest and AKA), the publish
+//! policy, watch + publish, and a MESSAGE between two agents.
+
+mod common;
+
+use common::*;
+use futures_util::future::select_all;
+use futures_util::{SinkExt, StreamExt};
+use imsip::auth::{AkaKeys, Credentials, Key, OpOrOpc, RandomSource};
+use imsip::settings::ServiceSettings;
+use imsip::ua::{
+    Config, Event, Input, Millis, OpId, Outcome, Output, PolicyOutcome, RegistrationState,
+    UserAgent,
+};
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+struct Rng(u64);
+
+impl RandomSource for Rng {
+    fn fill(&mut self, buf: &mut [u8]) {
+        for b in buf {
+            self.0 = self
+                .0
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            *b = (self.0 >> 33) as u8;
+        }
+    }
+}
+
+enum Got {
+    Frame(String),
+    Closed,
+    Timer,
+}
+
+/// One user agent and its socket, driven as the JS binding drives it.
+struct Driver {
+    ua: UserAgent,
+    addr: SocketAddr,
+    ws: Option<WebSocketStream<MaybeTlsStream<TcpStream>>>,
+    epoch: Instant,
+    timer: Option<Millis>,
+    events: VecDeque<Event>,
+}
+
+impl Driver {
+    fn new(addr: SocketAddr, aor: &str, creds: Credentials, seed: u64) -> Driver {
+        let mut cfg = Config::new(&format!("ws://{addr}/sip"), aor).unwrap();
+        cfg.credentials = Some(creds);
+        Driver {
+            ua: UserAgent::new(cfg, Box::new(Rng(seed))),
+            addr,
+            ws: None,
+            epoch: Instant::now(),
+            timer: None,
+            events: VecDeque::new(),
+        }
+    }
+
+    fn now(&self) -> Millis {
+        self.epoch.elapsed().as_millis() as Millis
+    }
+
+    /// Carries out everything the agent asked for.
+    async fn pump(&mut self) {
+        while let Some(o) = self.ua.poll_output() {
+            match o {
+                Output::Connect => {
+                    let (ws, proto) = connect_ws(self.addr).await;
+                    assert_eq!(proto.as_deref(), Some("sip"));
+                    self.ws = Some(ws);
+                    let now = self.now();
+                    self.ua.handle_input(now, Input::Connected);
+                }
+                Output::Transmit(frame) => {
+                    if let Some(ws) = self.ws.as_mut() {
+                        ws.send(WsMessage::text(frame)).await.unwrap();
+                    }
+                }
+                Output::Close => {
+                    if let Some(mut ws) = self.ws.take() {
+                        let _ = ws.close(None).await;
+                    }
+                }
+                Output::Timeout(at) => self.timer = Some(at),
+                Output::Event(e) => self.events.push_back(e),
+            }
+        }
+    }
+
+    async fn next_input(&mut self) -> Got {
+        let timer = self.timer;
+        let sleep = async {
+            match timer {
+                Some(at) => {
+                    let wait = at.saturating_sub(self.epoch.elapsed().as_millis() as Millis);
+                    tokio::time::sleep(Duration::from_millis(wait)).await
+                }
+                None => std::future::pending().await,
+            }
+        };
+        let frame = async {
+            match self.ws.as_mut() {
+                Some(ws) => loop {
+                    match ws.next().await {
+                        Some(Ok(WsMessage::Text(t))) => return Got::Frame(t.as_str().to_owned()),
+                        Some(Ok(WsMessage::Close(_))) | None | Some(Err(_)) => return Got::Closed,
+                        Some(Ok(_)) => continue,
+                    }
+                },
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            g = frame => g,
+            _ = sleep => Got::Timer,
+        }
+    }
+
+    fn feed(&mut self, got: Got) {
+        let now = self.now();
+        match got {
+            Got::Frame(f) => self.ua.handle_input(now, Input::Frame(&f)),
+            Got::Closed => {
+                self.ws = None;
+                self.ua.handle_input(now, Input::Disconnected)
+            }
+            Got::Timer => {
+                self.timer = None;
+                self.ua.handle_input(now, Input::Timeout)
+            }
+        }
+    }
+}
+
+/// Runs every driver until driver `who` reports an event matching `want`.
+async fn until(
+    drivers: &mut [&mut Driver],
+    who: usize,
+    mut want: impl FnMut(&Event) -> bool,
+) -> Event {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        for d in drivers.iter_mut() {
+            d.pump().await;
+        }
+        if let Some(i) = drivers[who].events.iter().position(&mut want) {
+            return drivers[who].events.remove(i).unwrap();
+        }
+        let inputs = drivers.iter_mut().map(|d| Box::pin(d.next_input()));
+        let Ok((got, i, _)) = tokio::time::timeout_at(deadline, select_all(inputs)).await else {
+            panic!("timed out; events of {who}: {:?}", drivers[who].events);
+        };
+        drivers[i].feed(got);
+    }
+}
+
+fn completed(op: OpId) -> impl FnMut(&Event) -> bool {
+    move |e| matches!(e, Event::Completed { op: o, .. } if *o == op)
+}
+
+fn outcome(e: Event) -> Outcome {
+    match e {
+        Event::Completed { result, .. } => result.unwrap_or_else(|e| panic!("{e:?}")),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn user_agents_register_publish_watch_and_message() {
+    let core = start().await;
+    let mut alice = Driver::new(
+        core.addr,
+        "sip:alice@imsip.test",
+        Credentials::password("alice@imsip.test", "alice-secret"),
+        1,
+    );
+    let mut bob = Driver::new(
+        core.addr,
+        "sip:bob@imsip.test",
+        Credentials::password("bob@imsip.test", "bob-secret"),
+        2,
+    );
+
+    let op = alice.ua.register(alice.now());
+    match outcome(until(&mut [&mut alice], 0, completed(op)).await) {
+        Outcome::Registered(r) => {
+            assert_eq!(r.state, RegistrationState::Registered);
+            assert_eq!(r.associated_uris, ["sip:alice@imsip.test"]);
+            assert_eq!(r.service_route, ["sip:orig@scscf.imsip.test;lr"]);
+        }
+        other => panic!("{other:?}"),
+    }
+    // The default policy fetches the server's settings: there are none yet.
+    let e = until(&mut [&mut alice], 0, |e| matches!(e, Event::Policy(_))).await;
+    assert_eq!(e, Event::Policy(PolicyOutcome::NothingToPublish));
+
+    // Watch, then publish: the NOTIFY brings the document back.
+    let op = alice.ua.watch_settings(alice.now());
+    assert!(matches!(
+        outcome(until(&mut [&mut alice], 0, completed(op)).await),
+        Outcome::Subscribed { .. }
+    ));
+    let mut doc = ServiceSettings::default();
+    doc.entity_mut("sip:alice@imsip.test")
+        .incoming_session_barring = Some(true);
+    let op = alice.ua.publish_settings(alice.now(), &doc, None);
+    assert!(matches!(
+        outcome(until(&mut [&mut alice], 0, completed(op)).await),
+        Outcome::Published { .. }
+    ));
+    let e = until(&mut [&mut alice], 0, |e| {
+        matches!(e, Event::ServiceSettings { settings, .. }
+            if settings.for_entity("sip:alice@imsip.test").and_then(|x| x.incoming_session_barring) == Some(true))
+    })
+    .await;
+    assert!(matches!(e, Event::ServiceSettings { .. }));
+
+    // bob registers; alice sends him a MESSAGE.
+    let op = bob.ua.register(bob.now());
+    outcome(until(&mut [&mut alice, &mut bob], 1, completed(op)).await);
+    let text = "héllo bob ✓";
+    let op = alice
+        .ua
+        .send_message(alice.now(), "sip:bob@imsip.test", text.as_bytes(), None);
+    let e = until(&mut [&mut alice, &mut bob], 1, |e| {
+        matches!(e, Event::Message(_))
+    })
+    .await;
+    match e {
+        Event::Message(m) => {
+            assert_eq!(m.body, text.as_bytes());
+            assert_eq!(m.from, "sip:alice@imsip.test");
+        }
+        other => panic!("{other:?}"),
+    }
+    match outcome(until(&mut [&mut alice, &mut bob], 0, completed(op)).await) {
+        Outcome::MessageSent { status, .. } => assert_eq!(status, 200),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn aka_user_agent_registers() {
+    let core = start().await;
+    let keys = AkaKeys {
+        k: Key::from_hex("465b5ce8b199b49faa5f0a2ee238a6bc").unwrap(),
+        op_or_opc: OpOrOpc::Op(Key::from_hex("cdc202d5123e20f62b6d676ac72cb318").unwrap()),
+        amf: [0xb9, 0xb9],
+    };
+    let mut carol = Driver::new(
+        core.addr,
+        "sip:carol@imsip.test",
+        Credentials::aka("carol@imsip.test", keys, 0),
+        3,
+    );
+    let op = carol.ua.register(carol.now());
+    assert!(matches!(
+        outcome(until(&mut [&mut carol], 0, completed(op)).await),
+        Outcome::Registered(_)
+    ));
+    assert_eq!(carol.ua.aka_sqn(), Some(1));
+}
