@@ -1,8 +1,14 @@
 //! Project automation, so every workflow is one command:
 //!
-//! - `cargo xtask test`: everything CI checks (format, clippy, native tests, docs,
-//!   the wasm build, browser and Node tests, end-to-end tests).
-//! - `cargo xtask setup`: installs what a fresh Debian/Ubuntu machine lacks.
+//! - `cargo xtask test`: everything CI checks (format, clippy, rustdoc, the wasm
+//!   build, native tests incl. devcore and Kamailio interop, the npm package built
+//!   and tested in headless Chromium and Node, the demo page end to end, the size
+//!   budget).
+//! - `cargo xtask demo`: builds the package if needed and serves the demo page with
+//!   devcore at http://127.0.0.1:8088/.
+//! - `cargo xtask bench`: the benchmarks (native parser, JS parse vs JsSIP/SIP.js,
+//!   bundle size) with a report in target/bench/.
+//! - `cargo xtask fuzz [seconds]`: every cargo-fuzz target for that long (nightly).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -14,12 +20,12 @@ fn root() -> PathBuf {
         .unwrap_or_default()
 }
 
-fn run(program: &str, args: &[&str], envs: &[(&str, &str)]) -> Result<(), String> {
+fn run_in(dir: &Path, program: &str, args: &[&str], envs: &[(&str, &str)]) -> Result<(), String> {
     eprintln!("xtask: {program} {}", args.join(" "));
     let status = Command::new(program)
         .args(args)
         .envs(envs.iter().copied())
-        .current_dir(root())
+        .current_dir(dir)
         .status()
         .map_err(|e| format!("cannot start {program}: {e}"))?;
     if status.success() {
@@ -29,46 +35,81 @@ fn run(program: &str, args: &[&str], envs: &[(&str, &str)]) -> Result<(), String
     }
 }
 
+fn run(program: &str, args: &[&str], envs: &[(&str, &str)]) -> Result<(), String> {
+    run_in(&root(), program, args, envs)
+}
+
+/// Whether pkg/ is missing or older than the sources it is built from.
+fn package_stale() -> bool {
+    let built = std::fs::metadata(root().join("pkg/imsip_core_bg.wasm")).and_then(|m| m.modified());
+    let Ok(built) = built else { return true };
+    let mut newest = std::time::SystemTime::UNIX_EPOCH;
+    let mut stack = vec![root().join("src"), root().join("js"), root().join("Cargo.toml")];
+    while let Some(p) = stack.pop() {
+        if p.ends_with("node_modules") {
+            continue;
+        }
+        if let Ok(rd) = std::fs::read_dir(&p) {
+            stack.extend(rd.filter_map(Result::ok).map(|e| e.path()));
+        } else if let Ok(t) = std::fs::metadata(&p).and_then(|m| m.modified()) {
+            newest = newest.max(t);
+        }
+    }
+    newest > built
+}
+
+fn build_package() -> Result<(), String> {
+    if package_stale() {
+        run("bash", &["js/build.sh"], &[])
+    } else {
+        eprintln!("xtask: pkg/ is up to date");
+        Ok(())
+    }
+}
+
 fn test() -> Result<(), String> {
     run("cargo", &["fmt", "--all", "--check"], &[])?;
-    run(
-        "cargo",
-        &[
-            "clippy",
-            "--workspace",
-            "--all-targets",
-            "--",
-            "-D",
-            "warnings",
-        ],
-        &[],
-    )?;
-    run(
-        "cargo",
-        &["doc", "--workspace", "--no-deps"],
-        &[("RUSTDOCFLAGS", "-D warnings")],
-    )?;
-    run(
-        "cargo",
-        &[
-            "build",
-            "--lib",
-            "--target",
-            "wasm32-unknown-unknown",
-            "--release",
-        ],
-        &[],
-    )?;
+    run("cargo", &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"], &[])?;
+    run("cargo", &["doc", "--workspace", "--no-deps"], &[("RUSTDOCFLAGS", "-D warnings")])?;
+    run("cargo", &["build", "--lib", "--target", "wasm32-unknown-unknown", "--release"], &[])?;
+    // Native: codecs, user agent, devcore, Kamailio interop.
     run("cargo", &["test", "--workspace"], &[])?;
+    // The npm package: built, then tested in headless Chromium and Node, against devcore.
+    build_package()?;
+    run("bash", &["js/test.sh"], &[])?;
+    run("bash", &["benches/size.sh", "--check"], &[])?;
+    // The demo page, end to end in headless Chromium.
+    run("cargo", &["build", "-p", "imsip-devcore"], &[])?;
+    let e2e = root().join("tests/e2e");
+    run_in(&e2e, "npm", &["ci", "--no-audit", "--no-fund"], &[])?;
+    run_in(&e2e, "node", &["--test", "demo.test.mjs"], &[])?;
     Ok(())
+}
+
+fn demo() -> Result<(), String> {
+    build_package()?;
+    eprintln!("xtask: open http://127.0.0.1:8088/ (Ctrl-C stops)");
+    run("cargo", &["run", "-p", "imsip-devcore", "--", "--listen", "127.0.0.1:8088"], &[])
+}
+
+fn bench() -> Result<(), String> {
+    build_package()?;
+    run("bash", &["benches/run.sh"], &[])
+}
+
+fn fuzz(seconds: Option<&str>) -> Result<(), String> {
+    run("bash", &["fuzz/run.sh", seconds.unwrap_or("60")], &[])
 }
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("test") => test(),
+        Some("demo") => demo(),
+        Some("bench") => bench(),
+        Some("fuzz") => fuzz(args.get(1).map(String::as_str)),
         _ => {
-            eprintln!("usage: cargo xtask <test>");
+            eprintln!("usage: cargo xtask <test | demo | bench | fuzz [seconds]>");
             return ExitCode::from(64);
         }
     };
