@@ -20,5 +20,8 @@ pub mod message;
 pub mod settings;
 pub mod ua;
 
+#[cfg(target_arch = "wasm32")]
+pub mod js;
+
 /// The crate version, as used in the default `User-Agent` product token.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Builds the npm package `imsip` twice from one release wasm build:
+#   pkg/          --target web      (call `await init()`; Node reads the .wasm itself)
+#   pkg-bundler/  --target bundler  (webpack/vite/rollup instantiate it on import)
+# Each: wasm-pack (wasm-opt off in Cargo.toml) → wasm-opt -Oz from npm `binaryen`
+# (never Debian's) → the JS shim and types copied in → package.json patched.
+# Layout of each: imsip.js + imsip.d.ts (the entry: js/imsip.{web,bundler}.js and
+# js/imsip.d.ts), imclient.js (js/imclient.js), imsip_core.js + imsip_core_bg.wasm
+# (wasm-bindgen's output).
+#
+# Usage: js/build.sh [--dev]    (--dev: unoptimised, no wasm-opt; for iterating)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+PROFILE=--release
+[ "${1:-}" = "--dev" ] && PROFILE=--dev
+
+# Tools from js/package-lock.json: binaryen (wasm-opt), typescript, ws.
+if [ ! -x js/node_modules/.bin/wasm-opt ] || [ js/package-lock.json -nt js/node_modules/.package-lock.json ]; then
+  (cd js && npm ci --no-audit --no-fund)
+fi
+export PATH="$ROOT/js/node_modules/.bin:$PATH"
+case "$(command -v wasm-opt)" in
+  "$ROOT/js/node_modules/.bin/wasm-opt") ;;
+  *) echo "build.sh: wasm-opt is not the npm binaryen one" >&2; exit 1 ;;
+esac
+
+package() { # target out-dir entry-file
+  local target=$1 out=$2 entry=$3
+  rm -rf "$out"
+  wasm-pack build "$PROFILE" --target "$target" --out-dir "$out" --out-name imsip_core
+  if [ "$PROFILE" = --release ]; then
+    # The features the Rust wasm target enables by default (Rust ≥ 1.82).
+    wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+      --enable-mutable-globals --enable-multivalue --enable-reference-types \
+      "$out/imsip_core_bg.wasm" -o "$out/imsip_core_bg.wasm.opt"
+    mv "$out/imsip_core_bg.wasm.opt" "$out/imsip_core_bg.wasm"
+  fi
+  cp js/imclient.js "$out/imclient.js"
+  cp "js/$entry" "$out/imsip.js"
+  cp js/imsip.d.ts "$out/imsip.d.ts"
+  cp js/README.md "$out/README.md"
+  node js/patch-package.mjs "$out" "$target"
+}
+
+package web pkg imsip.web.js
+package bundler pkg-bundler imsip.bundler.js
+
+for d in pkg pkg-bundler; do
+  printf '%-12s wasm %7d B (gzip -9 %6d B)   JS glue+shim gzip -9 %5d B\n' "$d" \
+    "$(wc -c <"$d/imsip_core_bg.wasm")" "$(gzip -9c "$d/imsip_core_bg.wasm" | wc -c)" \
+    "$(cat "$d"/imsip_core*.js "$d/imclient.js" "$d/imsip.js" | gzip -9c | wc -c)"
+done

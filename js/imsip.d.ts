@@ -1,0 +1,418 @@
+/// <reference lib="dom" />
+// Types of the imsip package (hand-written; the wasm-bindgen declarations of the
+// low-level ImClientCore are not part of the public surface).
+
+// ───────────────────────────── initialisation ─────────────────────────────
+
+/** What `init` accepts: the module's location or bytes (as wasm-bindgen's `web` target). */
+export type InitInput =
+  | RequestInfo
+  | URL
+  | Response
+  | BufferSource
+  | WebAssembly.Module;
+
+/**
+ * Loads the WebAssembly module (the `web` build). Call once before anything else.
+ * In Node the module is read from disk when `module_or_path` is not given.
+ * In the `bundler` build this resolves at once.
+ */
+export default function init(options?: { module_or_path?: InitInput | Promise<InitInput> }): Promise<void>;
+
+/** Synchronous initialisation from the module's bytes or a compiled module. */
+export function initSync(options: { module: BufferSource | WebAssembly.Module }): void;
+
+// ───────────────────────────── errors ─────────────────────────────
+
+/** Stable error codes: branch on these, not on messages. */
+export type ImErrorCode =
+  /** Credentials refused (a new challenge after our answer) or no usable challenge. */
+  | 'auth_failed'
+  /** IMS AKA: the network failed to authenticate (MAC mismatch in AUTN). */
+  | 'network_auth_failed'
+  /** No final response in time (Timer F), or no NOTIFY after a SUBSCRIBE. */
+  | 'timeout'
+  /** The WebSocket closed or failed before the operation finished. */
+  | 'transport'
+  /** The core answered with a final non-2xx response: see `status` and `reason`. */
+  | 'rejected'
+  /** The core does not support the service-settings event package (489/501/405). */
+  | 'unsupported_event'
+  /** Not possible now (client closed, nothing published to remove, ...). */
+  | 'invalid_state'
+  /** A bad option or argument; the message names the field. */
+  | 'bad_input'
+  /** The core answered something unusable (bad XML, malformed header). */
+  | 'bad_response';
+
+/** Every rejection and every throw of this package. Never carries a password or key. */
+export class ImError extends Error {
+  constructor(code: ImErrorCode, message: string, init?: { status?: number; reason?: string; cause?: unknown });
+  readonly name: 'ImError';
+  readonly code: ImErrorCode;
+  /** SIP status code, when a response caused the error. */
+  readonly status?: number;
+  /** SIP reason phrase, when a response caused the error (`rejected`). */
+  readonly reason?: string;
+  /** Retry-After seconds of the response, when given. */
+  readonly retryAfter?: number;
+}
+
+// ───────────────────────────── service settings ─────────────────────────────
+
+/** `<hist-settings><hist-activation type active/>`: conversation history. */
+export interface HistorySettings {
+  active: boolean;
+  /** Which history is meant (operator-defined unsigned integer). */
+  type?: number;
+}
+
+/**
+ * The document a settings object was decoded from, carried so that a
+ * read-modify-write keeps what the typed fields cannot hold (other entities,
+ * unknown elements and attributes). Opaque: pass it back unchanged.
+ */
+export interface SettingsExtensions {
+  /** The whole `application/service-settings+xml` document. */
+  xml: string;
+}
+
+/**
+ * The OMA IM service settings of ONE entity (the AoR), as decoded. A field that is
+ * absent means the element is absent from the document.
+ */
+export interface ServiceSettings {
+  /** The entity's AoR (`<entity id>`). */
+  entity: string;
+  /** `<incoming-session-barring active>`: incoming sessions barred. */
+  incomingSessionBarring?: boolean;
+  /** `<vis-status active>`: visible to others. */
+  visibility?: boolean;
+  /** `<offline-delivery active>`: messages stored while offline. */
+  offlineDelivery?: boolean;
+  history?: HistorySettings;
+  /** `<session-mode>` text. */
+  sessionMode?: string;
+  /** `<pager-large-mode>` text. */
+  pagerLargeMode?: string;
+  /** `<service-id>` text. */
+  serviceId?: string;
+  /** `<active>` boolean. */
+  active?: boolean;
+  /** The original document (always present on decoded settings). */
+  extensions?: SettingsExtensions;
+}
+
+/**
+ * Settings to publish. `entity` defaults to the client's AoR. When `extensions` is
+ * given, that document is decoded, the typed fields are set on the entity (a field
+ * left out removes its element) and the document is re-encoded; otherwise a new
+ * one-entity document is written.
+ */
+export interface ServiceSettingsInit extends Omit<ServiceSettings, 'entity'> {
+  entity?: string;
+}
+
+// ───────────────────────────── options ─────────────────────────────
+
+/** A WebSocket implementation (the browser's, or the `ws` package in Node < 22). */
+export interface WebSocketLike {
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+  readonly readyState: number;
+}
+
+/** A WebSocket constructor: called as `new webSocket(server, 'sip')`. */
+export type WebSocketConstructor = new (url: string, protocols?: string | string[]) => WebSocketLike;
+
+/** IMS AKA keys (Milenage runs in WebAssembly). Hex strings. */
+export interface AkaOptions {
+  /** Subscriber key K: 32 hex digits. */
+  k: string;
+  /** Operator variant key OP: 32 hex digits (give `op` or `opc`). */
+  op?: string;
+  /** OPc: 32 hex digits (give `op` or `opc`). */
+  opc?: string;
+  /** Authentication management field: 4 hex digits (default `8000`). */
+  amf?: string;
+  /** The last accepted sequence number (up to 12 hex digits; persist `client.akaSqn`). */
+  sqn?: string;
+}
+
+interface ImClientOptionsBase {
+  /** `ws://` or `wss://` URL of the SIP core; the subprotocol is `sip`. */
+  server: string;
+  /** Public identity (address of record), e.g. `sip:alice@example.net`. */
+  aor: string;
+  /** Display name in From and P-Preferred-Identity. */
+  displayName?: string;
+  /** Product token appended to `IM-client/OMA1.0 imsip/<version>`. */
+  userAgent?: string;
+  /** Requested registration expiry in seconds (default 600). */
+  expires?: number;
+  /** `+sip.instance` URN; random when absent. Persist `client.instanceId` and pass it back. */
+  instanceId?: string;
+  /** Call-ID of the registration; random when absent. Persist `client.callId`. */
+  callId?: string;
+  /** CRLF keep-alive interval in seconds; 0 turns it off (default 30). */
+  keepAliveInterval?: number;
+  /** Reconnect backoff in seconds (default 0.5 doubling up to 30, jittered). */
+  reconnect?: { minDelay?: number; maxDelay?: number };
+  /** Settings that `register()` publishes according to `publishPolicy`. */
+  serviceSettings?: ServiceSettingsInit;
+  /**
+   * What `register()` does about service settings after the 200:
+   * `'if-absent'` (default) fetches the server's and publishes `serviceSettings` only
+   * when it has none; `'always'` publishes them; `'never'` does nothing.
+   */
+  publishPolicy?: 'if-absent' | 'always' | 'never';
+  /** WebSocket constructor to use instead of the global one (e.g. `ws` in Node < 22). */
+  webSocket?: WebSocketConstructor;
+}
+
+/** Digest with a password. */
+export interface PasswordOptions extends ImClientOptionsBase {
+  /** Private identity for authentication (default: user@host of `aor`). */
+  username?: string;
+  password: string;
+  ha1?: never;
+  aka?: never;
+}
+
+/** Digest with a precomputed MD5 HA1 (answers MD5 challenges only). */
+export interface Ha1Options extends ImClientOptionsBase {
+  username?: string;
+  /** `MD5(username:realm:password)`: 32 hex digits. */
+  ha1: string;
+  password?: never;
+  aka?: never;
+}
+
+/** IMS AKA (AKAv1-MD5 / AKAv2-MD5). */
+export interface AkaClientOptions extends ImClientOptionsBase {
+  username?: string;
+  aka: AkaOptions;
+  password?: never;
+  ha1?: never;
+}
+
+/** No credentials (a core that does not challenge). */
+export interface NoAuthOptions extends ImClientOptionsBase {
+  username?: never;
+  password?: never;
+  ha1?: never;
+  aka?: never;
+}
+
+/** `new ImClient(options)`. Unknown keys are refused at run time too (`bad_input`). */
+export type ImClientOptions = PasswordOptions | Ha1Options | AkaClientOptions | NoAuthOptions;
+
+// ───────────────────────────── events ─────────────────────────────
+
+export type ConnectionState = 'connecting' | 'connected' | 'disconnected';
+
+export interface ConnectionDetail {
+  state: ConnectionState;
+  /** Seconds until the next attempt, when `disconnected` and reconnecting. */
+  retryIn?: number;
+}
+
+export type RegistrationState = 'unregistered' | 'registering' | 'registered' | 'failed';
+
+/** What the registrar returned in its 200 (RFC 3608, RFC 7315, RFC 5627). */
+export interface RegistrationInfo {
+  /** Granted expiry in seconds. */
+  expires: number;
+  /** Every contact bound to the AoR. */
+  contacts: string[];
+  /** Service-Route URIs. */
+  serviceRoute: string[];
+  /** P-Associated-URI values. */
+  associatedUris: string[];
+  /** Our public GRUU, when assigned. */
+  pubGruu?: string;
+}
+
+export interface RegistrationDetail extends Omit<RegistrationInfo, 'expires'> {
+  state: RegistrationState;
+  expires?: number;
+  /** Why, when `state` is `failed` or the flow was lost. */
+  error?: ImError;
+}
+
+export interface MessageDetail {
+  /** Sender URI. */
+  from: string;
+  displayName?: string;
+  /** To URI. */
+  to: string;
+  /** Content-Type (default `text/plain`). */
+  contentType: string;
+  /** The body decoded as UTF-8. */
+  body: string;
+}
+
+export interface ServiceSettingsDetail {
+  settings: ServiceSettings;
+  /** A NOTIFY of `watchServiceSettings()`, or adopted by the `'if-absent'` policy. */
+  source: 'notify' | 'adopted';
+}
+
+export interface TraceDetail {
+  direction: 'in' | 'out';
+  /** The whole frame (never contains a password: digest sends only hashes). */
+  text: string;
+  /** When, in milliseconds since the epoch (`Date.now()`). */
+  at: number;
+}
+
+export interface WatchTerminatedDetail {
+  /** The Subscription-State reason. */
+  reason?: string;
+}
+
+export type PolicyDetail =
+  | { outcome: 'published'; etag: string }
+  | { outcome: 'adopted' }
+  | { outcome: 'nothing-to-publish' }
+  | { outcome: 'failed'; error: ImError };
+
+export interface DroppedDetail {
+  /** Why a frame from the core was not used. */
+  reason: string;
+}
+
+export interface ImClientEventMap {
+  connection: CustomEvent<ConnectionDetail>;
+  registration: CustomEvent<RegistrationDetail>;
+  message: CustomEvent<MessageDetail>;
+  servicesettings: CustomEvent<ServiceSettingsDetail>;
+  trace: CustomEvent<TraceDetail>;
+  watchterminated: CustomEvent<WatchTerminatedDetail>;
+  policy: CustomEvent<PolicyDetail>;
+  dropped: CustomEvent<DroppedDetail>;
+}
+
+// ───────────────────────────── the client ─────────────────────────────
+
+export interface PublishResult {
+  /** SIP-ETag of the publication. */
+  etag: string;
+  /** Granted expiry in seconds. */
+  expires: number;
+}
+
+export interface WatchResult {
+  /** Granted subscription expiry in seconds. */
+  expires: number;
+}
+
+export interface MessageResult {
+  status: number;
+  reason: string;
+}
+
+export class ImClient extends EventTarget {
+  /** Checks the options (throws `ImError` `bad_input` naming the field). Sends nothing yet. */
+  constructor(options: ImClientOptions);
+
+  addEventListener<K extends keyof ImClientEventMap>(
+    type: K,
+    listener: ((this: ImClient, ev: ImClientEventMap[K]) => void) | { handleEvent(ev: ImClientEventMap[K]): void } | null,
+    options?: boolean | AddEventListenerOptions,
+  ): void;
+  removeEventListener<K extends keyof ImClientEventMap>(
+    type: K,
+    listener: ((this: ImClient, ev: ImClientEventMap[K]) => void) | { handleEvent(ev: ImClientEventMap[K]): void } | null,
+    options?: boolean | EventListenerOptions,
+  ): void;
+
+  /** Registers (connecting first); resolves on the 200. */
+  register(): Promise<RegistrationInfo>;
+  /** Removes our binding (Expires 0). */
+  unregister(): Promise<void>;
+  /** Publishes settings (PUBLISH, modify when already published). */
+  publishServiceSettings(settings: ServiceSettingsInit, options?: { expires?: number }): Promise<PublishResult>;
+  /** Removes our publication. */
+  removeServiceSettings(): Promise<void>;
+  /** One-shot SUBSCRIBE: the server's settings, `null` when it has none. */
+  fetchServiceSettings(): Promise<ServiceSettings | null>;
+  /** Ongoing SUBSCRIBE: `servicesettings` events follow. */
+  watchServiceSettings(): Promise<WatchResult>;
+  /** Ends the watch. */
+  unwatchServiceSettings(): Promise<void>;
+  /** Pager-mode MESSAGE (`text/plain;charset=UTF-8` unless `contentType`). */
+  sendMessage(to: string, body: string | Uint8Array, options?: { contentType?: string }): Promise<MessageResult>;
+  /** Pending operations reject (`invalid_state`); the socket closes; the timer stops. */
+  close(): void;
+
+  /** The `+sip.instance` URN in use (persist it; pass back as `instanceId`). */
+  readonly instanceId: string;
+  /** The registration Call-ID (persist it; pass back as `callId`). */
+  readonly callId: string;
+  /** The last accepted AKA SQN as 12 hex digits (persist it; pass back as `aka.sqn`). */
+  readonly akaSqn: string | undefined;
+  /** The current registration state and the registrar's last answer. */
+  readonly registration: Omit<RegistrationDetail, 'error'>;
+}
+
+// ───────────────────────────── codecs ─────────────────────────────
+
+export interface ParsedNameAddr {
+  uri: string;
+  tag: string | null;
+  display: string | null;
+}
+
+export interface ParsedVia {
+  /** Upper-cased: `WS`, `WSS`, `UDP`, `TCP`, `TLS`, ... */
+  transport: string;
+  host: string;
+  port: number | null;
+  branch: string | null;
+  received: string | null;
+  /** `null` when absent, `true` when present without a value. */
+  rport: number | true | null;
+}
+
+interface ParsedCommon {
+  callId: string;
+  cseq: { seq: number; method: string };
+  from: ParsedNameAddr;
+  to: ParsedNameAddr;
+  /** Every Via, top first. */
+  via: ParsedVia[];
+  /** Every header line as `[name as received, value]`, in order (folded lines joined). */
+  headers: [string, string][];
+  /** The Content-Type value, `null` when absent. */
+  contentType: string | null;
+  /** The body as UTF-8 text (Content-Length is counted in bytes). */
+  body: string;
+}
+
+export interface ParsedRequest extends ParsedCommon {
+  kind: 'request';
+  method: string;
+  /** The Request-URI. */
+  uri: string;
+}
+
+export interface ParsedResponse extends ParsedCommon {
+  kind: 'response';
+  status: number;
+  reason: string;
+}
+
+export type ParsedMessage = ParsedRequest | ParsedResponse;
+
+/** Parses one SIP message; throws `ImError` `bad_input` when it is not usable. */
+export function parseMessage(text: string): ParsedMessage;
+
+/** Encodes settings as `application/service-settings+xml` (`entity` required). */
+export function encodeServiceSettings(settings: ServiceSettingsInit & { entity: string }): string;
+
+/** Decodes `application/service-settings+xml` for `aor` (or the first entity). */
+export function decodeServiceSettings(xml: string, aor?: string): ServiceSettings;
+
+/** The package version. */
+export function version(): string;

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Every test of the JavaScript binding, in order:
+#   1. wasm-bindgen-test suite (tests/js.rs) in Node and in headless Chromium
+#   2. the package build (js/build.sh; skipped with IMSIP_SKIP_BUILD=1 when the caller
+#      just built it)
+#   3. TypeScript: js/types/example.ts compiles with --strict, js/types/wrong.ts must not
+#   4. end to end in Node against imsip-devcore (js/test/*.test.mjs)
+#   5. npm pack → install the tarball in a fresh project → import by name, tsc against
+#      the installed types, the end-to-end suite again against the installed copy
+#   6. the bundler build imports in Node (--experimental-wasm-modules)
+# Cargo runs one command at a time (2-core machines shared with other builds).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+
+if [ ! -x js/node_modules/.bin/tsc ] || [ js/package-lock.json -nt js/node_modules/.package-lock.json ]; then
+  (cd js && npm ci --no-audit --no-fund)
+fi
+export PATH="$ROOT/js/node_modules/.bin:$PATH"
+step() { printf '\n== js/test.sh: %s\n' "$*"; }
+
+# `cargo test --test js` with the runner rather than `wasm-pack test`, which builds
+# every test target of the crate for wasm32 (`cargo build --tests`): slower, and it
+# would break on any native-only test elsewhere.
+export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner
+step "wasm-bindgen-test in Node"
+cargo test --target wasm32-unknown-unknown --test js
+
+step "wasm-bindgen-test in headless Chromium"
+WASM_BINDGEN_USE_BROWSER=1 cargo test --target wasm32-unknown-unknown --test js
+
+if [ "${IMSIP_SKIP_BUILD:-0}" != 1 ]; then
+  step "package build"
+  js/build.sh
+fi
+
+step "TypeScript: the whole API compiles (--strict), every @ts-expect-error is an error"
+tsc -p js/types
+step "TypeScript: a misspelt option and a wrong event detail field do not compile"
+if out=$(tsc -p js/types/tsconfig.wrong.json); then
+  echo "js/types/wrong.ts compiled, but it must not" >&2
+  exit 1
+fi
+echo "$out"
+grep -Eq "wrong.ts\(8,[0-9]+\): error TS(2353|2561)" <<<"$out" || { echo "no error for the misspelt option" >&2; exit 1; }
+grep -Eq "wrong.ts\(11,[0-9]+\): error TS(2339|2551)" <<<"$out" || { echo "no error for the detail field" >&2; exit 1; }
+
+step "dev core for the end-to-end tests"
+cargo build -p imsip-devcore
+
+step "end to end in Node against imsip-devcore (pkg/)"
+node --test js/test/*.test.mjs
+
+step "npm pack, install in a fresh project"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+(cd pkg && npm pack --silent --pack-destination "$tmp" >/dev/null)
+tarball=$(ls "$tmp"/imsip-*.tgz)
+tar -tzf "$tarball" | sed 's/^/  /'
+mkdir "$tmp/app"
+cp js/pack/smoke.mjs js/pack/smoke.ts js/pack/tsconfig.json "$tmp/app/"
+ws_version=$(node -p "require('./js/node_modules/ws/package.json').version")
+(cd "$tmp/app" &&
+  printf '{ "name": "imsip-pack-test", "private": true, "type": "module" }\n' >package.json &&
+  npm install --silent --no-audit --no-fund --prefer-offline "$tarball" "ws@$ws_version" &&
+  node smoke.mjs &&
+  tsc -p tsconfig.json)
+IMSIP_PKG="$tmp/app/node_modules/imsip/imsip.js" node --test js/test/*.test.mjs
+
+step "the bundler build imports in Node"
+node --experimental-wasm-modules --no-warnings --input-type=module -e "
+  const m = await import('$ROOT/pkg-bundler/imsip.js');
+  await m.default();
+  if (m.version() !== '$(node -p "require('./pkg/package.json').version")') throw new Error('version');
+  if (m.parseMessage('SIP/2.0 200 OK\r\nVia: SIP/2.0/WS a;branch=z9hG4bK1\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:a@b>\r\nCall-ID: x\r\nCSeq: 1 MESSAGE\r\n\r\n').status !== 200) throw new Error('parse');
+  console.log('pkg-bundler: ok');
+"
+
+step "all JS binding tests passed"

@@ -1,0 +1,244 @@
+// End to end in Node 20: the built package (pkg/, the `web` build; IMSIP_PKG may point
+// at another entry) against the dev SIP core (imsip-devcore, started here on a free
+// loopback port with a fresh database), with the `ws` package injected as WebSocket.
+//
+//   cargo build -p imsip-devcore && js/build.sh && node --test js/test/*.test.mjs
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { WebSocket } from 'ws';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const entry = process.env.IMSIP_PKG ?? path.join(root, 'pkg', 'imsip.js');
+const bin = process.env.IMSIP_DEVCORE ?? path.join(root, 'target', 'debug', 'imsip-devcore');
+
+const { default: init, ImClient, ImError } = await import(pathToFileURL(entry).href);
+await init();
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+    s.on('error', reject);
+  });
+}
+
+async function waitForPort(port, ms = 30_000) {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    const ok = await new Promise((resolve) => {
+      const c = net.connect(port, '127.0.0.1', () => { c.end(); resolve(true); });
+      c.on('error', () => resolve(false));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`devcore did not listen on ${port}`);
+}
+
+let core;
+let dir;
+let server;
+const clients = [];
+
+before(async () => {
+  assert.ok(existsSync(bin), `build devcore first (cargo build -p imsip-devcore): ${bin}`);
+  const port = await freePort();
+  dir = mkdtempSync(path.join(tmpdir(), 'imsip-js-e2e-'));
+  core = spawn(bin, ['--listen', `127.0.0.1:${port}`, '--db', path.join(dir, 'devcore.sqlite')], {
+    cwd: root,
+    stdio: ['ignore', 'ignore', process.env.IMSIP_E2E_LOG ? 'inherit' : 'ignore'],
+    env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? 'warn' },
+  });
+  server = `ws://127.0.0.1:${port}/sip`;
+  await waitForPort(port);
+});
+
+after(() => {
+  for (const c of clients) c.close();
+  if (core) core.kill('SIGTERM');
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+const USERS = {
+  alice: { aor: 'sip:alice@imsip.test', password: 'alice-secret' },
+  bob: { aor: 'sip:bob@imsip.test', password: 'bob-secret' },
+  carol: {
+    aor: 'sip:carol@imsip.test',
+    aka: { k: '465b5ce8b199b49faa5f0a2ee238a6bc', op: 'cdc202d5123e20f62b6d676ac72cb318', amf: 'b9b9' },
+  },
+};
+
+/** A client with every event recorded in `events[type]`. */
+function client(user, extra = {}) {
+  const c = new ImClient({ server, publishPolicy: 'never', webSocket: WebSocket, ...USERS[user], ...extra });
+  c.events = {};
+  for (const t of ['connection', 'registration', 'message', 'servicesettings', 'trace', 'policy', 'dropped']) {
+    c.events[t] = [];
+    c.addEventListener(t, (e) => c.events[t].push(e.detail));
+  }
+  clients.push(c);
+  return c;
+}
+
+/** Resolves with the detail of the next `type` event matching `pred`. */
+function next(c, type, pred = () => true, ms = 10_000) {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no ${type} event in ${ms} ms`)), ms);
+    const on = (e) => {
+      if (!pred(e.detail)) return;
+      clearTimeout(timer);
+      c.removeEventListener(type, on);
+      resolve(e.detail);
+    };
+    c.addEventListener(type, on);
+  });
+}
+
+test('alice registers with digest; every frame is traced, the password never', async () => {
+  const alice = client('alice', { displayName: 'Alice', userAgent: 'imsip-e2e/1' });
+  const reg = await alice.register();
+  assert.ok(reg.expires > 0, 'granted expiry');
+  assert.ok(reg.contacts.length >= 1, 'our contact is bound');
+  assert.ok(Array.isArray(reg.serviceRoute) && Array.isArray(reg.associatedUris));
+  assert.deepEqual(alice.events.connection.map((d) => d.state), ['connecting', 'connected']);
+  assert.equal(alice.events.registration.at(-1).state, 'registered');
+  assert.equal(alice.registration.state, 'registered');
+  const out = alice.events.trace.filter((t) => t.direction === 'out');
+  const inn = alice.events.trace.filter((t) => t.direction === 'in');
+  assert.match(out[0].text, /^REGISTER sip:imsip\.test SIP\/2\.0\r\n/);
+  assert.match(out[0].text, /User-Agent: IM-client\/OMA1\.0 imsip\/[^ ]+ imsip-e2e\/1/);
+  assert.match(inn[0].text, /^SIP\/2\.0 401 /);
+  assert.match(inn.at(-1).text, /^SIP\/2\.0 200 /);
+  for (const t of alice.events.trace) {
+    assert.ok(!t.text.includes('alice-secret'), 'no password on the wire');
+    assert.equal(typeof t.at, 'number');
+  }
+  await alice.unregister();
+  assert.equal(alice.events.registration.at(-1).state, 'unregistered');
+  alice.close();
+});
+
+test('a wrong password rejects with auth_failed', async () => {
+  const mallory = client('alice', { password: 'not-the-password' });
+  await assert.rejects(mallory.register(), (e) => {
+    assert.ok(e instanceof ImError && e instanceof Error);
+    assert.equal(e.code, 'auth_failed');
+    assert.ok(!e.message.includes('not-the-password'));
+    return true;
+  });
+  const last = mallory.events.registration.at(-1);
+  assert.equal(last.state, 'failed');
+  assert.ok(last.error instanceof ImError);
+  assert.equal(last.error.code, 'auth_failed');
+  mallory.close();
+});
+
+test('service settings: publish, fetch, modify keeping unknown content, watch, remove', async () => {
+  const alice = client('alice');
+  await alice.register();
+  const published = await alice.publishServiceSettings(
+    { visibility: true, offlineDelivery: true, history: { active: true, type: 1 } },
+    { expires: 600 },
+  );
+  assert.equal(typeof published.etag, 'string');
+  assert.ok(published.expires > 0 && published.expires <= 600);
+
+  const fetched = await alice.fetchServiceSettings();
+  assert.equal(fetched.entity, 'sip:alice@imsip.test');
+  assert.equal(fetched.visibility, true);
+  assert.equal(fetched.offlineDelivery, true);
+  assert.deepEqual(fetched.history, { active: true, type: 1 });
+  assert.equal(typeof fetched.extensions.xml, 'string');
+
+  // A second client of alice watches; alice modifies (read-modify-write with an
+  // element the typed fields do not know): the watcher sees the change.
+  const watcher = client('alice');
+  await watcher.register();
+  const watched = await watcher.watchServiceSettings();
+  assert.ok(watched.expires > 0);
+  const xml = fetched.extensions.xml.replace('</entity>', '<x:note xmlns:x="urn:example:x">keep</x:note></entity>');
+  const change = next(watcher, 'servicesettings', (d) => d.settings.visibility === false);
+  const modified = await alice.publishServiceSettings({ ...fetched, visibility: false, extensions: { xml } });
+  assert.notEqual(modified.etag, published.etag);
+  const seen = await change;
+  assert.equal(seen.source, 'notify');
+  assert.equal(seen.settings.offlineDelivery, true, 'untouched fields kept');
+  assert.match(seen.settings.extensions.xml, /<x:note xmlns:x="urn:example:x">keep<\/x:note>/);
+
+  await alice.removeServiceSettings();
+  assert.equal(await alice.fetchServiceSettings(), null);
+  await watcher.unwatchServiceSettings();
+  await Promise.all([alice.unregister(), watcher.unregister()]);
+  alice.close();
+  watcher.close();
+});
+
+test('MESSAGE both ways between alice and bob, UTF-8 bodies', async () => {
+  const alice = client('alice', { displayName: 'Alice' });
+  const bob = client('bob', { displayName: 'Bob' });
+  await Promise.all([alice.register(), bob.register()]);
+
+  const toBob = next(bob, 'message');
+  const sent = await alice.sendMessage('sip:bob@imsip.test', 'héllo Bob — ✓ 👋');
+  assert.ok(sent.status >= 200 && sent.status < 300, `${sent.status} ${sent.reason}`);
+  const got = await toBob;
+  assert.equal(got.body, 'héllo Bob — ✓ 👋');
+  assert.equal(got.from, 'sip:alice@imsip.test');
+  assert.match(got.contentType, /^text\/plain/);
+
+  const toAlice = next(alice, 'message');
+  await bob.sendMessage('sip:alice@imsip.test', new TextEncoder().encode('grüße zurück'), {
+    contentType: 'text/plain;charset=UTF-8',
+  });
+  const back = await toAlice;
+  assert.equal(back.body, 'grüße zurück');
+  assert.equal(back.from, 'sip:bob@imsip.test');
+
+  await assert.rejects(alice.sendMessage('not a uri', 'x'), { name: 'ImError', code: 'bad_input' });
+  await Promise.all([alice.unregister(), bob.unregister()]);
+  alice.close();
+  bob.close();
+});
+
+test('carol registers with IMS AKA (Milenage in WebAssembly)', async () => {
+  const carol = client('carol');
+  const reg = await carol.register();
+  assert.ok(reg.expires > 0);
+  assert.match(carol.akaSqn, /^[0-9a-f]{12}$/);
+  assert.notEqual(carol.akaSqn, '000000000000', 'a sequence number was accepted');
+  await carol.unregister();
+  carol.close();
+});
+
+test('close rejects pending work with invalid_state; bad options throw bad_input', async () => {
+  const alice = client('alice');
+  const pending = alice.register();
+  alice.close();
+  await assert.rejects(pending, { code: 'invalid_state' });
+  await assert.rejects(alice.fetchServiceSettings(), { code: 'invalid_state' });
+  assert.throws(() => new ImClient({ server, aor: 'sip:alice@imsip.test', pasword: 'x' }), (e) => {
+    assert.ok(e instanceof ImError);
+    assert.equal(e.code, 'bad_input');
+    assert.match(e.message, /pasword.*did you mean password/);
+    return true;
+  });
+});
+
+test('a core that is not there: transport errors, then reconnect attempts', async () => {
+  const port = await freePort();
+  const lost = client('alice', { server: `ws://127.0.0.1:${port}/sip`, reconnect: { minDelay: 0.05, maxDelay: 0.1 } });
+  await assert.rejects(lost.register(), { code: 'transport' });
+  const retry = lost.events.connection.find((d) => d.state === 'disconnected');
+  assert.ok(retry.retryIn > 0 && retry.retryIn <= 0.1);
+  await next(lost, 'connection', (d) => d.state === 'connecting');
+  lost.close();
+});

@@ -1,0 +1,167 @@
+// Uses the whole public API of `imsip` as an app would; compiled with
+// `tsc --strict --noEmit` (js/types/tsconfig.json) and never run.
+import init, {
+  ImClient,
+  ImError,
+  decodeServiceSettings,
+  encodeServiceSettings,
+  initSync,
+  parseMessage,
+  version,
+} from 'imsip';
+import type {
+  ConnectionState,
+  ImClientOptions,
+  ImErrorCode,
+  MessageResult,
+  ParsedMessage,
+  PublishResult,
+  RegistrationInfo,
+  RegistrationState,
+  ServiceSettings,
+  ServiceSettingsInit,
+  TraceDetail,
+  WatchResult,
+} from 'imsip';
+
+const server = 'wss://core.example.net/sip';
+const aor = 'sip:alice@example.net';
+
+export async function whole(bytes: Uint8Array): Promise<void> {
+  await init();
+  await init({ module_or_path: new URL('https://cdn.example.net/imsip_core_bg.wasm') });
+  initSync({ module: bytes });
+
+  const options: ImClientOptions = {
+    server,
+    aor,
+    username: 'alice@example.net',
+    password: 'secret',
+    displayName: 'Alice',
+    userAgent: 'MyApp/1.0',
+    expires: 600,
+    instanceId: 'urn:uuid:f81d4fae-7dec-11d0-a765-00a0c91e6bf6',
+    callId: 'a84b4c76e66710',
+    keepAliveInterval: 30,
+    reconnect: { minDelay: 0.5, maxDelay: 30 },
+    serviceSettings: { visibility: true, history: { active: true } },
+    publishPolicy: 'if-absent',
+    webSocket: WebSocket,
+  };
+  const client = new ImClient(options);
+  new ImClient({ server, aor, ha1: '0123456789abcdef0123456789abcdef' }).close();
+  new ImClient({
+    server,
+    aor,
+    aka: { k: '465b5ce8b199b49faa5f0a2ee238a6bc', op: 'cdc202d5123e20f62b6d676ac72cb318', amf: 'b9b9', sqn: '20' },
+  }).close();
+  new ImClient({ server, aor, aka: { k: '465b5ce8b199b49faa5f0a2ee238a6bc', opc: 'cd63cb71954a9f4e48a5994e37a02baf' } }).close();
+  new ImClient({ server, aor, publishPolicy: 'never' }).close();
+
+  client.addEventListener('connection', (e) => {
+    const state: ConnectionState = e.detail.state;
+    const retry: number | undefined = e.detail.retryIn;
+    void state, retry;
+  });
+  const onRegistration = (e: CustomEvent<{ state: RegistrationState }>) => void e.detail.state;
+  client.addEventListener('registration', onRegistration);
+  client.removeEventListener('registration', onRegistration);
+  client.addEventListener('registration', (e) => {
+    const d = e.detail;
+    const code: ImErrorCode | undefined = d.error?.code;
+    const routes: string[] = d.serviceRoute;
+    void d.state, d.expires, d.associatedUris, d.contacts, d.pubGruu, code, routes;
+  });
+  client.addEventListener('message', (e) => {
+    const { from, displayName, to, contentType, body } = e.detail;
+    void from.toUpperCase(), displayName?.trim(), to, contentType, body.length;
+  });
+  client.addEventListener('servicesettings', (e) => {
+    const s: ServiceSettings = e.detail.settings;
+    void s.visibility, e.detail.source === 'notify';
+  });
+  client.addEventListener('trace', (e) => {
+    const t: TraceDetail = e.detail;
+    void (t.direction === 'in' ? t.text : new Date(t.at));
+  });
+  client.addEventListener('policy', (e) => {
+    if (e.detail.outcome === 'failed') void e.detail.error.code;
+    if (e.detail.outcome === 'published') void e.detail.etag;
+  });
+  client.addEventListener('watchterminated', (e) => void e.detail.reason);
+  client.addEventListener('dropped', (e) => void e.detail.reason);
+  client.addEventListener('message', { handleEvent: (e) => void e.detail.body }, { once: true });
+
+  try {
+    const reg: RegistrationInfo = await client.register();
+    void reg.expires, reg.contacts, reg.serviceRoute, reg.associatedUris;
+    const settings: ServiceSettingsInit = {
+      incomingSessionBarring: false,
+      visibility: true,
+      offlineDelivery: true,
+      history: { active: true, type: 1 },
+      sessionMode: 'enabled',
+      pagerLargeMode: 'enabled',
+      serviceId: 'org.openmobilealliance:IM-session',
+      active: true,
+    };
+    const pub: PublishResult = await client.publishServiceSettings(settings, { expires: 3600 });
+    void pub.etag, pub.expires;
+    const current: ServiceSettings | null = await client.fetchServiceSettings();
+    if (current) await client.publishServiceSettings({ ...current, visibility: false });
+    const watch: WatchResult = await client.watchServiceSettings();
+    void watch.expires;
+    await client.unwatchServiceSettings();
+    await client.removeServiceSettings();
+    const sent: MessageResult = await client.sendMessage('sip:bob@example.net', 'héllo', { contentType: 'text/plain' });
+    void sent.status, sent.reason;
+    await client.sendMessage('sip:bob@example.net', new Uint8Array([104, 105]));
+    await client.unregister();
+  } catch (e) {
+    if (e instanceof ImError) {
+      const code: ImErrorCode = e.code;
+      const status: number | undefined = e.status;
+      void code, status, e.reason, e.retryAfter, e.message, e.stack;
+    }
+  } finally {
+    client.close();
+  }
+  const ids: [string, string, string | undefined] = [client.instanceId, client.callId, client.akaSqn];
+  void ids, client.registration.state;
+
+  const m: ParsedMessage = parseMessage('SIP/2.0 200 OK\r\n\r\n');
+  if (m.kind === 'request') void m.method.toLowerCase(), m.uri;
+  else void (m.status + 1), m.reason;
+  void m.callId, m.cseq.seq, m.cseq.method, m.from.tag, m.to.display, m.contentType, m.body;
+  for (const v of m.via) void v.transport, v.host, v.port, v.branch, v.received, v.rport;
+  for (const [name, value] of m.headers) void name, value;
+
+  const xml: string = encodeServiceSettings({ entity: aor, visibility: true });
+  const back: ServiceSettings = decodeServiceSettings(xml, aor);
+  const first: ServiceSettings = decodeServiceSettings(xml);
+  void back.extensions?.xml, first.entity, version().length;
+  new ImError('bad_input', 'made by the app');
+
+  // ── what must NOT compile ──
+  // @ts-expect-error a misspelt option
+  new ImClient({ server, aor, pasword: 'secret' });
+  // @ts-expect-error a wrong event detail field
+  client.addEventListener('registration', (e) => void e.detail.stat);
+  // @ts-expect-error a misspelt event name
+  client.addEventListener('registraton', () => {});
+  // @ts-expect-error a password and an HA1 together
+  new ImClient({ server, aor, password: 'a', ha1: 'b' });
+  // @ts-expect-error AKA keys are hex strings
+  new ImClient({ server, aor, aka: { k: 1 } });
+  // @ts-expect-error an unknown error code
+  const wrongCode: ImErrorCode = 'auth_failure';
+  // @ts-expect-error a settings field of the wrong type
+  void client.publishServiceSettings({ visibility: 'yes' });
+  // @ts-expect-error encodeServiceSettings needs the entity
+  encodeServiceSettings({ visibility: true });
+  // @ts-expect-error a message body is text or bytes
+  void client.sendMessage('sip:bob@example.net', 42);
+  // @ts-expect-error the publish policy is one of three
+  new ImClient({ server, aor, publishPolicy: 'sometimes' });
+  void wrongCode;
+}

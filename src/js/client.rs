@@ -1,0 +1,647 @@
+//! `ImClientCore`: one [`UserAgent`] driven by a WebSocket, one timer and the
+//! app's commands.
+//!
+//! Every entry (a command, a socket event, the timer) does the same: feed the user
+//! agent while holding the state, drain `poll_output` (send frames, open or close the
+//! socket, re-arm the timer), release the state, and only then run JS callbacks
+//! (events, promise settlement), so a listener may call back into the client.
+
+use super::error::{from_ua, js_error};
+use super::obj::{Fields, Obj};
+use super::options::{self, Options};
+use super::settings;
+use crate::auth::RandomSource;
+use crate::ua::{
+    ConnectionState, Event, Input, OpId, Outcome, Output, PolicyOutcome, Registration,
+    RegistrationState, SettingsSource, UaError, UserAgent,
+};
+use js_sys::{Function, Promise, Reflect, Uint8Array};
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::rc::{Rc, Weak};
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::prelude::*;
+use web_sys::{BinaryType, MessageEvent, WebSocket};
+
+#[wasm_bindgen]
+extern "C" {
+    // Globals of every JS context the package supports (page, worker, Node 20+).
+    #[wasm_bindgen(js_name = setTimeout)]
+    fn set_timeout(handler: &Function, ms: f64) -> JsValue;
+    #[wasm_bindgen(js_name = clearTimeout)]
+    fn clear_timeout(handle: &JsValue);
+    #[wasm_bindgen(js_namespace = performance, js_name = now)]
+    fn performance_now() -> f64;
+    #[wasm_bindgen(js_namespace = Date, js_name = now)]
+    fn date_now() -> f64;
+    #[wasm_bindgen(catch, js_namespace = crypto, js_name = getRandomValues)]
+    fn get_random_values(buf: &mut [u8]) -> Result<JsValue, JsValue>;
+}
+
+/// Milliseconds on the monotonic clock.
+fn now() -> u64 {
+    performance_now().max(0.0) as u64
+}
+
+/// `crypto.getRandomValues`, never `Math.random`.
+struct CryptoRandom;
+
+impl RandomSource for CryptoRandom {
+    fn fill(&mut self, buf: &mut [u8]) {
+        // At most 65 536 bytes per call (Web Crypto); the core asks for a few.
+        for chunk in buf.chunks_mut(65_536) {
+            // Checked to work in `ImClientCore::new`.
+            let _ = get_random_values(chunk);
+        }
+    }
+}
+
+/// The four socket handlers and the timer callback: made once, reused for every
+/// socket, freed by `close()`.
+struct Callbacks {
+    open: Closure<dyn FnMut(JsValue)>,
+    message: Closure<dyn FnMut(MessageEvent)>,
+    gone: Closure<dyn FnMut(JsValue)>,
+    timer: Closure<dyn FnMut()>,
+}
+
+struct State {
+    ua: UserAgent,
+    aor: String,
+    server: String,
+    web_socket: Option<Function>,
+    socket: Option<WebSocket>,
+    timer: Option<JsValue>,
+    callbacks: Option<Callbacks>,
+    /// OpId → (resolve, reject) of the promise returned for it.
+    pending: BTreeMap<u64, (Function, Function)>,
+}
+
+/// JS work decided while the state was held, run after releasing it.
+enum Action {
+    Emit(&'static str, JsValue),
+    Settle(Function, JsValue),
+}
+
+type Deferred = (Vec<Action>, Box<dyn FnOnce(&mut State)>);
+
+struct Shared {
+    state: RefCell<State>,
+    /// Work that arrived while the state was held (a socket or constructor that
+    /// calls back synchronously): run by the holder before it lets go.
+    deferred: RefCell<std::collections::VecDeque<Deferred>>,
+    /// `emit(type, detail)`: the shim dispatches a `CustomEvent`.
+    emit: Function,
+}
+
+/// The engine under the shim's `ImClient`. Not meant to be used directly: the
+/// package's `ImClient` wraps it with `EventTarget` semantics and `ImError`.
+#[wasm_bindgen]
+pub struct ImClientCore {
+    shared: Rc<Shared>,
+}
+
+fn trace(direction: &str, text: &str) -> Action {
+    let o = Obj::new();
+    o.str("direction", direction)
+        .str("text", text)
+        .num("at", date_now());
+    Action::Emit("trace", o.done())
+}
+
+fn registration_state(s: RegistrationState) -> &'static str {
+    match s {
+        RegistrationState::Unregistered => "unregistered",
+        RegistrationState::Registering => "registering",
+        RegistrationState::Registered => "registered",
+        RegistrationState::Failed => "failed",
+    }
+}
+
+/// The registrar's answer: what `register()` resolves with, and the base of the
+/// `registration` event.
+fn registration_info(r: &Registration) -> Obj {
+    let o = Obj::new();
+    o.opt_num("expires", r.expires.map(f64::from))
+        .strings("contacts", &r.contacts)
+        .strings("serviceRoute", &r.service_route)
+        .strings("associatedUris", &r.associated_uris)
+        .opt_str("pubGruu", r.pub_gruu.as_deref());
+    o
+}
+
+fn outcome(aor: &str, o: Outcome) -> JsValue {
+    match o {
+        Outcome::Registered(r) => {
+            let o = registration_info(&r);
+            if r.expires.is_none() {
+                o.num("expires", 0.0);
+            }
+            o.done()
+        }
+        Outcome::Unregistered | Outcome::Removed => JsValue::UNDEFINED,
+        Outcome::Published { etag, expires } => {
+            let o = Obj::new();
+            o.str("etag", &etag).num("expires", f64::from(expires));
+            o.done()
+        }
+        Outcome::Settings(None) => JsValue::NULL,
+        Outcome::Settings(Some(doc)) => settings::doc_to_js(&doc, aor),
+        Outcome::Subscribed { expires } => {
+            let o = Obj::new();
+            o.num("expires", f64::from(expires));
+            o.done()
+        }
+        Outcome::MessageSent { status, reason } => {
+            let o = Obj::new();
+            o.num("status", f64::from(status)).str("reason", &reason);
+            o.done()
+        }
+    }
+}
+
+impl State {
+    fn now(&self) -> u64 {
+        now()
+    }
+
+    /// Drains the user agent's outputs into socket and timer work (done here) and
+    /// JS callbacks (returned).
+    fn drain(&mut self, actions: &mut Vec<Action>) {
+        while let Some(out) = self.ua.poll_output() {
+            match out {
+                Output::Transmit(frame) => {
+                    actions.push(trace("out", &frame));
+                    if let Some(s) = &self.socket {
+                        // A send on a socket that is going away throws; its close
+                        // event tells the user agent.
+                        let _ = s.send_with_str(&frame);
+                    }
+                }
+                Output::Connect => self.connect(),
+                Output::Close => self.drop_socket(),
+                Output::Timeout(at) => self.arm(at),
+                Output::Event(e) => self.event(e, actions),
+            }
+        }
+    }
+
+    fn connect(&mut self) {
+        self.drop_socket();
+        let Some(cb) = &self.callbacks else { return };
+        let protocols = JsValue::from_str("sip");
+        let made = match &self.web_socket {
+            Some(ctor) => {
+                let args = js_sys::Array::of2(&JsValue::from_str(&self.server), &protocols);
+                Reflect::construct(ctor, &args).map(JsCast::unchecked_into::<WebSocket>)
+            }
+            None => WebSocket::new_with_str(&self.server, "sip"),
+        };
+        match made {
+            Ok(ws) => {
+                ws.set_binary_type(BinaryType::Arraybuffer);
+                ws.set_onopen(Some(cb.open.as_ref().unchecked_ref()));
+                ws.set_onmessage(Some(cb.message.as_ref().unchecked_ref()));
+                ws.set_onclose(Some(cb.gone.as_ref().unchecked_ref()));
+                ws.set_onerror(Some(cb.gone.as_ref().unchecked_ref()));
+                self.socket = Some(ws);
+            }
+            Err(_) => {
+                // No WebSocket in this context, or the URL was refused: the flow
+                // failed (the user agent reports it and retries with backoff).
+                let now = self.now();
+                self.ua.handle_input(now, Input::Disconnected);
+            }
+        }
+    }
+
+    /// Detaches our handlers (so a late event of an old socket is never taken for
+    /// the current one) and closes the socket.
+    fn drop_socket(&mut self) {
+        if let Some(ws) = self.socket.take() {
+            // A no-op rather than null: Node's `ws` throws an 'error' event that
+            // has no listener (closing while connecting emits one).
+            let ignore = Closure::<dyn FnMut(JsValue)>::new(|_| {}).into_js_value();
+            let ignore = ignore.unchecked_ref();
+            ws.set_onopen(Some(ignore));
+            ws.set_onmessage(Some(ignore));
+            ws.set_onclose(Some(ignore));
+            ws.set_onerror(Some(ignore));
+            let _ = ws.close();
+        }
+    }
+
+    fn arm(&mut self, at: u64) {
+        if let Some(h) = self.timer.take() {
+            clear_timeout(&h);
+        }
+        if let Some(cb) = &self.callbacks {
+            // setTimeout takes at most 2^31 - 1 ms (larger values fire at once).
+            let delay = at.saturating_sub(self.now()).min(0x7fff_ffff) as f64;
+            self.timer = Some(set_timeout(cb.timer.as_ref().unchecked_ref(), delay));
+        }
+    }
+
+    fn event(&mut self, e: Event, actions: &mut Vec<Action>) {
+        let (kind, detail) = match e {
+            Event::Completed { op, result } => {
+                if let Some((resolve, reject)) = self.pending.remove(&op.0) {
+                    actions.push(match result {
+                        Ok(o) => Action::Settle(resolve, outcome(&self.aor, o)),
+                        Err(e) => Action::Settle(reject, from_ua(&e)),
+                    });
+                }
+                return;
+            }
+            Event::Connection(c) => {
+                let o = Obj::new();
+                match c {
+                    ConnectionState::Connecting => o.str("state", "connecting"),
+                    ConnectionState::Connected => o.str("state", "connected"),
+                    ConnectionState::Disconnected { retry_in } => o
+                        .str("state", "disconnected")
+                        .opt_num("retryIn", retry_in.map(|ms| ms as f64 / 1000.0)),
+                };
+                ("connection", o.done())
+            }
+            Event::Registration(r) => {
+                let o = registration_info(&r);
+                o.str("state", registration_state(r.state));
+                if let Some(e) = &r.error {
+                    o.set("error", &from_ua(e));
+                }
+                ("registration", o.done())
+            }
+            Event::Message(m) => {
+                let o = Obj::new();
+                o.str("from", &m.from)
+                    .opt_str("displayName", m.display_name.as_deref())
+                    .str("to", &m.to)
+                    .str("contentType", &m.content_type)
+                    .str("body", &String::from_utf8_lossy(&m.body));
+                ("message", o.done())
+            }
+            Event::ServiceSettings { settings, source } => {
+                let o = Obj::new();
+                o.set("settings", &settings::doc_to_js(&settings, &self.aor))
+                    .str(
+                        "source",
+                        match source {
+                            SettingsSource::Notify => "notify",
+                            SettingsSource::Adopted => "adopted",
+                        },
+                    );
+                ("servicesettings", o.done())
+            }
+            Event::WatchTerminated { reason } => {
+                let o = Obj::new();
+                o.opt_str("reason", reason.as_deref());
+                ("watchterminated", o.done())
+            }
+            Event::Policy(p) => {
+                let o = Obj::new();
+                match p {
+                    PolicyOutcome::Published { etag } => {
+                        o.str("outcome", "published").str("etag", &etag);
+                    }
+                    PolicyOutcome::Adopted => {
+                        o.str("outcome", "adopted");
+                    }
+                    PolicyOutcome::NothingToPublish => {
+                        o.str("outcome", "nothing-to-publish");
+                    }
+                    PolicyOutcome::Failed(e) => {
+                        o.str("outcome", "failed").set("error", &from_ua(&e));
+                    }
+                }
+                ("policy", o.done())
+            }
+            Event::Dropped { reason } => {
+                let o = Obj::new();
+                o.str("reason", &reason);
+                ("dropped", o.done())
+            }
+        };
+        actions.push(Action::Emit(kind, detail));
+    }
+}
+
+impl Shared {
+    /// Runs `f` on the state, drains the outputs (and any work deferred meanwhile),
+    /// releases the state, then runs the JS callbacks. Gives `f` back when the
+    /// state is held further up the stack.
+    fn run<F: FnOnce(&mut State)>(&self, first: Vec<Action>, f: F) -> Result<(), (Vec<Action>, F)> {
+        let mut actions = first;
+        {
+            let Ok(mut st) = self.state.try_borrow_mut() else {
+                return Err((actions, f));
+            };
+            f(&mut st);
+            st.drain(&mut actions);
+            loop {
+                let next = self.deferred.borrow_mut().pop_front();
+                let Some((first, g)) = next else { break };
+                actions.extend(first);
+                g(&mut st);
+                st.drain(&mut actions);
+            }
+        }
+        for a in actions {
+            match a {
+                Action::Emit(kind, detail) => {
+                    let _ = self.emit.call2(&JsValue::UNDEFINED, &kind.into(), &detail);
+                }
+                Action::Settle(f, v) => {
+                    let _ = f.call1(&JsValue::UNDEFINED, &v);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// [`Shared::run`], deferring `f` when the state is held.
+    fn with(&self, first: Vec<Action>, f: impl FnOnce(&mut State) + 'static) {
+        if let Err((first, f)) = self.run(first, f) {
+            self.deferred.borrow_mut().push_back((first, Box::new(f)));
+        }
+    }
+
+    fn input(&self, first: Vec<Action>, input: Input<'static>) {
+        self.with(first, move |st| {
+            let now = st.now();
+            st.ua.handle_input(now, input);
+        });
+    }
+
+    fn frame(&self, text: String) {
+        let first = vec![trace("in", &text)];
+        self.with(first, move |st| {
+            let now = st.now();
+            st.ua.handle_input(now, Input::Frame(&text));
+        });
+    }
+}
+
+fn make_callbacks(weak: &Weak<Shared>) -> Callbacks {
+    let w = weak.clone();
+    let open = Closure::new(move |_: JsValue| {
+        if let Some(s) = w.upgrade() {
+            s.input(Vec::new(), Input::Connected);
+        }
+    });
+    let w = weak.clone();
+    let message = Closure::new(move |ev: MessageEvent| {
+        let Some(s) = w.upgrade() else { return };
+        let data = ev.data();
+        let text = match data.as_string() {
+            Some(t) => t,
+            // Binary frame (ArrayBuffer, or a Node Buffer from `ws`): UTF-8 or dropped.
+            None => match String::from_utf8(Uint8Array::new(&data).to_vec()) {
+                Ok(t) => t,
+                Err(_) => {
+                    s.with(
+                        vec![trace("in", "(binary frame that is not UTF-8)")],
+                        |_| {},
+                    );
+                    return;
+                }
+            },
+        };
+        s.frame(text);
+    });
+    let w = weak.clone();
+    let gone = Closure::new(move |_: JsValue| {
+        if let Some(s) = w.upgrade() {
+            s.with(Vec::new(), |st| {
+                // onerror and onclose both land here: only the first counts.
+                st.drop_socket();
+                let now = st.now();
+                st.ua.handle_input(now, Input::Disconnected);
+            });
+        }
+    });
+    let w = weak.clone();
+    let timer = Closure::new(move || {
+        if let Some(s) = w.upgrade() {
+            s.input(Vec::new(), Input::Timeout);
+        }
+    });
+    Callbacks {
+        open,
+        message,
+        gone,
+        timer,
+    }
+}
+
+impl Drop for State {
+    fn drop(&mut self) {
+        // Garbage-collected without close(): leave nothing that calls freed closures.
+        self.drop_socket();
+        if let Some(h) = self.timer.take() {
+            clear_timeout(&h);
+        }
+    }
+}
+
+#[wasm_bindgen]
+impl ImClientCore {
+    /// Checks `options` (throws a `bad_input` error naming the field) and makes an
+    /// idle client: nothing is sent before the first command.
+    #[wasm_bindgen(constructor)]
+    pub fn new(options: JsValue, emit: Function) -> Result<ImClientCore, JsValue> {
+        let Options { config, web_socket } = options::read(&options).map_err(|e| from_ua(&e))?;
+        if web_socket.is_none()
+            && !Reflect::get(&js_sys::global(), &"WebSocket".into()).is_ok_and(|w| w.is_function())
+        {
+            return Err(from_ua(&UaError::BadInput(
+                "webSocket: this JS context has no global WebSocket (Node < 22): pass one, \
+                 e.g. the `ws` package's WebSocket"
+                    .into(),
+            )));
+        }
+        if get_random_values(&mut [0u8; 16]).is_err() {
+            return Err(js_error(
+                "invalid_state",
+                "crypto.getRandomValues is not available in this JS context",
+                None,
+                None,
+            ));
+        }
+        let aor = config.aor.as_str().to_owned();
+        let server = config.server.clone();
+        let state = State {
+            ua: UserAgent::new(config, Box::new(CryptoRandom)),
+            aor,
+            server,
+            web_socket,
+            socket: None,
+            timer: None,
+            callbacks: None,
+            pending: BTreeMap::new(),
+        };
+        let shared = Rc::new(Shared {
+            state: RefCell::new(state),
+            deferred: RefCell::default(),
+            emit,
+        });
+        let cbs = make_callbacks(&Rc::downgrade(&shared));
+        shared.state.borrow_mut().callbacks = Some(cbs);
+        Ok(ImClientCore { shared })
+    }
+
+    fn command(&self, f: impl FnOnce(&mut UserAgent, u64) -> Result<OpId, UaError>) -> Promise {
+        let mut result = None;
+        let _ = self.shared.run(Vec::new(), |st| {
+            let now = st.now();
+            result = Some(match f(&mut st.ua, now) {
+                Err(e) => Promise::reject(&from_ua(&e)),
+                Ok(op) => {
+                    let pending = &mut st.pending;
+                    // The executor runs synchronously, before the outputs (and the
+                    // op's completion, when immediate) are drained.
+                    Promise::new(&mut |resolve, reject| {
+                        pending.insert(op.0, (resolve, reject));
+                    })
+                }
+            });
+        });
+        result.unwrap_or_else(|| {
+            Promise::reject(&js_error("invalid_state", "the client is busy", None, None))
+        })
+    }
+
+    /// Registers; resolves with `{expires, contacts, serviceRoute, associatedUris}`.
+    pub fn register(&self) -> Promise {
+        self.command(|ua, now| Ok(ua.register(now)))
+    }
+
+    /// Unregisters (Expires 0).
+    pub fn unregister(&self) -> Promise {
+        self.command(|ua, now| Ok(ua.unregister(now)))
+    }
+
+    /// Publishes settings; resolves with `{etag, expires}`.
+    #[wasm_bindgen(js_name = publishServiceSettings)]
+    pub fn publish_service_settings(&self, settings: JsValue, options: JsValue) -> Promise {
+        let aor = self.aor();
+        self.command(|ua, now| {
+            let doc = settings::from_js(&settings, "settings", Some(&aor))?;
+            let mut expires = None;
+            if !options.is_undefined() {
+                let f = Fields::new(&options, "options", &["expires"])?;
+                expires = f.integer("expires", 1, u32::MAX)?;
+            }
+            Ok(ua.publish_settings(now, &doc, expires))
+        })
+    }
+
+    /// Removes our publication.
+    #[wasm_bindgen(js_name = removeServiceSettings)]
+    pub fn remove_service_settings(&self) -> Promise {
+        self.command(|ua, now| Ok(ua.remove_settings(now)))
+    }
+
+    /// One-shot fetch; resolves with a settings object or `null`.
+    #[wasm_bindgen(js_name = fetchServiceSettings)]
+    pub fn fetch_service_settings(&self) -> Promise {
+        self.command(|ua, now| Ok(ua.fetch_settings(now)))
+    }
+
+    /// Starts watching; resolves with `{expires}`.
+    #[wasm_bindgen(js_name = watchServiceSettings)]
+    pub fn watch_service_settings(&self) -> Promise {
+        self.command(|ua, now| Ok(ua.watch_settings(now)))
+    }
+
+    /// Ends the watch.
+    #[wasm_bindgen(js_name = unwatchServiceSettings)]
+    pub fn unwatch_service_settings(&self) -> Promise {
+        self.command(|ua, now| Ok(ua.unwatch_settings(now)))
+    }
+
+    /// Sends a pager-mode MESSAGE; `body` is a string (sent as UTF-8) or a
+    /// `Uint8Array`. Resolves with `{status, reason}`.
+    #[wasm_bindgen(js_name = sendMessage)]
+    pub fn send_message(&self, to: JsValue, body: JsValue, options: JsValue) -> Promise {
+        self.command(|ua, now| {
+            let to = to
+                .as_string()
+                .ok_or_else(|| UaError::BadInput("to: must be a string".into()))?;
+            let bytes = match body.as_string() {
+                Some(s) => s.into_bytes(),
+                None if body.is_instance_of::<Uint8Array>() => Uint8Array::new(&body).to_vec(),
+                None => {
+                    return Err(UaError::BadInput(
+                        "body: must be a string or a Uint8Array".into(),
+                    ))
+                }
+            };
+            let mut content_type = None;
+            if !options.is_undefined() {
+                let f = Fields::new(&options, "options", &["contentType"])?;
+                content_type = f.string("contentType")?;
+            }
+            Ok(ua.send_message(now, &to, &bytes, content_type.as_deref()))
+        })
+    }
+
+    /// Closes: pending operations reject with `invalid_state`, the socket closes,
+    /// the timer is cancelled and the callbacks are freed. Later commands reject.
+    pub fn close(&self) {
+        self.shared.with(Vec::new(), |st| {
+            let now = st.now();
+            st.ua.close(now);
+            // Free the callbacks first: the outputs still to drain (Close, a last
+            // Timeout) then find nothing to re-arm.
+            st.callbacks = None;
+            st.drop_socket();
+            if let Some(h) = st.timer.take() {
+                clear_timeout(&h);
+            }
+        });
+    }
+
+    /// The `+sip.instance` URN in use: persist it and pass it back as `instanceId`.
+    #[wasm_bindgen(getter, js_name = instanceId)]
+    pub fn instance_id(&self) -> String {
+        self.read(|st| st.ua.instance_id().to_owned())
+    }
+
+    /// The registration Call-ID: persist it and pass it back as `callId`.
+    #[wasm_bindgen(getter, js_name = callId)]
+    pub fn call_id(&self) -> String {
+        self.read(|st| st.ua.registration_call_id().to_owned())
+    }
+
+    /// The last accepted AKA sequence number (hex), to persist as `aka.sqn`.
+    #[wasm_bindgen(getter, js_name = akaSqn)]
+    pub fn aka_sqn(&self) -> Option<String> {
+        self.read(|st| st.ua.aka_sqn().map(|s| format!("{s:012x}")))
+    }
+
+    /// The last registration state and the registrar's answer.
+    #[wasm_bindgen(getter)]
+    pub fn registration(&self) -> JsValue {
+        self.read(|st| {
+            let r = st.ua.registration();
+            let o = registration_info(r);
+            o.str("state", registration_state(r.state));
+            o.done()
+        })
+    }
+
+    fn aor(&self) -> String {
+        self.read(|st| st.aor.clone())
+    }
+
+    /// Reads the state; the default when it is held further up the stack (a JS
+    /// callback run while it is held, which the design avoids).
+    fn read<T: Default>(&self, f: impl FnOnce(&State) -> T) -> T {
+        self.shared
+            .state
+            .try_borrow()
+            .map(|st| f(&st))
+            .unwrap_or_default()
+    }
+}

@@ -1,0 +1,75 @@
+//! The JavaScript binding (wasm32 only): glue between JS and the sans-IO core.
+//!
+//! ```text
+//!  js/imclient.js (ImClient extends EventTarget, ImError)  ◄── re-exported by the package's
+//!      │                                                       entry imsip.js (+ init)
+//!      │  new ImClientCore(options, emit)      emit(type, detail) ──► dispatchEvent(CustomEvent)
+//!      ▼
+//!  ImClientCore (client.rs)   one Rc<Shared>: the UserAgent, the WebSocket, one timer,
+//!      │                      the OpId → Promise resolvers
+//!      │  handle_input(now, …) then drain poll_output()
+//!      ▼
+//!  crate::ua::UserAgent
+//! ```
+//!
+//! This module holds no SIP logic: it reads options into a [`crate::ua::Config`],
+//! moves frames between the WebSocket and the user agent, re-arms one `setTimeout` to
+//! the earliest wake-up, and turns events and outcomes into plain JS objects. The
+//! free functions [`parse_message`], [`encode_service_settings`],
+//! [`decode_service_settings`] and [`version`] expose the codecs.
+//!
+//! Errors cross as `Error` objects with `name = "ImError"` and the stable `code`
+//! of [`crate::ua::UaError::code`] (plus `status` / `reason` for SIP rejections);
+//! the JS shim gives them the `ImError` prototype.
+//!
+//! Objects in and out are plain objects read and written key by key (`Reflect`),
+//! not through serde: option errors name the field by its path (`aka.k`,
+//! `reconnect.minDelay`), which serde-wasm-bindgen's errors cannot, and the output
+//! needs no serde code in the wasm. `parseMessage` returns JSON text instead (see
+//! `parse.rs`). Build and tests: `js/build.sh`, `js/test.sh`; tests in `tests/js.rs`.
+
+mod client;
+mod error;
+mod obj;
+mod options;
+mod parse;
+mod settings;
+
+pub use client::ImClientCore;
+
+use wasm_bindgen::prelude::*;
+
+/// Parses one SIP message (one WebSocket frame) into JSON text of the object
+/// `parseMessage` returns (the shim applies `JSON.parse`); throws an error with code
+/// `bad_input` when the text is not a usable SIP message.
+#[wasm_bindgen(js_name = parseMessage)]
+pub fn parse_message(text: &str) -> Result<String, JsValue> {
+    parse::parse_message_json(text)
+}
+
+/// Encodes a settings object (see `ServiceSettings` in the TypeScript types) as an
+/// `application/service-settings+xml` document.
+#[wasm_bindgen(js_name = encodeServiceSettings)]
+pub fn encode_service_settings(settings: JsValue) -> Result<String, JsValue> {
+    settings::from_js(&settings, "settings", None)
+        .map(|s| s.encode())
+        .map_err(|e| error::from_ua(&e))
+}
+
+/// Decodes an `application/service-settings+xml` document into a settings object
+/// for the entity `aor` (or the first entity when `aor` is absent or not found).
+#[wasm_bindgen(js_name = decodeServiceSettings)]
+pub fn decode_service_settings(xml: &str, aor: Option<String>) -> Result<JsValue, JsValue> {
+    let doc = crate::settings::ServiceSettings::decode(xml.as_bytes()).map_err(|e| {
+        error::from_ua(&crate::ua::UaError::BadInput(format!(
+            "service settings: {e}"
+        )))
+    })?;
+    Ok(settings::to_js(&doc, aor.as_deref().unwrap_or(""), xml))
+}
+
+/// The crate version.
+#[wasm_bindgen]
+pub fn version() -> String {
+    crate::VERSION.to_owned()
+}
