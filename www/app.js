@@ -211,7 +211,15 @@ async function register(ev) {
     if (d.error && d.state === 'failed') showError(d.error);
   });
   client.addEventListener('message', (e) => addMessage(e.detail));
-  client.addEventListener('servicesettings', (e) => showSettings(e.detail.settings, 'Updated from the server (another client changed them).'));
+  client.addEventListener('servicesettings', (e) => {
+    const s = e.detail.settings;
+    const f = readSettingsForm();
+    // The NOTIFY that echoes our own PUBLISH changes nothing: keep the note.
+    const same = s && !!s.incomingSessionBarring === f.incomingSessionBarring && !!s.visibility === f.visibility
+      && !!s.offlineDelivery === f.offlineDelivery && !!s.history?.active === f.history.active;
+    if (same) currentSettings = s;
+    else showSettings(s, s ? 'Updated from the server (another client changed them).' : 'The settings were removed on the server.');
+  });
   $('register').disabled = true;
   try {
     await client.register();
