@@ -334,3 +334,16 @@ fn aka_wrong_network_mac_is_network_auth_failed_and_sends_no_res() {
     let _ = Rng;
     let _ = HeaderName::Via;
 }
+
+#[test]
+fn a_persisted_call_id_starts_from_the_configured_cseq() {
+    let mut cfg = alice_config();
+    cfg.call_id = Some("persisted-call-id".into());
+    cfg.register_cseq_start = 5000;
+    let mut h = Harness::new(cfg, FakeCore::with_password("alice-secret"));
+    let op = h.register();
+    h.ok(op);
+    let regs = h.sent_requests(Method::Register);
+    assert_eq!(regs[0].call_id().unwrap(), "persisted-call-id");
+    assert_eq!(regs[0].cseq().unwrap().seq, 5001);
+}

@@ -199,6 +199,7 @@ async function register(ev) {
     setPill($('reg-state'), d.state, labels[d.state] ?? d.state);
     if (d.state === 'registered') {
       expiresAt = Date.now() + (d.expires ?? 0) * 1000;
+      $('reg-countdown').textContent = `${d.expires ?? 0} s`;
       $('reg-facts').hidden = false;
       $('reg-route').textContent = (d.serviceRoute ?? []).join(', ') || '—';
       $('reg-assoc').textContent = (d.associatedUris ?? []).join(', ') || '—';

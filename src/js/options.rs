@@ -120,6 +120,12 @@ pub(crate) fn read(value: &JsValue) -> Result<Options, UaError> {
     }
     config.instance_id = f.string("instanceId")?;
     config.call_id = f.string("callId")?;
+    if config.call_id.is_some() {
+        // A persisted Call-ID: start the REGISTER CSeq from wall-clock seconds since
+        // 2024 so that it keeps growing across page loads (RFC 3261 §10.3 step 7).
+        let secs = (js_sys::Date::now() / 1000.0 - 1_704_067_200.0).max(0.0);
+        config.register_cseq_start = secs as u32;
+    }
     if let Some(k) = f.integer("keepAliveInterval", 0, 86_400)? {
         config.keep_alive_interval = k;
     }

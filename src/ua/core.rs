@@ -249,7 +249,7 @@ impl UserAgent {
                 state: RegistrationState::Unregistered,
                 call_id: reg_call_id,
                 from_tag: reg_tag,
-                cseq: 0,
+                cseq: cfg.register_cseq_start.min(0x7000_0000),
                 expires: cfg.expires,
                 in_flight: false,
                 pending: VecDeque::new(),

@@ -44,6 +44,11 @@ pub struct Config {
     pub instance_id: Option<String>,
     /// Call-ID of the registration; random when `None`. Persist it across reloads.
     pub call_id: Option<String>,
+    /// The first REGISTER uses CSeq `register_cseq_start + 1` (default 0). When the
+    /// Call-ID is persisted across page loads, pass a value that grows with wall-clock
+    /// time (seconds since some epoch) so the registrar never sees the CSeq of that
+    /// Call-ID go backwards (RFC 3261 §10.3 step 7 answers that with 500).
+    pub register_cseq_start: u32,
     /// Registrar URI; `sip:<domain of the AoR>` when `None`.
     pub registrar: Option<Uri>,
     /// Send the IMS initial Authorization (empty response) in the first REGISTER
@@ -108,6 +113,7 @@ impl Config {
             expires: 600,
             instance_id: None,
             call_id: None,
+            register_cseq_start: 0,
             registrar: None,
             ims_initial_authorization: false,
             keep_alive_interval: 30,
