@@ -19,7 +19,12 @@ fn corpus() -> Vec<(String, Vec<u8>)> {
     files.sort();
     files
         .into_iter()
-        .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read(&p).unwrap()))
+        .map(|p| {
+            (
+                p.file_name().unwrap().to_string_lossy().into_owned(),
+                std::fs::read(&p).unwrap(),
+            )
+        })
         .collect()
 }
 
@@ -29,8 +34,16 @@ fn parse_and_read(bytes: &[u8]) -> usize {
     let mut n = m.status().map_or(0, usize::from) + m.method().map_or(0, |x| x.as_str().len());
     n += m.call_id().map_or(0, str::len);
     n += m.cseq().map_or(0, |c| c.seq as usize);
-    n += m.from().ok().and_then(|f| f.tag().map(str::len)).unwrap_or(0);
-    n += m.top_via().ok().and_then(|v| v.branch().map(str::len)).unwrap_or(0);
+    n += m
+        .from()
+        .ok()
+        .and_then(|f| f.tag().map(str::len))
+        .unwrap_or(0);
+    n += m
+        .top_via()
+        .ok()
+        .and_then(|v| v.branch().map(str::len))
+        .unwrap_or(0);
     n
 }
 
@@ -40,13 +53,20 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("parse");
     g.throughput(Throughput::Bytes(total as u64));
     g.bench_function("corpus (6 OMA IM messages) + UA fields", |b| {
-        b.iter(|| corpus.iter().map(|(_, m)| parse_and_read(black_box(m))).sum::<usize>())
+        b.iter(|| {
+            corpus
+                .iter()
+                .map(|(_, m)| parse_and_read(black_box(m)))
+                .sum::<usize>()
+        })
     });
     g.finish();
     let mut g = c.benchmark_group("parse-one");
     for (name, bytes) in &corpus {
         g.throughput(Throughput::Bytes(bytes.len() as u64));
-        g.bench_function(name.as_str(), |b| b.iter(|| parse_and_read(black_box(bytes))));
+        g.bench_function(name.as_str(), |b| {
+            b.iter(|| parse_and_read(black_box(bytes)))
+        });
     }
     g.finish();
 }

@@ -236,17 +236,25 @@ impl Message {
             let rest = b.get(line_start..).unwrap_or(&[]);
             // The name is a token followed by optional white space and ':' (only
             // the first few bytes need looking at); the line ends at the next LF.
-            let name_len = rest.iter().take_while(|&&c| text::is_token_byte(c) || c == b' ' || c == b'\t').count();
+            let name_len = rest
+                .iter()
+                .take_while(|&&c| text::is_token_byte(c) || c == b' ' || c == b'\t')
+                .count();
             let colon = (rest.get(name_len) == Some(&b':')).then_some(line_start + name_len);
             let j = line_start + memchr::memchr(b'\n', rest).ok_or(FramingError::Incomplete)?;
-            let line_end = if j > line_start && b.get(j - 1) == Some(&b'\r') { j - 1 } else { j };
+            let line_end = if j > line_start && b.get(j - 1) == Some(&b'\r') {
+                j - 1
+            } else {
+                j
+            };
             if line_end == line_start {
                 break (line_start, j + 1);
             }
             lines.push((line_start, line_end, colon.filter(|c| *c < line_end)));
             line_start = j + 1;
         };
-        let head = core::str::from_utf8(b.get(..head_end).unwrap_or(&[])).map_err(|_| FramingError::NotUtf8)?;
+        let head = core::str::from_utf8(b.get(..head_end).unwrap_or(&[]))
+            .map_err(|_| FramingError::NotUtf8)?;
         let start_line = head.get(..first_nl).unwrap_or("");
         let start = parse_start_line(start_line.strip_suffix('\r').unwrap_or(start_line))?;
         // Header text is stored without the start line; offsets shift by `base`.
@@ -271,8 +279,14 @@ impl Message {
                 last.value = Value::Owned(joined.into_boxed_str());
                 continue;
             }
-            let colon = colon.filter(|c| *c < le + base).ok_or(FramingError::BadHeaderLine)? - base;
-            let raw_name = text.get(ls..colon).unwrap_or("").trim_end_matches([' ', '\t']);
+            let colon = colon
+                .filter(|c| *c < le + base)
+                .ok_or(FramingError::BadHeaderLine)?
+                - base;
+            let raw_name = text
+                .get(ls..colon)
+                .unwrap_or("")
+                .trim_end_matches([' ', '\t']);
             if raw_name.is_empty() || !raw_name.bytes().all(is_token_byte) {
                 return Err(FramingError::BadHeaderLine.into());
             }

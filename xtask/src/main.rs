@@ -44,7 +44,11 @@ fn package_stale() -> bool {
     let built = std::fs::metadata(root().join("pkg/imsip_core_bg.wasm")).and_then(|m| m.modified());
     let Ok(built) = built else { return true };
     let mut newest = std::time::SystemTime::UNIX_EPOCH;
-    let mut stack = vec![root().join("src"), root().join("js"), root().join("Cargo.toml")];
+    let mut stack = vec![
+        root().join("src"),
+        root().join("js"),
+        root().join("Cargo.toml"),
+    ];
     while let Some(p) = stack.pop() {
         if p.ends_with("node_modules") {
             continue;
@@ -69,9 +73,34 @@ fn build_package() -> Result<(), String> {
 
 fn test() -> Result<(), String> {
     run("cargo", &["fmt", "--all", "--check"], &[])?;
-    run("cargo", &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"], &[])?;
-    run("cargo", &["doc", "--workspace", "--no-deps"], &[("RUSTDOCFLAGS", "-D warnings")])?;
-    run("cargo", &["build", "--lib", "--target", "wasm32-unknown-unknown", "--release"], &[])?;
+    run(
+        "cargo",
+        &[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ],
+        &[],
+    )?;
+    run(
+        "cargo",
+        &["doc", "--workspace", "--no-deps"],
+        &[("RUSTDOCFLAGS", "-D warnings")],
+    )?;
+    run(
+        "cargo",
+        &[
+            "build",
+            "--lib",
+            "--target",
+            "wasm32-unknown-unknown",
+            "--release",
+        ],
+        &[],
+    )?;
     // Native: codecs, user agent, devcore, Kamailio interop.
     run("cargo", &["test", "--workspace"], &[])?;
     // The npm package: built, then tested in headless Chromium and Node, against devcore.
@@ -89,7 +118,18 @@ fn test() -> Result<(), String> {
 fn demo() -> Result<(), String> {
     build_package()?;
     eprintln!("xtask: open http://127.0.0.1:8088/ (Ctrl-C stops)");
-    run("cargo", &["run", "-p", "imsip-devcore", "--", "--listen", "127.0.0.1:8088"], &[])
+    run(
+        "cargo",
+        &[
+            "run",
+            "-p",
+            "imsip-devcore",
+            "--",
+            "--listen",
+            "127.0.0.1:8088",
+        ],
+        &[],
+    )
 }
 
 fn bench() -> Result<(), String> {
