@@ -145,7 +145,7 @@ impl fmt::Display for ParseError {
         match self {
             ParseError::Framing(e) => write!(f, "framing error: {e}"),
             ParseError::StartLine(what) => write!(f, "malformed start line: {what}"),
-            ParseError::UnsupportedVersion(v) => write!(f, "unsupported SIP version {v:?}"),
+            ParseError::UnsupportedVersion(v) => write!(f, "unsupported SIP version \"{v}\""),
             ParseError::Header(e) => e.fmt(f),
             ParseError::Validation(e) => write!(f, "invalid message: {e}"),
         }

@@ -470,7 +470,7 @@ impl UserAgent {
                 self.complete(
                     op,
                     Err(UaError::BadInput(format!(
-                        "to: not a sip:, sips: or tel: URI: {to:?}"
+                        "to: not a sip:, sips: or tel: URI: \"{to}\""
                     ))),
                 );
                 self.arm();
