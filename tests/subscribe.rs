@@ -155,4 +155,26 @@ fn unwatch_ends_the_subscription() {
     h.pump();
     assert_eq!(h.ok(op), Outcome::Subscribed { expires: 0 });
     assert!(h.core.watchers.is_empty());
+    // The final NOTIFY (terminated) is accepted with 200, not 481.
+    let answer = h
+        .core
+        .received
+        .iter()
+        .rev()
+        .find(|m| m.cseq().is_ok_and(|c| c.method == Method::Notify))
+        .unwrap();
+    assert_eq!(answer.status(), Some(200));
+    assert!(h
+        .events
+        .iter()
+        .any(|e| matches!(e, Event::WatchTerminated { .. })));
+    // Watching again starts a new subscription (new Call-ID).
+    let again = h.ua.watch_settings(h.now);
+    h.pump();
+    h.ok(again);
+    let subs = h.sent_requests(Method::Subscribe);
+    assert_ne!(
+        subs.last().unwrap().call_id().unwrap(),
+        subs[0].call_id().unwrap()
+    );
 }

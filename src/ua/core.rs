@@ -154,6 +154,9 @@ struct Watcher {
     in_flight: bool,
     /// Ops waiting for the next (un)watch to finish.
     waiting: Vec<OpId>,
+    /// The watch was ended by us: the dialog stays only to accept the final NOTIFY
+    /// (RFC 6665 §4.1.2.3), never to be refreshed.
+    closing: bool,
 }
 
 #[derive(Debug)]
@@ -289,6 +292,7 @@ impl UserAgent {
                 refresh_at: None,
                 in_flight: false,
                 waiting: Vec::new(),
+                closing: false,
             },
             fetches: Vec::new(),
             queue: VecDeque::new(),
@@ -1624,6 +1628,11 @@ impl UserAgent {
         if self.conn != Conn::Connected {
             return;
         }
+        if !unwatch && self.watch.closing {
+            // A new watch after an unwatch is a new subscription.
+            self.watch.closing = false;
+            self.watch.dialog = None;
+        }
         let expires = if unwatch {
             0
         } else {
@@ -1693,7 +1702,11 @@ impl UserAgent {
                 self.cfg.subscribe_expires
             });
             if unwatch || expires == 0 {
-                self.watch.dialog = None;
+                // Keep the dialog to answer the final NOTIFY with 200 (RFC 6665 §4.1.2.3).
+                self.watch.closing = self.watch.dialog.is_some();
+                if !self.watch.closing {
+                    self.watch.dialog = None;
+                }
                 self.watch.refresh_at = None;
             } else {
                 let to_tag = msg.to().ok().and_then(|t| t.tag().map(str::to_owned));
@@ -1981,6 +1994,7 @@ impl UserAgent {
             let reason = state.as_ref().and_then(|s| s.reason().map(str::to_owned));
             self.watch.dialog = None;
             self.watch.refresh_at = None;
+            self.watch.closing = false;
             self.emit(Event::WatchTerminated {
                 reason: reason.clone(),
             });
