@@ -1,0 +1,209 @@
+// Interop in Node 20 with real peers:
+//  1. JsSIP 3.13.8 (a real peer client) and an ImClient on imsip-devcore exchange
+//     MESSAGEs both ways, UTF-8 bodies intact.
+//  2. The core is killed mid-session: `disconnected`, pending promises reject with
+//     `transport`, and after the core is back the client reconnects and re-registers.
+//  3. The whole API against Kamailio 5.6 (tests/interop/kamailio.sh): register,
+//     publish/modify/remove settings, fetch, MESSAGE both ways, unregister, wrong
+//     password → auth_failed after exactly one retry.
+//
+//   cargo build -p imsip-devcore && js/build.sh && node --test js/interop/
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import net from 'node:net';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { WebSocket } from 'ws';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, '../..');
+const require = createRequire(import.meta.url);
+const { default: init, ImClient } = await import(pathToFileURL(path.join(root, 'pkg', 'imsip.js')).href);
+await init();
+globalThis.WebSocket ??= WebSocket; // JsSIP's WebSocketInterface uses the global
+const JsSIP = require('jssip');
+JsSIP.debug.disable('JsSIP:*');
+
+const bin = path.join(root, 'target', 'debug', 'imsip-devcore');
+const cleanup = [];
+after(() => { for (const f of cleanup.reverse()) f(); });
+
+const freePort = () => new Promise((resolve, reject) => {
+  const s = net.createServer();
+  s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
+  s.on('error', reject);
+});
+
+async function waitForPort(port, ms = 30_000) {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    const ok = await new Promise((resolve) => {
+      const c = net.connect(port, '127.0.0.1', () => { c.end(); resolve(true); });
+      c.on('error', () => resolve(false));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`nothing listens on ${port}`);
+}
+
+function startDevcore(port, db) {
+  const p = spawn(bin, ['--listen', `127.0.0.1:${port}`, '--db', db], { cwd: root, stdio: 'ignore' });
+  cleanup.push(() => p.kill('SIGKILL'));
+  return p;
+}
+
+function next(target, type, pred = () => true, ms = 15_000) {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no ${type} event in ${ms} ms`)), ms);
+    const on = (e) => {
+      if (!pred(e.detail)) return;
+      clearTimeout(timer);
+      target.removeEventListener(type, on);
+      resolve(e.detail);
+    };
+    target.addEventListener(type, on);
+  });
+}
+
+function imClient(server, aor, password, extra = {}) {
+  const c = new ImClient({ server, aor, password, publishPolicy: 'never', webSocket: WebSocket, ...extra });
+  c.frames = [];
+  c.addEventListener('trace', (e) => c.frames.push(e.detail));
+  cleanup.push(() => c.close());
+  return c;
+}
+
+test('JsSIP and ImClient exchange MESSAGEs both ways on devcore, UTF-8 intact', async () => {
+  assert.ok(existsSync(bin), 'cargo build -p imsip-devcore first');
+  const port = await freePort();
+  const dir = mkdtempSync(path.join(tmpdir(), 'imsip-interop-'));
+  cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+  startDevcore(port, path.join(dir, 'db.sqlite'));
+  await waitForPort(port);
+  const server = `ws://127.0.0.1:${port}/sip`;
+
+  const jssip = new JsSIP.UA({
+    sockets: [new JsSIP.WebSocketInterface(server)],
+    uri: 'sip:bob@imsip.test',
+    authorization_user: 'bob@imsip.test',
+    password: 'bob-secret',
+    realm: 'imsip.test',
+    register: true,
+    session_timers: false,
+  });
+  const jssipReceived = [];
+  jssip.on('newMessage', (e) => {
+    if (e.originator === 'remote') jssipReceived.push({ from: e.request.from.uri.toString(), body: e.request.body });
+  });
+  const jssipRegistered = new Promise((resolve, reject) => {
+    jssip.on('registered', resolve);
+    jssip.on('registrationFailed', (e) => reject(new Error(`JsSIP registration failed: ${e.cause}`)));
+  });
+  jssip.start();
+  cleanup.push(() => jssip.stop());
+  await jssipRegistered;
+
+  const alice = imClient(server, 'sip:alice@imsip.test', 'alice-secret');
+  await alice.register();
+
+  // ImClient → JsSIP
+  const r = await alice.sendMessage('sip:bob@imsip.test', 'grüße an JsSIP 👋 — ünïcødé');
+  assert.equal(r.status, 200);
+  await new Promise((res) => setTimeout(res, 200));
+  assert.deepEqual(jssipReceived, [{ from: 'sip:alice@imsip.test', body: 'grüße an JsSIP 👋 — ünïcødé' }]);
+
+  // JsSIP → ImClient
+  const got = next(alice, 'message');
+  const sent = new Promise((resolve, reject) => {
+    jssip.sendMessage('sip:alice@imsip.test', 'héllo from JsSIP ✓ 日本語', {
+      eventHandlers: { succeeded: resolve, failed: (e) => reject(new Error(`JsSIP MESSAGE failed: ${e.cause}`)) },
+    });
+  });
+  const m = await got;
+  await sent;
+  assert.equal(m.from, 'sip:bob@imsip.test');
+  assert.equal(m.body, 'héllo from JsSIP ✓ 日本語');
+});
+
+test('core killed mid-session: disconnected, pending work rejects with transport, then re-registers by itself', async () => {
+  const port = await freePort();
+  const dir = mkdtempSync(path.join(tmpdir(), 'imsip-kill-'));
+  cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+  const db = path.join(dir, 'db.sqlite');
+  let core = startDevcore(port, db);
+  await waitForPort(port);
+  const alice = imClient(`ws://127.0.0.1:${port}/sip`, 'sip:alice@imsip.test', 'alice-secret', {
+    reconnect: { minDelay: 0.2, maxDelay: 1 },
+  });
+  await alice.register();
+  await alice.publishServiceSettings({ entity: 'sip:alice@imsip.test', visibility: true });
+
+  const disconnected = next(alice, 'connection', (d) => d.state === 'disconnected');
+  // A MESSAGE to someone who is not registered takes the relay's time: kill meanwhile.
+  const pending = alice.sendMessage('sip:nobody-home@imsip.test', 'lost?').then(
+    () => 'resolved',
+    (e) => e.code,
+  );
+  core.kill('SIGKILL');
+  await disconnected;
+  const outcome = await pending;
+  assert.ok(['transport', 'rejected'].includes(outcome), `settled, never hangs: ${outcome}`);
+
+  const reregistered = next(alice, 'registration', (d) => d.state === 'registered', 20_000);
+  core = startDevcore(port, db);
+  await waitForPort(port);
+  const reg = await reregistered;
+  assert.equal(reg.state, 'registered');
+  // The publication survived (SQLite) and is still ours.
+  const s = await alice.fetchServiceSettings();
+  assert.equal(s.visibility, true);
+});
+
+const kamailioScript = path.join(root, 'tests', 'interop', 'kamailio.sh');
+const haveKamailio = existsSync('/usr/sbin/kamailio');
+
+test('the API against Kamailio', { skip: !haveKamailio && 'kamailio not installed' }, async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'imsip-kam-'));
+  const env = { ...process.env, IMSIP_INTEROP_DIR: dir };
+  const out = execFileSync('bash', [kamailioScript, 'start'], { env, encoding: 'utf8' });
+  cleanup.push(() => { execFileSync('bash', [kamailioScript, 'stop'], { env }); rmSync(dir, { recursive: true, force: true }); });
+  const server = /ws:\/\/\S+/.exec(out)[0];
+
+  const alice = imClient(server, 'sip:alice@imsip.test', 'alice-secret');
+  const bob = imClient(server, 'sip:bob@imsip.test', 'bob-secret');
+  const reg = await alice.register();
+  assert.ok(reg.expires > 0);
+  await bob.register();
+  const labels = alice.frames.filter((f) => f.direction === 'out' || f.text.startsWith('SIP/2.0'))
+    .map((f) => f.text.split(' ')[f.direction === 'out' ? 0 : 1]).filter((l) => l && l !== '\r\n\r\n');
+  assert.deepEqual(labels.slice(0, 4), ['REGISTER', '401', 'REGISTER', '200']);
+
+  const p1 = await alice.publishServiceSettings({ entity: 'sip:alice@imsip.test', incomingSessionBarring: true, visibility: false });
+  assert.ok(p1.etag);
+  const p2 = await alice.publishServiceSettings({ entity: 'sip:alice@imsip.test', incomingSessionBarring: false, visibility: true });
+  assert.notEqual(p2.etag, p1.etag);
+  const fetched = await alice.fetchServiceSettings();
+  assert.equal(fetched.visibility, true);
+  assert.equal(fetched.incomingSessionBarring, false);
+  await alice.removeServiceSettings();
+  assert.equal(await alice.fetchServiceSettings(), null);
+
+  const toBob = next(bob, 'message');
+  assert.equal((await alice.sendMessage('sip:bob@imsip.test', 'grüße 👋')).status, 200);
+  assert.equal((await toBob).body, 'grüße 👋');
+  const toAlice = next(alice, 'message');
+  await bob.sendMessage('sip:alice@imsip.test', 'ünïcødé ✓');
+  assert.equal((await toAlice).body, 'ünïcødé ✓');
+  await alice.unregister();
+  await bob.unregister();
+
+  const eve = imClient(server, 'sip:alice@imsip.test', 'wrong-password');
+  await assert.rejects(eve.register(), (e) => e.code === 'auth_failed');
+  const registers = eve.frames.filter((f) => f.direction === 'out' && f.text.startsWith('REGISTER'));
+  assert.equal(registers.length, 2, 'exactly one retry');
+});
