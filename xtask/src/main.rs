@@ -9,6 +9,7 @@
 //! - `cargo xtask bench`: the benchmarks (native parser, JS parse vs JsSIP/SIP.js,
 //!   bundle size) with a report in target/bench/.
 //! - `cargo xtask fuzz [seconds]`: every cargo-fuzz target for that long (nightly).
+//! - `cargo xtask setup`: installs the toolchain pieces (also done by test and demo).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -71,7 +72,79 @@ fn build_package() -> Result<(), String> {
     }
 }
 
+/// Whether `program --version` runs.
+fn has(program: &str) -> bool {
+    Command::new(program)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+fn output(program: &str, args: &[&str]) -> String {
+    Command::new(program)
+        .args(args)
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default()
+}
+
+/// Installs what a fresh Debian/Ubuntu machine with Rust lacks: the wasm target,
+/// wasm-bindgen-cli at the version pinned in Cargo.toml and wasm-pack (cargo
+/// install; never a GitHub download), and, with `browser_and_kamailio`, Debian's
+/// chromium, chromium-driver, kamailio and kamailio-websocket-modules (apt-get, as
+/// root). npm packages are installed by the scripts that use them (`npm ci`).
+fn setup(browser_and_kamailio: bool) -> Result<(), String> {
+    run("rustup", &["target", "add", "wasm32-unknown-unknown"], &[])?;
+    let manifest = std::fs::read_to_string(root().join("Cargo.toml")).map_err(|e| e.to_string())?;
+    let pinned = manifest
+        .lines()
+        .find_map(|l| l.strip_prefix("wasm-bindgen = \"="))
+        .and_then(|l| l.strip_suffix('"'))
+        .ok_or("Cargo.toml must pin wasm-bindgen with =")?
+        .to_owned();
+    if !output("wasm-bindgen", &["--version"]).contains(&pinned) {
+        run(
+            "cargo",
+            &["install", "wasm-bindgen-cli", "--version", &pinned],
+            &[],
+        )?;
+    }
+    if !has("wasm-pack") {
+        run("cargo", &["install", "wasm-pack", "--locked"], &[])?;
+    }
+    if browser_and_kamailio {
+        let missing: Vec<&str> = [
+            "chromium",
+            "chromium-driver",
+            "kamailio",
+            "kamailio-websocket-modules",
+        ]
+        .into_iter()
+        .filter(|p| {
+            !Command::new("dpkg")
+                .args(["-s", p])
+                .output()
+                .is_ok_and(|o| o.status.success())
+        })
+        .collect();
+        if !missing.is_empty() {
+            if !has("apt-get") {
+                return Err(format!(
+                    "install {} (Chromium + chromedriver, Kamailio 5.6 with its websocket module) and retry",
+                    missing.join(", ")
+                ));
+            }
+            let mut args = vec!["install", "-y"];
+            args.extend(&missing);
+            run("apt-get", &["update"], &[])?;
+            run("apt-get", &args, &[("DEBIAN_FRONTEND", "noninteractive")])?;
+        }
+    }
+    Ok(())
+}
+
 fn test() -> Result<(), String> {
+    setup(true)?;
     run("cargo", &["fmt", "--all", "--check"], &[])?;
     run(
         "cargo",
@@ -116,6 +189,7 @@ fn test() -> Result<(), String> {
 }
 
 fn demo() -> Result<(), String> {
+    setup(false)?;
     build_package()?;
     eprintln!("xtask: open http://127.0.0.1:8088/ (Ctrl-C stops)");
     run(
@@ -144,12 +218,13 @@ fn fuzz(seconds: Option<&str>) -> Result<(), String> {
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
+        Some("setup") => setup(true),
         Some("test") => test(),
         Some("demo") => demo(),
         Some("bench") => bench(),
         Some("fuzz") => fuzz(args.get(1).map(String::as_str)),
         _ => {
-            eprintln!("usage: cargo xtask <test | demo | bench | fuzz [seconds]>");
+            eprintln!("usage: cargo xtask <test | demo | bench | fuzz [seconds] | setup>");
             return ExitCode::from(64);
         }
     };
