@@ -1,0 +1,142 @@
+#!/usr/bin/env bash
+# Download size (issue: Performance, item 2): gzip -9 bytes of what a browser
+# downloads for imsip (pkg/: imsip_core_bg.wasm + imsip_core.js + imclient.js +
+# imsip.js, each file gzipped on its own, as a server sends them) against JsSIP
+# 3.13.8 and SIP.js 0.21.2 bundled and minified by esbuild
+# (`esbuild --bundle --minify --format=esm` of an entry re-exporting the library's
+# main export), then the biggest functions of the wasm (twiggy).
+#
+# Usage: benches/size.sh [--check] [--json FILE]
+#   --check   exit 1 when imsip's gzipped total exceeds BUDGET (a regression guard
+#             for CI, not the target: the 45 KB target is printed separately)
+#   --json    also write the figures as JSON (benches/run.sh reads them)
+# Needs pkg/ (bash js/build.sh). 1 KB = 1024 bytes throughout.
+set -euo pipefail
+
+# Regression guard: the measured total (2026-11-25) rounded up to the next 5 KB.
+# Lower it when the package shrinks; raise it only with a reason in the commit.
+BUDGET=135 # KB (1 KB = 1024 B)
+TARGET=45  # KB: the issue's target, reported, never enforced
+
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+CHECK=0
+JSON=
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --check) CHECK=1 ;;
+    --json) JSON=$2; shift ;;
+    *) echo "usage: benches/size.sh [--check] [--json FILE]" >&2; exit 64 ;;
+  esac
+  shift
+done
+
+for f in imsip_core_bg.wasm imsip_core.js imclient.js imsip.js; do
+  [ -f "pkg/$f" ] || { echo "size.sh: pkg/$f is missing: run bash js/build.sh" >&2; exit 1; }
+done
+
+# esbuild and the two libraries, from benches/js/package-lock.json.
+if [ ! -x benches/js/node_modules/.bin/esbuild ] ||
+   [ benches/js/package-lock.json -nt benches/js/node_modules/.package-lock.json ]; then
+  (cd benches/js && npm ci --no-audit --no-fund --loglevel=error) >&2
+fi
+
+OUT=target/bench/size
+mkdir -p "$OUT"
+gz() { gzip -9c "$1" | wc -c; }
+kb() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1024 }'; }
+
+# ── imsip ──
+echo "imsip (pkg/, each file gzip -9):"
+IMSIP_RAW=0
+IMSIP_GZ=0
+for f in imsip_core_bg.wasm imsip_core.js imclient.js imsip.js; do
+  raw=$(wc -c <"pkg/$f")
+  g=$(gz "pkg/$f")
+  IMSIP_RAW=$((IMSIP_RAW + raw))
+  IMSIP_GZ=$((IMSIP_GZ + g))
+  printf '  %-20s %8d B  gzip %7d B\n' "$f" "$raw" "$g"
+done
+printf '  %-20s %8d B  gzip %7d B  (%s KB)\n' total "$IMSIP_RAW" "$IMSIP_GZ" "$(kb "$IMSIP_GZ")"
+
+# ── JsSIP and SIP.js, bundled as an application would ──
+bundle() { # name entry-source out-file
+  (cd benches/js && printf '%s\n' "$2" |
+    node_modules/.bin/esbuild --bundle --minify --format=esm --log-level=warning) >"$3"
+}
+bundle JsSIP "export { default } from 'jssip';" "$OUT/jssip.min.js"
+bundle SIP.js "export * from 'sip.js';" "$OUT/sipjs.min.js"
+JSSIP_RAW=$(wc -c <"$OUT/jssip.min.js")
+JSSIP_GZ=$(gz "$OUT/jssip.min.js")
+SIPJS_RAW=$(wc -c <"$OUT/sipjs.min.js")
+SIPJS_GZ=$(gz "$OUT/sipjs.min.js")
+echo "esbuild --bundle --minify --format=esm:"
+printf '  %-20s %8d B  gzip %7d B  (%s KB)\n' "JsSIP 3.13.8" "$JSSIP_RAW" "$JSSIP_GZ" "$(kb "$JSSIP_GZ")"
+printf '  %-20s %8d B  gzip %7d B  (%s KB)\n' "SIP.js 0.21.2" "$SIPJS_RAW" "$SIPJS_GZ" "$(kb "$SIPJS_GZ")"
+awk -v i="$IMSIP_GZ" -v j="$JSSIP_GZ" -v s="$SIPJS_GZ" \
+  'BEGIN { printf "imsip / JsSIP = %.2f   imsip / SIP.js = %.2f   (gzipped)\n", i / j, i / s }'
+
+TARGET_MET=no
+[ "$IMSIP_GZ" -le $((TARGET * 1024)) ] && TARGET_MET=yes
+BUDGET_MET=no
+[ "$IMSIP_GZ" -le $((BUDGET * 1024)) ] && BUDGET_MET=yes
+echo "target: ≤ $TARGET KB gzipped: $TARGET_MET ($(kb "$IMSIP_GZ") KB)"
+echo "budget (regression guard): ≤ $BUDGET KB: $BUDGET_MET"
+
+# ── what the wasm is made of ──
+TWIGGY=$(command -v twiggy || echo "$HOME/.cargo/bin/twiggy")
+NAMED=
+if [ ! -x "$TWIGGY" ]; then
+  echo "(twiggy is not installed: no per-function breakdown; cargo install twiggy)"
+else
+  # pkg/'s module has no name section after wasm-opt, so twiggy names only
+  # code[N]. When the raw cargo output of the same build is still in target/, a
+  # copy is made the same way (wasm-bindgen, wasm-opt -Oz) with names kept (-g);
+  # it is used when its code is the same size as pkg/'s.
+  RAW=target/wasm32-unknown-unknown/release/imsip.wasm
+  WASM_OPT=js/node_modules/.bin/wasm-opt
+  if [ -f "$RAW" ] && [ -x "$WASM_OPT" ] && command -v wasm-bindgen >/dev/null; then
+    rm -rf "$OUT/named"
+    if wasm-bindgen --target web --keep-debug --out-dir "$OUT/named" --out-name imsip_core "$RAW" 2>/dev/null &&
+       "$WASM_OPT" -Oz -g --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+         --enable-mutable-globals --enable-multivalue --enable-reference-types \
+         "$OUT/named/imsip_core_bg.wasm" -o "$OUT/named.wasm" 2>/dev/null; then
+      names=$("$TWIGGY" top --format csv "$OUT/named.wasm" |
+        awk -F, '/subsection/ { s += $(NF-3) } END { print s + 0 }')
+      stripped=$(($(wc -c <"$OUT/named.wasm") - names))
+      pkgsize=$(wc -c <pkg/imsip_core_bg.wasm)
+      diff=$((stripped - pkgsize)); diff=${diff#-}
+      if [ $((diff * 100)) -le "$pkgsize" ]; then
+        NAMED=$OUT/named.wasm
+      else
+        echo "(target/'s raw wasm is not pkg/'s build ($stripped vs $pkgsize B without names): no names)"
+      fi
+    fi
+  fi
+  echo
+  echo "twiggy top -n 25 pkg/imsip_core_bg.wasm$([ -n "$NAMED" ] && echo "  (names from $NAMED, the same build with its name section)"):"
+  "$TWIGGY" top -n 25 "${NAMED:-pkg/imsip_core_bg.wasm}"
+  if [ -n "$NAMED" ]; then
+    echo
+    echo "by crate / imsip module (shallow bytes; name section excluded):"
+    "$TWIGGY" top --format csv "$NAMED" | node benches/js/twiggy-crates.mjs 16
+  fi
+fi
+
+if [ -n "$JSON" ]; then
+  cat >"$JSON" <<EOF
+{
+  "imsip": { "raw": $IMSIP_RAW, "gzip": $IMSIP_GZ,
+    "files": { $(for f in imsip_core_bg.wasm imsip_core.js imclient.js imsip.js; do
+      printf '"%s": { "raw": %d, "gzip": %d }, ' "$f" "$(wc -c <"pkg/$f")" "$(gz "pkg/$f")"; done | sed 's/, $//') } },
+  "JsSIP": { "raw": $JSSIP_RAW, "gzip": $JSSIP_GZ },
+  "SIP.js": { "raw": $SIPJS_RAW, "gzip": $SIPJS_GZ },
+  "targetKB": $TARGET, "budgetKB": $BUDGET
+}
+EOF
+fi
+
+if [ "$CHECK" = 1 ] && [ "$BUDGET_MET" = no ]; then
+  echo "size.sh: imsip is $(kb "$IMSIP_GZ") KB gzipped, over the $BUDGET KB budget" >&2
+  exit 1
+fi
