@@ -353,12 +353,7 @@ impl UserAgent {
     pub fn register(&mut self, now: Millis) -> OpId {
         self.now = self.now.max(now);
         let op = self.new_op();
-        if self.conn == Conn::Closed {
-            self.complete(
-                op,
-                Err(UaError::InvalidState("the client is closed".into())),
-            );
-        } else {
+        if !self.refuse_if_closed(op) {
             if !self.reg.wanted || self.reg.state != RegistrationState::Registered {
                 self.reg.policy_pending = self.cfg.publish_policy != PublishPolicy::Never;
             }
@@ -380,11 +375,8 @@ impl UserAgent {
     pub fn unregister(&mut self, now: Millis) -> OpId {
         self.now = self.now.max(now);
         let op = self.new_op();
-        if self.conn == Conn::Closed {
-            self.complete(
-                op,
-                Err(UaError::InvalidState("the client is closed".into())),
-            );
+        if self.refuse_if_closed(op) {
+            // Answered.
         } else if !self.reg.wanted
             && self.reg.state != RegistrationState::Registered
             && !self.reg.in_flight
@@ -530,6 +522,18 @@ impl UserAgent {
 
     // ───────────────────────────── plumbing ─────────────────────────────
 
+    /// Completes `op` with `invalid_state` when the client is closed.
+    fn refuse_if_closed(&mut self, op: OpId) -> bool {
+        let closed = self.conn == Conn::Closed;
+        if closed {
+            self.complete(
+                op,
+                Err(UaError::InvalidState("the client is closed".into())),
+            );
+        }
+        closed
+    }
+
     fn new_op(&mut self) -> OpId {
         let id = OpId(self.next_op);
         self.next_op += 1;
@@ -586,14 +590,11 @@ impl UserAgent {
     }
 
     fn submit(&mut self, work: Work) {
-        if self.conn == Conn::Closed {
-            if let Some(op) = work.op() {
-                self.complete(
-                    op,
-                    Err(UaError::InvalidState("the client is closed".into())),
-                );
-            }
-        } else {
+        let refused = match work.op() {
+            Some(op) => self.refuse_if_closed(op),
+            None => self.conn == Conn::Closed,
+        };
+        if !refused {
             self.queue.push_back(work);
             self.ensure_connection();
             self.flush_queue();
