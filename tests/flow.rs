@@ -216,3 +216,18 @@ fn oversize_and_garbage_frames_are_dropped_and_the_flow_survives() {
     h.pump();
     assert!(matches!(h.ok(op), Outcome::MessageSent { .. }));
 }
+
+#[test]
+fn a_server_ping_gets_a_pong_and_huge_times_do_not_overflow() {
+    let mut h = registered();
+    let before = h.sent.len();
+    h.core.outbox.push("\r\n\r\n".into());
+    h.pump();
+    assert_eq!(
+        h.sent[before..],
+        ["\r\n".to_string()],
+        "CRLFCRLF ping → CRLF pong (RFC 5626 §3.5.1)"
+    );
+    h.ua.handle_input(u64::MAX, imsip::ua::Input::Timeout);
+    h.pump();
+}

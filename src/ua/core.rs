@@ -10,6 +10,9 @@ use std::collections::VecDeque;
 const SERVICE_SETTINGS: &str = "service-settings";
 /// Methods we answer (RFC 3261 §20.5 Allow).
 const ALLOW: &str = "MESSAGE, NOTIFY, OPTIONS";
+/// Times are clamped here (about 146 million years of milliseconds) so that adding
+/// any delay can never overflow.
+const MAX_TIME: Millis = 1 << 62;
 /// Incoming MESSAGEs remembered for duplicate detection (same Call-ID and CSeq).
 const DEDUP_WINDOW: usize = 128;
 
@@ -337,7 +340,11 @@ impl UserAgent {
 
     /// Feeds an input at time `now`.
     pub fn handle_input(&mut self, now: Millis, input: Input<'_>) {
-        self.now = self.now.max(now);
+        self.now = self.now.max(now.min(MAX_TIME));
+        if self.conn == Conn::Closed {
+            // Nothing more happens after close(), whatever still arrives.
+            return;
+        }
         match input {
             Input::Connected => self.on_connected(),
             Input::Disconnected => self.on_disconnected(),
@@ -351,7 +358,7 @@ impl UserAgent {
     /// Registers (or refreshes now when registered). Completes with
     /// [`Outcome::Registered`].
     pub fn register(&mut self, now: Millis) -> OpId {
-        self.now = self.now.max(now);
+        self.now = self.now.max(now.min(MAX_TIME));
         let op = self.new_op();
         if !self.refuse_if_closed(op) {
             if !self.reg.wanted || self.reg.state != RegistrationState::Registered {
@@ -373,7 +380,7 @@ impl UserAgent {
 
     /// Unregisters our contact (Expires 0). Completes with [`Outcome::Unregistered`].
     pub fn unregister(&mut self, now: Millis) -> OpId {
-        self.now = self.now.max(now);
+        self.now = self.now.max(now.min(MAX_TIME));
         let op = self.new_op();
         if self.refuse_if_closed(op) {
             // Answered.
@@ -405,7 +412,7 @@ impl UserAgent {
         settings: &ServiceSettings,
         expires: Option<u32>,
     ) -> OpId {
-        self.now = self.now.max(now);
+        self.now = self.now.max(now.min(MAX_TIME));
         let op = self.new_op();
         let body = settings.encode();
         self.current_settings = Some(settings.clone());
@@ -417,7 +424,7 @@ impl UserAgent {
     /// Removes our publication (Expires 0 + SIP-If-Match). Completes with
     /// [`Outcome::Removed`].
     pub fn remove_settings(&mut self, now: Millis) -> OpId {
-        self.now = self.now.max(now);
+        self.now = self.now.max(now.min(MAX_TIME));
         let op = self.new_op();
         self.submit(Work::Remove(op));
         op
@@ -426,7 +433,7 @@ impl UserAgent {
     /// One-shot fetch of the server's settings (SUBSCRIBE with Expires 0, one
     /// NOTIFY). Completes with [`Outcome::Settings`].
     pub fn fetch_settings(&mut self, now: Millis) -> OpId {
-        self.now = self.now.max(now);
+        self.now = self.now.max(now.min(MAX_TIME));
         let op = self.new_op();
         self.submit(Work::Fetch(Some(op)));
         op
@@ -435,7 +442,7 @@ impl UserAgent {
     /// Starts watching settings (SUBSCRIBE, refreshed before expiry); NOTIFYs
     /// arrive as [`Event::ServiceSettings`]. Completes with [`Outcome::Subscribed`].
     pub fn watch_settings(&mut self, now: Millis) -> OpId {
-        self.now = self.now.max(now);
+        self.now = self.now.max(now.min(MAX_TIME));
         let op = self.new_op();
         self.submit(Work::Watch(op));
         op
@@ -443,7 +450,7 @@ impl UserAgent {
 
     /// Ends the watch (SUBSCRIBE with Expires 0 in the dialog).
     pub fn unwatch_settings(&mut self, now: Millis) -> OpId {
-        self.now = self.now.max(now);
+        self.now = self.now.max(now.min(MAX_TIME));
         let op = self.new_op();
         self.submit(Work::Unwatch(op));
         op
@@ -458,7 +465,7 @@ impl UserAgent {
         body: &[u8],
         content_type: Option<&str>,
     ) -> OpId {
-        self.now = self.now.max(now);
+        self.now = self.now.max(now.min(MAX_TIME));
         let op = self.new_op();
         let target = match Uri::parse(to.trim()) {
             Ok(u) if u.is_sip() || matches!(u.scheme(), crate::message::Scheme::Tel) => u,
@@ -504,15 +511,16 @@ impl UserAgent {
     /// Closes the client: pending operations fail with `invalid_state`, the socket
     /// is closed and nothing more is sent.
     pub fn close(&mut self, now: Millis) {
-        self.now = self.now.max(now);
+        self.now = self.now.max(now.min(MAX_TIME));
         if self.conn == Conn::Closed {
             return;
         }
         let was_open = matches!(self.conn, Conn::Connected | Conn::Connecting);
-        self.fail_everything(UaError::InvalidState("the client was closed".into()));
+        // Closed first, so that nothing queued is sent while pending work fails.
         self.conn = Conn::Closed;
         self.reg.wanted = false;
         self.watch.wanted = false;
+        self.fail_everything(UaError::InvalidState("the client was closed".into()));
         self.clear_timers();
         if was_open {
             self.out.push_back(Output::Close);
@@ -894,6 +902,9 @@ impl UserAgent {
         self.ping_at = None;
         self.pong_deadline = None;
         let was_registered = self.reg.state == RegistrationState::Registered;
+        // The flow is gone before anything fails: nothing may be sent on it while
+        // the failures are reported (a pump would otherwise transmit queued work).
+        self.conn = Conn::Idle;
         self.fail_everything(UaError::Transport);
         if self.reg.wanted && was_registered {
             self.reg.restore_pending = true;
@@ -966,6 +977,12 @@ impl UserAgent {
             && self.ping_at.is_none()
         {
             self.ping_at = Some(self.now + self.cfg.keep_alive_interval as Millis * 1000);
+        }
+        if text == "\r\n\r\n" && self.conn == Conn::Connected {
+            // A ping from the server (Asterisk sends them): answer with a pong
+            // (RFC 5626 §3.5.1).
+            self.transmit("\r\n".to_owned());
+            return;
         }
         if text.bytes().all(|b| b == b'\r' || b == b'\n') {
             // RFC 5626 §3.5.1 pong (CRLF), or a keep-alive ping from the server: not an error.
@@ -1739,7 +1756,11 @@ impl UserAgent {
                 self.complete(op, Ok(Outcome::Subscribed { expires }));
             }
             if unwatch && self.watch.wanted {
+                // A watch was asked for while the unwatch was in flight.
                 self.send_watch(false);
+            } else if !unwatch && !self.watch.wanted && self.watch.dialog.is_some() {
+                // An unwatch was asked for while the watch was in flight.
+                self.send_watch(true);
             }
         } else {
             if status == 481 && !unwatch && self.watch.wanted {
@@ -1763,6 +1784,12 @@ impl UserAgent {
             };
             for op in ops {
                 self.complete(op, Err(err.clone()));
+            }
+            if !self.watch.wanted && !self.watch.in_flight {
+                // An unwatch asked for meanwhile: there is no subscription left.
+                for op in std::mem::take(&mut self.watch.waiting) {
+                    self.complete(op, Ok(Outcome::Subscribed { expires: 0 }));
+                }
             }
         }
     }
