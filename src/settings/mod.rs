@@ -66,7 +66,10 @@
 //!
 //! - unknown children of `<entity>` (any namespace, including unknown names in our own) go to
 //!   [`Entity::extensions`], unknown children of the root to [`ServiceSettings::extensions`],
-//!   verbatim as [`XmlNode`]s that declare the namespace prefixes they use;
+//!   kept as [`XmlNode`]s that declare the namespace prefixes they use (the declarations
+//!   they borrow from enclosing elements follow their own attributes, sorted; a declaration
+//!   that repeats the binding in force where the encoder writes the node is not kept as
+//!   written, since the encoder skips it: so `decode(encode(x)) == x` holds exactly);
 //! - unknown attributes (on the root, `<entity>` and known elements), unknown content inside
 //!   known elements, and the order of children go to a [`Preserved`], which the encoder uses to
 //!   write them back in place. A known element whose field is set to `None` is dropped with its
@@ -80,7 +83,9 @@
 //! Documents over [`MAX_DOCUMENT_SIZE`] bytes are refused before parsing, as are nesting
 //! deeper than [`MAX_DEPTH`] elements, non-UTF-8 bytes, any `<!DOCTYPE>` (so no entity is ever
 //! declared or expanded; only the five predefined entities and character references are
-//! resolved), characters XML 1.0 does not allow, malformed XML, a wrong root, and bad values of
+//! resolved), characters XML 1.0 does not allow, malformed XML (including element and
+//! attribute names that are not QNames, an empty `xmlns:p=""` and misuse of the reserved
+//! `xml`/`xmlns` prefixes, as Namespaces in XML 1.0 requires), a wrong root, and bad values of
 //! known elements. Each has its [`SettingsError`]. When encoding, text and attribute values are
 //! escaped and characters XML 1.0 cannot carry are dropped; element and attribute names of
 //! [`XmlNode`]s built in code are written as given and must be valid XML names.

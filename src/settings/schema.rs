@@ -1,7 +1,7 @@
 //! The schema-driven layer shared by both documents: namespace resolution, known elements
 //! (RFC 4354 shapes), and everything needed to write unknown content back in place.
 
-use super::xml::{self, XmlChild, XmlNode};
+use super::xml::{self, XmlChild, XmlNode, XML_NS};
 use super::{Preserved, SettingsError};
 
 /// Where the value of a known element lives.
@@ -47,9 +47,13 @@ pub(crate) struct RawEntity {
 
 /// Kind number of an unknown element in [`Preserved::order`].
 const EXT: u8 = u8::MAX;
-const XML_NS: &str = "http://www.w3.org/XML/1998/namespace";
 
 /// The namespace declarations in force at a node: the node and its ancestors.
+///
+/// Decoding walks two of these side by side: the document as read (`source`) and the
+/// elements the encoder will write around each unknown element (`out`: our own elements with
+/// the attributes they are written with), which [`foreign`] needs to put unknown elements in
+/// the form they have after a round trip.
 #[derive(Clone, Copy)]
 struct Scope<'a> {
     node: &'a XmlNode,
@@ -102,6 +106,21 @@ impl<'a> Scope<'a> {
         None
     }
 
+    /// The namespace declarations of this element and its ancestors, outermost first.
+    fn declarations(&self) -> Vec<(&'a str, &'a str)> {
+        let mut nodes = Vec::new();
+        let mut scope = Some(self);
+        while let Some(s) = scope {
+            nodes.push(s.node);
+            scope = s.parent;
+        }
+        let attrs = nodes.into_iter().rev().flat_map(|n| &n.attributes);
+        attrs
+            .filter(|(k, _)| xml::is_declaration(k))
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect()
+    }
+
     /// The namespace and local name of this scope's own element.
     fn resolve(&self) -> (Option<&'a str>, &'a str) {
         let node: &'a XmlNode = self.node;
@@ -123,9 +142,12 @@ fn uses(node: &XmlNode, prefix: &str) -> bool {
 }
 
 /// A copy of an unknown element that declares every prefix it borrowed from its ancestors,
-/// so it can be written under our own elements (whose default namespace is `ns`).
+/// so it can be written under our own elements (whose default namespace is `ns`). The
+/// borrowed declarations follow its own attributes, sorted by name: which ancestor declared
+/// them does not matter (the encoder writes them on different elements).
 fn self_contained(node: &XmlNode, parent: &Scope<'_>, ns: &str) -> XmlNode {
     let mut out = node.clone();
+    let mut borrowed: Vec<(String, String)> = Vec::new();
     let mut seen: Vec<&str> = Vec::new();
     let mut scope = Some(parent);
     while let Some(s) = scope {
@@ -136,15 +158,27 @@ fn self_contained(node: &XmlNode, parent: &Scope<'_>, ns: &str) -> XmlNode {
             }
             seen.push(p);
             if !declares(node, p) && uses(node, p) && !(p.is_empty() && v == ns) {
-                out.attributes.push((k.clone(), v.clone()));
+                borrowed.push((k.clone(), v.clone()));
             }
         }
         scope = s.parent;
     }
     if !seen.contains(&"") && !declares(node, "") && uses(node, "") {
-        out.attributes.push(("xmlns".into(), String::new()));
+        borrowed.push(("xmlns".into(), String::new()));
     }
+    borrowed.sort();
+    out.attributes.append(&mut borrowed);
     out
+}
+
+/// An unknown element as decoded: [`self_contained`], and in the form it has once written
+/// inside `out` (the encoder's elements around it) and read back: the writer skips the
+/// declarations that repeat a binding in force there, and reading borrows back those the
+/// element uses. So `decode(encode(x)) == x`, and the node stays self-contained.
+fn foreign(node: &XmlNode, source: &Scope<'_>, out: &Scope<'_>, ns: &str) -> XmlNode {
+    let node = self_contained(node, source, ns);
+    let written = xml::without_redundant(&node, &mut out.declarations());
+    self_contained(&written, out, ns)
 }
 
 /// The attributes of `scope`'s element other than namespace declarations and `known`,
@@ -170,12 +204,18 @@ fn foreign_attrs(scope: &Scope<'_>, known: &[&str]) -> Vec<(String, String)> {
     out
 }
 
-/// Unknown children of `scope`'s element, self-contained; text only when `keep_text`.
-fn foreign_children(scope: &Scope<'_>, ns: &str, keep_text: bool) -> Vec<XmlChild> {
+/// Unknown children of `scope`'s element (written inside `out`), see [`foreign`]; text only
+/// when `keep_text`.
+fn foreign_children(
+    scope: &Scope<'_>,
+    out_scope: &Scope<'_>,
+    ns: &str,
+    keep_text: bool,
+) -> Vec<XmlChild> {
     let mut out = Vec::new();
     for c in &scope.node.children {
         match c {
-            XmlChild::Element(e) => out.push(XmlChild::Element(self_contained(e, scope, ns))),
+            XmlChild::Element(e) => out.push(XmlChild::Element(foreign(e, scope, out_scope, ns))),
             XmlChild::Text(t) if keep_text => out.push(XmlChild::Text(t.clone())),
             XmlChild::Text(_) => {}
         }
@@ -195,9 +235,14 @@ fn invalid(element: &'static str, what: &'static str) -> SettingsError {
     SettingsError::InvalidValue { element, what }
 }
 
-/// Reads the value element (`<inner>`, or `<name>` for flat specs) and returns its value
-/// and its template: the element stripped of the value.
-fn read_value(spec: &Spec, scope: &Scope<'_>, ns: &str) -> Result<(Val, XmlNode), SettingsError> {
+/// Reads the value element (`<inner>`, or `<name>` for flat specs; written inside `out`) and
+/// returns its value and its template: the element stripped of the value.
+fn read_value(
+    spec: &Spec,
+    scope: &Scope<'_>,
+    out: &Scope<'_>,
+    ns: &str,
+) -> Result<(Val, XmlNode), SettingsError> {
     let name = spec.inner.unwrap_or(spec.name);
     let node = scope.node;
     let (val, known): (Val, &[&str]) = match spec.form {
@@ -218,11 +263,13 @@ fn read_value(spec: &Spec, scope: &Scope<'_>, ns: &str) -> Result<(Val, XmlNode)
             }
         }
     };
-    let template = XmlNode {
+    let mut template = XmlNode {
         name: name.into(),
         attributes: foreign_attrs(scope, known),
-        children: foreign_children(scope, ns, spec.form != Form::Text),
+        children: Vec::new(),
     };
+    let keep_text = spec.form != Form::Text;
+    template.children = foreign_children(scope, &out.child(&template), ns, keep_text);
     Ok((val, template))
 }
 
@@ -235,36 +282,38 @@ fn skeleton(spec: &Spec) -> XmlNode {
     node
 }
 
-/// Reads a known child of `<entity>`; the template is kept only when it holds unknown content.
+/// Reads a known child of `<entity>` (written inside `out`); the template is kept only when
+/// it holds unknown content.
 fn read_known(
     spec: &Spec,
     scope: &Scope<'_>,
+    out: &Scope<'_>,
     ns: &str,
 ) -> Result<(Val, Option<XmlNode>), SettingsError> {
     let (val, template) = match spec.inner {
-        None => read_value(spec, scope, ns)?,
+        None => read_value(spec, scope, out, ns)?,
         Some(inner) => {
+            let mut template = XmlNode {
+                name: spec.name.into(),
+                attributes: foreign_attrs(scope, &[]),
+                children: Vec::new(),
+            };
+            let out = out.child(&template);
             let mut val = None;
             let mut children = Vec::new();
             for child in scope.node.elements() {
                 let cs = scope.child(child);
                 if val.is_none() && cs.resolve() == (Some(ns), inner) {
-                    let (v, t) = read_value(spec, &cs, ns)?;
+                    let (v, t) = read_value(spec, &cs, &out, ns)?;
                     val = Some(v);
                     children.push(XmlChild::Element(t));
                 } else {
-                    children.push(XmlChild::Element(self_contained(child, scope, ns)));
+                    children.push(XmlChild::Element(foreign(child, scope, &out, ns)));
                 }
             }
             let val = val.ok_or(invalid(spec.name, "missing value element"))?;
-            (
-                val,
-                XmlNode {
-                    name: spec.name.into(),
-                    attributes: foreign_attrs(scope, &[]),
-                    children,
-                },
-            )
+            template.children = children;
+            (val, template)
         }
     };
     Ok((val, Some(template).filter(|t| *t != skeleton(spec))))
@@ -344,7 +393,12 @@ fn arrange(order: &[u8], known: Vec<(u8, XmlNode)>, ext: &[XmlNode]) -> Vec<XmlC
     out
 }
 
-fn decode_entity(schema: &Schema, scope: &Scope<'_>) -> Result<RawEntity, SettingsError> {
+/// Decodes an `<entity>`; `out` is the root as the encoder writes it.
+fn decode_entity(
+    schema: &Schema,
+    scope: &Scope<'_>,
+    out: &Scope<'_>,
+) -> Result<RawEntity, SettingsError> {
     let ns = schema.ns;
     let id = scope
         .node
@@ -359,6 +413,13 @@ fn decode_entity(schema: &Schema, scope: &Scope<'_>) -> Result<RawEntity, Settin
             ..Default::default()
         },
     };
+    // Only the namespace declarations of the written `<entity>` matter here.
+    let written = XmlNode {
+        name: "entity".into(),
+        attributes: entity.preserved.attributes.clone(),
+        children: Vec::new(),
+    };
+    let out = out.child(&written);
     let mut order = Vec::new();
     for child in scope.node.elements() {
         let cs = scope.child(child);
@@ -370,7 +431,7 @@ fn decode_entity(schema: &Schema, scope: &Scope<'_>) -> Result<RawEntity, Settin
         let spec = known.and_then(|k| schema.specs.get(k));
         match (kind, spec) {
             (Some(kind), Some(spec)) if !entity.vals.iter().any(|(k, _)| *k == kind) => {
-                let (val, template) = read_known(spec, &cs, ns)?;
+                let (val, template) = read_known(spec, &cs, &out, ns)?;
                 entity.vals.push((kind, val));
                 entity
                     .preserved
@@ -379,7 +440,7 @@ fn decode_entity(schema: &Schema, scope: &Scope<'_>) -> Result<RawEntity, Settin
                 order.push(kind);
             }
             _ => {
-                entity.extensions.push(self_contained(child, scope, ns));
+                entity.extensions.push(foreign(child, scope, &out, ns));
                 order.push(EXT);
             }
         }
@@ -406,25 +467,39 @@ pub(crate) fn decode(
             name: local.to_owned(),
         });
     }
+    let attributes = foreign_attrs(&scope, &[]);
+    let mut written = XmlNode::new(schema.root);
+    written.attributes = root_attributes(schema, &attributes);
+    let out = Scope {
+        node: &written,
+        parent: None,
+    };
     let mut entities = Vec::new();
     let mut extensions = Vec::new();
     let mut order = Vec::new();
     for child in root.elements() {
         let cs = scope.child(child);
         if cs.resolve() == (Some(schema.ns), "entity") {
-            entities.push(decode_entity(schema, &cs)?);
+            entities.push(decode_entity(schema, &cs, &out)?);
             order.push(0);
         } else {
-            extensions.push(self_contained(child, &scope, schema.ns));
+            extensions.push(foreign(child, &scope, &out, schema.ns));
             order.push(EXT);
         }
     }
     let preserved = Preserved {
-        attributes: foreign_attrs(&scope, &[]),
+        attributes,
         order: settle(order),
         templates: vec![],
     };
     Ok((entities, extensions, preserved))
+}
+
+/// The attributes the encoder writes on the root: our namespace, then the preserved ones.
+fn root_attributes(schema: &Schema, preserved: &[(String, String)]) -> Vec<(String, String)> {
+    let mut attributes = vec![("xmlns".to_owned(), schema.ns.to_owned())];
+    attributes.extend(preserved.iter().cloned());
+    attributes
 }
 
 /// Encodes a document of this schema.
@@ -457,8 +532,7 @@ pub(crate) fn encode(
             },
         )
     });
-    let mut attributes = vec![("xmlns".to_owned(), schema.ns.to_owned())];
-    attributes.extend(preserved.attributes.iter().cloned());
+    let attributes = root_attributes(schema, &preserved.attributes);
     let children = arrange(&preserved.order, entities.collect(), extensions);
     xml::write(&XmlNode {
         name: schema.root.into(),

@@ -73,6 +73,10 @@ impl XmlNode {
     }
 
     fn push_text(&mut self, s: &str) {
+        // An empty run (`<![CDATA[]]>`) would not survive being written and read again.
+        if s.is_empty() {
+            return;
+        }
         if let Some(XmlChild::Text(t)) = self.children.last_mut() {
             t.push_str(s);
         } else {
@@ -99,6 +103,81 @@ fn is_xml_space(c: char) -> bool {
     matches!(c, ' ' | '\t' | '\n' | '\r')
 }
 
+/// XML 1.0 `NameStartChar`, without `:`.
+fn is_name_start(c: char) -> bool {
+    matches!(c, 'A'..='Z' | '_' | 'a'..='z' | '\u{c0}'..='\u{d6}' | '\u{d8}'..='\u{f6}'
+        | '\u{f8}'..='\u{2ff}' | '\u{370}'..='\u{37d}' | '\u{37f}'..='\u{1fff}'
+        | '\u{200c}'..='\u{200d}' | '\u{2070}'..='\u{218f}' | '\u{2c00}'..='\u{2fef}'
+        | '\u{3001}'..='\u{d7ff}' | '\u{f900}'..='\u{fdcf}' | '\u{fdf0}'..='\u{fffd}'
+        | '\u{10000}'..='\u{effff}')
+}
+
+/// XML 1.0 `NameChar`, without `:`.
+fn is_name_char(c: char) -> bool {
+    is_name_start(c)
+        || matches!(c, '-' | '.' | '0'..='9' | '\u{b7}' | '\u{300}'..='\u{36f}' | '\u{203f}'..='\u{2040}')
+}
+
+/// Namespaces in XML 1.0 `NCName`: an XML name without colons.
+fn is_ncname(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars.next().is_some_and(is_name_start) && chars.all(is_name_char)
+}
+
+/// Namespaces in XML 1.0 `QName`: `prefix:local` or `local`.
+fn is_qname(name: &str) -> bool {
+    match name.split_once(':') {
+        Some((prefix, local)) => is_ncname(prefix) && is_ncname(local),
+        None => is_ncname(name),
+    }
+}
+
+/// Whether an attribute name is a namespace declaration (`xmlns` or `xmlns:p`).
+pub(crate) fn is_declaration(name: &str) -> bool {
+    name == "xmlns" || name.starts_with("xmlns:")
+}
+
+/// Whether the declaration `name="value"` repeats the binding in force; `in_force` holds the
+/// declarations of the enclosing elements, innermost last, and without any the default
+/// namespace is none (`xmlns=""`). The writer skips such declarations.
+fn is_redundant(in_force: &[(&str, &str)], name: &str, value: &str) -> bool {
+    let current = in_force
+        .iter()
+        .rev()
+        .find(|(d, _)| *d == name)
+        .map(|(_, v)| *v);
+    current.or((name == "xmlns").then_some("")) == Some(value)
+}
+
+/// `node` as [`write()`] writes it below elements declaring `in_force` (innermost last): without
+/// the namespace declarations that repeat a binding in force, at any depth.
+pub(crate) fn without_redundant<'a>(
+    node: &'a XmlNode,
+    in_force: &mut Vec<(&'a str, &'a str)>,
+) -> XmlNode {
+    let outer = in_force.len();
+    let mut out = XmlNode::new(node.name.as_str());
+    for (k, v) in &node.attributes {
+        if is_declaration(k) {
+            if is_redundant(in_force, k, v) {
+                continue;
+            }
+            in_force.push((k, v));
+        }
+        out.attributes.push((k.clone(), v.clone()));
+    }
+    out.children = node
+        .children
+        .iter()
+        .map(|c| match c {
+            XmlChild::Element(e) => XmlChild::Element(without_redundant(e, in_force)),
+            XmlChild::Text(t) => XmlChild::Text(t.clone()),
+        })
+        .collect();
+    in_force.truncate(outer);
+    out
+}
+
 fn malformed(position: u64, what: &'static str) -> SettingsError {
     SettingsError::Malformed {
         position: usize::try_from(position).unwrap_or(usize::MAX),
@@ -106,18 +185,53 @@ fn malformed(position: u64, what: &'static str) -> SettingsError {
     }
 }
 
+/// The namespace name bound to the `xml` prefix.
+pub(crate) const XML_NS: &str = "http://www.w3.org/XML/1998/namespace";
+const XMLNS_NS: &str = "http://www.w3.org/2000/xmlns/";
+
+/// Checks the namespace constraints of Namespaces in XML 1.0 that concern a declaration:
+/// `xmlns:p` is not empty, and the reserved prefixes and names are bound only as fixed.
+fn check_declaration(name: &str, value: &str, pos: u64) -> Result<(), SettingsError> {
+    let prefix = name.strip_prefix("xmlns:");
+    if prefix.is_some() && value.is_empty() {
+        return Err(malformed(pos, "empty namespace name for a prefix"));
+    }
+    let reserved = match prefix {
+        Some("xmlns") => true,
+        Some("xml") => value != XML_NS,
+        _ => value == XML_NS || value == XMLNS_NS,
+    };
+    if reserved {
+        return Err(malformed(pos, "reserved namespace prefix or name"));
+    }
+    Ok(())
+}
+
 fn start_node(e: &BytesStart<'_>, pos: u64) -> Result<XmlNode, SettingsError> {
-    let mut node = XmlNode::new(e.name().into_inner());
+    let name = e.name().into_inner();
+    if !is_qname(name) {
+        return Err(malformed(pos, "element name is not a QName"));
+    }
+    if name.starts_with("xmlns:") {
+        return Err(malformed(pos, "reserved namespace prefix or name"));
+    }
+    let mut node = XmlNode::new(name);
     for attr in e.attributes() {
         let attr = attr.map_err(|_| malformed(pos, "invalid or duplicate attribute"))?;
+        let name = attr.key.into_inner();
+        if !is_qname(name) {
+            return Err(malformed(pos, "attribute name is not a QName"));
+        }
         // Only the five predefined entities and character references are resolved.
         let value = attr
             .normalized_value(XmlVersion::Implicit1_0)
             .ok()
             .filter(|v| v.chars().all(is_xml_char))
             .ok_or_else(|| malformed(pos, "invalid reference in attribute value"))?;
-        node.attributes
-            .push((attr.key.into_inner().to_owned(), value.into_owned()));
+        if is_declaration(name) {
+            check_declaration(name, &value, pos)?;
+        }
+        node.attributes.push((name.to_owned(), value.into_owned()));
     }
     Ok(node)
 }
@@ -234,7 +348,8 @@ fn close(stack: &mut [XmlNode], root: &mut Option<XmlNode>, node: XmlNode) {
 /// Writes a document: the XML declaration, then `root`, indented by two spaces.
 ///
 /// A namespace declaration is skipped where the same binding is already in force, so
-/// self-contained nodes do not repeat their parents' declarations.
+/// self-contained nodes do not repeat their parents' declarations (the decoder reads nodes
+/// in the form [`without_redundant`] gives them, so that this loses nothing).
 pub(crate) fn write(root: &XmlNode) -> String {
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     write_node(&mut out, root, Some(0), &mut Vec::new());
@@ -254,9 +369,8 @@ fn write_node<'a>(
     out.push('<');
     out.push_str(&node.name);
     for (k, v) in &node.attributes {
-        if k == "xmlns" || k.starts_with("xmlns:") {
-            let current = decls.iter().rev().find(|(d, _)| d == k).map(|(_, v)| *v);
-            if current.or((k == "xmlns").then_some("")) == Some(v.as_str()) {
+        if is_declaration(k) {
+            if is_redundant(decls, k, v) {
                 continue;
             }
             decls.push((k, v));
