@@ -231,3 +231,21 @@ fn a_server_ping_gets_a_pong_and_huge_times_do_not_overflow() {
     h.ua.handle_input(u64::MAX, imsip::ua::Input::Timeout);
     h.pump();
 }
+
+#[test]
+fn a_timer_that_fires_early_is_armed_again() {
+    use imsip::ua::{Input, Output};
+    let mut h = registered();
+    h.pump();
+    let wake = h.wake.expect("a wake-up is armed");
+    // The caller's timer fires 1 ms early: nothing is due, but a timer must be re-armed.
+    h.wake = None;
+    h.ua.handle_input(wake - 1, Input::Timeout);
+    let mut rearmed = None;
+    while let Some(o) = h.ua.poll_output() {
+        if let Output::Timeout(at) = o {
+            rearmed = Some(at);
+        }
+    }
+    assert_eq!(rearmed, Some(wake), "the same wake-up is requested again");
+}

@@ -237,7 +237,8 @@ impl State {
         }
         if let Some(cb) = &self.callbacks {
             // setTimeout takes at most 2^31 - 1 ms (larger values fire at once).
-            let delay = at.saturating_sub(self.now()).min(0x7fff_ffff) as f64;
+            // One more millisecond: `now()` is floored and timers may fire early.
+            let delay = (at.saturating_sub(self.now()) + 1).min(0x7fff_ffff) as f64;
             self.timer = Some(set_timeout(cb.timer.as_ref().unchecked_ref(), delay));
         }
     }

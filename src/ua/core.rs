@@ -345,6 +345,13 @@ impl UserAgent {
             // Nothing more happens after close(), whatever still arrives.
             return;
         }
+        if input == Input::Timeout {
+            // The caller's timer is spent: always tell it the next wake-up again, even
+            // when it is unchanged (a timer that fires a little early, as Node's
+            // setTimeout does against performance.now(), finds nothing due yet and must
+            // not be left without a timer).
+            self.armed = None;
+        }
         match input {
             Input::Connected => self.on_connected(),
             Input::Disconnected => self.on_disconnected(),

@@ -1,0 +1,402 @@
+// Fault injection end to end (issue "Robustness", item 1): the built package (pkg/)
+// in Node 20 against imsip-devcore (target/debug), over loopback only.
+//
+//  * devcore killed with SIGKILL and restarted on the same port with the same --db
+//    during a registration, a PUBLISH in flight, a MESSAGE in flight (relayed to a
+//    peer that never answers) and an idle registered period: every pending promise
+//    settles exactly once, `disconnected` is emitted, the client reconnects with
+//    backoff (0.2–1 s) and re-registers by itself, its publication is restored,
+//    and no MESSAGE the app sent is silently lost or delivered twice;
+//  * a WebSocket server that never answers: register() rejects with `timeout`
+//    (Timer F is 32 s and ImClient has no option to shorten it: the test waits once);
+//  * keep-alive pongs stop (a TCP proxy that freezes the flow): with
+//    keepAliveInterval 1 the flow is declared dead within ~11 s, then the client
+//    reconnects and re-registers;
+//  * a frame over 64 KiB from a fake server: a `dropped` event, the connection lives.
+//
+// The three last run alongside the killed-core sequence (each has its own server).
+//
+//   node --test tests/robustness/faults.test.mjs
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import {
+  WebSocket, WebSocketServer, loadImsip, freePort, waitForPort, startDevcore, startProxy,
+  writeUsers, next, withTimeout, sleep,
+} from './lib.mjs';
+
+const { ImClient, ImError, parseMessage } = await loadImsip();
+
+const dir = mkdtempSync(path.join(tmpdir(), 'imsip-robust-faults-'));
+const usersFile = path.join(dir, 'users.toml');
+writeUsers(usersFile, 20);
+const cleanup = [];
+after(async () => {
+  for (const f of cleanup.reverse()) await f();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const user = (i) => `user${String(i).padStart(4, '0')}`;
+const aorOf = (i) => `sip:${user(i)}@imsip.test`;
+const RECONNECT = { minDelay: 0.2, maxDelay: 1 };
+
+/** Every sendMessage of every client, for the final "none lost, none twice" check. */
+const allSent = [];
+/** Every message received, by body. */
+const received = new Map();
+
+/** An ImClient for userNNNN with every event recorded and tracked operations. */
+function mk(i, server, extra = {}) {
+  const c = new ImClient({
+    server, aor: aorOf(i), password: `pw-${user(i)}`, publishPolicy: 'never',
+    reconnect: RECONNECT, webSocket: WebSocket, ...extra,
+  });
+  c.name = user(i);
+  c.ev = {};
+  for (const t of ['connection', 'registration', 'message', 'trace', 'dropped', 'policy', 'servicesettings']) {
+    c.ev[t] = [];
+    c.addEventListener(t, (e) => c.ev[t].push({ ...e.detail, t: Date.now() }));
+  }
+  c.addEventListener('message', (e) => received.set(e.detail.body, (received.get(e.detail.body) ?? 0) + 1));
+  /** Tracks `p`: resolves with { outcome: 'resolved' | error code, value | error, settles }. */
+  c.track = (what, p) => {
+    const rec = { what, settles: 0, outcome: undefined };
+    rec.done = p.then(
+      (value) => { rec.settles++; rec.outcome = 'resolved'; rec.value = value; return rec; },
+      (error) => {
+        rec.settles++;
+        rec.error = error;
+        rec.outcome = error instanceof ImError ? error.code : `not an ImError: ${error}`;
+        return rec;
+      },
+    );
+    return rec;
+  };
+  c.send = (to, body) => {
+    const rec = c.track(`MESSAGE ${c.name}→${to} ${body}`, c.sendMessage(to, body));
+    rec.body = body;
+    rec.to = to;
+    allSent.push(rec);
+    return rec;
+  };
+  cleanup.push(() => c.close());
+  return c;
+}
+
+/** Polls `pred` until true or fails after `ms`. */
+async function until(pred, ms, what) {
+  const end = Date.now() + ms;
+  while (!pred()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+/** Kills `core` (SIGKILL) as soon as `c` traces out a frame starting with `start`. */
+function killOnTraceOut(c, start, core, delayMs = 0) {
+  return new Promise((resolve) => {
+    const on = (e) => {
+      if (e.detail.direction !== 'out' || !e.detail.text.startsWith(start)) return;
+      c.removeEventListener('trace', on);
+      const go = () => core.kill9().then(resolve);
+      if (delayMs) setTimeout(go, delayMs); else go();
+    };
+    c.addEventListener('trace', on);
+  });
+}
+
+/**
+ * After a kill at index marks `mark` (lengths of the event arrays): `disconnected`
+ * with a retryIn in (0, maxDelay], a reconnect attempt, `connected`, and
+ * `registered` again, all by the client alone.
+ */
+async function assertRecovered(c, mark, ms = 20_000) {
+  await until(() => c.ev.registration.slice(mark.registration).some((d) => d.state === 'registered'), ms,
+    `${c.name} re-registered`).catch((e) => {
+    const brief = (f) => `${f.direction} ${f.text.split('\r\n')[0] || JSON.stringify(f.text)}`;
+    e.message += `\n connection: ${JSON.stringify(c.ev.connection.slice(mark.connection))}` +
+      `\n registration: ${JSON.stringify(c.ev.registration.slice(mark.registration).map((d) => [d.state, d.error?.code]))}` +
+      `\n trace since the fault: ${c.ev.trace.slice(mark.trace).map(brief).join(' | ')}`;
+    const last = c.ev.connection.at(-1);
+    if (last?.state === 'disconnected' && Date.now() - last.t > last.retryIn * 1000 + 2000) {
+      e.message += `\n no reconnect attempt ${Date.now() - last.t} ms after retryIn ${last.retryIn} s: ` +
+        'the client lost its timer (see timers.test.mjs)';
+    }
+    throw e;
+  });
+  const conn = c.ev.connection.slice(mark.connection);
+  const states = conn.map((d) => d.state);
+  assert.ok(states.includes('disconnected'), `${c.name}: disconnected emitted (${states})`);
+  for (const d of conn.filter((x) => x.state === 'disconnected')) {
+    assert.ok(d.retryIn > 0 && d.retryIn <= RECONNECT.maxDelay + 1e-9, `${c.name}: retryIn ${d.retryIn} within backoff`);
+  }
+  const firstDown = states.indexOf('disconnected');
+  assert.ok(states.indexOf('connecting', firstDown) > firstDown, `${c.name}: reconnect attempted (${states})`);
+  assert.equal(states.at(-1), 'connected', `${c.name}: connected at the end (${states})`);
+  assert.equal(c.registration.state, 'registered');
+  return conn;
+}
+
+/** Waits for `disconnected` after `mark`. */
+const disconnected = (c, mark) => until(() => c.ev.connection.slice(mark.connection).some((d) => d.state === 'disconnected'),
+  10_000, `${c.name} disconnected`);
+
+const markOf = (c) => Object.fromEntries(Object.entries(c.ev).map(([k, v]) => [k, v.length]));
+
+/** The 2xx to the first PUBLISH traced out after `mark` (the client's restoring refresh). */
+async function publishRestored(c, mark, ms = 10_000) {
+  await until(() => {
+    const tr = c.ev.trace.slice(mark.trace);
+    const i = tr.findIndex((f) => f.direction === 'out' && f.text.startsWith('PUBLISH '));
+    return i >= 0 && tr.slice(i + 1).some((f) => f.direction === 'in' && /^SIP\/2\.0 2\d\d [^\r]*\r\n[\s\S]*CSeq: *\d+ PUBLISH/i.test(f.text));
+  }, ms, `${c.name}: PUBLISH after recovery answered 2xx`);
+}
+
+const pick = (s) => s && { visibility: s.visibility, offlineDelivery: s.offlineDelivery, sessionMode: s.sessionMode };
+
+describe('robustness: faults', { concurrency: true }, () => {
+  describe('devcore killed (SIGKILL) and restarted on the same port and database', { concurrency: 1 }, () => {
+    let port;
+    let db;
+    let core;
+    let server;
+    const restart = async () => {
+      core = startDevcore({ port, db, users: usersFile });
+      cleanup.push(() => core.kill9());
+      await waitForPort(port);
+    };
+    before(async () => {
+      port = await freePort();
+      db = path.join(dir, 'kill.sqlite');
+      server = `ws://127.0.0.1:${port}/sip`;
+      await restart();
+    });
+
+    test('during registration (right after the first REGISTER is traced out)', async (t) => {
+      const a = mk(0, server);
+      const mark = markOf(a);
+      const killed = killOnTraceOut(a, 'REGISTER ', core);
+      const reg = a.track('register', a.register());
+      await withTimeout(killed, 10_000, 'kill');
+      await disconnected(a, mark);
+      const r = await withTimeout(reg.done, 10_000, 'register()');
+      t.diagnostic(`register(): ${r.outcome}`);
+      assert.ok(['transport', 'resolved'].includes(r.outcome), `register() settled: ${r.outcome}`);
+      await sleep(600); // at least one reconnect attempt meets a closed port
+      await restart();
+      const conn = await assertRecovered(a, mark);
+      assert.ok(conn.filter((d) => d.state === 'connecting').length >= 2, 'retried with backoff while the core was down');
+      assert.equal(reg.settles, 1);
+      // Publishing works after recovery and the core has it.
+      await a.publishServiceSettings({ visibility: true, offlineDelivery: false });
+      assert.deepEqual(pick(await a.fetchServiceSettings()), { visibility: true, offlineDelivery: false, sessionMode: undefined });
+    });
+
+    test('during a PUBLISH in flight', async (t) => {
+      const a = mk(2, server);
+      await a.register();
+      const s1 = { visibility: true, offlineDelivery: true };
+      const s2 = { visibility: false, offlineDelivery: true, sessionMode: 'pager' };
+      await a.publishServiceSettings(s1);
+      const mark = markOf(a);
+      const killed = killOnTraceOut(a, 'PUBLISH ', core);
+      const pub = a.track('publish', a.publishServiceSettings(s2));
+      await withTimeout(killed, 10_000, 'kill');
+      const r = await withTimeout(pub.done, 10_000, 'publishServiceSettings()');
+      t.diagnostic(`publishServiceSettings(): ${r.outcome}`);
+      assert.ok(['transport', 'resolved'].includes(r.outcome), `publish settled: ${r.outcome}`);
+      await sleep(300);
+      await restart();
+      await assertRecovered(a, mark);
+      await publishRestored(a, mark);
+      const got = pick(await a.fetchServiceSettings());
+      const want = r.outcome === 'resolved' ? [pick(s2)] : [pick(s1), pick(s2)];
+      assert.ok(want.some((w) => JSON.stringify(w) === JSON.stringify(got)),
+        `fetched ${JSON.stringify(got)} is what was published (${r.outcome})`);
+      // And a new modification goes through.
+      const s3 = { visibility: true, offlineDelivery: false, sessionMode: 'large' };
+      await a.publishServiceSettings(s3);
+      assert.deepEqual(pick(await a.fetchServiceSettings()), pick(s3));
+      assert.equal(pub.settles, 1);
+    });
+
+    test('during a MESSAGE in flight (relayed to a peer that never answers), plus messages sent while down', async (t) => {
+      const proxy = await startProxy(port);
+      cleanup.push(() => proxy.close());
+      const a = mk(4, server);
+      const b = mk(5, `ws://127.0.0.1:${proxy.port}/sip`, { keepAliveInterval: 0 });
+      const c = mk(6, server);
+      await Promise.all([a.register(), b.register(), c.register()]);
+      a.publishServiceSettings({ visibility: true, offlineDelivery: true });
+      await until(() => a.ev.trace.some((f) => f.direction === 'in' && /CSeq: *\d+ PUBLISH/.test(f.text)), 5000, 'publish');
+      proxy.freeze(); // b is registered but will never answer: devcore's relay waits
+      const mark = markOf(a);
+      const markC = markOf(c);
+      const before = [1, 2, 3].map((n) => a.send(aorOf(6), `fault-msg before #${n} ✓ ünï`));
+      const stuck = a.send(aorOf(5), 'fault-msg to the frozen peer 👋');
+      // Kill while the relay to b waits (the MESSAGE is traced out, devcore forwarded it).
+      await until(() => a.ev.trace.some((f) => f.direction === 'out' && f.text.includes('to the frozen peer')), 5000, 'MESSAGE out');
+      await sleep(300);
+      await core.kill9();
+      await disconnected(a, mark);
+      const s = await withTimeout(stuck.done, 10_000, 'sendMessage() to the frozen peer');
+      assert.equal(s.outcome, 'transport', 'the relayed MESSAGE rejects with transport when the core dies');
+      for (const m of before) {
+        const o = await withTimeout(m.done, 10_000, m.what);
+        assert.ok(['resolved', 'transport'].includes(o.outcome), `${m.what}: ${o.outcome}`);
+      }
+      // Sent while the core is down: queued or refused, but settled.
+      const during = [1, 2].map((n) => a.send(aorOf(6), `fault-msg during outage #${n} 日本語`));
+      await sleep(400);
+      await restart();
+      await assertRecovered(a, mark);
+      await assertRecovered(c, markC);
+      await publishRestored(a, mark);
+      for (const m of during) {
+        const o = await withTimeout(m.done, 40_000, m.what);
+        t.diagnostic(`sent during the outage: ${o.outcome}`);
+        assert.ok(['resolved', 'transport', 'timeout', 'rejected'].includes(o.outcome), `${m.what}: ${o.outcome}`);
+      }
+      const after = [1, 2, 3].map((n) => a.send(aorOf(6), `fault-msg after #${n} ✓`));
+      for (const m of after) assert.equal((await withTimeout(m.done, 10_000, m.what)).outcome, 'resolved');
+      t.diagnostic(`before the kill: ${before.map((m) => m.outcome).join(', ')}`);
+      assert.deepEqual(pick(await a.fetchServiceSettings()), { visibility: true, offlineDelivery: true, sessionMode: undefined });
+      proxy.thaw();
+      b.close();
+    });
+
+    test('during an idle registered period', async () => {
+      const a = mk(7, server);
+      const c = mk(8, server);
+      await Promise.all([a.register(), c.register()]);
+      const s = { visibility: false, offlineDelivery: true, sessionMode: 'idle' };
+      await a.publishServiceSettings(s);
+      await sleep(1500);
+      const mark = markOf(a);
+      const markC = markOf(c);
+      await core.kill9();
+      await disconnected(a, mark);
+      await sleep(500);
+      await restart();
+      await assertRecovered(a, mark);
+      await assertRecovered(c, markC);
+      await publishRestored(a, mark);
+      const down = a.ev.registration.slice(mark.registration).find((d) => d.state !== 'registered');
+      assert.ok(down && down.error instanceof ImError && down.error.code === 'transport', 'the registration event says why');
+      assert.deepEqual(pick(await a.fetchServiceSettings()), pick(s));
+      const m = a.send(aorOf(8), 'fault-msg after idle kill ✓');
+      assert.equal((await withTimeout(m.done, 10_000, m.what)).outcome, 'resolved');
+    });
+
+    test('every MESSAGE the app sent settled exactly once; every resolved one arrived once, none twice', async () => {
+      await sleep(500); // deliveries of the last 200s are already in; a duplicate would come now
+      assert.ok(allSent.length > 0);
+      for (const m of allSent) {
+        await withTimeout(m.done, 40_000, m.what);
+        assert.equal(m.settles, 1, m.what);
+        if (m.outcome === 'resolved' && m.to !== aorOf(5)) assert.equal(received.get(m.body), 1, `${m.what} delivered once`);
+      }
+      for (const [body, n] of received) assert.equal(n, 1, `received ${n} times: ${body}`);
+    });
+  });
+
+  test('a server that accepts the WebSocket and never answers: register() rejects with timeout (Timer F, 32 s)', async (t) => {
+    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, handleProtocols: (ps) => (ps.has('sip') ? 'sip' : false) });
+    await new Promise((r) => wss.once('listening', r));
+    cleanup.push(() => new Promise((r) => { for (const s of wss.clients) s.terminate(); wss.close(() => r()); }));
+    const frames = [];
+    wss.on('connection', (s) => s.on('message', (d) => frames.push(String(d))));
+    const c = mk(9, `ws://127.0.0.1:${wss.address().port}/sip`);
+    const t0 = Date.now();
+    const reg = c.track('register', c.register());
+    const r = await withTimeout(reg.done, 45_000, 'register() against a silent server (Timer F\'s timer lost? see timers.test.mjs)');
+    t.diagnostic(`register() rejected after ${Date.now() - t0} ms`);
+    assert.equal(r.outcome, 'timeout');
+    assert.ok(r.error instanceof ImError && r.error instanceof Error);
+    assert.ok(frames.some((f) => f.startsWith('REGISTER ')), 'the REGISTER reached the server');
+    assert.equal(c.ev.registration.at(-1).state, 'failed');
+    assert.equal(reg.settles, 1);
+    c.close();
+  });
+
+  test('keep-alive pongs stop (frozen TCP proxy): flow declared dead in ~11 s, then recovery', async (t) => {
+    const port = await freePort();
+    const core = startDevcore({ port, db: path.join(dir, 'ka.sqlite'), users: usersFile });
+    cleanup.push(() => core.kill9());
+    await waitForPort(port);
+    const proxy = await startProxy(port);
+    cleanup.push(() => proxy.close());
+    const c = mk(10, `ws://127.0.0.1:${proxy.port}/sip`, { keepAliveInterval: 1 });
+    await c.register();
+    await c.publishServiceSettings({ visibility: true, offlineDelivery: false });
+    await sleep(2500);
+    const pings = c.ev.trace.filter((f) => f.direction === 'out' && /^(\r\n)+$/.test(f.text)).length;
+    const pongs = c.ev.trace.filter((f) => f.direction === 'in' && /^(\r\n)+$/.test(f.text)).length;
+    assert.ok(pings >= 1 && pongs >= 1, `pings ${pings}, pongs ${pongs}`);
+    const mark = markOf(c);
+    const t0 = Date.now();
+    proxy.freeze(); // current flow only; new connections pass
+    await next(c, 'connection', (d) => d.state === 'disconnected', 25_000);
+    const dead = Date.now() - t0;
+    t.diagnostic(`flow declared dead ${dead} ms after the freeze`);
+    assert.ok(dead >= 9_000 && dead <= 13_000, `declared dead after ${dead} ms (keepAliveInterval 1 + 10 s pong timeout)`);
+    await assertRecovered(c, mark);
+    await publishRestored(c, mark);
+    proxy.thaw();
+    assert.deepEqual(pick(await c.fetchServiceSettings()), { visibility: true, offlineDelivery: false, sessionMode: undefined });
+    c.close();
+  });
+
+  test('a frame over 64 KiB from the server: dropped event, the connection survives', async () => {
+    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, handleProtocols: (ps) => (ps.has('sip') ? 'sip' : false) });
+    await new Promise((r) => wss.once('listening', r));
+    cleanup.push(() => new Promise((r) => { for (const s of wss.clients) s.terminate(); wss.close(() => r()); }));
+    let sock;
+    let closed = false;
+    const answers = [];
+    wss.on('connection', (s) => {
+      sock = s;
+      s.on('close', () => { closed = true; });
+      s.on('message', (d) => {
+        const text = String(d);
+        if (!text.startsWith('REGISTER ')) { answers.push(text); return; }
+        const req = parseMessage(text);
+        const h = (n) => req.headers.filter(([k]) => k.toLowerCase() === n.toLowerCase()).map(([, v]) => v);
+        // First an oversize (70 KiB body) but otherwise well-formed MESSAGE …
+        const big = 'é'.repeat(35 * 1024);
+        s.send(['MESSAGE sip:x@imsip.test SIP/2.0', 'Via: SIP/2.0/WS fake.invalid;branch=z9hG4bKbig1', 'Max-Forwards: 70',
+          'From: <sip:srv@imsip.test>;tag=b1', 'To: <sip:x@imsip.test>', 'Call-ID: big-1', 'CSeq: 1 MESSAGE',
+          'Content-Type: text/plain;charset=UTF-8', `Content-Length: ${Buffer.byteLength(big)}`, '', big].join('\r\n'));
+        // … then the 200 to the REGISTER.
+        const contact = h('Contact')[0].replace(/;expires=\d+/i, '');
+        s.send(['SIP/2.0 200 OK', ...h('Via').map((v) => `Via: ${v}`), `From: ${h('From')[0]}`, `To: ${h('To')[0]};tag=srv`,
+          `Call-ID: ${req.callId}`, `CSeq: ${req.cseq.seq} REGISTER`, `Contact: ${contact};expires=600`, 'Content-Length: 0', '', ''].join('\r\n'));
+      });
+    });
+    const c = new ImClient({ server: `ws://127.0.0.1:${wss.address().port}/sip`, aor: aorOf(11), publishPolicy: 'never', webSocket: WebSocket });
+    cleanup.push(() => c.close());
+    const dropped = [];
+    const conn = [];
+    const got = [];
+    c.addEventListener('dropped', (e) => dropped.push(e.detail));
+    c.addEventListener('connection', (e) => conn.push(e.detail.state));
+    c.addEventListener('message', (e) => got.push(e.detail.body));
+    const reg = await withTimeout(c.register(), 10_000, 'register() after an oversize frame');
+    assert.ok(reg.expires > 0);
+    assert.equal(dropped.length, 1, JSON.stringify(dropped));
+    assert.match(dropped[0].reason, /exceeds|limit|large/i);
+    // The flow still carries traffic both ways.
+    const body = 'small after big ✓';
+    sock.send(['MESSAGE sip:x@imsip.test SIP/2.0', 'Via: SIP/2.0/WS fake.invalid;branch=z9hG4bKsmall1', 'Max-Forwards: 70',
+      'From: <sip:srv@imsip.test>;tag=s1', `To: <${aorOf(11)}>`, 'Call-ID: small-1', 'CSeq: 1 MESSAGE',
+      'Content-Type: text/plain;charset=UTF-8', `Content-Length: ${Buffer.byteLength(body)}`, '', body].join('\r\n'));
+    await until(() => got.length === 1 && answers.some((a) => /^SIP\/2\.0 200 [^\r]*\r\n[\s\S]*Call-ID: small-1/.test(a)), 5000, 'MESSAGE answered');
+    assert.deepEqual(got, [body]);
+    assert.deepEqual(conn, ['connecting', 'connected']);
+    assert.equal(closed, false);
+    assert.equal(sock.readyState, WebSocket.OPEN);
+    c.close();
+  });
+});
