@@ -144,7 +144,7 @@ test('core killed mid-session: disconnected, pending work rejects with transport
   await alice.publishServiceSettings({ entity: 'sip:alice@imsip.test', visibility: true });
 
   const disconnected = next(alice, 'connection', (d) => d.state === 'disconnected');
-  // A MESSAGE to someone who is not registered takes the relay's time: kill meanwhile.
+  // Kill the core with a MESSAGE in flight (it may already be answered 404: either way it settles once).
   const pending = alice.sendMessage('sip:nobody-home@imsip.test', 'lost?').then(
     () => 'resolved',
     (e) => e.code,
