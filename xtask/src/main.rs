@@ -180,6 +180,13 @@ fn test() -> Result<(), String> {
     build_package()?;
     run("bash", &["js/test.sh"], &[("IMSIP_SKIP_BUILD", "1")])?;
     run("bash", &["benches/size.sh", "--check"], &[])?;
+    // Faults end to end, early timers, secrets never leaking (the 1000-client load run
+    // is `bash tests/robustness/run.sh` on its own: it takes minutes).
+    run(
+        "bash",
+        &["tests/robustness/run.sh"],
+        &[("ROBUSTNESS_SKIP_LOAD", "1")],
+    )?;
     // The demo page, end to end in headless Chromium.
     run("cargo", &["build", "-p", "imsip-devcore"], &[])?;
     let e2e = root().join("tests/e2e");
