@@ -15,7 +15,7 @@ set -euo pipefail
 
 # Regression guard: the measured total (2026-11-25) rounded up to the next 5 KB.
 # Lower it when the package shrinks; raise it only with a reason in the commit.
-BUDGET=135 # KB (1 KB = 1024 B)
+BUDGET=140 # KB (1 KB = 1024 B)
 TARGET=45  # KB: the issue's target, reported, never enforced
 
 cd "$(dirname "$0")/.."
