@@ -7,13 +7,6 @@ use imsip::message::Method;
 use imsip::settings::{Entity, ServiceSettings};
 use imsip::ua::{ConnectionState, Event, Outcome, RegistrationState, UaError};
 
-fn registered() -> Harness {
-    let mut h = Harness::alice();
-    let op = h.register();
-    h.ok(op);
-    h
-}
-
 #[test]
 fn keep_alive_ping_and_pong() {
     let mut h = registered();

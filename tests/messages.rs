@@ -5,13 +5,6 @@ use common::*;
 use imsip::message::Method;
 use imsip::ua::{Event, Outcome, UaError};
 
-fn registered() -> Harness {
-    let mut h = Harness::alice();
-    let op = h.register();
-    h.ok(op);
-    h
-}
-
 #[test]
 fn send_message_with_utf8_body_counts_bytes() {
     let mut h = registered();

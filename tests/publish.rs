@@ -16,13 +16,6 @@ fn settings(isb: bool) -> ServiceSettings {
     }
 }
 
-fn registered() -> Harness {
-    let mut h = Harness::alice();
-    let op = h.register();
-    h.ok(op);
-    h
-}
-
 #[test]
 fn seed_publish_carries_the_oma_headers() {
     let mut h = registered();

@@ -15,13 +15,6 @@ fn doc(vis: bool) -> ServiceSettings {
     }
 }
 
-fn registered() -> Harness {
-    let mut h = Harness::alice();
-    let op = h.register();
-    h.ok(op);
-    h
-}
-
 #[test]
 fn fetch_returns_the_stored_document() {
     let mut h = registered();

@@ -418,6 +418,14 @@ pub struct Harness {
     pending_connect: bool,
 }
 
+/// Alice, registered against a fresh fake core.
+pub fn registered() -> Harness {
+    let mut h = Harness::alice();
+    let op = h.register();
+    h.ok(op);
+    h
+}
+
 pub fn alice_config() -> Config {
     let mut cfg = Config::new("wss://core.imsip.test/sip", ALICE).unwrap();
     cfg.credentials = Some(Credentials::password("alice@imsip.test", "alice-secret"));
