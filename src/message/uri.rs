@@ -135,85 +135,40 @@ impl fmt::Display for UriError {
 
 impl std::error::Error for UriError {}
 
-fn is_user_byte(b: u8) -> bool {
-    // unreserved / escaped / user-unreserved (RFC 3261 §25.1)
+/// `unreserved / escaped` (RFC 3261 §25.1), the base of every URI character class
+/// below; `%` is checked separately by [`escapes_ok`].
+fn is_unreserved_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric()
         || matches!(
             b,
             b'-' | b'_' | b'.' | b'!' | b'~' | b'*' | b'\'' | b'(' | b')' | b'%'
-                | b'&' | b'=' | b'+' | b'$' | b',' | b';' | b'?' | b'/'
         )
-        // '#' is not allowed by the grammar but is common in real user parts
-        // (JsSIP and SIP.js users report it from PBX dial strings); accept it.
-        || b == b'#'
+}
+
+fn is_user_byte(b: u8) -> bool {
+    // unreserved / escaped / user-unreserved (RFC 3261 §25.1). '#' is not allowed
+    // by the grammar but is common in real user parts (JsSIP and SIP.js users
+    // report it from PBX dial strings); accept it.
+    is_unreserved_byte(b)
+        || matches!(
+            b,
+            b'&' | b'=' | b'+' | b'$' | b',' | b';' | b'?' | b'/' | b'#'
+        )
 }
 
 fn is_password_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric()
-        || matches!(
-            b,
-            b'-' | b'_'
-                | b'.'
-                | b'!'
-                | b'~'
-                | b'*'
-                | b'\''
-                | b'('
-                | b')'
-                | b'%'
-                | b'&'
-                | b'='
-                | b'+'
-                | b'$'
-                | b','
-        )
+    // unreserved / escaped / "&" / "=" / "+" / "$" / ","
+    is_unreserved_byte(b) || matches!(b, b'&' | b'=' | b'+' | b'$' | b',')
 }
 
 fn is_param_byte(b: u8) -> bool {
     // paramchar = param-unreserved / unreserved / escaped
-    b.is_ascii_alphanumeric()
-        || matches!(
-            b,
-            b'[' | b']'
-                | b'/'
-                | b':'
-                | b'&'
-                | b'+'
-                | b'$'
-                | b'-'
-                | b'_'
-                | b'.'
-                | b'!'
-                | b'~'
-                | b'*'
-                | b'\''
-                | b'('
-                | b')'
-                | b'%'
-        )
+    is_unreserved_byte(b) || matches!(b, b'[' | b']' | b'/' | b':' | b'&' | b'+' | b'$')
 }
 
 fn is_hdr_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric()
-        || matches!(
-            b,
-            b'[' | b']'
-                | b'/'
-                | b'?'
-                | b':'
-                | b'+'
-                | b'$'
-                | b'-'
-                | b'_'
-                | b'.'
-                | b'!'
-                | b'~'
-                | b'*'
-                | b'\''
-                | b'('
-                | b')'
-                | b'%'
-        )
+    // hnv-unreserved / hname-unreserved / unreserved / escaped
+    is_unreserved_byte(b) || matches!(b, b'[' | b']' | b'/' | b'?' | b':' | b'+' | b'$')
 }
 
 /// Checks that every `%` starts a two-hex-digit escape.

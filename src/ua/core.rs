@@ -340,7 +340,7 @@ impl UserAgent {
 
     /// Feeds an input at time `now`.
     pub fn handle_input(&mut self, now: Millis, input: Input<'_>) {
-        self.now = self.now.max(now.min(MAX_TIME));
+        self.advance(now);
         if self.conn == Conn::Closed {
             // Nothing more happens after close(), whatever still arrives.
             return;
@@ -365,8 +365,7 @@ impl UserAgent {
     /// Registers (or refreshes now when registered). Completes with
     /// [`Outcome::Registered`].
     pub fn register(&mut self, now: Millis) -> OpId {
-        self.now = self.now.max(now.min(MAX_TIME));
-        let op = self.new_op();
+        let op = self.begin(now);
         if !self.refuse_if_closed(op) {
             if !self.reg.wanted || self.reg.state != RegistrationState::Registered {
                 self.reg.policy_pending = self.cfg.publish_policy != PublishPolicy::Never;
@@ -387,8 +386,7 @@ impl UserAgent {
 
     /// Unregisters our contact (Expires 0). Completes with [`Outcome::Unregistered`].
     pub fn unregister(&mut self, now: Millis) -> OpId {
-        self.now = self.now.max(now.min(MAX_TIME));
-        let op = self.new_op();
+        let op = self.begin(now);
         if self.refuse_if_closed(op) {
             // Answered.
         } else if !self.reg.wanted
@@ -419,8 +417,7 @@ impl UserAgent {
         settings: &ServiceSettings,
         expires: Option<u32>,
     ) -> OpId {
-        self.now = self.now.max(now.min(MAX_TIME));
-        let op = self.new_op();
+        let op = self.begin(now);
         let body = settings.encode();
         self.current_settings = Some(settings.clone());
         let expires = expires.unwrap_or(self.cfg.publish_expires);
@@ -431,8 +428,7 @@ impl UserAgent {
     /// Removes our publication (Expires 0 + SIP-If-Match). Completes with
     /// [`Outcome::Removed`].
     pub fn remove_settings(&mut self, now: Millis) -> OpId {
-        self.now = self.now.max(now.min(MAX_TIME));
-        let op = self.new_op();
+        let op = self.begin(now);
         self.submit(Work::Remove(op));
         op
     }
@@ -440,8 +436,7 @@ impl UserAgent {
     /// One-shot fetch of the server's settings (SUBSCRIBE with Expires 0, one
     /// NOTIFY). Completes with [`Outcome::Settings`].
     pub fn fetch_settings(&mut self, now: Millis) -> OpId {
-        self.now = self.now.max(now.min(MAX_TIME));
-        let op = self.new_op();
+        let op = self.begin(now);
         self.submit(Work::Fetch(Some(op)));
         op
     }
@@ -449,16 +444,14 @@ impl UserAgent {
     /// Starts watching settings (SUBSCRIBE, refreshed before expiry); NOTIFYs
     /// arrive as [`Event::ServiceSettings`]. Completes with [`Outcome::Subscribed`].
     pub fn watch_settings(&mut self, now: Millis) -> OpId {
-        self.now = self.now.max(now.min(MAX_TIME));
-        let op = self.new_op();
+        let op = self.begin(now);
         self.submit(Work::Watch(op));
         op
     }
 
     /// Ends the watch (SUBSCRIBE with Expires 0 in the dialog).
     pub fn unwatch_settings(&mut self, now: Millis) -> OpId {
-        self.now = self.now.max(now.min(MAX_TIME));
-        let op = self.new_op();
+        let op = self.begin(now);
         self.submit(Work::Unwatch(op));
         op
     }
@@ -472,8 +465,7 @@ impl UserAgent {
         body: &[u8],
         content_type: Option<&str>,
     ) -> OpId {
-        self.now = self.now.max(now.min(MAX_TIME));
-        let op = self.new_op();
+        let op = self.begin(now);
         let target = match Uri::parse(to.trim()) {
             Ok(u) if u.is_sip() || matches!(u.scheme(), crate::message::Scheme::Tel) => u,
             _ => {
@@ -518,7 +510,7 @@ impl UserAgent {
     /// Closes the client: pending operations fail with `invalid_state`, the socket
     /// is closed and nothing more is sent.
     pub fn close(&mut self, now: Millis) {
-        self.now = self.now.max(now.min(MAX_TIME));
+        self.advance(now);
         if self.conn == Conn::Closed {
             return;
         }
@@ -536,6 +528,17 @@ impl UserAgent {
     }
 
     // ───────────────────────────── plumbing ─────────────────────────────
+
+    /// Moves the clock forward to `now` (never back; clamped to [`MAX_TIME`]).
+    fn advance(&mut self, now: Millis) {
+        self.now = self.now.max(now.min(MAX_TIME));
+    }
+
+    /// The start of every command: the clock moves to `now`, a new OpId.
+    fn begin(&mut self, now: Millis) -> OpId {
+        self.advance(now);
+        self.new_op()
+    }
 
     /// Completes `op` with `invalid_state` when the client is closed.
     fn refuse_if_closed(&mut self, op: OpId) -> bool {
