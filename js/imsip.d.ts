@@ -376,36 +376,44 @@ export interface ParsedVia {
 }
 
 interface ParsedCommon {
-  callId: string;
-  cseq: { seq: number; method: string };
-  from: ParsedNameAddr;
-  to: ParsedNameAddr;
+  readonly callId: string;
+  readonly cseq: { seq: number; method: string };
+  readonly from: ParsedNameAddr;
+  readonly to: ParsedNameAddr;
   /** Every Via, top first. */
-  via: ParsedVia[];
+  readonly via: ParsedVia[];
   /** Every header line as `[name as received, value]`, in order (folded lines joined). */
-  headers: [string, string][];
+  readonly headers: [string, string][];
   /** The Content-Type value, `null` when absent. */
-  contentType: string | null;
+  readonly contentType: string | null;
   /** The body as UTF-8 text (Content-Length is counted in bytes). */
-  body: string;
+  readonly body: string;
+  /** Every field as a plain object. */
+  toJSON(): object;
 }
 
 export interface ParsedRequest extends ParsedCommon {
-  kind: 'request';
-  method: string;
+  readonly kind: 'request';
+  readonly method: string;
   /** The Request-URI. */
-  uri: string;
+  readonly uri: string;
 }
 
 export interface ParsedResponse extends ParsedCommon {
-  kind: 'response';
-  status: number;
-  reason: string;
+  readonly kind: 'response';
+  readonly status: number;
+  readonly reason: string;
 }
 
 export type ParsedMessage = ParsedRequest | ParsedResponse;
 
-/** Parses one SIP message; throws `ImError` `bad_input` when it is not usable. */
+/**
+ * Parses one SIP message; throws `ImError` `bad_input` when it is not usable (framing,
+ * start line, Call-ID, CSeq, From, To or a Via the user agent could not read).
+ * The result's fields are read-only getters computed on first read from an index of
+ * offsets into `text` (nothing else crosses from WebAssembly); `JSON.stringify` and
+ * `toJSON()` give a plain object with every field.
+ */
 export function parseMessage(text: string): ParsedMessage;
 
 /** Encodes settings as `application/service-settings+xml` (`entity` required). */

@@ -15,7 +15,7 @@
 //! This module holds no SIP logic: it reads options into a [`crate::ua::Config`],
 //! moves frames between the WebSocket and the user agent, re-arms one `setTimeout` to
 //! the earliest wake-up, and turns events and outcomes into plain JS objects. The
-//! free functions [`parse_message`], [`encode_service_settings`],
+//! free functions [`parse_index`], [`encode_service_settings`],
 //! [`decode_service_settings`] and [`version`] expose the codecs.
 //!
 //! Errors cross as `Error` objects with `name = "ImError"` and the stable `code`
@@ -25,8 +25,8 @@
 //! Objects in and out are plain objects read and written key by key (`Reflect`),
 //! not through serde: option errors name the field by its path (`aka.k`,
 //! `reconnect.minDelay`), which serde-wasm-bindgen's errors cannot, and the output
-//! needs no serde code in the wasm. `parseMessage` returns JSON text instead (see
-//! `parse.rs`). Build and tests: `js/build.sh`, `js/test.sh`; tests in `tests/js.rs`.
+//! needs no serde code in the wasm. `parseMessage` returns an index of offsets
+//! into the caller's string instead (see `parse.rs`). Build and tests: `js/build.sh`, `js/test.sh`; tests in `tests/js.rs`.
 
 mod client;
 mod error;
@@ -39,12 +39,39 @@ pub use client::ImClientCore;
 
 use wasm_bindgen::prelude::*;
 
-/// Parses one SIP message (one WebSocket frame) into JSON text of the object
-/// `parseMessage` returns (the shim applies `JSON.parse`); throws an error with code
-/// `bad_input` when the text is not a usable SIP message.
-#[wasm_bindgen(js_name = parseMessage)]
-pub fn parse_message(text: &str) -> Result<String, JsValue> {
-    parse::parse_message_json(text)
+/// Parses one SIP message (one WebSocket frame) and leaves its index in wasm
+/// memory (see `parse.rs`); returns the index's address. Throws an error with code
+/// `bad_input` when the text is not a usable SIP message. The shim's
+/// `parseMessage` wraps this.
+#[wasm_bindgen(js_name = parseIndex)]
+pub fn parse_index(text: &str) -> Result<usize, JsValue> {
+    parse::parse_to_index(text)
+}
+
+/// Makes the parse input buffer at least `capacity` bytes; returns its address.
+/// The shim writes a message there with `TextEncoder.encodeInto`, then calls
+/// `parseInput(length)`.
+#[wasm_bindgen(js_name = parseBuffer)]
+pub fn parse_buffer(capacity: usize) -> usize {
+    parse::input_buffer(capacity)
+}
+
+/// `parseIndex` on the first `len` bytes of the parse input buffer.
+#[wasm_bindgen(js_name = parseInput)]
+pub fn parse_input(len: usize) -> Result<usize, JsValue> {
+    parse::parse_input(len)
+}
+
+/// The side string of the last `parseIndex` (values not found verbatim in the input).
+#[wasm_bindgen(js_name = parseSide)]
+pub fn parse_side() -> String {
+    parse::side_string()
+}
+
+/// The module's memory, where `parseIndex` leaves its index.
+#[wasm_bindgen(js_name = wasmMemory)]
+pub fn wasm_memory() -> JsValue {
+    wasm_bindgen::memory()
 }
 
 /// Encodes a settings object (see `ServiceSettings` in the TypeScript types) as an

@@ -4,8 +4,8 @@
 
 use super::error::HeaderError;
 use super::text::{
-    is_token, is_token_byte, parse_all_params, parse_params, parse_u32, push_quoted, take_quoted,
-    trim, trim_start, Params,
+    find_any, is_token, is_token_byte, is_wsp, parse_all_params, parse_params, parse_u32,
+    push_quoted, take_quoted, trim, trim_start, Params,
 };
 use super::uri::{parse_host_port, Host, Uri};
 use super::Method;
@@ -89,11 +89,9 @@ impl NameAddr {
         }
         // addr-spec form: the URI ends at the first ';' (what follows are header
         // parameters) and may not contain ',', ';' or '?' (RFC 3261 §20.10).
-        let end = after_display
-            .find([';', ' ', '\t'])
-            .unwrap_or(after_display.len());
+        let end = find_any(after_display, b"; \t").unwrap_or(after_display.len());
         let uri_text = &after_display[..end];
-        if uri_text.contains(['?', ',']) {
+        if find_any(uri_text, b"?,").is_some() {
             return Err(err("URI with '?' or ',' must be enclosed in <>"));
         }
         let uri = Uri::parse(uri_text).map_err(|e| err(e.0))?;
@@ -160,7 +158,7 @@ impl Via {
         if !parts[0].eq_ignore_ascii_case("SIP") || parts[1] != "2.0" {
             return Err(err("sent-protocol is not SIP/2.0"));
         }
-        let end = rest.find([';', ' ', '\t']).unwrap_or(rest.len());
+        let end = find_any(rest, b"; \t").unwrap_or(rest.len());
         let (host, port) = parse_host_port(&rest[..end]).map_err(err)?;
         let params = parse_all_params(&rest[end..]).map_err(err)?;
         if let Some(p) = params.get("rport") {
@@ -228,7 +226,7 @@ impl CSeq {
             return Err(err("sequence number is 2^31 or larger"));
         }
         let rest = &v[digits..];
-        if !rest.starts_with([' ', '\t']) {
+        if !rest.bytes().next().is_some_and(is_wsp) {
             return Err(err("missing method"));
         }
         let m = trim(rest);
@@ -310,7 +308,7 @@ impl MediaType {
     pub fn parse(value: &str, hdr: &'static str) -> Result<MediaType, HeaderError> {
         let err = |what| HeaderError::new(hdr, what);
         let v = trim(value);
-        let end = v.find([';', ' ', '\t']).unwrap_or(v.len());
+        let end = find_any(v, b"; \t").unwrap_or(v.len());
         let (t, s) = v[..end]
             .split_once('/')
             .ok_or(err("missing '/' in media type"))?;
@@ -496,7 +494,7 @@ impl AuthValue {
                     (q, true, r)
                 } else {
                     // token68-like values may end in '=' (RFC 7235 §2.1); take up to ','.
-                    let end = v.find([',', ' ', '\t']).unwrap_or(v.len());
+                    let end = find_any(v, b", \t").unwrap_or(v.len());
                     if end == 0 {
                         return Err(err("empty auth-param value"));
                     }

@@ -44,7 +44,7 @@ pub use text::{Param, Params};
 pub use uri::{percent_decode, Host, Scheme, Uri, UriError};
 
 use core::fmt;
-use text::{is_token, is_token_byte, split_list, trim};
+use text::{is_token, is_token_byte, is_wsp, split_list, trim, trim_end, trim_start};
 
 /// A SIP method (case-sensitive, RFC 3261 §7.1).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -265,7 +265,7 @@ impl Message {
         for (ls, le, colon) in lines {
             let (ls, le) = (ls - base, le - base);
             let line = text.get(ls..le).unwrap_or("");
-            if line.starts_with([' ', '\t']) {
+            if line.bytes().next().is_some_and(is_wsp) {
                 // Folded continuation (RFC 3261 §7.3.1): joined with a single space.
                 let last = fields.last_mut().ok_or(FramingError::BadHeaderLine)?;
                 let cont = trim(line);
@@ -283,16 +283,13 @@ impl Message {
                 .filter(|c| *c < le + base)
                 .ok_or(FramingError::BadHeaderLine)?
                 - base;
-            let raw_name = text
-                .get(ls..colon)
-                .unwrap_or("")
-                .trim_end_matches([' ', '\t']);
+            let raw_name = trim_end(text.get(ls..colon).unwrap_or(""));
             if raw_name.is_empty() || !raw_name.bytes().all(is_token_byte) {
                 return Err(FramingError::BadHeaderLine.into());
             }
             let v = text.get(colon + 1..le).unwrap_or("");
-            let lead = v.len() - v.trim_start_matches([' ', '\t']).len();
-            let vtrim_end = v.trim_end_matches([' ', '\t']).len();
+            let lead = v.len() - trim_start(v).len();
+            let vtrim_end = trim_end(v).len();
             fields.push(Field {
                 name: HeaderName::parse(raw_name),
                 raw_name: Span {
@@ -397,6 +394,14 @@ impl Message {
     /// The body as UTF-8 text, if it is.
     pub fn body_str(&self) -> Option<&str> {
         core::str::from_utf8(&self.body).ok()
+    }
+
+    /// The header section as stored: every header line after the start line, up to
+    /// the blank line. Header names and values returned by [`Message::headers`]
+    /// borrow from it (unless unfolded), so their position in it is known.
+    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))] // read by src/js only
+    pub(crate) fn header_text(&self) -> &str {
+        &self.text
     }
 
     /// Number of header fields (lines after unfolding).

@@ -30,9 +30,38 @@ pub(crate) fn is_token(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(is_token_byte)
 }
 
+// The helpers below work on bytes rather than with `str` patterns: in the size-
+// optimised wasm build the generic char searchers are not inlined and decode every
+// character, which made them most of the time spent reading a message from JS.
+// Every position they return is at an ASCII byte, so slicing there keeps char
+// boundaries.
+
+/// SP or HTAB (RFC 3261 §25.1 `WSP`).
+#[inline]
+pub(crate) fn is_wsp(b: u8) -> bool {
+    b == b' ' || b == b'\t'
+}
+
 /// Trims linear white space (SP, HTAB; folded lines are already unfolded).
 pub(crate) fn trim(s: &str) -> &str {
-    s.trim_matches(|c| c == ' ' || c == '\t')
+    trim_end(trim_start(s))
+}
+
+/// Trims leading SP / HTAB.
+pub(crate) fn trim_start(s: &str) -> &str {
+    let n = s.bytes().take_while(|&b| is_wsp(b)).count();
+    s.get(n..).unwrap_or_default()
+}
+
+/// Trims trailing SP / HTAB.
+pub(crate) fn trim_end(s: &str) -> &str {
+    let n = s.bytes().rev().take_while(|&b| is_wsp(b)).count();
+    s.get(..s.len() - n).unwrap_or_default()
+}
+
+/// The position of the first byte of `s` that is one of the ASCII bytes `set`.
+pub(crate) fn find_any(s: &str, set: &[u8]) -> Option<usize> {
+    s.bytes().position(|b| set.contains(&b))
 }
 
 /// Reads a quoted-string at the start of `s` (which must begin with `"`), returns the
@@ -306,10 +335,6 @@ pub(crate) fn parse_all_params(s: &str) -> Result<Params, &'static str> {
     } else {
         Err("unexpected characters after parameters")
     }
-}
-
-pub(crate) fn trim_start(s: &str) -> &str {
-    s.trim_start_matches([' ', '\t'])
 }
 
 /// Parses a decimal number that must fit `u32` (`delta-seconds`, RFC 3261 §25.1).

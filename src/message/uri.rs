@@ -2,7 +2,7 @@
 //! scheme kept as an opaque absolute URI. Printing a parsed URI gives back the text
 //! it was parsed from.
 
-use super::text::Params;
+use super::text::{find_any, Params};
 use core::fmt;
 use core::str::FromStr;
 
@@ -281,7 +281,7 @@ impl Uri {
             }
             self.user = Some(user.to_owned());
         }
-        let end = hostpart.find([';', '?']).unwrap_or(hostpart.len());
+        let end = find_any(hostpart, b";?").unwrap_or(hostpart.len());
         let (host, port) = parse_host_port(&hostpart[..end]).map_err(UriError)?;
         self.host = Some(host);
         self.port = port;
@@ -414,7 +414,7 @@ fn parse_uri_params(s: &str) -> Result<(Params, &str), UriError> {
     let mut params = Params::default();
     let mut rest = s;
     while let Some(r) = rest.strip_prefix(';') {
-        let end = r.find([';', '?']).unwrap_or(r.len());
+        let end = find_any(r, b";?").unwrap_or(r.len());
         let item = &r[..end];
         let (name, value) = match item.split_once('=') {
             Some((n, v)) => (n, Some(v)),
