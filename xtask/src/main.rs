@@ -163,6 +163,17 @@ fn test() -> Result<(), String> {
         &["doc", "--workspace", "--no-deps"],
         &[("RUSTDOCFLAGS", "-D warnings")],
     )?;
+    // Licences, bans and sources of every dependency (deny.toml). Advisories need the
+    // RustSec database from GitHub, which these machines cannot reach.
+    if has("cargo-deny") {
+        run(
+            "cargo",
+            &["deny", "check", "licenses", "bans", "sources"],
+            &[],
+        )?;
+    } else {
+        eprintln!("xtask: cargo-deny is not installed (cargo install cargo-deny --locked): licence check skipped");
+    }
     run(
         "cargo",
         &[
