@@ -513,8 +513,8 @@ fn settings_namespace_declaration_order_is_stable() {
 }
 
 /// Found by the `settings` fuzz target: names that are not namespace-well-formed
-/// (`<:a>`, `xmlns:=""`, an attribute `1x:a`) are accepted by the decoder (quick-xml does
-/// not check names) and then do not survive a round trip: `xmlns:` is dropped on
+/// (`<:a>`, `xmlns:=""`, an attribute `1x:a`) were accepted by the decoder (the XML
+/// reader then did not check names) and then did not survive a round trip: `xmlns:` is dropped on
 /// encode. The README promises typed errors for malformed XML.
 #[test]
 fn settings_rejects_names_that_are_not_qnames() {

@@ -106,6 +106,9 @@ mod xml;
 
 use schema::{parse_bool, Form, RawEntity, Schema, Spec, Val};
 use std::fmt;
+/// The XML reader under the decoders (for tests: the tree as read, before the schema).
+#[doc(hidden)]
+pub use xml::parse as parse_xml;
 pub use xml::{XmlChild, XmlNode};
 
 /// MIME type of OMA IM service settings documents.
