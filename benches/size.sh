@@ -13,9 +13,9 @@
 # Needs pkg/ (bash js/build.sh). 1 KB = 1024 bytes throughout.
 set -euo pipefail
 
-# Regression guard: the measured total (2026-11-25) rounded up to the next 5 KB.
+# Regression guard: the measured total (2026-11-25, 127.4 KB) rounded up to the next 5 KB.
 # Lower it when the package shrinks; raise it only with a reason in the commit.
-BUDGET=140 # KB (1 KB = 1024 B)
+BUDGET=130 # KB (1 KB = 1024 B)
 TARGET=45  # KB: the issue's target, reported, never enforced
 
 cd "$(dirname "$0")/.."
