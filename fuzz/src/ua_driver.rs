@@ -377,7 +377,7 @@ impl Driver {
         }
         let n = self.next();
         let i = self.sent.len() - 1 - usize::from(pick) % self.sent.len();
-        let req = self.sent[i].clone();
+        let req = &self.sent[i];
         let reason = match status {
             200 => "OK",
             401 => "Unauthorized",
@@ -385,7 +385,7 @@ impl Driver {
             423 => "Interval Too Brief",
             _ => "",
         };
-        let mut b = MessageBuilder::reply(&req, status, reason, Some(&format!("srv{n}")));
+        let mut b = MessageBuilder::reply(req, status, reason, Some(&format!("srv{n}")));
         if extras & 1 != 0 {
             let stale = if extras & 0x20 != 0 {
                 ", stale=true"
@@ -458,16 +458,14 @@ impl Driver {
     }
 
     fn notify(&mut self, pick: u8, state: u8, body: u8, raw: &str) -> Option<String> {
-        let subs: Vec<&Message> = self
-            .sent
-            .iter()
-            .filter(|m| m.method() == Some(&Method::Subscribe))
-            .collect();
-        if subs.is_empty() {
+        let is_sub = |m: &&Message| m.method() == Some(&Method::Subscribe);
+        let subs = self.sent.iter().filter(is_sub).count();
+        if subs == 0 {
             return None;
         }
-        let sub = subs[subs.len() - 1 - usize::from(pick) % subs.len()].clone();
         let n = self.next();
+        let k = subs - 1 - usize::from(pick) % subs;
+        let sub = self.sent.iter().filter(is_sub).nth(k)?;
         let target = sub
             .contact_list()
             .ok()

@@ -121,7 +121,12 @@ impl MessageBuilder {
         let vstart = self.text.len();
         // Writing to a String cannot fail.
         let _ = write!(self.text, "{value}");
-        if self.text[vstart..].contains(['\r', '\n']) {
+        // A byte search: CR and LF are ASCII, and the generic `[char; 2]` pattern
+        // decodes every character (most of the cost of building a message).
+        if self.text.as_bytes()[vstart..]
+            .iter()
+            .any(|&b| b == b'\r' || b == b'\n')
+        {
             let clean = self.text[vstart..].replace(['\r', '\n'], " ");
             self.text.truncate(vstart);
             self.text.push_str(&clean);

@@ -742,8 +742,18 @@ impl Message {
     /// headers not repeated, CSeq method equal to the request method, and every
     /// typed header present readable. The first problem found is returned.
     pub fn validate(&self) -> Result<(), ParseError> {
+        // One pass counts the fields of each known name, so repeated single-valued
+        // headers are found without a scan per name, and only the typed headers
+        // that are present are read (an absent one always reads as Ok).
+        let mut count = [0u8; HeaderName::KINDS];
+        for f in &self.fields {
+            let c = &mut count[f.name.index()];
+            *c = c.saturating_add(1);
+        }
         for name in SINGLE_VALUED {
-            self.single(name.clone())?;
+            if count[name.index()] > 1 {
+                return Err(ValidationError::Duplicated(name.static_name()).into());
+            }
         }
         self.via()?;
         self.from()?;
@@ -755,38 +765,93 @@ impl Message {
                 return Err(ValidationError::CSeqMethodMismatch.into());
             }
         }
-        self.check_optional()
+        self.check_optional(|name| count[name.index()] > 0)
     }
 
-    /// Reads every optional typed header that is present.
-    fn check_optional(&self) -> Result<(), ParseError> {
-        self.max_forwards()?;
-        self.contacts()?;
-        self.route()?;
-        self.record_route()?;
-        self.path()?;
-        self.service_route()?;
-        self.p_associated_uri()?;
-        self.p_asserted_identity()?;
-        self.p_preferred_identity()?;
-        self.accept_contact()?;
-        self.require()?;
-        self.proxy_require()?;
-        self.supported()?;
-        self.allow()?;
-        self.expires()?;
-        self.min_expires()?;
-        self.content_type()?;
-        self.event()?;
-        self.subscription_state()?;
-        self.sip_etag()?;
-        self.sip_if_match()?;
-        self.retry_after()?;
-        self.date()?;
-        self.www_authenticate()?;
-        self.proxy_authenticate()?;
-        self.authorization()?;
-        self.proxy_authorization()?;
+    /// Reads every optional typed header that is present (`has`), in a fixed order.
+    fn check_optional(&self, has: impl Fn(HeaderName) -> bool) -> Result<(), ParseError> {
+        use HeaderName as H;
+        if has(H::MaxForwards) {
+            self.max_forwards()?;
+        }
+        if has(H::Contact) {
+            self.contacts()?;
+        }
+        if has(H::Route) {
+            self.route()?;
+        }
+        if has(H::RecordRoute) {
+            self.record_route()?;
+        }
+        if has(H::Path) {
+            self.path()?;
+        }
+        if has(H::ServiceRoute) {
+            self.service_route()?;
+        }
+        if has(H::PAssociatedUri) {
+            self.p_associated_uri()?;
+        }
+        if has(H::PAssertedIdentity) {
+            self.p_asserted_identity()?;
+        }
+        if has(H::PPreferredIdentity) {
+            self.p_preferred_identity()?;
+        }
+        if has(H::AcceptContact) {
+            self.accept_contact()?;
+        }
+        if has(H::Require) {
+            self.require()?;
+        }
+        if has(H::ProxyRequire) {
+            self.proxy_require()?;
+        }
+        if has(H::Supported) {
+            self.supported()?;
+        }
+        if has(H::Allow) {
+            self.allow()?;
+        }
+        if has(H::Expires) {
+            self.expires()?;
+        }
+        if has(H::MinExpires) {
+            self.min_expires()?;
+        }
+        if has(H::ContentType) {
+            self.content_type()?;
+        }
+        if has(H::Event) {
+            self.event()?;
+        }
+        if has(H::SubscriptionState) {
+            self.subscription_state()?;
+        }
+        if has(H::SipETag) {
+            self.sip_etag()?;
+        }
+        if has(H::SipIfMatch) {
+            self.sip_if_match()?;
+        }
+        if has(H::RetryAfter) {
+            self.retry_after()?;
+        }
+        if has(H::Date) {
+            self.date()?;
+        }
+        if has(H::WwwAuthenticate) {
+            self.www_authenticate()?;
+        }
+        if has(H::ProxyAuthenticate) {
+            self.proxy_authenticate()?;
+        }
+        if has(H::Authorization) {
+            self.authorization()?;
+        }
+        if has(H::ProxyAuthorization) {
+            self.proxy_authorization()?;
+        }
         Ok(())
     }
 
@@ -814,14 +879,42 @@ impl Message {
                 s.push_str("\r\n");
             }
         }
-        for (n, v) in self.headers() {
-            s.push_str(n);
-            s.push_str(": ");
-            s.push_str(v);
-            s.push_str("\r\n");
+        if self.text_is_printed_form() {
+            s.push_str(&self.text);
+        } else {
+            for (n, v) in self.headers() {
+                s.push_str(n);
+                s.push_str(": ");
+                s.push_str(v);
+                s.push_str("\r\n");
+            }
         }
         s.push_str("\r\n");
         s
+    }
+
+    /// Whether the header text already is what printing the fields gives: every
+    /// field, in order, as `name: value` CRLF with nothing in between (always so for
+    /// a built message, and for a parsed one written that way), so it can be copied
+    /// whole instead of line by line.
+    fn text_is_printed_form(&self) -> bool {
+        let t = self.text.as_bytes();
+        let mut at = 0;
+        for f in &self.fields {
+            let Value::Span(v) = f.value else {
+                return false;
+            };
+            let (name_start, name_end) = (f.raw_name.start as usize, f.raw_name.end as usize);
+            let (v_start, v_end) = (v.start as usize, v.end as usize);
+            if name_start != at
+                || t.get(name_end..v_start) != Some(b": ")
+                || t.get(v_end..v_end + 2) != Some(b"\r\n")
+            {
+                return false;
+            }
+            at = v_end + 2;
+        }
+        at == t.len()
     }
 }
 

@@ -18,7 +18,28 @@ macro_rules! header_names {
             Other(Box<str>),
         }
 
+        /// The variants without their data, so that a name has a dense index.
+        #[derive(Clone, Copy)]
+        #[allow(dead_code)] // only the discriminants are used
+        enum Kind {
+            $( $variant, )*
+            Other,
+        }
+
         impl HeaderName {
+            /// How many distinct [`HeaderName::index`] values there are.
+            pub(crate) const KINDS: usize = Kind::Other as usize + 1;
+
+            /// A dense index in `0..KINDS`: one per known name, one shared by every
+            /// [`HeaderName::Other`]. Two known names are equal exactly when their
+            /// indexes are.
+            pub(crate) fn index(&self) -> usize {
+                (match self {
+                    $( HeaderName::$variant => Kind::$variant, )*
+                    HeaderName::Other(_) => Kind::Other,
+                }) as usize
+            }
+
             /// The canonical spelling (`Call-ID`, `WWW-Authenticate`, ...).
             pub fn as_str(&self) -> &str {
                 match self {
