@@ -11,6 +11,9 @@
 #   cargo +nightly fuzz run <target> fuzz/artifacts/<target>/crash-...
 # FUZZ_SANITIZER=none builds without AddressSanitizer: the crate forbids unsafe code,
 # so ASan mostly costs time (2-4x fewer executions); the default keeps it.
+# FUZZ_RUN_FLAGS adds cargo-fuzz run flags, e.g. --no-trace-compares (no comparison
+# tracing: ~2x the executions of ua_frames, whose time is mostly libFuzzer's compare
+# hooks; mutations are then guided by coverage only, the checks are the same).
 # Exit status: 0 when no target crashed, 1 otherwise, 2 when the build failed.
 set -u
 san=(--sanitizer "${FUZZ_SANITIZER:-address}")
@@ -36,7 +39,7 @@ for t in "${targets[@]}"; do
   before=$(find "artifacts/$t" -type f | wc -l)
   log="artifacts/$t.log"
   echo "== $t: ${secs}s"
-  cargo +nightly fuzz run "${san[@]}" "$t" "${dirs[@]}" -- \
+  cargo +nightly fuzz run "${san[@]}" ${FUZZ_RUN_FLAGS:-} "$t" "${dirs[@]}" -- \
     -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 >"$log" 2>&1
   rc=$?
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
