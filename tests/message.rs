@@ -468,3 +468,33 @@ fn top_via_honours_quoted_commas_in_parameters() {
     assert_eq!(v.params.str("x"), Some("a,b"));
     assert_eq!(m.via().unwrap().len(), 2);
 }
+
+#[test]
+fn header_names_are_recognised_in_any_case_and_long_names_are_extensions() {
+    for (wire, canon) in [
+        ("via", "Via"),
+        ("VIA", "Via"),
+        ("call-id", "Call-ID"),
+        ("CALL-ID", "Call-ID"),
+        ("cSeQ", "CSeq"),
+        ("www-authenticate", "WWW-Authenticate"),
+        ("p-preferred-identity", "P-Preferred-Identity"),
+        ("Subscription-STATE", "Subscription-State"),
+        ("mime-version", "MIME-Version"),
+    ] {
+        let name = HeaderName::parse(wire);
+        assert!(!matches!(name, HeaderName::Other(_)), "{wire}");
+        assert_eq!(name.as_str(), canon, "{wire}");
+    }
+    // Near misses and names longer than any known one stay extension headers, verbatim.
+    for other in [
+        "Vias",
+        "Call-IDs",
+        "P-Preferred-Identity-X",
+        "X-A-Very-Long-Extension-Header-Name",
+        "WWW-Authenticate-And-Then-Some-More",
+    ] {
+        assert_eq!(HeaderName::parse(other), HeaderName::Other(other.into()));
+        assert_eq!(HeaderName::parse(other).as_str(), other);
+    }
+}

@@ -3,6 +3,21 @@
 
 use core::fmt;
 
+/// Longer than every known header name: a longer name is an extension header.
+const MAX_KNOWN_LEN: usize = 24;
+
+/// `s` lower-cased (ASCII), as an array: the known names, at compile time.
+const fn ascii_lower<const N: usize>(s: &str) -> [u8; N] {
+    let b = s.as_bytes();
+    let mut out = [0u8; N];
+    let mut i = 0;
+    while i < N && i < b.len() {
+        out[i] = b[i].to_ascii_lowercase();
+        i += 1;
+    }
+    out
+}
+
 macro_rules! header_names {
     ($( $variant:ident => $canon:literal $(, $compact:literal)? ; )*) => {
         /// A header field name. Known names are recognised whatever their case or
@@ -65,8 +80,21 @@ macro_rules! header_names {
                     $( $( if c == $compact { return HeaderName::$variant; } )? )*
                     return HeaderName::Other(name.into());
                 }
-                $( if name.len() == $canon.len() && name.eq_ignore_ascii_case($canon) {
-                    return HeaderName::$variant;
+                // Lower-case the name once, then compare bytes with each known name
+                // lower-cased at compile time (a per-candidate case-insensitive compare
+                // was a tenth of the time spent parsing a message).
+                let mut buf = [0u8; MAX_KNOWN_LEN];
+                let Some(lower) = buf.get_mut(..name.len()) else {
+                    return HeaderName::Other(name.into());
+                };
+                lower.copy_from_slice(name.as_bytes());
+                lower.make_ascii_lowercase();
+                let lower = &*lower;
+                $( {
+                    const LOWER: [u8; $canon.len()] = ascii_lower($canon);
+                    if lower == LOWER {
+                        return HeaderName::$variant;
+                    }
                 } )*
                 HeaderName::Other(name.into())
             }
