@@ -25,8 +25,11 @@ fn keep_alive_ping_and_pong() {
 }
 
 #[test]
-fn no_pong_declares_the_flow_dead_and_recovers() {
-    let mut h = registered();
+fn no_pong_declares_the_flow_dead_and_recovers_when_outbound_was_negotiated() {
+    let mut h = Harness::alice();
+    h.core.behaviour.require_outbound = true;
+    let op = h.register();
+    h.ok(op);
     h.core.behaviour.no_pong = true;
     h.run_for(30_000 + 10_001);
     assert_eq!(h.closes, 1, "no pong within 10 s → close");
@@ -241,4 +244,101 @@ fn a_timer_that_fires_early_is_armed_again() {
         }
     }
     assert_eq!(rearmed, Some(wake), "the same wake-up is requested again");
+}
+
+#[test]
+fn without_outbound_a_missing_pong_never_kills_the_flow() {
+    // RFC 5626 §4.4.1: pongs are only required when the registrar negotiated
+    // outbound or sent Flow-Timer (OpenSIPS' proto_ws never answers pings).
+    let mut h = registered();
+    h.core.behaviour.no_pong = true;
+    h.run_for(300_000);
+    let pings = h.sent.iter().filter(|f| *f == "\r\n\r\n").count();
+    assert!(pings >= 9, "pings still sent every 30 s: {pings}");
+    assert_eq!(h.closes, 0, "the flow lives");
+    assert_eq!(h.connects, 1);
+    assert_eq!(h.ua.registration().state, RegistrationState::Registered);
+}
+
+#[test]
+fn flow_timer_sets_the_keep_alive_interval_and_requires_pongs() {
+    let mut h = Harness::alice();
+    h.core.behaviour.flow_timer = Some(10);
+    let op = h.register();
+    h.ok(op);
+    let start = h.now;
+    h.run_for(10_001);
+    let pings = h.sent.iter().filter(|f| *f == "\r\n\r\n").count();
+    assert_eq!(
+        pings, 1,
+        "one ping within 8–10 s of the Flow-Timer (RFC 5626 §4.4.1)"
+    );
+    h.core.behaviour.no_pong = true;
+    h.run_until(start + 10_000 + 10_000 + 10_001);
+    assert_eq!(h.closes, 1, "Flow-Timer makes the pong required");
+}
+
+#[test]
+fn a_core_that_drops_every_register_sees_a_handful_of_attempts_a_minute() {
+    let mut h = registered();
+    h.core.behaviour.drop_on_register = true;
+    h.drop_connection();
+    let before = h.connects;
+    h.run_for(60_000);
+    let first_minute = h.connects - before;
+    assert!(
+        (3..=10).contains(&first_minute),
+        "backoff 0.5 s · 2^n up to 30 s, reset only by a successful REGISTER: {first_minute} connects"
+    );
+    let before = h.connects;
+    h.run_for(60_000);
+    let second_minute = h.connects - before;
+    assert!(
+        second_minute <= 4,
+        "then at most every 15–30 s: {second_minute}"
+    );
+    // The waits never went back to the minimum.
+    let waits: Vec<u64> = h
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Connection(ConnectionState::Disconnected { retry_in: Some(d) }) => Some(*d),
+            _ => None,
+        })
+        .collect();
+    assert!(waits.len() >= 6, "{waits:?}");
+    assert!(waits[waits.len() - 1] >= 15_000, "{waits:?}");
+    // Once the core registers again, the count resets.
+    h.core.behaviour.drop_on_register = false;
+    h.run_for(30_000);
+    assert_eq!(h.ua.registration().state, RegistrationState::Registered);
+    let n = h.events.len();
+    h.drop_connection();
+    let reset = h.events[n..].iter().find_map(|e| match e {
+        Event::Connection(ConnectionState::Disconnected { retry_in: Some(d) }) => Some(*d),
+        _ => None,
+    });
+    assert!(reset.is_some_and(|d| d <= 500), "{reset:?}");
+}
+
+#[test]
+fn a_timer_that_fires_minutes_late_is_handled_as_now() {
+    // A frozen or throttled tab: the refresh timer fires 20 minutes after it was due
+    // and the registration (600 s) has lapsed meanwhile.
+    let mut h = registered();
+    let regs = h.sent_requests(Method::Register).len();
+    let due = h.wake.expect("a wake-up is armed");
+    h.now = due + 20 * 60_000;
+    h.wake = None;
+    h.ua.handle_input(h.now, imsip::ua::Input::Timeout);
+    h.pump();
+    assert!(
+        h.sent_requests(Method::Register).len() > regs,
+        "re-registered at once"
+    );
+    assert_eq!(h.ua.registration().state, RegistrationState::Registered);
+    assert!(!h
+        .events
+        .iter()
+        .any(|e| matches!(e, Event::Registration(r) if r.state == RegistrationState::Failed)));
 }

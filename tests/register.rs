@@ -320,11 +320,183 @@ fn aka_wrong_network_mac_is_network_auth_failed_and_sends_no_res() {
     h.core.aka = Some((other, 0x100));
     let op = h.register();
     assert_eq!(h.err(op), UaError::NetworkAuthFailed);
+    let regs = h.sent_requests(Method::Register);
+    assert_eq!(
+        regs.len(),
+        2,
+        "the initial REGISTER and the MAC-failure notice"
+    );
+    // TS 24.229 §5.1.1.5.2: the network is told with an empty response and no auts.
+    let a = &regs[1].authorization().unwrap()[0];
+    assert_eq!(a.param("response"), Some(""), "no RES is ever sent");
+    assert!(
+        a.param("nonce").is_some_and(|n| !n.is_empty()),
+        "the challenge's nonce"
+    );
+    assert!(a.param("auts").is_none());
+    assert_eq!(regs[1].authorization().unwrap().len(), 1);
+}
+
+#[test]
+fn each_user_agent_registers_with_a_fresh_call_id_and_a_contact_stable_for_its_instance() {
+    let reg = |instance: &str| {
+        let mut cfg = alice_config();
+        cfg.instance_id = Some(instance.into());
+        let mut h = Harness::new(cfg, FakeCore::with_password("alice-secret"));
+        h.ua = imsip::ua::UserAgent::new(
+            {
+                let mut c = alice_config();
+                c.instance_id = Some(instance.into());
+                c
+            },
+            Box::new(TestRng(instance.len() as u64 * 7919 + h.now)),
+        );
+        let op = h.register();
+        h.ok(op);
+        h.sent_requests(Method::Register)[0].clone()
+    };
+    let a = reg("urn:uuid:11111111-2222-4333-8444-555555555555");
+    let b = reg("urn:uuid:11111111-2222-4333-8444-555555555555x");
+    let a2 = {
+        let mut cfg = alice_config();
+        cfg.instance_id = Some("urn:uuid:11111111-2222-4333-8444-555555555555".into());
+        let mut h = Harness::new(cfg, FakeCore::with_password("alice-secret"));
+        h.ua = imsip::ua::UserAgent::new(
+            {
+                let mut c = alice_config();
+                c.instance_id = Some("urn:uuid:11111111-2222-4333-8444-555555555555".into());
+                c
+            },
+            Box::new(TestRng(42)),
+        );
+        let op = h.register();
+        h.ok(op);
+        h.sent_requests(Method::Register)[0].clone()
+    };
+    let contact = |m: &imsip::message::Message| m.contact_list().unwrap()[0].uri.to_string();
+    assert_eq!(
+        contact(&a),
+        contact(&a2),
+        "same instance, same Contact: the binding is replaced"
+    );
+    assert_ne!(contact(&a), contact(&b));
+    assert_ne!(
+        a.call_id().unwrap(),
+        a2.call_id().unwrap(),
+        "a fresh Call-ID per load"
+    );
+}
+
+#[test]
+fn a_reload_with_a_persisted_call_id_refused_500_out_of_order_registers_at_once() {
+    // RFC 3261 §10.3 step 7: the registrar holds the binding of the previous page
+    // load with a higher CSeq for that Call-ID and answers 500.
+    let mut cfg = alice_config();
+    cfg.call_id = Some("persisted-call-id".into());
+    let mut h = Harness::new(cfg, FakeCore::with_password("alice-secret"));
+    h.core.behaviour.register_script.push_back((500, None));
+    let op = h.register();
+    h.ok(op);
+    let regs = h.sent_requests(Method::Register);
+    let last = regs.last().unwrap();
+    assert_ne!(
+        last.call_id().unwrap(),
+        "persisted-call-id",
+        "a fresh Call-ID"
+    );
+    assert_eq!(last.cseq().unwrap().seq, 1);
+    assert_eq!(h.ua.registration().state, RegistrationState::Registered);
+}
+
+#[test]
+fn a_refresh_answered_408_480_500_503_504_is_retried_and_the_registration_survives() {
+    for status in [408u16, 480, 500, 503, 504] {
+        let mut h = registered();
+        h.core.behaviour.register_script.push_back((status, None));
+        let regs = h.sent_requests(Method::Register).len();
+        h.run_for(600_000);
+        let states: Vec<RegistrationState> =
+            h.registration_events().iter().map(|r| r.state).collect();
+        let retrying = h
+            .registration_events()
+            .into_iter()
+            .find(|r| r.state == RegistrationState::Retrying)
+            .unwrap_or_else(|| panic!("{status}: {states:?}"));
+        assert_eq!(
+            retrying.error.as_ref().and_then(|e| e.status()),
+            Some(status)
+        );
+        assert!(retrying.retry_in.is_some_and(|d| d <= 500));
+        assert_eq!(
+            states.last(),
+            Some(&RegistrationState::Registered),
+            "{status}: {states:?}"
+        );
+        assert!(h.sent_requests(Method::Register).len() >= regs + 2);
+        assert!(!states.contains(&RegistrationState::Failed));
+    }
+}
+
+#[test]
+fn a_refresh_with_retry_after_waits_that_long() {
+    let mut h = registered();
+    h.core.behaviour.register_script.push_back((503, Some(40)));
+    h.run_until_sent(Method::Register);
+    let n = h.sent_requests(Method::Register).len();
+    h.run_for(39_000);
     assert_eq!(
         h.sent_requests(Method::Register).len(),
-        1,
-        "no RES is ever sent"
+        n,
+        "not before Retry-After"
     );
+    h.run_for(1_500);
+    assert_eq!(h.sent_requests(Method::Register).len(), n + 1);
+    assert_eq!(h.ua.registration().state, RegistrationState::Registered);
+}
+
+#[test]
+fn a_refresh_without_answer_is_retried() {
+    let mut h = registered();
+    h.core.behaviour.silent = true;
+    h.run_until_sent(Method::Register);
+    h.run_for(32_001);
+    assert_eq!(h.ua.registration().state, RegistrationState::Retrying);
+    h.core.behaviour.silent = false;
+    // A retry sent while the core was still silent times out too; the next one works.
+    h.run_for(40_000);
+    assert_eq!(h.ua.registration().state, RegistrationState::Registered);
+}
+
+#[test]
+fn a_refresh_refused_403_fails_for_good_and_stops() {
+    let mut h = registered();
+    h.core.behaviour.register_script.push_back((403, None));
+    h.run_for(600_000);
+    assert_eq!(h.ua.registration().state, RegistrationState::Failed);
+    let n = h.sent_requests(Method::Register).len();
+    h.run_for(3_600_000);
+    assert_eq!(
+        h.sent_requests(Method::Register).len(),
+        n,
+        "no loop on a refusal"
+    );
+}
+
+#[test]
+fn work_queued_behind_a_retrying_registration_times_out() {
+    let mut h = Harness::alice();
+    for _ in 0..50 {
+        h.core.behaviour.register_script.push_back((503, None));
+    }
+    let reg = h.register();
+    assert!(matches!(h.err(reg), UaError::Rejected { status: 503, .. }));
+    let msg = h.ua.send_message(h.now, BOB, b"hi", None);
+    h.pump();
+    h.run_for(31_000);
+    assert!(h.result(msg).is_none(), "still waiting");
+    h.run_for(2_000);
+    assert_eq!(h.err(msg), UaError::Timeout);
+    assert!(h.sent_requests(Method::Message).is_empty());
 }
 
 #[test]

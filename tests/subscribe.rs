@@ -119,7 +119,7 @@ fn terminated_watch_is_reported() {
     assert!(h
         .events
         .iter()
-        .any(|e| matches!(e, Event::WatchTerminated { reason: Some(r) } if r == "rejected")));
+        .any(|e| matches!(e, Event::WatchTerminated { reason: Some(r), resubscribe: false, .. } if r == "rejected")));
     let n = h.sent_requests(Method::Subscribe).len();
     h.run_for(4_000_000);
     assert_eq!(

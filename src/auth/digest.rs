@@ -589,6 +589,23 @@ impl DigestSession {
     /// `Failed`): [`AuthError::Rejected`] after a refused answer, AKA
     /// [`AuthError::NetworkAuthFailed`] (no RES is ever sent), etc.
     pub fn on_challenge(&mut self, challenges: &[AuthValue], proxy: bool) -> Result<(), AuthError> {
+        let answered = self.state == SessionState::Answered;
+        self.on_challenge_to(challenges, proxy, answered)
+    }
+
+    /// Like [`on_challenge`](Self::on_challenge), for a caller that knows which
+    /// request was challenged: `answered_this` says whether that request carried
+    /// this session's current answer (same realm, same nonce). Only then can the
+    /// challenge be a refusal (RFC 3261 §22.2, RFC 7616 §3.3: a new challenge to a
+    /// request that carried no credentials, or older ones, is simply answered).
+    /// With several requests in flight, a 401/407 to a request sent before the
+    /// first answer must not be taken as a verdict on that answer.
+    pub fn on_challenge_to(
+        &mut self,
+        challenges: &[AuthValue],
+        proxy: bool,
+        answered_this: bool,
+    ) -> Result<(), AuthError> {
         if let Some(e) = &self.failure {
             return Err(e.clone());
         }
@@ -596,7 +613,7 @@ impl DigestSession {
             Ok(c) => c,
             Err(e) => return self.fail(e),
         };
-        if self.state == SessionState::Answered {
+        if answered_this && self.state == SessionState::Answered {
             if !c.stale || self.stale_retries >= 2 {
                 return self.fail(AuthError::Rejected);
             }

@@ -12,8 +12,8 @@ use super::options::{self, Options};
 use super::settings;
 use crate::auth::RandomSource;
 use crate::ua::{
-    ConnectionState, Event, Input, OpId, Outcome, Output, PolicyOutcome, Registration,
-    RegistrationState, SettingsSource, UaError, UserAgent,
+    ConnectionState, Event, Input, OpId, Outcome, Output, PolicyOutcome, PublicationState,
+    Registration, RegistrationState, SettingsSource, UaError, UserAgent,
 };
 use js_sys::{Function, Promise, Reflect, Uint8Array};
 use std::cell::RefCell;
@@ -110,12 +110,7 @@ fn trace(direction: &str, text: &str) -> Action {
 }
 
 fn registration_state(s: RegistrationState) -> &'static str {
-    match s {
-        RegistrationState::Unregistered => "unregistered",
-        RegistrationState::Registering => "registering",
-        RegistrationState::Registered => "registered",
-        RegistrationState::Failed => "failed",
-    }
+    s.as_str()
 }
 
 /// The registrar's answer: what `register()` resolves with, and the base of the
@@ -267,7 +262,8 @@ impl State {
             }
             Event::Registration(r) => {
                 let o = registration_info(&r);
-                o.str("state", registration_state(r.state));
+                o.str("state", registration_state(r.state))
+                    .opt_num("retryIn", r.retry_in.map(|ms| ms as f64 / 1000.0));
                 if let Some(e) = &r.error {
                     o.set("error", &from_ua(e));
                 }
@@ -294,10 +290,35 @@ impl State {
                     );
                 ("servicesettings", o.done())
             }
-            Event::WatchTerminated { reason } => {
+            Event::WatchTerminated {
+                reason,
+                resubscribe,
+                retry_after,
+            } => {
                 let o = Obj::new();
-                o.opt_str("reason", reason.as_deref());
+                o.opt_str("reason", reason.as_deref())
+                    .opt_bool("resubscribe", Some(resubscribe))
+                    .opt_num("retryAfter", retry_after.map(f64::from));
                 ("watchterminated", o.done())
+            }
+            Event::Publication(p) => {
+                let o = Obj::new();
+                o.str(
+                    "state",
+                    match p.state {
+                        PublicationState::Published => "published",
+                        PublicationState::Retrying => "retrying",
+                        PublicationState::Lost => "lost",
+                        PublicationState::Removed => "removed",
+                    },
+                )
+                .opt_str("etag", p.etag.as_deref())
+                .opt_num("expires", p.expires.map(f64::from))
+                .opt_num("retryIn", p.retry_in.map(|ms| ms as f64 / 1000.0));
+                if let Some(e) = &p.error {
+                    o.set("error", &from_ua(e));
+                }
+                ("publication", o.done())
             }
             Event::Policy(p) => {
                 let o = Obj::new();
@@ -626,7 +647,7 @@ impl ImClientCore {
     pub fn registration(&self) -> JsValue {
         self.read(|st| {
             let r = st.ua.registration();
-            let o = registration_info(r);
+            let o = registration_info(&r);
             o.str("state", registration_state(r.state));
             o.done()
         })

@@ -39,23 +39,43 @@
 //! assert!(sent[0].starts_with("REGISTER sip:imsip.test SIP/2.0\r\n"));
 //! ```
 //!
-//! ## Registration states
+//! ## The parts
 //!
 //! ```text
-//!   Unregistered ──register()──► Registering ──200──► Registered ──refresh timer──► Refreshing
-//!        ▲                          │  401/407: answer once per challenge             │ 200 ─┘ (back to Registered)
-//!        │                          │  423: retry with Min-Expires                    │
-//!        │                          ▼                                                 ▼
-//!        └──────────────────── Failed (auth_failed, rejected, timeout, transport) ◄───┘
-//!   Registered ──unregister()──► Unregistering ──200──► Unregistered
-//!   any ──Disconnected──► (flow lost: pending work fails with `transport`, reconnect with backoff,
-//!                          re-REGISTER first, then publications and subscriptions, then queued work)
+//!  agent.rs        UserAgent: routes inputs, folds deadlines, orders recovery, publish policy
+//!   ├ flow.rs        the WebSocket flow: connect, CRLF keep-alive, backoff (RFC 5626 §4.4–4.5)
+//!   ├ registerer.rs  the binding (RFC 3261 §10, RFC 5626 §4.2), its state machine drawn there
+//!   ├ publisher.rs   service-settings publication (RFC 3903)
+//!   ├ subscriber.rs  service-settings watch and fetch (RFC 6665)
+//!   ├ messager.rs    pager-mode MESSAGE both ways (RFC 3428)
+//!   └ uas.rs         what is answered before any part sees a request (RFC 3261 §8.2)
+//!  transaction.rs  client transactions: a usage tag, Timer F, response matching
+//!  credentials.rs  401/407 state per realm (RFC 3261 §22, RFC 7616)
+//!  timers.rs       every deadline in one table; the next wake-up is its minimum
+//!  context.rs      what the parts share for one step
+//!  api.rs / config.rs / error.rs   the public types
 //! ```
-//! Only one REGISTER is in flight; a refresh or unregister asked for meanwhile waits.
+//!
+//! Each part owns its state, its methods and its deadlines (in the one
+//! [`TimerTable`](self) of named timers); a transaction carries only a tag saying
+//! which part owns it.
 
-mod authn;
-mod core;
-mod types;
+mod agent;
+mod api;
+mod config;
+mod context;
+mod credentials;
+mod error;
+mod flow;
+mod messager;
+mod publisher;
+mod registerer;
+mod subscriber;
+mod timers;
+mod transaction;
+mod uas;
 
-pub use self::core::UserAgent;
-pub use types::*;
+pub use agent::UserAgent;
+pub use api::*;
+pub use config::*;
+pub use error::*;

@@ -55,6 +55,22 @@ pub struct Behaviour {
     pub no_pong: bool,
     /// Send NOTIFY before the 200 to SUBSCRIBE.
     pub notify_first: bool,
+    /// The REGISTER 200 carries `Require: outbound` (RFC 5626 §4.2.1).
+    pub require_outbound: bool,
+    /// The REGISTER 200 carries `Flow-Timer: N`.
+    pub flow_timer: Option<u32>,
+    /// Scripted answers to authenticated REGISTERs, in order: (status, Retry-After).
+    /// Empty: the normal registrar.
+    pub register_script: std::collections::VecDeque<(u16, Option<u32>)>,
+    /// Scripted answers to PUBLISHes, in order (after the settings_status check).
+    pub publish_script: std::collections::VecDeque<u16>,
+    /// Kamailio's default WITH_AUTH script: every non-REGISTER request is
+    /// challenged with its own 407 and a fresh nonce until it carries a valid
+    /// Proxy-Authorization (no trust of the registered flow).
+    pub proxy_auth: bool,
+    /// Close the connection whenever a REGISTER arrives (a front proxy that
+    /// accepts the upgrade and then drops the flow).
+    pub drop_on_register: bool,
 }
 
 pub struct FakeCore {
@@ -77,6 +93,12 @@ pub struct FakeCore {
     /// (call_id, subscriber from-tag, our tag, expires)
     pub watchers: Vec<(String, String, String)>,
     notify_cseq: u32,
+    /// Nonces of 407 challenges issued, with the highest nc seen for each.
+    proxy_nonces: Vec<(String, u32)>,
+    /// Requests challenged with 407.
+    pub proxy_challenges: usize,
+    /// The core closes the connection now (drop_on_register).
+    pub drop_now: bool,
 }
 
 impl FakeCore {
@@ -104,6 +126,69 @@ impl FakeCore {
             etag_seq: 0,
             watchers: Vec::new(),
             notify_cseq: 0,
+            proxy_nonces: Vec::new(),
+            proxy_challenges: 0,
+            drop_now: false,
+        }
+    }
+
+    /// Kamailio-style proxy authentication: true when `req` may pass.
+    fn proxy_check(&mut self, req: &Message) -> bool {
+        let creds = req.proxy_authorization().unwrap_or_default();
+        let ok = creds.iter().any(|a| {
+            let nonce = a.param("nonce").unwrap_or("");
+            let nc = u32::from_str_radix(a.param("nc").unwrap_or("0"), 16).unwrap_or(0);
+            let Some(i) = self.proxy_nonces.iter().position(|(n, _)| n == nonce) else {
+                return false;
+            };
+            if nc <= self.proxy_nonces[i].1 {
+                return false;
+            }
+            let input = DigestInput {
+                algorithm: Algorithm::MD5,
+                username: a.param("username").unwrap_or(""),
+                realm: a.param("realm").unwrap_or(""),
+                nonce,
+                cnonce: a.param("cnonce").unwrap_or(""),
+                nc,
+                qop: a.param("qop").map(|_| Qop::Auth),
+                method: req.method().map(|m| m.as_str()).unwrap_or(""),
+                uri: a.param("uri").unwrap_or(""),
+                body: req.body(),
+            };
+            let pw = self.password.clone().unwrap_or_default().into_bytes();
+            let good =
+                input.response(DigestSecret::Password(&pw)) == a.param("response").unwrap_or("");
+            if good {
+                self.proxy_nonces[i].1 = nc;
+            }
+            good
+        });
+        if !ok {
+            self.nonce_seq += 1;
+            let n = format!("p{:08}", self.nonce_seq);
+            self.proxy_nonces.push((n.clone(), 0));
+            self.proxy_challenges += 1;
+            self.reply(
+                req,
+                407,
+                "Proxy Authentication Required",
+                &[(
+                    "Proxy-Authenticate",
+                    format!("Digest realm=\"{REALM}\", nonce=\"{n}\", algorithm=MD5, qop=\"auth\""),
+                )],
+            );
+        }
+        ok
+    }
+
+    /// Sends a NOTIFY with `state` to every watcher.
+    pub fn notify_watchers(&mut self, state: &str) {
+        for (c, s, o) in self.watchers.clone() {
+            self.notify(&c, &s, &o, state);
+        }
+        if state.starts_with("terminated") {
+            self.watchers.clear();
         }
     }
 
@@ -238,6 +323,12 @@ impl FakeCore {
         if self.behaviour.silent {
             return;
         }
+        if self.behaviour.proxy_auth
+            && msg.method() != Some(&Method::Register)
+            && !self.proxy_check(&msg)
+        {
+            return;
+        }
         match msg.method().cloned() {
             Some(Method::Register) => self.on_register(&msg),
             Some(Method::Publish) => self.on_publish(&msg),
@@ -251,6 +342,10 @@ impl FakeCore {
     }
 
     fn on_register(&mut self, msg: &Message) {
+        if self.behaviour.drop_on_register {
+            self.drop_now = true;
+            return;
+        }
         match self.check_auth(msg) {
             Err(()) => return self.challenge(msg, true),
             Ok(false) => return self.challenge(msg, false),
@@ -258,6 +353,16 @@ impl FakeCore {
             Ok(true) => {}
         }
         let asked = msg.expires().ok().flatten().unwrap_or(3600);
+        if asked > 0 {
+            if let Some((status, retry_after)) = self.behaviour.register_script.pop_front() {
+                if status != 200 {
+                    let extra: Vec<(&str, String)> = retry_after
+                        .map(|s| vec![("Retry-After", s.to_string())])
+                        .unwrap_or_default();
+                    return self.reply(msg, status, "Scripted", &extra);
+                }
+            }
+        }
         if let Some(min) = self.behaviour.min_expires {
             if asked > 0 && asked < min {
                 return self.reply(
@@ -274,6 +379,12 @@ impl FakeCore {
         let mut c = contact.clone();
         c.params.set("expires", Some(&granted.to_string()));
         let mut extra = vec![("Contact", c.to_string())];
+        if self.behaviour.require_outbound {
+            extra.push(("Require", "outbound".into()));
+        }
+        if let Some(ft) = self.behaviour.flow_timer {
+            extra.push(("Flow-Timer", ft.to_string()));
+        }
         if granted > 0 {
             extra.push((
                 "Contact",
@@ -291,6 +402,11 @@ impl FakeCore {
     fn on_publish(&mut self, msg: &Message) {
         if let Some(s) = self.behaviour.settings_status {
             return self.reply(msg, s, "Nope", &[]);
+        }
+        if let Some(s) = self.behaviour.publish_script.pop_front() {
+            if s != 200 {
+                return self.reply(msg, s, "Scripted", &[]);
+            }
         }
         let if_match = msg.sip_if_match().unwrap();
         let expires = msg.expires().ok().flatten().unwrap_or(3600);
@@ -465,6 +581,11 @@ impl Harness {
                         self.sent.push(f.clone());
                         if self.connected {
                             self.core.receive(&f);
+                            if std::mem::take(&mut self.core.drop_now) {
+                                self.connected = false;
+                                self.core.outbox.clear();
+                                self.ua.handle_input(self.now, Input::Disconnected);
+                            }
                         }
                     }
                     Output::Connect => {
@@ -565,6 +686,47 @@ impl Harness {
             .filter_map(|f| Message::parse(f.as_bytes()).ok())
             .filter(|m| m.method() == Some(&method))
             .collect()
+    }
+
+    /// Registration events, in order.
+    pub fn registration_events(&self) -> Vec<imsip::ua::Registration> {
+        self.events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Registration(r) => Some(r.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Publication events, in order.
+    pub fn publication_events(&self) -> Vec<imsip::ua::Publication> {
+        self.events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Publication(p) => Some(p.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Runs time forward (1 s steps, at most an hour) until one more `method`
+    /// request has been sent.
+    pub fn run_until_sent(&mut self, method: Method) {
+        let n = self.sent_requests(method.clone()).len();
+        for _ in 0..3600 {
+            self.run_for(1_000);
+            if self.sent_requests(method.clone()).len() > n {
+                return;
+            }
+        }
+        panic!("no {method:?} sent within an hour");
+    }
+
+    /// Delivers a frame from the core now.
+    pub fn inject(&mut self, frame: &str) {
+        self.ua.handle_input(self.now, Input::Frame(frame));
+        self.pump();
     }
 
     pub fn header(m: &Message, name: &str) -> String {

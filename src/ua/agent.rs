@@ -1,0 +1,795 @@
+//! The thin agent: routes inputs to the parts that own them, folds their
+//! deadlines into one wake-up, orders recovery (RFC 5626 §4.2: register first,
+//! then the publication and the watch, then queued work) and runs the publish
+//! policy. The parts are the [`Flow`], the Registerer, the Publisher, the
+//! Subscriber, the Messager and the UAS rules.
+
+use super::api::*;
+use super::config::{Config, PublishPolicy};
+use super::context::{token, uuid_urn, Ctx, Local};
+use super::credentials::CredentialStore;
+use super::error::UaError;
+use super::flow::Flow;
+use super::messager::Messager;
+use super::publisher::Publisher;
+use super::registerer::{RegSignal, Registerer};
+use super::subscriber::{NotifyOutcome, Subscriber};
+use super::timers::{Timer, TimerTable};
+use super::transaction::{ClientTx, Req, Transactions, Usage, MAX_AUTH_ROUNDS};
+use super::uas::{screen, Incoming};
+use crate::auth::{AuthError, RandomSource};
+use crate::message::{Message, Uri};
+use crate::settings::ServiceSettings;
+use std::collections::VecDeque;
+
+/// Times are clamped here (about 146 million years of milliseconds) so that adding
+/// any delay can never overflow.
+const MAX_TIME: Millis = 1 << 62;
+
+/// App work that waits for the flow (and for a registration in progress).
+#[derive(Debug)]
+enum Work {
+    Publish {
+        body: String,
+        expires: u32,
+        op: OpId,
+    },
+    Remove(OpId),
+    Fetch(OpId),
+    Watch(OpId),
+    Unwatch(OpId),
+    Message(Box<Req>, OpId),
+}
+
+impl Work {
+    fn op(&self) -> OpId {
+        match self {
+            Work::Publish { op, .. }
+            | Work::Remove(op)
+            | Work::Fetch(op)
+            | Work::Watch(op)
+            | Work::Unwatch(op)
+            | Work::Message(_, op) => *op,
+        }
+    }
+}
+
+/// Lends the shared state to one part for one call (disjoint field borrows).
+macro_rules! cx {
+    ($s:ident) => {
+        &mut Ctx {
+            now: $s.now,
+            cfg: &$s.cfg,
+            local: &mut $s.local,
+            rng: &mut *$s.rng,
+            out: &mut $s.out,
+            txs: &mut $s.txs,
+            creds: &mut $s.creds,
+            timers: &mut $s.timers,
+            connected: $s.flow.is_connected(),
+        }
+    };
+}
+
+/// The sans-IO user agent. See [`crate::ua`].
+pub struct UserAgent {
+    cfg: Config,
+    rng: Box<dyn RandomSource>,
+    out: VecDeque<Output>,
+    now: Millis,
+    next_op: u64,
+    /// The wake-up last handed to the caller.
+    armed: Option<Millis>,
+    local: Local,
+    timers: TimerTable,
+    txs: Transactions,
+    creds: CredentialStore,
+    flow: Flow,
+    registerer: Registerer,
+    publisher: Publisher,
+    subscriber: Subscriber,
+    messager: Messager,
+    queue: VecDeque<Work>,
+    /// Settings last published by us or adopted from the server.
+    current_settings: Option<ServiceSettings>,
+    /// Run the publish policy after the next successful registration.
+    policy_pending: bool,
+    /// Restore the publication and the watch after the next registration.
+    restore_pending: bool,
+}
+
+/// A stable token of `n` letters and digits derived from `seed` (FNV-1a), so
+/// that a persisted instance id gives the same Contact on every page load.
+fn stable_token(seed: &str, salt: u8, n: usize) -> String {
+    const ALPHABET: &[u8; 36] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ salt as u64;
+    let mut out = String::with_capacity(n);
+    for i in 0..n {
+        for b in seed.bytes().chain([i as u8, salt]) {
+            h ^= b as u64;
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        out.push(ALPHABET[(h % 36) as usize] as char);
+    }
+    out
+}
+
+impl UserAgent {
+    /// A user agent for `cfg`, drawing every tag, branch, Call-ID, cnonce and
+    /// instance id from `rng`.
+    pub fn new(mut cfg: Config, mut rng: Box<dyn RandomSource>) -> UserAgent {
+        let instance = cfg
+            .instance_id
+            .clone()
+            .unwrap_or_else(|| uuid_urn(&mut *rng));
+        // RFC 7118 §5.2: a `.invalid` host. Derived from the instance id, the Contact
+        // is the same after a reload, so even a registrar without RFC 5626 support
+        // replaces the earlier binding instead of keeping a stale one.
+        let via_host = format!("{}.invalid", stable_token(&instance, 1, 12));
+        let contact_uri = format!(
+            "sip:{}@{};transport=ws",
+            stable_token(&instance, 2, 8),
+            via_host
+        );
+        // A fresh Call-ID per user agent (page load): no (Call-ID, CSeq) pair is
+        // ever re-used, however quickly the page is reloaded.
+        let reg_call_id = cfg.call_id.clone().unwrap_or_else(|| token(&mut *rng, 22));
+        let reg_tag = token(&mut *rng, 10);
+        let pub_call_id = token(&mut *rng, 22);
+        let pub_tag = token(&mut *rng, 10);
+        let watch_call_id = token(&mut *rng, 22);
+        let watch_tag = token(&mut *rng, 10);
+        let transport = if cfg.server.to_ascii_lowercase().starts_with("wss:") {
+            "WSS"
+        } else {
+            "WS"
+        };
+        let registrar = cfg.registrar.clone().unwrap_or_else(|| {
+            let host = cfg.aor.host().map(|h| h.to_string()).unwrap_or_default();
+            Uri::parse(&format!("sip:{host}")).unwrap_or_else(|_| cfg.aor.clone())
+        });
+        if cfg.credentials.as_ref().is_some_and(|c| c.is_aka()) {
+            cfg.ims_initial_authorization = true;
+        }
+        // OMA IM requires the IM-client/OMA1.0 product token first.
+        let user_agent = match &cfg.user_agent {
+            Some(app) => format!("IM-client/OMA1.0 imsip/{} {app}", crate::VERSION),
+            None => format!("IM-client/OMA1.0 imsip/{}", crate::VERSION),
+        };
+        let creds = CredentialStore::new(cfg.credentials.take());
+        UserAgent {
+            out: VecDeque::new(),
+            now: 0,
+            next_op: 1,
+            armed: None,
+            local: Local {
+                transport,
+                via_host,
+                contact_uri,
+                instance,
+                registrar,
+                user_agent,
+                service_route: Vec::new(),
+                pub_gruu: None,
+                outbound: false,
+            },
+            timers: TimerTable::default(),
+            txs: Transactions::default(),
+            creds,
+            flow: Flow::new(),
+            registerer: Registerer::new(reg_call_id, reg_tag, cfg.register_cseq_start, cfg.expires),
+            publisher: Publisher::new(pub_call_id, pub_tag, cfg.publish_expires),
+            subscriber: Subscriber::new(watch_call_id, watch_tag),
+            messager: Messager::default(),
+            queue: VecDeque::new(),
+            current_settings: None,
+            policy_pending: false,
+            restore_pending: false,
+            cfg,
+            rng,
+        }
+    }
+
+    // ───────────── public API ─────────────
+
+    /// The next thing to do, or `None` when there is nothing left.
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.out.pop_front()
+    }
+
+    /// The `+sip.instance` URN in use: persist it and pass it back as
+    /// [`Config::instance_id`], so that a reload replaces the earlier binding.
+    pub fn instance_id(&self) -> &str {
+        &self.local.instance
+    }
+
+    /// The Call-ID of the registration (fresh for each user agent unless
+    /// [`Config::call_id`] was given; nothing needs it persisted).
+    pub fn registration_call_id(&self) -> &str {
+        self.registerer.call_id()
+    }
+
+    /// The registration state and the registrar's last answer.
+    pub fn registration(&self) -> Registration {
+        self.registerer.snapshot()
+    }
+
+    /// The AKA sequence number to persist, when AKA keys are used.
+    pub fn aka_sqn(&self) -> Option<u64> {
+        self.creds.aka_sqn()
+    }
+
+    /// Settings last published by this client or adopted from the server.
+    pub fn current_settings(&self) -> Option<&ServiceSettings> {
+        self.current_settings.as_ref()
+    }
+
+    /// Feeds an input at time `now`. A `now` far past the requested wake-up (a
+    /// throttled or frozen tab) is fine: every due deadline is handled as of `now`.
+    pub fn handle_input(&mut self, now: Millis, input: Input<'_>) {
+        self.advance(now);
+        if self.flow.is_closed() {
+            // Nothing more happens after close(), whatever still arrives.
+            return;
+        }
+        if input == Input::Timeout {
+            // The caller's timer is spent: always tell it the next wake-up again, even
+            // when unchanged (a timer that fires a little early finds nothing due).
+            self.armed = None;
+        }
+        match input {
+            Input::Connected => self.on_connected(),
+            Input::Disconnected => self.on_flow_lost(),
+            Input::Frame(text) => self.on_frame(text),
+            Input::Timeout => {}
+        }
+        self.run_timers();
+        self.arm();
+    }
+
+    /// Registers (or refreshes now when registered). Completes with
+    /// [`Outcome::Registered`].
+    pub fn register(&mut self, now: Millis) -> OpId {
+        let op = self.begin(now);
+        if !self.refuse_if_closed(op) {
+            if !self.registerer.wanted() || !self.registerer.is_registered() {
+                self.policy_pending = self.cfg.publish_policy != PublishPolicy::Never;
+            }
+            if !self.registerer.wanted() {
+                // A new attempt by the app: forget an earlier refusal.
+                self.creds.reset();
+            }
+            self.flow.want(cx!(self));
+            self.registerer.register(cx!(self), op);
+        }
+        self.run_timers();
+        self.arm();
+        op
+    }
+
+    /// Unregisters our contact (Expires 0). Completes with [`Outcome::Unregistered`].
+    pub fn unregister(&mut self, now: Millis) -> OpId {
+        let op = self.begin(now);
+        if !self.refuse_if_closed(op) {
+            self.policy_pending = false;
+            self.registerer.unregister(cx!(self), op);
+            if self.registerer.state() == RegistrationState::Unregistering {
+                self.flow.want(cx!(self));
+            }
+            // Work that waited for the registration goes now: the core decides.
+            self.flush_queue();
+        }
+        self.run_timers();
+        self.arm();
+        op
+    }
+
+    /// Publishes `settings` (initial, or modify when we hold an entity-tag).
+    /// Completes with [`Outcome::Published`].
+    pub fn publish_settings(
+        &mut self,
+        now: Millis,
+        settings: &ServiceSettings,
+        expires: Option<u32>,
+    ) -> OpId {
+        let op = self.begin(now);
+        let body = settings.encode();
+        self.current_settings = Some(settings.clone());
+        let expires = expires.unwrap_or(self.cfg.publish_expires);
+        self.submit(Work::Publish { body, expires, op });
+        op
+    }
+
+    /// Removes our publication (Expires 0 + SIP-If-Match). Completes with
+    /// [`Outcome::Removed`].
+    pub fn remove_settings(&mut self, now: Millis) -> OpId {
+        let op = self.begin(now);
+        self.submit(Work::Remove(op));
+        op
+    }
+
+    /// One-shot fetch of the server's settings (SUBSCRIBE with Expires 0, one
+    /// NOTIFY). Completes with [`Outcome::Settings`].
+    pub fn fetch_settings(&mut self, now: Millis) -> OpId {
+        let op = self.begin(now);
+        self.submit(Work::Fetch(op));
+        op
+    }
+
+    /// Starts watching settings (SUBSCRIBE, refreshed before expiry); NOTIFYs
+    /// arrive as [`Event::ServiceSettings`]. Completes with [`Outcome::Subscribed`].
+    pub fn watch_settings(&mut self, now: Millis) -> OpId {
+        let op = self.begin(now);
+        self.submit(Work::Watch(op));
+        op
+    }
+
+    /// Ends the watch (SUBSCRIBE with Expires 0 in the dialog).
+    pub fn unwatch_settings(&mut self, now: Millis) -> OpId {
+        let op = self.begin(now);
+        self.submit(Work::Unwatch(op));
+        op
+    }
+
+    /// Sends a pager-mode MESSAGE (RFC 3428). `content_type` defaults to
+    /// `text/plain;charset=UTF-8`. Completes with [`Outcome::MessageSent`].
+    pub fn send_message(
+        &mut self,
+        now: Millis,
+        to: &str,
+        body: &[u8],
+        content_type: Option<&str>,
+    ) -> OpId {
+        let op = self.begin(now);
+        match Messager::request(cx!(self), to, body, content_type) {
+            Ok(req) => self.submit(Work::Message(Box::new(req), op)),
+            Err(e) => {
+                cx!(self).complete(op, Err(e));
+                self.arm();
+            }
+        }
+        op
+    }
+
+    /// Closes the client: pending operations fail with `invalid_state`, the socket
+    /// is closed and nothing more is sent.
+    pub fn close(&mut self, now: Millis) {
+        self.advance(now);
+        if self.flow.is_closed() {
+            return;
+        }
+        // Closed first, so that nothing queued is sent while pending work fails.
+        let was_open = self.flow.close();
+        let err = UaError::InvalidState("the client was closed".into());
+        self.registerer.close(cx!(self), &err);
+        self.publisher.close(cx!(self), &err);
+        self.subscriber.close(cx!(self), &err);
+        for tx in self.txs.drain() {
+            if let Usage::Message(op) = tx.usage {
+                cx!(self).complete(op, Err(err.clone()));
+            }
+        }
+        for w in std::mem::take(&mut self.queue) {
+            cx!(self).complete(w.op(), Err(err.clone()));
+        }
+        self.timers.clear();
+        if was_open {
+            self.out.push_back(Output::Close);
+        }
+        self.arm();
+    }
+
+    // ───────────── plumbing ─────────────
+
+    /// Moves the clock forward to `now` (never back; clamped to [`MAX_TIME`]).
+    fn advance(&mut self, now: Millis) {
+        self.now = self.now.max(now.min(MAX_TIME));
+    }
+
+    /// The start of every command: the clock moves to `now`, a new OpId.
+    fn begin(&mut self, now: Millis) -> OpId {
+        self.advance(now);
+        let id = OpId(self.next_op);
+        self.next_op += 1;
+        id
+    }
+
+    /// Completes `op` with `invalid_state` when the client is closed.
+    fn refuse_if_closed(&mut self, op: OpId) -> bool {
+        let closed = self.flow.is_closed();
+        if closed {
+            cx!(self).complete(
+                op,
+                Err(UaError::InvalidState("the client is closed".into())),
+            );
+        }
+        closed
+    }
+
+    /// Re-arms the caller's one timer to the earliest deadline in the table.
+    fn arm(&mut self) {
+        let next = self.timers.next();
+        if next != self.armed {
+            self.armed = next;
+            if let Some(at) = next {
+                self.out.push_back(Output::Timeout(at));
+            }
+        }
+    }
+
+    /// Whether app work may be sent now: connected, and not waiting for a
+    /// registration the app asked for.
+    fn ready(&self) -> bool {
+        self.flow.is_connected() && (!self.registerer.wanted() || self.registerer.is_registered())
+    }
+
+    fn submit(&mut self, work: Work) {
+        if !self.refuse_if_closed(work.op()) {
+            if self.registerer.wanted() && !self.registerer.is_registered() {
+                // Waits for the registration, but not for ever.
+                let at = self.now + self.cfg.work_wait_timeout;
+                self.timers.set(Timer::WorkWait(work.op()), at);
+            }
+            self.queue.push_back(work);
+            self.flow.want(cx!(self));
+            self.flush_queue();
+        }
+        self.run_timers();
+        self.arm();
+    }
+
+    fn flush_queue(&mut self) {
+        while self.ready() {
+            let Some(work) = self.queue.pop_front() else {
+                break;
+            };
+            self.timers.stop(Timer::WorkWait(work.op()));
+            self.start_work(work);
+        }
+    }
+
+    fn start_work(&mut self, work: Work) {
+        match work {
+            Work::Publish { body, expires, op } => {
+                self.publisher
+                    .publish(cx!(self), body, expires, Some(op), false)
+            }
+            Work::Remove(op) => self.publisher.remove(cx!(self), op),
+            Work::Fetch(op) => self.subscriber.fetch(cx!(self), Some(op)),
+            Work::Watch(op) => self.subscriber.watch(cx!(self), op),
+            Work::Unwatch(op) => self.subscriber.unwatch(cx!(self), op),
+            Work::Message(req, op) => Messager::send(cx!(self), *req, op),
+        }
+    }
+
+    fn run_timers(&mut self) {
+        while let Some(timer) = self.timers.pop_expired(self.now) {
+            match timer {
+                Timer::Transaction(id) => {
+                    // Timer F (RFC 3261 §17.1.2.2): no final response in time.
+                    if let Some(tx) = self.txs.take(id) {
+                        self.tx_failed(tx, UaError::Timeout);
+                    }
+                }
+                Timer::FetchNotify(id) => {
+                    if let Some(result) = self.subscriber.on_fetch_timer(cx!(self), id) {
+                        self.policy_after_fetch(result);
+                    }
+                }
+                Timer::WorkWait(op) => {
+                    if let Some(i) = self.queue.iter().position(|w| w.op() == op) {
+                        if let Some(w) = self.queue.remove(i) {
+                            cx!(self).complete(w.op(), Err(UaError::Timeout));
+                        }
+                    }
+                }
+                Timer::KeepAlive | Timer::PongDeadline | Timer::Reconnect => {
+                    if self.flow.on_timer(cx!(self), timer) {
+                        self.on_flow_lost();
+                    }
+                }
+                Timer::RegisterRefresh | Timer::RegisterRetry => {
+                    self.registerer.on_timer(cx!(self), timer)
+                }
+                Timer::PublishRefresh | Timer::PublishRetry | Timer::PublishExpiry => {
+                    self.publisher.on_timer(cx!(self), timer)
+                }
+                Timer::WatchRefresh | Timer::WatchRetry => {
+                    self.subscriber.on_timer(cx!(self), timer)
+                }
+            }
+        }
+    }
+
+    // ───────────── flow ─────────────
+
+    fn on_connected(&mut self) {
+        if !self.flow.on_connected(cx!(self)) {
+            return;
+        }
+        if self.registerer.wanted() {
+            // RFC 5626 §4.2: after a flow is (re)established, register first.
+            self.registerer.on_flow_up(cx!(self));
+        } else {
+            if self.restore_pending {
+                self.restore_pending = false;
+                self.publisher.restore(cx!(self));
+                self.subscriber.restore(cx!(self));
+            }
+            // Work queued while unregistered (and `unregister` itself).
+            self.registerer.pump(cx!(self));
+        }
+        self.flush_queue();
+    }
+
+    /// The socket closed or failed (or the flow was declared dead).
+    fn on_flow_lost(&mut self) {
+        if !self.flow.is_active() {
+            return;
+        }
+        let reconnect = self.registerer.wanted()
+            || self.subscriber.wanted()
+            || self.publisher.has_publication();
+        // The flow is gone before anything fails: nothing may be sent on it while
+        // the failures are reported.
+        let delay = self.flow.on_lost(cx!(self), reconnect);
+        for tx in self.txs.drain() {
+            self.timers.stop(Timer::Transaction(tx.id));
+            if let Usage::Message(op) = tx.usage {
+                cx!(self).complete(op, Err(UaError::Transport));
+            }
+        }
+        self.registerer.on_flow_lost(cx!(self), delay);
+        self.publisher.on_flow_lost(cx!(self));
+        for result in self.subscriber.on_flow_lost(cx!(self)) {
+            self.policy_after_fetch(result);
+        }
+        for w in std::mem::take(&mut self.queue) {
+            self.timers.stop(Timer::WorkWait(w.op()));
+            cx!(self).complete(w.op(), Err(UaError::Transport));
+        }
+        self.restore_pending = true;
+    }
+
+    fn on_frame(&mut self, text: &str) {
+        // Any frame proves the flow alive.
+        self.flow.on_frame(cx!(self));
+        if text == "\r\n\r\n" && self.flow.is_connected() {
+            // A ping from the server: answer with a pong (RFC 5626 §3.5.1).
+            cx!(self).transmit("\r\n".to_owned());
+            return;
+        }
+        if text.bytes().all(|b| b == b'\r' || b == b'\n') {
+            // A pong (CRLF), or a keep-alive from the server: not an error.
+            return;
+        }
+        if text.len() > self.cfg.max_frame_size {
+            cx!(self).emit(Event::Dropped {
+                reason: format!(
+                    "frame of {} bytes exceeds the {}-byte limit",
+                    text.len(),
+                    self.cfg.max_frame_size
+                ),
+            });
+            return;
+        }
+        match Message::parse(text.as_bytes()) {
+            Ok(msg) if msg.is_request() => self.on_request(&msg),
+            Ok(msg) => self.on_response(&msg),
+            Err(e) => cx!(self).emit(Event::Dropped {
+                reason: format!("unparseable frame: {e}"),
+            }),
+        }
+    }
+
+    fn on_request(&mut self, msg: &Message) {
+        match screen(cx!(self), msg) {
+            Some(Incoming::Message) => self.messager.on_message(cx!(self), msg),
+            Some(Incoming::Notify) => match self.subscriber.on_notify(cx!(self), msg) {
+                NotifyOutcome::Watch(Some(settings)) => {
+                    self.current_settings = Some(settings.clone());
+                    cx!(self).emit(Event::ServiceSettings {
+                        settings,
+                        source: SettingsSource::Notify,
+                    });
+                }
+                NotifyOutcome::PolicyFetch(result) => self.policy_after_fetch(result),
+                NotifyOutcome::Watch(None) | NotifyOutcome::Unknown | NotifyOutcome::Done => {}
+            },
+            None => {}
+        }
+    }
+
+    // ───────────── client transactions ─────────────
+
+    fn on_response(&mut self, msg: &Message) {
+        // RFC 3261 §8.1.3.3: a response with more than one Via is discarded.
+        let vias = msg.via().map(|v| v.len()).unwrap_or(0);
+        let (Ok(cseq), Some(status)) = (msg.cseq(), msg.status()) else {
+            cx!(self).emit(Event::Dropped {
+                reason: "response without usable CSeq".into(),
+            });
+            return;
+        };
+        if vias != 1 {
+            cx!(self).emit(Event::Dropped {
+                reason: format!("response with {vias} Via header values (RFC 3261 §8.1.3.3)"),
+            });
+            return;
+        }
+        let Some(branch) = msg
+            .top_via()
+            .ok()
+            .and_then(|v| v.branch().map(str::to_owned))
+        else {
+            return;
+        };
+        // RFC 3261 §17.1.3: match by the top Via branch and the CSeq method.
+        if status < 200 || !self.txs.matches(&branch, &cseq.method) {
+            return; // provisional (Timer F keeps running), or stray
+        }
+        let Some(tx) = self.txs.take_matching(&branch, &cseq.method) else {
+            return;
+        };
+        self.timers.stop(Timer::Transaction(tx.id));
+        if status == 401 || status == 407 {
+            return self.on_challenge(tx, msg, status == 407);
+        }
+        self.creds.accepted(&tx.carried);
+        if (200..300).contains(&status) && !self.registerer.wanted() {
+            self.flow.on_success_without_registration();
+        }
+        match tx.usage {
+            Usage::Register => {
+                let signal = self.registerer.on_final(cx!(self), msg, status);
+                self.on_registration_signal(signal);
+            }
+            Usage::MacFailureNotice => {}
+            Usage::Publish => self.publisher.on_final(cx!(self), msg, status),
+            Usage::Watch => self.subscriber.on_final(cx!(self), msg, status),
+            Usage::Fetch(id) => {
+                if let Some(result) = self.subscriber.fetch_final(cx!(self), id, msg, status) {
+                    self.policy_after_fetch(result);
+                }
+            }
+            Usage::Message(op) => Messager::on_final(cx!(self), op, msg, status),
+        }
+    }
+
+    /// A 401/407: answer it (RFC 3261 §22.2) or fail the request.
+    fn on_challenge(&mut self, mut tx: ClientTx, msg: &Message, proxy: bool) {
+        if tx.usage == Usage::MacFailureNotice {
+            return;
+        }
+        if tx.auth_rounds >= MAX_AUTH_ROUNDS {
+            return self.tx_failed(
+                tx,
+                UaError::AuthFailed {
+                    detail: "challenged again after every answer".into(),
+                },
+            );
+        }
+        match self.creds.on_challenge(msg, proxy, &tx.carried) {
+            Ok(()) => {
+                tx.req.cseq = match tx.usage {
+                    Usage::Register => self.registerer.next_cseq(),
+                    Usage::Publish => self.publisher.next_cseq(),
+                    Usage::Watch => self.subscriber.next_cseq(),
+                    _ => tx.req.cseq.saturating_add(1),
+                };
+                cx!(self).resend(tx);
+            }
+            Err(e) => {
+                if e == AuthError::NetworkAuthFailed && tx.usage == Usage::Register {
+                    let uri = self.local.registrar.as_str().to_owned();
+                    if let Some(a) = self.creds.mac_failure_authorization(msg, &uri) {
+                        self.registerer.send_mac_failure_notice(cx!(self), a);
+                    }
+                }
+                self.tx_failed(tx, UaError::from_auth(e));
+            }
+        }
+    }
+
+    /// A transaction ended without a usable final response.
+    fn tx_failed(&mut self, tx: ClientTx, err: UaError) {
+        match tx.usage {
+            Usage::Register => {
+                let signal = self.registerer.on_failed(cx!(self), err);
+                self.on_registration_signal(signal);
+            }
+            Usage::MacFailureNotice => {}
+            Usage::Publish => self.publisher.on_failed(cx!(self), err),
+            Usage::Watch => self.subscriber.on_failed(cx!(self), err),
+            Usage::Fetch(id) => {
+                if let Some(result) = self.subscriber.fetch_failed(cx!(self), id, err) {
+                    self.policy_after_fetch(result);
+                }
+            }
+            Usage::Message(op) => cx!(self).complete(op, Err(err)),
+        }
+    }
+
+    // ───────────── recovery order and the publish policy ─────────────
+
+    fn on_registration_signal(&mut self, signal: RegSignal) {
+        match signal {
+            RegSignal::Nothing => {}
+            RegSignal::Registered {
+                outbound,
+                flow_timer,
+            } => {
+                self.flow.on_registered(cx!(self), outbound, flow_timer);
+                // RFC 5626 §4.2: the registration first, then publication and
+                // watch, then queued work.
+                if self.restore_pending {
+                    self.restore_pending = false;
+                    self.publisher.restore(cx!(self));
+                    self.subscriber.restore(cx!(self));
+                }
+                if self.policy_pending {
+                    self.policy_pending = false;
+                    self.run_policy();
+                }
+                self.flush_queue();
+            }
+            RegSignal::Failed => {
+                self.policy_pending = false;
+                // Work queued behind the registration goes now: the core decides.
+                self.flush_queue();
+            }
+        }
+    }
+
+    fn run_policy(&mut self) {
+        match self.cfg.publish_policy {
+            PublishPolicy::Never => {}
+            PublishPolicy::Always => self.publish_configured(),
+            PublishPolicy::IfAbsent => self.subscriber.fetch(cx!(self), None),
+        }
+    }
+
+    fn publish_configured(&mut self) {
+        match self.cfg.service_settings.clone() {
+            Some(s) => {
+                let body = s.encode();
+                self.current_settings = Some(s);
+                let expires = self.cfg.publish_expires;
+                self.publisher.publish(cx!(self), body, expires, None, true);
+            }
+            None => cx!(self).emit(Event::Policy(PolicyOutcome::NothingToPublish)),
+        }
+    }
+
+    /// The `if-absent` policy (seed step 5): adopt the server's settings when it
+    /// has some; otherwise publish ours.
+    fn policy_after_fetch(&mut self, result: Result<Option<ServiceSettings>, UaError>) {
+        match result {
+            Ok(Some(server)) if !server.entities.is_empty() => {
+                self.current_settings = Some(server.clone());
+                cx!(self).emit(Event::ServiceSettings {
+                    settings: server,
+                    source: SettingsSource::Adopted,
+                });
+                cx!(self).emit(Event::Policy(PolicyOutcome::Adopted));
+            }
+            Ok(_) => self.publish_configured(),
+            Err(e) => cx!(self).emit(Event::Policy(PolicyOutcome::Failed(e))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_contact_is_stable_for_one_instance_and_differs_between_instances() {
+        let a = stable_token("urn:uuid:00000000-0000-4000-8000-000000000001", 2, 8);
+        let b = stable_token("urn:uuid:00000000-0000-4000-8000-000000000001", 2, 8);
+        let c = stable_token("urn:uuid:00000000-0000-4000-8000-000000000002", 2, 8);
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+        assert_eq!(a.len(), 8);
+    }
+}

@@ -1,0 +1,255 @@
+//! What goes in and out of the user agent: inputs, outputs, events and outcomes.
+
+use super::error::UaError;
+use crate::settings::ServiceSettings;
+
+/// Milliseconds on the caller's monotonic clock.
+pub type Millis = u64;
+
+/// Identifies an operation started by a command; its outcome arrives once as
+/// [`Event::Completed`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct OpId(pub u64);
+
+/// What the caller feeds in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Input<'a> {
+    /// The WebSocket opened.
+    Connected,
+    /// A frame arrived (text).
+    Frame(&'a str),
+    /// The WebSocket closed or failed.
+    Disconnected,
+    /// The timer armed by [`Output::Timeout`] fired (early or late is fine).
+    Timeout,
+}
+
+/// What the caller must do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Output {
+    /// Send this frame on the WebSocket.
+    Transmit(String),
+    /// Open the WebSocket (subprotocol `sip`).
+    Connect,
+    /// Close the WebSocket.
+    Close,
+    /// Call `handle_input(now, Input::Timeout)` at this time (replaces any earlier request).
+    Timeout(Millis),
+    /// Tell the app.
+    Event(Event),
+}
+
+/// The state of the WebSocket flow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectionState {
+    /// Opening the socket.
+    Connecting,
+    /// Open.
+    Connected,
+    /// Closed; `retry_in` ms until the next attempt when reconnecting.
+    Disconnected {
+        /// Delay before the next attempt, if one is scheduled.
+        retry_in: Option<Millis>,
+    },
+}
+
+/// The registration state (one per user agent). Transitions are checked by the
+/// [`Registerer`](crate::ua) and drawn in the module docs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RegistrationState {
+    /// Not registered, and not trying to be.
+    Unregistered,
+    /// A REGISTER is in progress (first registration, or after `Failed`).
+    Registering,
+    /// Registered; refreshes happen in this state.
+    Registered,
+    /// A REGISTER failed in a way worth retrying (408, 480, 500, 503, 504, a
+    /// Retry-After, no answer, the flow lost): the user agent tries again by
+    /// itself after a backoff.
+    Retrying,
+    /// An unregister is in progress.
+    Unregistering,
+    /// Failed for good (credentials refused, 403, 404, another final refusal):
+    /// nothing more happens until the app calls `register()` again.
+    Failed,
+}
+
+impl RegistrationState {
+    /// The JS name of the state.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RegistrationState::Unregistered => "unregistered",
+            RegistrationState::Registering => "registering",
+            RegistrationState::Registered => "registered",
+            RegistrationState::Retrying => "retrying",
+            RegistrationState::Unregistering => "unregistering",
+            RegistrationState::Failed => "failed",
+        }
+    }
+}
+
+/// A registration change with what the registrar returned (RFC 3608, RFC 7315).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Registration {
+    /// The new state.
+    pub state: RegistrationState,
+    /// Granted expiry in seconds.
+    pub expires: Option<u32>,
+    /// All contacts bound to the AoR, as returned in the 200.
+    pub contacts: Vec<String>,
+    /// Service-Route URIs (used as Route of later requests).
+    pub service_route: Vec<String>,
+    /// P-Associated-URI values.
+    pub associated_uris: Vec<String>,
+    /// Our public GRUU, when the registrar assigned one (RFC 5627).
+    pub pub_gruu: Option<String>,
+    /// Why it failed, when `state` is `Failed` or `Retrying`.
+    pub error: Option<UaError>,
+    /// When `Retrying`: ms until the next attempt.
+    pub retry_in: Option<Millis>,
+}
+
+/// The state of our service-settings publication (RFC 3903).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PublicationState {
+    /// The server holds our document.
+    Published,
+    /// A refresh (or re-publication) failed; retrying before the entity expires.
+    Retrying,
+    /// The publication is gone: it expired while refreshes failed, or the server
+    /// refused it for good. The app may publish again.
+    Lost,
+    /// Removed by the app.
+    Removed,
+}
+
+/// A publication change.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Publication {
+    /// The new state.
+    pub state: PublicationState,
+    /// SIP-ETag, when published.
+    pub etag: Option<String>,
+    /// Granted expiry in seconds, when published.
+    pub expires: Option<u32>,
+    /// When `Retrying`: ms until the next attempt.
+    pub retry_in: Option<Millis>,
+    /// Why, when `Retrying` or `Lost`.
+    pub error: Option<UaError>,
+}
+
+/// A pager-mode MESSAGE received (RFC 3428).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IncomingMessage {
+    /// Sender URI.
+    pub from: String,
+    /// Sender display name.
+    pub display_name: Option<String>,
+    /// To URI.
+    pub to: String,
+    /// Content-Type (default `text/plain`).
+    pub content_type: String,
+    /// Body bytes.
+    pub body: Vec<u8>,
+}
+
+/// Where a settings event came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SettingsSource {
+    /// A NOTIFY of a watch subscription.
+    Notify,
+    /// The publish policy adopted the server's settings instead of publishing.
+    Adopted,
+}
+
+/// What the publish policy did after registering.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PolicyOutcome {
+    /// The app's settings were published.
+    Published {
+        /// SIP-ETag.
+        etag: String,
+    },
+    /// The server already had settings; they were adopted (not overwritten).
+    Adopted,
+    /// The server has none and the app configured none: nothing to do.
+    NothingToPublish,
+    /// The core does not support the settings package or the step failed.
+    Failed(UaError),
+}
+
+/// Successful outcomes of operations.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// `register()` succeeded.
+    Registered(Registration),
+    /// `unregister()` succeeded.
+    Unregistered,
+    /// `publish_settings()` succeeded.
+    Published {
+        /// SIP-ETag.
+        etag: String,
+        /// Granted expiry (s).
+        expires: u32,
+    },
+    /// `remove_settings()` succeeded.
+    Removed,
+    /// `fetch_settings()`: the server's document, `None` when it has none.
+    Settings(Option<ServiceSettings>),
+    /// `watch_settings()` / `unwatch_settings()` succeeded.
+    Subscribed {
+        /// Granted expiry (s); 0 after unwatch.
+        expires: u32,
+    },
+    /// `send_message()`: the final response.
+    MessageSent {
+        /// Status code (2xx).
+        status: u16,
+        /// Reason phrase.
+        reason: String,
+    },
+}
+
+/// Something for the app.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// The flow changed state.
+    Connection(ConnectionState),
+    /// Registration changed.
+    Registration(Registration),
+    /// A MESSAGE arrived.
+    Message(IncomingMessage),
+    /// Settings arrived (NOTIFY of a watch, or adopted by the policy).
+    ServiceSettings {
+        /// The document.
+        settings: ServiceSettings,
+        /// Where it came from.
+        source: SettingsSource,
+    },
+    /// The watch subscription ended (Subscription-State: terminated, or a failed
+    /// refresh).
+    WatchTerminated {
+        /// The reason parameter (lower case), `None` when absent or when a refresh failed.
+        reason: Option<String>,
+        /// Whether the user agent subscribes again by itself (RFC 6665 §4.1.3).
+        resubscribe: bool,
+        /// Seconds it waits before that (the `retry-after` parameter or Retry-After).
+        retry_after: Option<u32>,
+    },
+    /// The publication changed state.
+    Publication(Publication),
+    /// What the publish policy did.
+    Policy(PolicyOutcome),
+    /// An operation finished (exactly once per OpId).
+    Completed {
+        /// The operation.
+        op: OpId,
+        /// Its result.
+        result: Result<Outcome, UaError>,
+    },
+    /// A frame from the core could not be used (malformed, oversize); nothing else changed.
+    Dropped {
+        /// Why.
+        reason: String,
+    },
+}

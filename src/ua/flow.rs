@@ -1,0 +1,193 @@
+//! The WebSocket flow: connecting, CRLF keep-alive (RFC 5626 §4.4.1) and the
+//! reconnect backoff (RFC 5626 §4.5).
+//!
+//! ```text
+//!   Idle ──want()──► Connecting ──Connected──► Connected
+//!    ▲                  │                         │ socket lost / no pong (when required)
+//!    │                  ▼                         ▼
+//!    └── nothing wanted ◄──────────────────── Waiting ──Reconnect timer──► Connecting
+//!   any ──close()──► Closed (final)
+//! ```
+//!
+//! Pongs are only *required* when the registrar negotiated outbound
+//! (`Require: outbound`) or sent `Flow-Timer`; otherwise pings are still sent
+//! but a core that never answers them (OpenSIPS' proto_ws does not) keeps its
+//! flow. The consecutive-failure count that sets the backoff resets only when a
+//! REGISTER succeeds on the flow (or, when no registration is wanted, on any 2xx),
+//! so a core that accepts the upgrade and drops every REGISTER sees the waits grow
+//! to the maximum instead of a reconnect storm.
+
+use super::api::{ConnectionState, Event, Millis, Output};
+use super::context::Ctx;
+use super::timers::Timer;
+
+/// The flow's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum FlowState {
+    /// No flow wanted.
+    Idle,
+    /// `Output::Connect` was emitted; waiting for `Input::Connected`.
+    Connecting,
+    Connected,
+    /// Lost; the Reconnect timer is set.
+    Waiting,
+    /// `close()` was called: nothing more happens.
+    Closed,
+}
+
+#[derive(Debug)]
+pub(super) struct Flow {
+    state: FlowState,
+    /// Consecutive failures since the last success (RFC 5626 §4.5).
+    failures: u32,
+    /// Pongs are required on this flow.
+    pong_required: bool,
+    /// The keep-alive interval in force on this flow, ms (0: off).
+    interval: Millis,
+}
+
+impl Flow {
+    pub fn new() -> Flow {
+        Flow {
+            state: FlowState::Idle,
+            failures: 0,
+            pong_required: false,
+            interval: 0,
+        }
+    }
+
+    pub fn is_connected(&self) -> bool {
+        self.state == FlowState::Connected
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.state == FlowState::Closed
+    }
+
+    /// Opens the flow if none is open or coming.
+    pub fn want(&mut self, cx: &mut Ctx<'_>) {
+        if self.state == FlowState::Idle {
+            self.start_connect(cx);
+        }
+    }
+
+    fn start_connect(&mut self, cx: &mut Ctx<'_>) {
+        self.state = FlowState::Connecting;
+        cx.out.push_back(Output::Connect);
+        cx.emit(Event::Connection(ConnectionState::Connecting));
+    }
+
+    /// The socket opened. Returns false when it is not wanted any more (closed).
+    pub fn on_connected(&mut self, cx: &mut Ctx<'_>) -> bool {
+        if self.state == FlowState::Closed {
+            return false;
+        }
+        self.state = FlowState::Connected;
+        self.pong_required = false;
+        self.interval = cx.cfg.keep_alive_interval as Millis * 1000;
+        cx.timers.stop(Timer::Reconnect);
+        cx.timers.stop(Timer::PongDeadline);
+        self.arm_keep_alive(cx);
+        cx.emit(Event::Connection(ConnectionState::Connected));
+        true
+    }
+
+    fn arm_keep_alive(&mut self, cx: &mut Ctx<'_>) {
+        if self.interval > 0 {
+            cx.timers.set(Timer::KeepAlive, cx.now + self.interval);
+        } else {
+            cx.timers.stop(Timer::KeepAlive);
+        }
+    }
+
+    /// A REGISTER succeeded on this flow: the failure count resets, and the 200
+    /// says whether pongs are required (RFC 5626 §4.4.1).
+    pub fn on_registered(&mut self, cx: &mut Ctx<'_>, outbound: bool, flow_timer: Option<u32>) {
+        self.failures = 0;
+        self.pong_required = outbound || flow_timer.is_some();
+        if let Some(secs) = flow_timer.filter(|s| *s > 0) {
+            // RFC 5626 §4.4.1: send the keep-alive at a random point between 80 %
+            // and 100 % of the Flow-Timer.
+            let ms = secs as f64 * 1000.0 * (0.8 + 0.2 * cx.fraction());
+            self.interval = ms as Millis;
+            self.arm_keep_alive(cx);
+        }
+    }
+
+    /// Some request succeeded while no registration is wanted: the flow works.
+    pub fn on_success_without_registration(&mut self) {
+        self.failures = 0;
+    }
+
+    /// Any frame arrived: the flow is alive.
+    pub fn on_frame(&mut self, cx: &mut Ctx<'_>) {
+        cx.timers.stop(Timer::PongDeadline);
+        if self.state == FlowState::Connected && !cx.timers.is_set(Timer::KeepAlive) {
+            self.arm_keep_alive(cx);
+        }
+    }
+
+    /// KeepAlive fired: ping. Returns true when PongDeadline fired and the flow is
+    /// declared dead (the caller then treats it as lost).
+    pub fn on_timer(&mut self, cx: &mut Ctx<'_>, timer: Timer) -> bool {
+        match timer {
+            Timer::KeepAlive if self.state == FlowState::Connected => {
+                cx.transmit("\r\n\r\n".to_owned());
+                if self.pong_required {
+                    cx.timers
+                        .set(Timer::PongDeadline, cx.now + cx.cfg.keep_alive_timeout);
+                } else {
+                    // No pong expected: ping again at the next interval.
+                    self.arm_keep_alive(cx);
+                }
+                false
+            }
+            Timer::PongDeadline if self.state == FlowState::Connected => {
+                // RFC 5626 §4.4.1: no pong → the flow is dead; close it and recover.
+                cx.out.push_back(Output::Close);
+                true
+            }
+            Timer::Reconnect if self.state == FlowState::Waiting => {
+                self.start_connect(cx);
+                false
+            }
+            _ => false,
+        }
+    }
+
+    /// The socket closed or failed. With `reconnect`, a new attempt is scheduled
+    /// after the backoff; returns the delay.
+    pub fn on_lost(&mut self, cx: &mut Ctx<'_>, reconnect: bool) -> Option<Millis> {
+        cx.timers.stop(Timer::KeepAlive);
+        cx.timers.stop(Timer::PongDeadline);
+        if reconnect {
+            let delay = cx.backoff(self.failures);
+            self.failures = self.failures.saturating_add(1);
+            self.state = FlowState::Waiting;
+            cx.timers.set(Timer::Reconnect, cx.now + delay);
+            cx.emit(Event::Connection(ConnectionState::Disconnected {
+                retry_in: Some(delay),
+            }));
+            Some(delay)
+        } else {
+            self.state = FlowState::Idle;
+            cx.timers.stop(Timer::Reconnect);
+            cx.emit(Event::Connection(ConnectionState::Disconnected {
+                retry_in: None,
+            }));
+            None
+        }
+    }
+
+    /// Whether the flow was up or coming (so that a loss must be handled).
+    pub fn is_active(&self) -> bool {
+        matches!(self.state, FlowState::Connecting | FlowState::Connected)
+    }
+
+    /// `close()`: final. Returns whether the socket must be closed.
+    pub fn close(&mut self) -> bool {
+        let open = self.is_active();
+        self.state = FlowState::Closed;
+        open
+    }
+}

@@ -1,0 +1,556 @@
+//! The Registerer: our one binding at the registrar (RFC 3261 §10, RFC 5626 §4.2).
+//!
+//! ```text
+//!                 register()                 2xx
+//!  Unregistered ─────────────► Registering ───────────► Registered ◄──┐ refresh 2xx
+//!     ▲   ▲                     │    │  ▲                │  │  └──────┘
+//!     │   │        408/480/5xx/ │    │  │ register()     │  │ refresh: 408/480/500/503/504,
+//!     │   │   Retry-After/no    │    │  │                │  │ Retry-After, no answer, flow lost
+//!     │   │   answer/flow lost  ▼    │  │                │  ▼
+//!     │   │                   Retrying ◄─────────────────┘ Retrying ──2xx──► Registered
+//!     │   │                     │  (retry timer: REGISTER again; backoff as the flow's)
+//!     │   │ 401/403 refusal,    ▼
+//!     │   └──── unregister() ─ Failed ◄── 404, other 4xx/6xx, credentials refused
+//!     │                                    (from Registering, Registered or Retrying)
+//!     └── 2xx/any answer ── Unregistering ◄── unregister() (from Registering, Registered, Retrying,
+//!                                          or Failed with a REGISTER still in flight)
+//! ```
+//! [`Registerer::transition`] refuses any other change. Refreshes happen in
+//! `Registered` (the binding stays valid meanwhile) at a random point between 50 %
+//! and 85 % of the granted expiry. One REGISTER is in flight at a time; jobs asked
+//! for meanwhile wait and are coalesced.
+
+use super::api::{Event, Millis, OpId, Outcome, Registration, RegistrationState};
+use super::context::{is_transient, rejected, Ctx, ALLOW, SUPPORTED};
+use super::error::UaError;
+use super::timers::Timer;
+use super::transaction::{Req, Usage};
+use crate::message::{HeaderName, Message, Method, Uri};
+use std::collections::VecDeque;
+
+/// What the registrar said in its last 2xx.
+#[derive(Debug, Clone, Default)]
+struct RegistrarAnswer {
+    expires: Option<u32>,
+    contacts: Vec<String>,
+    service_route: Vec<String>,
+    associated_uris: Vec<String>,
+    pub_gruu: Option<String>,
+}
+
+#[derive(Debug)]
+struct RegJob {
+    unregister: bool,
+    ops: Vec<OpId>,
+}
+
+/// What the agent must do after a Registerer step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum RegSignal {
+    Nothing,
+    /// A REGISTER succeeded: `outbound` negotiated, `flow_timer` seconds.
+    Registered {
+        outbound: bool,
+        flow_timer: Option<u32>,
+    },
+    /// Failed for good: work waiting for the registration may go now.
+    Failed,
+}
+
+#[derive(Debug)]
+pub(super) struct Registerer {
+    state: RegistrationState,
+    /// The app wants to be registered (re-register after a loss, refresh).
+    wanted: bool,
+    call_id: String,
+    from_tag: String,
+    cseq: u32,
+    /// Requested expiry (s); raised by 423.
+    expires: u32,
+    answer: RegistrarAnswer,
+    error: Option<UaError>,
+    retry_in: Option<Millis>,
+    in_flight: Option<RegJob>,
+    queued: VecDeque<RegJob>,
+    /// Consecutive failed attempts (sets the retry backoff).
+    failures: u32,
+    /// A 500 already made us switch to a fresh Call-ID.
+    fresh_call_id_tried: bool,
+}
+
+impl Registerer {
+    pub fn new(call_id: String, from_tag: String, cseq_start: u32, expires: u32) -> Registerer {
+        Registerer {
+            state: RegistrationState::Unregistered,
+            wanted: false,
+            call_id,
+            from_tag,
+            // Room for 2^28 REGISTERs below the RFC 3261 §8.1.1.5 limit of 2^31.
+            cseq: cseq_start.min(0x7000_0000),
+            expires,
+            answer: RegistrarAnswer::default(),
+            error: None,
+            retry_in: None,
+            in_flight: None,
+            queued: VecDeque::new(),
+            failures: 0,
+            fresh_call_id_tried: false,
+        }
+    }
+
+    pub fn state(&self) -> RegistrationState {
+        self.state
+    }
+
+    pub fn wanted(&self) -> bool {
+        self.wanted
+    }
+
+    pub fn call_id(&self) -> &str {
+        &self.call_id
+    }
+
+    pub fn is_registered(&self) -> bool {
+        self.state == RegistrationState::Registered
+    }
+
+    /// The registration as the app sees it.
+    pub fn snapshot(&self) -> Registration {
+        Registration {
+            state: self.state,
+            expires: self.answer.expires,
+            contacts: self.answer.contacts.clone(),
+            service_route: self.answer.service_route.clone(),
+            associated_uris: self.answer.associated_uris.clone(),
+            pub_gruu: self.answer.pub_gruu.clone(),
+            error: self.error.clone(),
+            retry_in: self.retry_in,
+        }
+    }
+
+    /// The one place the state changes. Returns false (and changes nothing) for a
+    /// transition the drawing above does not have.
+    fn transition(&mut self, to: RegistrationState) -> bool {
+        use RegistrationState::*;
+        let legal = matches!(
+            (self.state, to),
+            (_, Unregistered)
+                | (Unregistered | Failed | Unregistering, Registering)
+                | (
+                    Registering | Registered | Retrying,
+                    Registered | Retrying | Failed
+                )
+                | (Registering | Registered | Retrying | Failed, Unregistering)
+        );
+        debug_assert!(legal, "registration: {:?} → {:?}", self.state, to);
+        if legal {
+            self.state = to;
+            if to != Retrying {
+                self.retry_in = None;
+            }
+            if matches!(to, Registering | Registered | Unregistering | Unregistered) {
+                self.error = None;
+            }
+        }
+        legal
+    }
+
+    fn announce(&self, cx: &mut Ctx<'_>) {
+        cx.emit(Event::Registration(self.snapshot()));
+    }
+
+    /// `register()`: register, or refresh now when registered.
+    pub fn register(&mut self, cx: &mut Ctx<'_>, op: OpId) {
+        self.wanted = true;
+        if matches!(
+            self.state,
+            RegistrationState::Unregistered
+                | RegistrationState::Failed
+                | RegistrationState::Unregistering
+        ) {
+            self.transition(RegistrationState::Registering);
+        }
+        cx.timers.stop(Timer::RegisterRetry);
+        self.queue(false, Some(op));
+        self.pump(cx);
+    }
+
+    /// `unregister()`. Returns false when there was nothing to unregister (the op
+    /// is then complete).
+    pub fn unregister(&mut self, cx: &mut Ctx<'_>, op: OpId) {
+        let bound = matches!(
+            self.state,
+            RegistrationState::Registering
+                | RegistrationState::Registered
+                | RegistrationState::Retrying
+                | RegistrationState::Unregistering
+        ) || self.in_flight.is_some();
+        self.wanted = false;
+        cx.timers.stop(Timer::RegisterRefresh);
+        cx.timers.stop(Timer::RegisterRetry);
+        // Register jobs still waiting are overtaken by this unregister.
+        for job in std::mem::take(&mut self.queued) {
+            if job.unregister {
+                self.queued.push_back(job);
+            } else {
+                for op in job.ops {
+                    cx.complete(
+                        op,
+                        Err(UaError::InvalidState("unregister() was called".into())),
+                    );
+                }
+            }
+        }
+        if !bound {
+            if self.state == RegistrationState::Failed {
+                self.transition(RegistrationState::Unregistered);
+            }
+            cx.complete(op, Ok(Outcome::Unregistered));
+            return;
+        }
+        if self.state != RegistrationState::Unregistering {
+            self.transition(RegistrationState::Unregistering);
+        }
+        self.queue(true, Some(op));
+        self.pump(cx);
+    }
+
+    fn queue(&mut self, unregister: bool, op: Option<OpId>) {
+        // Coalesce with a waiting job of the same kind.
+        if let Some(job) = self.queued.iter_mut().find(|j| j.unregister == unregister) {
+            job.ops.extend(op);
+        } else {
+            self.queued.push_back(RegJob {
+                unregister,
+                ops: op.into_iter().collect(),
+            });
+        }
+    }
+
+    /// Sends the next waiting job when the flow is up and nothing is in flight.
+    pub fn pump(&mut self, cx: &mut Ctx<'_>) {
+        if !cx.connected || self.in_flight.is_some() {
+            return;
+        }
+        let Some(job) = self.queued.pop_front() else {
+            return;
+        };
+        self.send(cx, job);
+    }
+
+    fn request(&mut self, cx: &mut Ctx<'_>, unregister: bool) -> Req {
+        self.cseq += 1;
+        let expires = if unregister { 0 } else { self.expires };
+        let contact = format!(
+            "<{}>;+g.oma.sip-im;+sip.instance=\"{}\";reg-id=1{}",
+            cx.local.contact_uri,
+            angle(&cx.local.instance),
+            if unregister { ";expires=0" } else { "" }
+        );
+        Req {
+            method: Method::Register,
+            ruri: cx.local.registrar.clone(),
+            from: cx.own_from(&self.from_tag),
+            to: format!("<{}>", cx.cfg.aor),
+            call_id: self.call_id.clone(),
+            cseq: self.cseq,
+            route: Vec::new(),
+            headers: vec![
+                (HeaderName::Contact, contact),
+                (HeaderName::Expires, expires.to_string()),
+                (HeaderName::Supported, SUPPORTED.into()),
+                (HeaderName::Allow, ALLOW.into()),
+                (HeaderName::PPreferredIdentity, cx.identity()),
+            ],
+            body: None,
+        }
+    }
+
+    fn send(&mut self, cx: &mut Ctx<'_>, job: RegJob) {
+        let req = self.request(cx, job.unregister);
+        self.in_flight = Some(job);
+        cx.send(req, Usage::Register);
+    }
+
+    /// After an AKA MAC failure: one REGISTER whose Authorization has an empty
+    /// response and no `auts` tells the network (TS 24.229 §5.1.1.5.2). Its answer
+    /// changes nothing.
+    pub fn send_mac_failure_notice(&mut self, cx: &mut Ctx<'_>, authorization: String) {
+        let mut req = self.request(cx, false);
+        req.headers.push((HeaderName::Authorization, authorization));
+        cx.send(req, Usage::MacFailureNotice);
+    }
+
+    /// The CSeq for sending the REGISTER again after a challenge.
+    pub fn next_cseq(&mut self) -> u32 {
+        self.cseq += 1;
+        self.cseq
+    }
+
+    /// The flow is (re)established: register first (RFC 5626 §4.2).
+    pub fn on_flow_up(&mut self, cx: &mut Ctx<'_>) {
+        if self.wanted && !self.queued.iter().any(|j| !j.unregister) {
+            self.queue(false, None);
+        }
+        self.pump(cx);
+    }
+
+    /// The flow is gone: the REGISTER in flight and waiting jobs fail with
+    /// `transport`; a wanted registration is retried once the flow is back.
+    pub fn on_flow_lost(&mut self, cx: &mut Ctx<'_>, reconnect_in: Option<Millis>) {
+        cx.timers.stop(Timer::RegisterRefresh);
+        cx.timers.stop(Timer::RegisterRetry);
+        let jobs: Vec<RegJob> = self
+            .in_flight
+            .take()
+            .into_iter()
+            .chain(self.queued.drain(..))
+            .collect();
+        for job in jobs {
+            for op in job.ops {
+                cx.complete(op, Err(UaError::Transport));
+            }
+        }
+        let before = self.state;
+        if self.wanted {
+            if before != RegistrationState::Retrying || self.retry_in != reconnect_in {
+                self.transition(RegistrationState::Retrying);
+                self.error = Some(UaError::Transport);
+                self.retry_in = reconnect_in;
+                self.announce(cx);
+            }
+        } else if matches!(
+            before,
+            RegistrationState::Registering
+                | RegistrationState::Registered
+                | RegistrationState::Retrying
+                | RegistrationState::Unregistering
+        ) {
+            self.transition(RegistrationState::Unregistered);
+            self.error = Some(UaError::Transport);
+            self.announce(cx);
+        }
+    }
+
+    pub fn on_timer(&mut self, cx: &mut Ctx<'_>, timer: Timer) {
+        if matches!(timer, Timer::RegisterRefresh | Timer::RegisterRetry)
+            && self.wanted
+            && !self.queued.iter().any(|j| !j.unregister)
+        {
+            self.queue(false, None);
+            self.pump(cx);
+        }
+    }
+
+    /// A final response to our REGISTER (401/407 were handled by the agent).
+    pub fn on_final(&mut self, cx: &mut Ctx<'_>, msg: &Message, status: u16) -> RegSignal {
+        let Some(job) = self.in_flight.take() else {
+            return RegSignal::Nothing;
+        };
+        let signal = if (200..300).contains(&status) {
+            if job.unregister {
+                self.unregistered(cx, job.ops);
+                RegSignal::Nothing
+            } else {
+                self.registered(cx, msg, job.ops)
+            }
+        } else if status == 423 {
+            // RFC 3261 §10.2.8: retry with the registrar's minimum.
+            match msg.min_expires().ok().flatten() {
+                Some(min) if min > self.expires && !job.unregister => {
+                    self.expires = min;
+                    self.send(cx, job);
+                    return RegSignal::Nothing;
+                }
+                _ => self.failed(cx, job, rejected(msg, status)),
+            }
+        } else if status == 500
+            && !job.unregister
+            && !self.fresh_call_id_tried
+            && self.answer.expires.is_none()
+        {
+            // RFC 3261 §10.3 step 7: a registrar holding a binding of an earlier page
+            // load (same instance, same persisted Call-ID, a higher CSeq) answers
+            // 500. A fresh Call-ID replaces that binding (the CSeq check applies to
+            // one Call-ID only); tried once, at once.
+            self.fresh_call_id_tried = true;
+            self.call_id = cx.token(22);
+            self.cseq = 0;
+            self.send(cx, job);
+            return RegSignal::Nothing;
+        } else {
+            self.failed(cx, job, rejected(msg, status))
+        };
+        self.pump(cx);
+        signal
+    }
+
+    /// The REGISTER in flight failed without a usable answer (Timer F, refused
+    /// credentials).
+    pub fn on_failed(&mut self, cx: &mut Ctx<'_>, err: UaError) -> RegSignal {
+        let Some(job) = self.in_flight.take() else {
+            return RegSignal::Nothing;
+        };
+        let signal = self.failed(cx, job, err);
+        self.pump(cx);
+        signal
+    }
+
+    fn unregistered(&mut self, cx: &mut Ctx<'_>, ops: Vec<OpId>) {
+        cx.local.service_route.clear();
+        cx.local.pub_gruu = None;
+        cx.local.outbound = false;
+        self.answer = RegistrarAnswer {
+            expires: Some(0),
+            ..RegistrarAnswer::default()
+        };
+        if !self.wanted {
+            self.transition(RegistrationState::Unregistered);
+            self.announce(cx);
+        }
+        for op in ops {
+            cx.complete(op, Ok(Outcome::Unregistered));
+        }
+    }
+
+    fn registered(&mut self, cx: &mut Ctx<'_>, msg: &Message, ops: Vec<OpId>) -> RegSignal {
+        let contacts = msg.contact_list().unwrap_or_default();
+        let own_user = Uri::parse(&cx.local.contact_uri)
+            .ok()
+            .and_then(|u| u.user().map(str::to_owned));
+        let ours = contacts.iter().find(|c| {
+            c.instance().is_some_and(|i| {
+                i.trim_matches(['<', '>']) == cx.local.instance.trim_matches(['<', '>'])
+            }) || c.uri.as_str() == cx.local.contact_uri
+                || (own_user.is_some() && c.uri.user() == own_user.as_deref())
+        });
+        let granted = ours
+            .and_then(|c| c.expires())
+            .or_else(|| msg.expires().ok().flatten())
+            .unwrap_or(self.expires);
+        let service_route = msg.service_route().unwrap_or_default();
+        let outbound = msg
+            .require()
+            .unwrap_or_default()
+            .iter()
+            .any(|t| t.eq_ignore_ascii_case("outbound"));
+        let flow_timer = msg
+            .header("Flow-Timer")
+            .and_then(|v| v.trim().parse::<u32>().ok());
+        self.answer = RegistrarAnswer {
+            expires: Some(granted),
+            contacts: contacts.iter().map(|c| c.to_string()).collect(),
+            service_route: service_route.iter().map(|r| r.uri.to_string()).collect(),
+            associated_uris: msg
+                .p_associated_uri()
+                .unwrap_or_default()
+                .iter()
+                .map(|r| r.uri.to_string())
+                .collect(),
+            pub_gruu: ours.and_then(|c| c.pub_gruu()).map(str::to_owned),
+        };
+        if !self.wanted {
+            // An unregister was asked for meanwhile: it follows at once.
+            let snapshot = self.snapshot();
+            for op in ops {
+                cx.complete(op, Ok(Outcome::Registered(snapshot.clone())));
+            }
+            return RegSignal::Nothing;
+        }
+        cx.local.service_route = service_route
+            .iter()
+            .map(|r| format!("<{}>", r.uri))
+            .collect();
+        cx.local.pub_gruu = self.answer.pub_gruu.clone();
+        cx.local.outbound = outbound;
+        self.failures = 0;
+        let changed = self.state != RegistrationState::Registered;
+        self.transition(RegistrationState::Registered);
+        // Refresh at a random point between 50 % and 85 % of the granted expiry.
+        if granted > 0 {
+            let f = 0.5 + 0.35 * cx.fraction();
+            let at = cx.now + (granted as f64 * 1000.0 * f) as Millis;
+            cx.timers.set(Timer::RegisterRefresh, at);
+        }
+        let snapshot = self.snapshot();
+        if changed || !ops.is_empty() {
+            self.announce(cx);
+        }
+        for op in ops {
+            cx.complete(op, Ok(Outcome::Registered(snapshot.clone())));
+        }
+        RegSignal::Registered {
+            outbound,
+            flow_timer,
+        }
+    }
+
+    fn failed(&mut self, cx: &mut Ctx<'_>, job: RegJob, err: UaError) -> RegSignal {
+        for op in job.ops {
+            cx.complete(op, Err(err.clone()));
+        }
+        if job.unregister {
+            // Not wanted any more whatever the answer: the binding expires by itself.
+            if !self.wanted && self.state == RegistrationState::Unregistering {
+                self.transition(RegistrationState::Unregistered);
+                self.error = Some(err);
+                self.announce(cx);
+            }
+            return RegSignal::Nothing;
+        }
+        if !self.wanted {
+            return RegSignal::Nothing;
+        }
+        if is_transient(&err) {
+            // Retry-After honoured (RFC 3261 §20.33), else the backoff (RFC 5626 §4.5).
+            let delay = match &err {
+                UaError::Rejected {
+                    retry_after: Some(s),
+                    ..
+                } => *s as Millis * 1000,
+                _ => cx.backoff(self.failures),
+            };
+            self.failures = self.failures.saturating_add(1);
+            cx.timers.stop(Timer::RegisterRefresh);
+            cx.timers.set(Timer::RegisterRetry, cx.now + delay);
+            self.transition(RegistrationState::Retrying);
+            self.error = Some(err);
+            self.retry_in = Some(delay);
+            self.announce(cx);
+            RegSignal::Nothing
+        } else {
+            // Never loop on refused credentials or a final refusal.
+            self.wanted = false;
+            cx.timers.stop(Timer::RegisterRefresh);
+            cx.timers.stop(Timer::RegisterRetry);
+            self.transition(RegistrationState::Failed);
+            self.error = Some(err);
+            self.announce(cx);
+            RegSignal::Failed
+        }
+    }
+
+    /// The client is closed: every job fails with `err`.
+    pub fn close(&mut self, cx: &mut Ctx<'_>, err: &UaError) {
+        self.wanted = false;
+        let jobs: Vec<RegJob> = self
+            .in_flight
+            .take()
+            .into_iter()
+            .chain(self.queued.drain(..))
+            .collect();
+        for job in jobs {
+            for op in job.ops {
+                cx.complete(op, Err(err.clone()));
+            }
+        }
+    }
+}
+
+fn angle(instance: &str) -> String {
+    if instance.starts_with('<') {
+        instance.to_owned()
+    } else {
+        format!("<{instance}>")
+    }
+}

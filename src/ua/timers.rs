@@ -1,0 +1,128 @@
+//! Every deadline of the user agent in one table.
+//!
+//! Each part names its deadlines with a [`Timer`] and sets or stops them here; the
+//! agent's next wake-up is the minimum over the table and an expired entry is
+//! handed back to its owner. Nothing keeps a hand-written list of deadlines, so a
+//! new timer cannot be forgotten in "next wake-up" or "clear everything".
+//!
+//! A timer that fires late, by seconds or by minutes (a throttled or frozen
+//! browser tab), is simply expired: its owner acts as of `now`.
+
+use super::api::{Millis, OpId};
+
+/// A named deadline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Timer {
+    /// Open the socket again after a backoff.
+    Reconnect,
+    /// Send a CRLF keep-alive ping.
+    KeepAlive,
+    /// No pong by then: the flow is dead (only when pongs are required).
+    PongDeadline,
+    /// Refresh the registration.
+    RegisterRefresh,
+    /// Register again after a failure.
+    RegisterRetry,
+    /// Refresh the publication.
+    PublishRefresh,
+    /// Re-send a failed PUBLISH.
+    PublishRetry,
+    /// The server forgets our entity at this time unless refreshed.
+    PublishExpiry,
+    /// Refresh the watch subscription.
+    WatchRefresh,
+    /// Subscribe again after the watch ended.
+    WatchRetry,
+    /// Timer F of one client transaction (RFC 3261 §17.1.2.2).
+    Transaction(u64),
+    /// Timer N of one fetch: the NOTIFY must follow the 2xx (RFC 6665 §4.1.2.4).
+    FetchNotify(u64),
+    /// App work waiting for the registration gives up.
+    WorkWait(OpId),
+}
+
+/// The deadlines in force. Small (a handful of entries plus one per transaction),
+/// so a vector scanned in full is the simplest correct table.
+#[derive(Debug, Default)]
+pub(super) struct TimerTable {
+    entries: Vec<(Timer, Millis)>,
+}
+
+impl TimerTable {
+    /// Sets (or moves) `timer` to `at`.
+    pub fn set(&mut self, timer: Timer, at: Millis) {
+        match self.entries.iter_mut().find(|(t, _)| *t == timer) {
+            Some(e) => e.1 = at,
+            None => self.entries.push((timer, at)),
+        }
+    }
+
+    /// Stops `timer` (nothing happens if it is not set).
+    pub fn stop(&mut self, timer: Timer) {
+        self.entries.retain(|(t, _)| *t != timer);
+    }
+
+    /// When `timer` fires, if set.
+    pub fn get(&self, timer: Timer) -> Option<Millis> {
+        self.entries
+            .iter()
+            .find(|(t, _)| *t == timer)
+            .map(|(_, at)| *at)
+    }
+
+    /// Whether `timer` is set.
+    pub fn is_set(&self, timer: Timer) -> bool {
+        self.get(timer).is_some()
+    }
+
+    /// The earliest deadline.
+    pub fn next(&self) -> Option<Millis> {
+        self.entries.iter().map(|(_, at)| *at).min()
+    }
+
+    /// Removes and returns the earliest timer due at `now`, if any.
+    pub fn pop_expired(&mut self, now: Millis) -> Option<Timer> {
+        let (i, _) = self
+            .entries
+            .iter()
+            .enumerate()
+            .filter(|(_, (_, at))| *at <= now)
+            .min_by_key(|(_, (_, at))| *at)?;
+        Some(self.entries.swap_remove(i).0)
+    }
+
+    /// Stops everything.
+    pub fn clear(&mut self) {
+        self.entries.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_is_the_minimum_and_expiry_comes_in_order() {
+        let mut t = TimerTable::default();
+        t.set(Timer::KeepAlive, 30);
+        t.set(Timer::Transaction(1), 10);
+        t.set(Timer::RegisterRefresh, 20);
+        t.set(Timer::KeepAlive, 5); // moved, not added
+        assert_eq!(t.next(), Some(5));
+        assert_eq!(t.pop_expired(4), None);
+        assert_eq!(t.pop_expired(100), Some(Timer::KeepAlive));
+        assert_eq!(t.pop_expired(100), Some(Timer::Transaction(1)));
+        t.stop(Timer::RegisterRefresh);
+        assert_eq!(t.pop_expired(100), None);
+        assert_eq!(t.next(), None);
+    }
+
+    #[test]
+    fn a_timer_far_in_the_past_is_still_handed_out() {
+        let mut t = TimerTable::default();
+        t.set(Timer::RegisterRefresh, 1_000);
+        // Fired ten minutes late: still expired, once.
+        assert_eq!(t.pop_expired(601_000), Some(Timer::RegisterRefresh));
+        assert_eq!(t.pop_expired(601_000), None);
+    }
+}

@@ -1,0 +1,103 @@
+//! Our UAS manners (RFC 3261 §8.2): what is refused before any part sees a
+//! request, and the answers that need no part.
+
+use super::context::{Ctx, ALLOW, SUPPORTED};
+use crate::message::{HeaderName, Message, Method, ParseError};
+use crate::settings::SERVICE_SETTINGS_CONTENT_TYPE;
+
+/// A request a part must handle.
+pub(super) enum Incoming {
+    Message,
+    Notify,
+}
+
+/// Checks and answers what it can; returns the requests a part must handle.
+pub(super) fn screen(cx: &mut Ctx<'_>, msg: &Message) -> Option<Incoming> {
+    if let Err(e) = msg.validate() {
+        // RFC 3261 §8.2 / RFC 4475 §3.3: refuse what we cannot act on, when it can
+        // be answered at all (a response needs Via and CSeq; ACK is never answered).
+        if msg.method() != Some(&Method::Ack)
+            && msg.top_via().is_ok()
+            && msg.header(HeaderName::CSeq).is_some()
+        {
+            let (status, reason) = match &e {
+                ParseError::UnsupportedVersion(_) => (505, "Version Not Supported"),
+                _ => (400, "Bad Request"),
+            };
+            let warning = e.to_string().replace('"', "'");
+            cx.respond(
+                msg,
+                status,
+                reason,
+                &[(HeaderName::Warning, format!("399 imsip \"{warning}\""))],
+            );
+        }
+        cx.emit(super::api::Event::Dropped {
+            reason: format!("invalid request: {e}"),
+        });
+        return None;
+    }
+    let method = msg.method()?.clone();
+    // RFC 3261 §8.2.1: method first.
+    match method {
+        Method::Ack => return None,
+        Method::Message | Method::Notify | Method::Options => {}
+        // RFC 3261 §9.2 / §15.1.2: no transaction or dialog of ours matches
+        // (we have no INVITE sessions): 481.
+        Method::Cancel | Method::Bye | Method::Info => {
+            cx.respond(msg, 481, "Call/Transaction Does Not Exist", &[]);
+            return None;
+        }
+        _ => {
+            cx.respond(
+                msg,
+                405,
+                "Method Not Allowed",
+                &[(HeaderName::Allow, ALLOW.into())],
+            );
+            return None;
+        }
+    }
+    // §8.2.2.1: an unsupported Request-URI scheme.
+    if msg.request_uri().is_some_and(|u| !u.is_sip()) {
+        cx.respond(msg, 416, "Unsupported URI Scheme", &[]);
+        return None;
+    }
+    // §8.2.2.3: Require with option tags we do not support.
+    let unsupported: Vec<String> = msg.require().unwrap_or_default();
+    if !unsupported.is_empty() {
+        cx.respond(
+            msg,
+            420,
+            "Bad Extension",
+            &[(HeaderName::Unsupported, unsupported.join(", "))],
+        );
+        return None;
+    }
+    match method {
+        Method::Options => {
+            let accept = if cx.cfg.accept_types.is_empty() {
+                format!("text/plain, {SERVICE_SETTINGS_CONTENT_TYPE}")
+            } else {
+                format!(
+                    "{}, {SERVICE_SETTINGS_CONTENT_TYPE}",
+                    cx.cfg.accept_types.join(", ")
+                )
+            };
+            cx.respond(
+                msg,
+                200,
+                "OK",
+                &[
+                    (HeaderName::Allow, ALLOW.into()),
+                    (HeaderName::Accept, accept),
+                    (HeaderName::Supported, SUPPORTED.into()),
+                ],
+            );
+            None
+        }
+        Method::Message => Some(Incoming::Message),
+        Method::Notify => Some(Incoming::Notify),
+        _ => None,
+    }
+}
