@@ -190,3 +190,76 @@ fn policy_always_publishes_after_registering() {
     assert_eq!(h.sent_requests(Method::Subscribe).len(), 0);
     assert_eq!(h.sent_requests(Method::Publish).len(), 1);
 }
+
+#[test]
+fn a_refresh_answered_500_is_retried_before_the_entity_expires() {
+    let mut h = registered();
+    let op = h.ua.publish_settings(h.now, &settings(true), Some(600));
+    h.pump();
+    h.ok(op);
+    h.core.behaviour.publish_script.push_back(500);
+    h.run_until_sent(Method::Publish); // the refresh at 80 %, answered 500
+    h.run_for(5_000);
+    let states: Vec<_> = h.publication_events().iter().map(|p| p.state).collect();
+    use imsip::ua::PublicationState::*;
+    assert_eq!(states, [Published, Retrying, Published], "{states:?}");
+    let publishes = h.sent_requests(Method::Publish);
+    assert_eq!(publishes.len(), 3);
+    assert_eq!(
+        Harness::header(&publishes[2], "SIP-If-Match"),
+        "e1",
+        "a refresh, not a new document"
+    );
+    assert!(h.core.settings.is_some(), "the server still holds it");
+}
+
+#[test]
+fn a_publication_whose_refreshes_fail_until_expiry_is_reported_lost() {
+    let mut h = registered();
+    let op = h.ua.publish_settings(h.now, &settings(true), Some(60));
+    h.pump();
+    h.ok(op);
+    for _ in 0..100 {
+        h.core.behaviour.publish_script.push_back(503);
+    }
+    h.run_for(120_000);
+    let events = h.publication_events();
+    let last = events.last().unwrap();
+    assert_eq!(last.state, imsip::ua::PublicationState::Lost, "{events:?}");
+    assert!(last.error.is_some());
+    let n = h.sent_requests(Method::Publish).len();
+    assert!(n >= 3, "retried meanwhile: {n}");
+    h.run_for(3_600_000);
+    assert_eq!(
+        h.sent_requests(Method::Publish).len(),
+        n,
+        "then nothing more"
+    );
+}
+
+#[test]
+fn a_remove_in_flight_when_the_flow_drops_is_not_turned_into_a_refresh() {
+    let mut h = registered();
+    let op = h.ua.publish_settings(h.now, &settings(true), None);
+    h.pump();
+    h.ok(op);
+    h.core.behaviour.silent = true;
+    let rm = h.ua.remove_settings(h.now);
+    h.pump();
+    h.core.behaviour.silent = false;
+    h.drop_connection();
+    assert_eq!(h.err(rm), UaError::Transport);
+    h.run_for(5_000);
+    let publishes = h.sent_requests(Method::Publish);
+    let last = publishes.last().unwrap();
+    assert_eq!(
+        Harness::header(last, "Expires"),
+        "0",
+        "the remove is sent again once registered"
+    );
+    assert!(h.core.settings.is_none());
+    assert!(publishes
+        .iter()
+        .skip(1)
+        .all(|p| Harness::header(p, "Expires") == "0"));
+}

@@ -162,3 +162,155 @@ fn unwatch_ends_the_subscription() {
         subs[0].call_id().unwrap()
     );
 }
+
+/// Registered and watching; returns the harness.
+fn watching() -> Harness {
+    let mut h = registered();
+    let op = h.ua.watch_settings(h.now);
+    h.pump();
+    h.ok(op);
+    h
+}
+
+fn terminated(h: &Harness) -> Vec<(Option<String>, bool, Option<u32>)> {
+    h.events
+        .iter()
+        .filter_map(|e| match e {
+            Event::WatchTerminated {
+                reason,
+                resubscribe,
+                retry_after,
+            } => Some((reason.clone(), *resubscribe, *retry_after)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn each_termination_reason_is_handled_as_rfc_6665_says() {
+    // (Subscription-State, resubscribe, when: ms after the NOTIFY or None)
+    let cases: [(&str, bool, Option<u64>); 8] = [
+        ("terminated;reason=deactivated", true, Some(0)),
+        ("Terminated;Reason=Timeout", true, Some(0)),
+        ("terminated", true, Some(0)),
+        (
+            "terminated;reason=probation;retry-after=20",
+            true,
+            Some(20_000),
+        ),
+        (
+            "terminated;reason=giveup;retry-after=30",
+            true,
+            Some(30_000),
+        ),
+        ("terminated;reason=rejected", false, None),
+        ("terminated;reason=NoResource", false, None),
+        (
+            "terminated;reason=deactivated;retry-after=5",
+            true,
+            Some(5_000),
+        ),
+    ];
+    for (state, resubscribe, when) in cases {
+        let mut h = watching();
+        let n = h.sent_requests(Method::Subscribe).len();
+        h.core.notify_watchers(state);
+        h.pump();
+        let t = terminated(&h);
+        assert_eq!(t.len(), 1, "{state}: {t:?}");
+        assert_eq!(t[0].1, resubscribe, "{state}");
+        match when {
+            Some(0) => assert_eq!(h.sent_requests(Method::Subscribe).len(), n + 1, "{state}"),
+            Some(ms) => {
+                h.run_for(ms - 500);
+                assert_eq!(
+                    h.sent_requests(Method::Subscribe).len(),
+                    n,
+                    "{state}: not before"
+                );
+                h.run_for(1_000);
+                assert_eq!(h.sent_requests(Method::Subscribe).len(), n + 1, "{state}");
+            }
+            None => {
+                h.run_for(4_000_000);
+                assert_eq!(
+                    h.sent_requests(Method::Subscribe).len(),
+                    n,
+                    "{state}: never"
+                );
+            }
+        }
+        if resubscribe {
+            let subs = h.sent_requests(Method::Subscribe);
+            assert_ne!(
+                subs[n].call_id().unwrap(),
+                subs[n - 1].call_id().unwrap(),
+                "a new subscription"
+            );
+        }
+    }
+}
+
+#[test]
+fn subscription_state_expires_shortens_the_refresh() {
+    let mut h = watching();
+    let n = h.sent_requests(Method::Subscribe).len();
+    h.core.notify_watchers("active;expires=100");
+    h.pump();
+    h.run_for(86_000);
+    assert_eq!(
+        h.sent_requests(Method::Subscribe).len(),
+        n + 1,
+        "refreshed before 100 s, not at 85 % of 3600 s"
+    );
+}
+
+#[test]
+fn a_refresh_answered_503_ends_the_watch_and_subscribes_again() {
+    let mut h = watching();
+    h.core.behaviour.settings_status = Some(503);
+    h.run_until_sent(Method::Subscribe);
+    let t = terminated(&h);
+    assert_eq!(t, [(None, true, None)]);
+    h.core.behaviour.settings_status = None;
+    h.run_for(2_000);
+    let subs = h.sent_requests(Method::Subscribe);
+    let last = subs.last().unwrap();
+    assert!(
+        Harness::header(last, "To").find(";tag=").is_none(),
+        "a new subscription"
+    );
+    let call_id = last.call_id().unwrap().to_owned();
+    assert!(
+        h.core.watchers.iter().any(|(c, _, _)| *c == call_id),
+        "accepted"
+    );
+}
+
+#[test]
+fn a_notify_from_another_remote_tag_gets_481() {
+    let mut h = watching();
+    let (call_id, sub_tag, _) = h.core.watchers[0].clone();
+    let notify = format!("NOTIFY sip:x@a.invalid SIP/2.0\r\nVia: SIP/2.0/WS c.invalid;branch=z9hG4bKo\r\nFrom: <sip:alice@imsip.test>;tag=intruder\r\nTo: <sip:alice@imsip.test>;tag={sub_tag}\r\nCall-ID: {call_id}\r\nCSeq: 77 NOTIFY\r\nEvent: service-settings\r\nSubscription-State: active\r\nContent-Length: 0\r\n\r\n");
+    h.inject(&notify);
+    let answer = h.core.received.last().unwrap();
+    assert_eq!(answer.status(), Some(481));
+}
+
+#[test]
+fn the_subscribe_contact_carries_ob_when_outbound_was_negotiated() {
+    let mut h = Harness::alice();
+    h.core.behaviour.require_outbound = true;
+    let op = h.register();
+    h.ok(op);
+    let op = h.ua.watch_settings(h.now);
+    h.pump();
+    h.ok(op);
+    let sub = h.sent_requests(Method::Subscribe).pop().unwrap();
+    assert!(
+        Harness::header(&sub, "Contact").contains(";ob>"),
+        "RFC 5626 §4.3"
+    );
+    let reg = h.sent_requests(Method::Register).pop().unwrap();
+    assert!(!Harness::header(&reg, "Contact").contains(";ob"));
+}

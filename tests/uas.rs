@@ -101,3 +101,58 @@ fn malformed_request_gets_400_naming_the_problem() {
     assert_eq!(r.status(), Some(400));
     assert!(r.header("Warning").unwrap().contains("Expires"));
 }
+
+#[test]
+fn cancel_bye_and_info_without_a_transaction_or_dialog_get_481() {
+    for method in ["CANCEL", "BYE", "INFO"] {
+        let m = answer_to(&req(method, "sip:alice@imsip.test", ""));
+        assert_eq!(m.status(), Some(481), "{method}");
+    }
+}
+
+#[test]
+fn a_message_of_a_type_the_app_did_not_accept_gets_415_with_accept() {
+    let mut cfg = alice_config();
+    cfg.accept_types = vec!["text/plain".into(), "message/*".into()];
+    let mut h = Harness::new(cfg, FakeCore::with_password("alice-secret"));
+    let op = h.register();
+    h.ok(op);
+    let msg = |ct: &str, n: u32| {
+        format!("MESSAGE sip:alice@imsip.test SIP/2.0\r\nVia: SIP/2.0/WS c.invalid;branch=z9hG4bKm{n}\r\nMax-Forwards: 70\r\nFrom: <sip:bob@imsip.test>;tag=b\r\nTo: <sip:alice@imsip.test>\r\nCall-ID: m{n}\r\nCSeq: 1 MESSAGE\r\nContent-Type: {ct}\r\nContent-Length: 2\r\n\r\nhi")
+    };
+    h.inject(&msg("application/octet-stream", 1));
+    let answer = h.core.received.last().unwrap();
+    assert_eq!(answer.status(), Some(415));
+    assert_eq!(Harness::header(answer, "Accept"), "text/plain, message/*");
+    h.inject(&msg("message/cpim", 2));
+    assert_eq!(h.core.received.last().unwrap().status(), Some(200));
+    h.inject(&msg("text/plain;charset=UTF-8", 3));
+    assert_eq!(h.core.received.last().unwrap().status(), Some(200));
+    let delivered = h
+        .events
+        .iter()
+        .filter(|e| matches!(e, imsip::ua::Event::Message(_)))
+        .count();
+    assert_eq!(delivered, 2);
+}
+
+#[test]
+fn a_response_with_two_vias_is_dropped() {
+    // RFC 3261 §8.1.3.3: it was meant for someone else.
+    let mut h = registered();
+    h.core.behaviour.silent = true;
+    let op = h.ua.send_message(h.now, BOB, b"x", None);
+    h.pump();
+    let sent = h
+        .sent_requests(imsip::message::Method::Message)
+        .pop()
+        .unwrap();
+    let mut b = imsip::message::MessageBuilder::reply(&sent, 200, "OK", Some("t"));
+    b.push_header("Via", "SIP/2.0/WS other.invalid;branch=z9hG4bKother");
+    h.inject(&b.build().to_string());
+    assert!(h.result(op).is_none(), "not taken as the answer");
+    assert!(h
+        .events
+        .iter()
+        .any(|e| matches!(e, imsip::ua::Event::Dropped { reason } if reason.contains("Via"))));
+}
