@@ -150,14 +150,41 @@ interface ImClientOptionsBase {
   userAgent?: string;
   /** Requested registration expiry in seconds (default 600). */
   expires?: number;
-  /** `+sip.instance` URN; random when absent. Persist `client.instanceId` and pass it back. */
+  /**
+   * `+sip.instance` URN; random when absent. **Persist `client.instanceId`** and pass it
+   * back: a reload then replaces its earlier binding (same instance, same Contact)
+   * instead of leaving a stale one (RFC 5626 §6). It is the only value to persist.
+   */
   instanceId?: string;
-  /** Call-ID of the registration; random when absent. Persist `client.callId`. */
+  /**
+   * Call-ID of the registration. Not needed: each client registers with a fresh one.
+   * When given and the registrar refuses it with 500 (an earlier page's higher CSeq),
+   * the client switches to a fresh Call-ID at once.
+   */
   callId?: string;
-  /** CRLF keep-alive interval in seconds; 0 turns it off (default 30). */
+  /**
+   * CRLF keep-alive interval in seconds; 0 turns it off (default 30). A `Flow-Timer`
+   * from the registrar replaces it. Pongs are only required when the registrar
+   * negotiated outbound (RFC 5626 §4.4.1).
+   */
   keepAliveInterval?: number;
-  /** Reconnect backoff in seconds (default 0.5 doubling up to 30, jittered). */
+  /**
+   * Backoff in seconds for reconnecting and re-registering: after n consecutive
+   * failures the wait is min(maxDelay, minDelay·2^n), randomised to 50–100 %; the count
+   * resets only when a REGISTER succeeds (RFC 5626 §4.5). Defaults 0.5 and 30; the
+   * RFC's own values are 30 and 1800.
+   */
   reconnect?: { minDelay?: number; maxDelay?: number };
+  /**
+   * Content types accepted in incoming MESSAGEs (`'text/plain'`, `'message/*'`);
+   * others are answered 415 with `Accept`. Default: every type.
+   */
+  accept?: string[];
+  /**
+   * Seconds a request waits for its final response (Timer F), and app work waits for
+   * a registration in progress, before failing with `timeout` (default 32).
+   */
+  requestTimeout?: number;
   /** Settings that `register()` publishes according to `publishPolicy`. */
   serviceSettings?: ServiceSettingsInit;
   /**
@@ -217,7 +244,19 @@ export interface ConnectionDetail {
   retryIn?: number;
 }
 
-export type RegistrationState = 'unregistered' | 'registering' | 'registered' | 'failed';
+/**
+ * `retrying`: a REGISTER failed in a way worth retrying (408, 480, 500, 503, 504, a
+ * Retry-After, no answer, the connection lost) and the client tries again by itself
+ * after `retryIn` seconds. `failed`: failed for good (credentials refused, 403, 404,
+ * another final refusal); nothing happens until `register()` is called again.
+ */
+export type RegistrationState =
+  | 'unregistered'
+  | 'registering'
+  | 'registered'
+  | 'retrying'
+  | 'unregistering'
+  | 'failed';
 
 /** What the registrar returned in its 200 (RFC 3608, RFC 7315, RFC 5627). */
 export interface RegistrationInfo {
@@ -236,7 +275,28 @@ export interface RegistrationInfo {
 export interface RegistrationDetail extends Omit<RegistrationInfo, 'expires'> {
   state: RegistrationState;
   expires?: number;
-  /** Why, when `state` is `failed` or the flow was lost. */
+  /** Why, when `state` is `failed` or `retrying`, or the flow was lost. */
+  error?: ImError;
+  /** Seconds until the next attempt, when `retrying`. */
+  retryIn?: number;
+}
+
+/**
+ * The service-settings publication (RFC 3903): `retrying` when a refresh failed and
+ * is retried before the server forgets the document; `lost` when it expired first or
+ * was refused for good (publish again to restore it); `removed` by the app.
+ */
+export type PublicationState = 'published' | 'retrying' | 'lost' | 'removed';
+
+export interface PublicationDetail {
+  state: PublicationState;
+  /** SIP-ETag, when `published`. */
+  etag?: string;
+  /** Granted expiry in seconds, when `published`. */
+  expires?: number;
+  /** Seconds until the next attempt, when `retrying`. */
+  retryIn?: number;
+  /** Why, when `retrying` or `lost`. */
   error?: ImError;
 }
 
@@ -267,8 +327,12 @@ export interface TraceDetail {
 }
 
 export interface WatchTerminatedDetail {
-  /** The Subscription-State reason. */
+  /** The Subscription-State reason, lower-cased; absent when a refresh failed. */
   reason?: string;
+  /** Whether the client subscribes again by itself (RFC 6665 §4.1.3). */
+  resubscribe: boolean;
+  /** Seconds it waits first (`retry-after`), when given. */
+  retryAfter?: number;
 }
 
 export type PolicyDetail =
@@ -289,6 +353,7 @@ export interface ImClientEventMap {
   servicesettings: CustomEvent<ServiceSettingsDetail>;
   trace: CustomEvent<TraceDetail>;
   watchterminated: CustomEvent<WatchTerminatedDetail>;
+  publication: CustomEvent<PublicationDetail>;
   policy: CustomEvent<PolicyDetail>;
   dropped: CustomEvent<DroppedDetail>;
 }

@@ -74,15 +74,17 @@ function toggleAuthFields() {
   $('digest-fields').hidden = aka;
 }
 
-// Instance id and Call-ID persist per AoR across page loads (RFC 5626).
+// The instance id persists per AoR across page loads: a reload replaces its earlier
+// binding (RFC 5626 §6). Each load registers with a fresh Call-ID, so no reload, however
+// quick, re-uses a CSeq.
 function persisted(aor) {
   const key = `imsip-demo-ids:${aor}`;
   let ids = JSON.parse(localStorage.getItem(key) || 'null');
-  if (!ids) {
-    ids = { instanceId: `urn:uuid:${crypto.randomUUID()}`, callId: crypto.randomUUID().replace(/-/g, '') };
+  if (!ids || !ids.instanceId) {
+    ids = { instanceId: `urn:uuid:${crypto.randomUUID()}` };
     localStorage.setItem(key, JSON.stringify(ids));
   }
-  return ids;
+  return { instanceId: ids.instanceId };
 }
 
 function options() {

@@ -209,6 +209,24 @@ impl<'a> Fields<'a> {
         }
     }
 
+    /// An array of strings.
+    pub(crate) fn strings(&self, key: &str) -> Result<Option<Vec<String>>, UaError> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(v) if Array::is_array(&v) => {
+                let arr: Array = v.unchecked_into();
+                arr.iter()
+                    .map(|item| {
+                        item.as_string()
+                            .ok_or_else(|| bad(self.path, key, "must be an array of strings"))
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+                    .map(Some)
+            }
+            Some(_) => Err(bad(self.path, key, "must be an array of strings")),
+        }
+    }
+
     pub(crate) fn function(&self, key: &str) -> Result<Option<Function>, UaError> {
         match self.get(key) {
             None => Ok(None),

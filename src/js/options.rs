@@ -24,6 +24,8 @@ const KEYS: &[&str] = &[
     "serviceSettings",
     "publishPolicy",
     "webSocket",
+    "accept",
+    "requestTimeout",
 ];
 
 /// What the binding needs besides the user agent's configuration.
@@ -119,12 +121,23 @@ pub(crate) fn read(value: &JsValue) -> Result<Options, UaError> {
         config.expires = e;
     }
     config.instance_id = f.string("instanceId")?;
+    // Not needed: each client registers with a fresh Call-ID (the registrar replaces
+    // the binding by instance and Contact). Still honoured for apps that pass one: a
+    // registrar that refuses it 500 (an earlier load's higher CSeq, RFC 3261 §10.3
+    // step 7) gets a fresh Call-ID at once.
     config.call_id = f.string("callId")?;
-    if config.call_id.is_some() {
-        // A persisted Call-ID: start the REGISTER CSeq from wall-clock seconds since
-        // 2024 so that it keeps growing across page loads (RFC 3261 §10.3 step 7).
-        let secs = (js_sys::Date::now() / 1000.0 - 1_704_067_200.0).max(0.0);
-        config.register_cseq_start = secs as u32;
+    if let Some(types) = f.strings("accept")? {
+        for t in &types {
+            if crate::message::MediaType::parse(t, "accept").is_err() && !t.ends_with("/*") {
+                return Err(bad(format!("accept: not a media type: \"{t}\"")));
+            }
+        }
+        config.accept_types = types;
+    }
+    if let Some(t) = f.number("requestTimeout", 1.0, 3600.0, "a number of seconds from 1 to 3600")? {
+        let ms = (t * 1000.0).round() as u64;
+        config.transaction_timeout = ms;
+        config.work_wait_timeout = ms;
     }
     if let Some(k) = f.integer("keepAliveInterval", 0, 86_400)? {
         config.keep_alive_interval = k;
