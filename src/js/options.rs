@@ -134,7 +134,12 @@ pub(crate) fn read(value: &JsValue) -> Result<Options, UaError> {
         }
         config.accept_types = types;
     }
-    if let Some(t) = f.number("requestTimeout", 1.0, 3600.0, "a number of seconds from 1 to 3600")? {
+    if let Some(t) = f.number(
+        "requestTimeout",
+        1.0,
+        3600.0,
+        "a number of seconds from 1 to 3600",
+    )? {
         let ms = (t * 1000.0).round() as u64;
         config.transaction_timeout = ms;
         config.work_wait_timeout = ms;

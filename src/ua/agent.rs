@@ -6,7 +6,7 @@
 
 use super::api::*;
 use super::config::{Config, PublishPolicy};
-use super::context::{token, uuid_urn, Ctx, Local};
+use super::context::{token, Ctx, Local};
 use super::credentials::CredentialStore;
 use super::error::UaError;
 use super::flow::Flow;
@@ -15,44 +15,17 @@ use super::publisher::Publisher;
 use super::registerer::{RegSignal, Registerer};
 use super::subscriber::{NotifyOutcome, Subscriber};
 use super::timers::{Timer, TimerTable};
-use super::transaction::{ClientTx, Req, Transactions, Usage, MAX_AUTH_ROUNDS};
+use super::transaction::{ClientTx, Transactions, Usage, MAX_AUTH_ROUNDS};
 use super::uas::{screen, Incoming};
+use super::work::{Work, WorkQueue};
 use crate::auth::{AuthError, RandomSource};
-use crate::message::{Message, Uri};
+use crate::message::Message;
 use crate::settings::ServiceSettings;
 use std::collections::VecDeque;
 
 /// Times are clamped here (about 146 million years of milliseconds) so that adding
 /// any delay can never overflow.
 const MAX_TIME: Millis = 1 << 62;
-
-/// App work that waits for the flow (and for a registration in progress).
-#[derive(Debug)]
-enum Work {
-    Publish {
-        body: String,
-        expires: u32,
-        op: OpId,
-    },
-    Remove(OpId),
-    Fetch(OpId),
-    Watch(OpId),
-    Unwatch(OpId),
-    Message(Box<Req>, OpId),
-}
-
-impl Work {
-    fn op(&self) -> OpId {
-        match self {
-            Work::Publish { op, .. }
-            | Work::Remove(op)
-            | Work::Fetch(op)
-            | Work::Watch(op)
-            | Work::Unwatch(op)
-            | Work::Message(_, op) => *op,
-        }
-    }
-}
 
 /// Lends the shared state to one part for one call (disjoint field borrows).
 macro_rules! cx {
@@ -89,7 +62,7 @@ pub struct UserAgent {
     publisher: Publisher,
     subscriber: Subscriber,
     messager: Messager,
-    queue: VecDeque<Work>,
+    queue: WorkQueue,
     /// Settings last published by us or adopted from the server.
     current_settings: Option<ServiceSettings>,
     /// Run the publish policy after the next successful registration.
@@ -98,39 +71,14 @@ pub struct UserAgent {
     restore_pending: bool,
 }
 
-/// A stable token of `n` letters and digits derived from `seed` (FNV-1a), so
-/// that a persisted instance id gives the same Contact on every page load.
-fn stable_token(seed: &str, salt: u8, n: usize) -> String {
-    const ALPHABET: &[u8; 36] = b"abcdefghijklmnopqrstuvwxyz0123456789";
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ salt as u64;
-    let mut out = String::with_capacity(n);
-    for i in 0..n {
-        for b in seed.bytes().chain([i as u8, salt]) {
-            h ^= b as u64;
-            h = h.wrapping_mul(0x0000_0100_0000_01b3);
-        }
-        out.push(ALPHABET[(h % 36) as usize] as char);
-    }
-    out
-}
-
 impl UserAgent {
     /// A user agent for `cfg`, drawing every tag, branch, Call-ID, cnonce and
     /// instance id from `rng`.
     pub fn new(mut cfg: Config, mut rng: Box<dyn RandomSource>) -> UserAgent {
-        let instance = cfg
-            .instance_id
-            .clone()
-            .unwrap_or_else(|| uuid_urn(&mut *rng));
-        // RFC 7118 §5.2: a `.invalid` host. Derived from the instance id, the Contact
-        // is the same after a reload, so even a registrar without RFC 5626 support
-        // replaces the earlier binding instead of keeping a stale one.
-        let via_host = format!("{}.invalid", stable_token(&instance, 1, 12));
-        let contact_uri = format!(
-            "sip:{}@{};transport=ws",
-            stable_token(&instance, 2, 8),
-            via_host
-        );
+        if cfg.credentials.as_ref().is_some_and(|c| c.is_aka()) {
+            cfg.ims_initial_authorization = true;
+        }
+        let local = Local::new(&cfg, &mut *rng);
         // A fresh Call-ID per user agent (page load): no (Call-ID, CSeq) pair is
         // ever re-used, however quickly the page is reloaded.
         let reg_call_id = cfg.call_id.clone().unwrap_or_else(|| token(&mut *rng, 22));
@@ -139,40 +87,13 @@ impl UserAgent {
         let pub_tag = token(&mut *rng, 10);
         let watch_call_id = token(&mut *rng, 22);
         let watch_tag = token(&mut *rng, 10);
-        let transport = if cfg.server.to_ascii_lowercase().starts_with("wss:") {
-            "WSS"
-        } else {
-            "WS"
-        };
-        let registrar = cfg.registrar.clone().unwrap_or_else(|| {
-            let host = cfg.aor.host().map(|h| h.to_string()).unwrap_or_default();
-            Uri::parse(&format!("sip:{host}")).unwrap_or_else(|_| cfg.aor.clone())
-        });
-        if cfg.credentials.as_ref().is_some_and(|c| c.is_aka()) {
-            cfg.ims_initial_authorization = true;
-        }
-        // OMA IM requires the IM-client/OMA1.0 product token first.
-        let user_agent = match &cfg.user_agent {
-            Some(app) => format!("IM-client/OMA1.0 imsip/{} {app}", crate::VERSION),
-            None => format!("IM-client/OMA1.0 imsip/{}", crate::VERSION),
-        };
         let creds = CredentialStore::new(cfg.credentials.take());
         UserAgent {
             out: VecDeque::new(),
             now: 0,
             next_op: 1,
             armed: None,
-            local: Local {
-                transport,
-                via_host,
-                contact_uri,
-                instance,
-                registrar,
-                user_agent,
-                service_route: Vec::new(),
-                pub_gruu: None,
-                outbound: false,
-            },
+            local,
             timers: TimerTable::default(),
             txs: Transactions::default(),
             creds,
@@ -181,7 +102,7 @@ impl UserAgent {
             publisher: Publisher::new(pub_call_id, pub_tag, cfg.publish_expires),
             subscriber: Subscriber::new(watch_call_id, watch_tag),
             messager: Messager::default(),
-            queue: VecDeque::new(),
+            queue: WorkQueue::default(),
             current_settings: None,
             policy_pending: false,
             restore_pending: false,
@@ -369,7 +290,7 @@ impl UserAgent {
                 cx!(self).complete(op, Err(err.clone()));
             }
         }
-        for w in std::mem::take(&mut self.queue) {
+        for w in self.queue.drain() {
             cx!(self).complete(w.op(), Err(err.clone()));
         }
         self.timers.clear();
@@ -477,10 +398,8 @@ impl UserAgent {
                     }
                 }
                 Timer::WorkWait(op) => {
-                    if let Some(i) = self.queue.iter().position(|w| w.op() == op) {
-                        if let Some(w) = self.queue.remove(i) {
-                            cx!(self).complete(w.op(), Err(UaError::Timeout));
-                        }
+                    if self.queue.remove(op).is_some() {
+                        cx!(self).complete(op, Err(UaError::Timeout));
                     }
                 }
                 Timer::KeepAlive | Timer::PongDeadline | Timer::Reconnect => {
@@ -544,7 +463,7 @@ impl UserAgent {
         for result in self.subscriber.on_flow_lost(cx!(self)) {
             self.policy_after_fetch(result);
         }
-        for w in std::mem::take(&mut self.queue) {
+        for w in self.queue.drain() {
             self.timers.stop(Timer::WorkWait(w.op()));
             cx!(self).complete(w.op(), Err(UaError::Transport));
         }
@@ -776,20 +695,5 @@ impl UserAgent {
             Ok(_) => self.publish_configured(),
             Err(e) => cx!(self).emit(Event::Policy(PolicyOutcome::Failed(e))),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_contact_is_stable_for_one_instance_and_differs_between_instances() {
-        let a = stable_token("urn:uuid:00000000-0000-4000-8000-000000000001", 2, 8);
-        let b = stable_token("urn:uuid:00000000-0000-4000-8000-000000000001", 2, 8);
-        let c = stable_token("urn:uuid:00000000-0000-4000-8000-000000000002", 2, 8);
-        assert_eq!(a, b);
-        assert_ne!(a, c);
-        assert_eq!(a.len(), 8);
     }
 }

@@ -42,6 +42,45 @@ pub(super) struct Local {
 }
 
 impl Local {
+    /// Our identity for `cfg`. With a persisted instance id the Via host and the
+    /// Contact are derived from it (RFC 7118 §5.2: a `.invalid` host), so a reload
+    /// presents the same Contact and even a registrar without RFC 5626 support
+    /// replaces the earlier binding instead of keeping a stale one.
+    pub fn new(cfg: &Config, rng: &mut dyn RandomSource) -> Local {
+        let instance = cfg.instance_id.clone().unwrap_or_else(|| uuid_urn(rng));
+        let via_host = format!("{}.invalid", stable_token(&instance, 1, 12));
+        let contact_uri = format!(
+            "sip:{}@{};transport=ws",
+            stable_token(&instance, 2, 8),
+            via_host
+        );
+        let transport = if cfg.server.to_ascii_lowercase().starts_with("wss:") {
+            "WSS"
+        } else {
+            "WS"
+        };
+        let registrar = cfg.registrar.clone().unwrap_or_else(|| {
+            let host = cfg.aor.host().map(|h| h.to_string()).unwrap_or_default();
+            Uri::parse(&format!("sip:{host}")).unwrap_or_else(|_| cfg.aor.clone())
+        });
+        // OMA IM requires the IM-client/OMA1.0 product token first.
+        let user_agent = match &cfg.user_agent {
+            Some(app) => format!("IM-client/OMA1.0 imsip/{} {app}", crate::VERSION),
+            None => format!("IM-client/OMA1.0 imsip/{}", crate::VERSION),
+        };
+        Local {
+            transport,
+            via_host,
+            contact_uri,
+            instance,
+            registrar,
+            user_agent,
+            service_route: Vec::new(),
+            pub_gruu: None,
+            outbound: false,
+        }
+    }
+
     /// The Contact of requests outside REGISTER: the pub-gruu when assigned, else
     /// our contact with `;ob` when outbound was negotiated (RFC 5626 §4.3).
     pub fn dialog_contact(&self) -> String {
@@ -203,6 +242,22 @@ impl Ctx<'_> {
     }
 }
 
+/// A stable token of `n` letters and digits derived from `seed` (FNV-1a), so
+/// that a persisted instance id gives the same Contact on every page load.
+fn stable_token(seed: &str, salt: u8, n: usize) -> String {
+    const ALPHABET: &[u8; 36] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ salt as u64;
+    let mut out = String::with_capacity(n);
+    for i in 0..n {
+        for b in seed.bytes().chain([i as u8, salt]) {
+            h ^= b as u64;
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        out.push(ALPHABET[(h % 36) as usize] as char);
+    }
+    out
+}
+
 /// A random token of lowercase letters and digits (tags, branches, Call-IDs).
 pub(super) fn token(rng: &mut dyn RandomSource, n: usize) -> String {
     const ALPHABET: &[u8; 36] = b"abcdefghijklmnopqrstuvwxyz0123456789";
@@ -263,5 +318,20 @@ pub(super) fn is_transient(err: &UaError) -> bool {
             ..
         } => matches!(status, 408 | 480 | 500 | 503 | 504) || retry_after.is_some(),
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_contact_is_stable_for_one_instance_and_differs_between_instances() {
+        let a = stable_token("urn:uuid:00000000-0000-4000-8000-000000000001", 2, 8);
+        let b = stable_token("urn:uuid:00000000-0000-4000-8000-000000000001", 2, 8);
+        let c = stable_token("urn:uuid:00000000-0000-4000-8000-000000000002", 2, 8);
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+        assert_eq!(a.len(), 8);
     }
 }

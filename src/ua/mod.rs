@@ -53,6 +53,7 @@
 //!  credentials.rs  401/407 state per realm (RFC 3261 §22, RFC 7616)
 //!  timers.rs       every deadline in one table; the next wake-up is its minimum
 //!  context.rs      what the parts share for one step
+//!  work.rs         app work waiting for the flow or the registration
 //!  api.rs / config.rs / error.rs   the public types
 //! ```
 //!
@@ -74,6 +75,7 @@ mod subscriber;
 mod timers;
 mod transaction;
 mod uas;
+mod work;
 
 pub use agent::UserAgent;
 pub use api::*;

@@ -208,7 +208,13 @@ impl Registerer {
             cx.complete(op, Ok(Outcome::Unregistered));
             return;
         }
-        if self.state != RegistrationState::Unregistering {
+        if matches!(
+            self.state,
+            RegistrationState::Registering
+                | RegistrationState::Registered
+                | RegistrationState::Retrying
+                | RegistrationState::Failed
+        ) {
             self.transition(RegistrationState::Unregistering);
         }
         self.queue(true, Some(op));
