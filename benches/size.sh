@@ -13,9 +13,11 @@
 # Needs pkg/ (bash js/build.sh). 1 KB = 1024 bytes throughout.
 set -euo pipefail
 
-# Regression guard: the measured total (2026-11-25, 127.4 KB) rounded up to the next 5 KB.
+# Regression guard: the measured total rounded up to the next 5 KB (2026-11-25: 127.4 KB;
+# 2026-11-29: 138.5 KB after the user agent's rebuild — per-realm credentials, registration,
+# publication and subscription retries, the outbound rules, the UAS 415/481 rules).
 # Lower it when the package shrinks; raise it only with a reason in the commit.
-BUDGET=130 # KB (1 KB = 1024 B)
+BUDGET=140 # KB (1 KB = 1024 B)
 TARGET=45  # KB: the issue's target, reported, never enforced
 
 cd "$(dirname "$0")/.."
