@@ -639,6 +639,22 @@ impl Core {
             format!("<sip:orig@scscf.{};lr>", self.cfg.domain),
         ));
         headers.push(("P-Associated-URI", format!("<{aor}>")));
+        // RFC 5626 §6: a registrar that supports outbound says so when the UA asked
+        // for it (Supported: outbound) and registered a flow (reg-id + instance); the
+        // UA then requires keep-alive pongs, which devcore answers on every flow.
+        let asked = req
+            .supported()
+            .unwrap_or_default()
+            .iter()
+            .any(|t| t.eq_ignore_ascii_case("outbound"));
+        let flow = req
+            .contact_list()
+            .unwrap_or_default()
+            .iter()
+            .any(|c| c.reg_id().is_some() && c.instance().is_some());
+        if asked && flow {
+            headers.push(("Require", "outbound".to_owned()));
+        }
         self.reply(conn, req, 200, "OK", &headers);
     }
 

@@ -6,8 +6,10 @@
 //  0. raw frames (no imsip): REGISTER → 401; authenticated REGISTER with ;ob,
 //     reg-id, +sip.instance and `Supported: outbound, path` → 200 with
 //     `Require: outbound` and a flow token in Path; MESSAGE, OPTIONS, PUBLISH and
-//     SUBSCRIBE on that registered flow → 407, each with a new nonce; an
-//     authenticated MESSAGE to an unregistered user → 404; CRLF keep-alive answered;
+//     SUBSCRIBE on that registered flow → 407, each with a new nonce; a wrong
+//     password → another 401/407; an authenticated MESSAGE to an unregistered user
+//     → 404; an authenticated SUBSCRIBE with ;ob → its NOTIFY comes back over the
+//     flow (flow token in Record-Route); CRLF keep-alive answered;
 //  a. the seed flow with default options: register() resolves and the
 //     'if-absent' policy publishes (or adopts) the given serviceSettings;
 //  b. five requests in flight at once right after register (three MESSAGEs, a
@@ -17,7 +19,8 @@
 //  d. a wrong password: register() rejects with `auth_failed` after exactly one
 //     authenticated retry.
 // Each test has its own Kamailio pair on a free port; logs and every frame each
-// client sent and received stay in target/interop/strict/<test>/. No fixed sleeps:
+// client sent and received stay in target/interop/strict/run-<pid>/<test>/ (until
+// the next run). No fixed sleeps:
 // every wait is for an event or a frame, bounded by a generous timeout. Skipped
 // (with the reason) when kamailio or its outbound module is not installed.
 //
@@ -27,7 +30,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile as execFileCb, execFileSync } from 'node:child_process';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -44,6 +47,25 @@ globalThis.WebSocket ??= WebSocket;
 
 const script = path.join(root, 'tests', 'interop', 'strict', 'kamailio.sh');
 const logRoot = process.env.IMSIP_INTEROP_DIR ?? path.join(root, 'target', 'interop', 'strict');
+// This run's directory: concurrent runs (two sessions, CI and a developer) never share
+// pid files. Directories of runs whose process is gone are removed at start, after
+// stopping any Kamailio a killed run left behind (by the PIDs in its own files).
+const runDir = path.join(logRoot, `run-${process.pid}`);
+const alive = (pid) => {
+  try { process.kill(pid, 0); return true; } catch (e) { return e.code === 'EPERM'; }
+};
+for (const name of existsSync(logRoot) ? readdirSync(logRoot) : []) {
+  const m = /^run-(\d+)$/.exec(name);
+  if (!m || alive(Number(m[1]))) continue;
+  const stale = path.join(logRoot, name);
+  for (const slug of readdirSync(stale)) {
+    try {
+      execFileSync('bash', [script, 'stop'],
+        { env: { ...process.env, IMSIP_INTEROP_DIR: path.join(stale, slug) }, stdio: 'ignore' });
+    } catch { /* not a Kamailio directory */ }
+  }
+  rmSync(stale, { recursive: true, force: true });
+}
 const RECONNECT = { minDelay: 0.2, maxDelay: 1 };
 const EVENTS = ['connection', 'registration', 'policy', 'message', 'trace'];
 
@@ -67,10 +89,9 @@ function missing() {
 }
 const skipReason = missing();
 
-/** A strict Kamailio pair for test `t` in target/interop/strict/<slug>/; stopped when `t` ends. */
+/** A strict Kamailio pair for test `t` in target/interop/strict/run-<pid>/<slug>/; stopped when `t` ends. */
 async function startKamailio(t, slug) {
-  const dir = path.join(logRoot, slug);
-  rmSync(dir, { recursive: true, force: true });
+  const dir = path.join(runDir, slug);
   mkdirSync(dir, { recursive: true });
   const env = { ...process.env, IMSIP_INTEROP_DIR: dir };
   const run = async (...args) => (await execFile('bash', [script, ...args], { env, encoding: 'utf8' })).stdout;
@@ -291,6 +312,14 @@ test('raw frames: 401 to REGISTER, outbound 200 with flow token, 407 to every re
     challenges.push(challenge);
   }
 
+  // A wrong password on a MESSAGE: another 407 (Kamailio never says 403 here).
+  const wrongMsg = await c.request('MESSAGE', 'sip:bob@imsip.test', {
+    to: 'sip:bob@imsip.test',
+    headers: ['Content-Type: text/plain', `Proxy-Authorization: ${digestAnswer(challenges[2], 'MESSAGE', 'sip:bob@imsip.test', 'alice', 'not-the-password')}`],
+    body: 'hello?',
+  });
+  assert.equal(status(wrongMsg), 407, wrongMsg);
+
   // Authenticated, the MESSAGE gets through the proxy: bob is not registered.
   const toBob = await c.request('MESSAGE', 'sip:bob@imsip.test', {
     to: 'sip:bob@imsip.test',
@@ -316,7 +345,8 @@ test('raw frames: 401 to REGISTER, outbound 200 with flow token, 407 to every re
   assert.match(header(sub, 'Contact') ?? '', /^<sip:127\.0\.0\.1:\d+>$/, sub);
   const n = await notify;
   assert.match(header(n, 'Subscription-State') ?? '', /^terminated/, n);
-  c.ws.send(['SIP/2.0 200 OK', ...['Via', 'From', 'To', 'Call-ID', 'CSeq'].map((h) => `${h}: ${header(n, h)}`),
+  const vias = n.split('\r\n\r\n')[0].split('\r\n').filter((l) => /^Via:/i.test(l));
+  c.ws.send(['SIP/2.0 200 OK', ...vias, ...['From', 'To', 'Call-ID', 'CSeq'].map((h) => `${h}: ${header(n, h)}`),
     'Content-Length: 0', '', ''].join('\r\n'));
 
   // CRLF keep-alive (RFC 5626 §4.4.1 over a WebSocket): answered with CRLF.

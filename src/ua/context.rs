@@ -81,12 +81,14 @@ impl Local {
         }
     }
 
-    /// The Contact of requests outside REGISTER: the pub-gruu when assigned, else
-    /// our contact with `;ob` when outbound was negotiated (RFC 5626 §4.3).
+    /// The Contact of dialog-forming requests (our SUBSCRIBE): with outbound
+    /// negotiated, our contact with `;ob`, so that the edge proxy routes the dialog
+    /// over this flow (RFC 5626 §4.3, §5.4); else the pub-gruu when assigned
+    /// (RFC 5627 §4.1); else our contact.
     pub fn dialog_contact(&self) -> String {
         match &self.pub_gruu {
+            _ if self.outbound => format!("<{};ob>", self.contact_uri),
             Some(g) => format!("<{g}>"),
-            None if self.outbound => format!("<{};ob>", self.contact_uri),
             None => format!("<{}>", self.contact_uri),
         }
     }

@@ -108,14 +108,19 @@ impl Subscriber {
     }
 
     fn headers(cx: &Ctx<'_>, expires: u32) -> Vec<(HeaderName, String)> {
-        vec![
+        let mut h = vec![
             (HeaderName::Event, SERVICE_SETTINGS.to_owned()),
             (HeaderName::Accept, SERVICE_SETTINGS_CONTENT_TYPE.to_owned()),
             (HeaderName::Expires, expires.to_string()),
             (HeaderName::Contact, cx.local.dialog_contact()),
             (HeaderName::PPreferredIdentity, cx.identity()),
             (HeaderName::AcceptContact, "*;+g.oma.sip-im".to_owned()),
-        ]
+        ];
+        if cx.local.outbound {
+            // RFC 5626 §4.3: tell the edge we use outbound on this dialog.
+            h.push((HeaderName::Supported, "outbound".to_owned()));
+        }
+        h
     }
 
     // ───────────── watch ─────────────

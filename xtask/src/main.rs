@@ -91,7 +91,8 @@ fn output(program: &str, args: &[&str]) -> String {
 /// Installs what a fresh Debian/Ubuntu machine with Rust lacks: the wasm target,
 /// wasm-bindgen-cli at the version pinned in Cargo.toml and wasm-pack (cargo
 /// install; never a GitHub download), and, with `browser_and_kamailio`, Debian's
-/// chromium, chromium-driver, kamailio and kamailio-websocket-modules (apt-get, as
+/// chromium, chromium-driver, kamailio, kamailio-websocket-modules and
+/// kamailio-outbound-modules (apt-get, as
 /// root). npm packages are installed by the scripts that use them (`npm ci`).
 fn setup(browser_and_kamailio: bool) -> Result<(), String> {
     run("rustup", &["target", "add", "wasm32-unknown-unknown"], &[])?;
@@ -118,6 +119,8 @@ fn setup(browser_and_kamailio: bool) -> Result<(), String> {
             "chromium-driver",
             "kamailio",
             "kamailio-websocket-modules",
+            // RFC 5626 outbound for the strict Kamailio set-up (tests/interop/strict/).
+            "kamailio-outbound-modules",
         ]
         .into_iter()
         .filter(|p| {
