@@ -7,6 +7,7 @@ import {
   parseBuffer as wasmParseBuffer,
   parseInput as wasmParseInput,
   parseSide as wasmParseSide,
+  parseLayout as wasmParseLayout,
   wasmMemory,
   encodeServiceSettings as wasmEncodeServiceSettings,
   decodeServiceSettings as wasmDecodeServiceSettings,
@@ -117,15 +118,11 @@ function needString(value, name) {
   if (typeof value !== 'string') throw new ImError('bad_input', `invalid input: ${name}: must be a string`);
 }
 
-// ── parseMessage: the wasm parser leaves an index of offsets into the caller's string
-// (src/js/parse.rs documents the layout); fields are sliced out when first read.
-const ABSENT = 0xffffffff;
-const SIDE = 0x80000000;
-const RPORT_FLAG = 0xfffffffe;
-// Word positions in the index.
-const W_FLAGS = 1, W_STATUS = 2, W_SEQ = 3, W_METHOD = 4, W_URI = 6, W_REASON = 8, W_CALL_ID = 10,
-  W_CSEQ_METHOD = 12, W_FROM = 14, W_TO = 20, W_CONTENT_TYPE = 26, W_BODY = 28, W_VIAS = 30;
-const VIA_WORDS = 10;
+// ── parseMessage: the wasm parser leaves an index of offsets into the caller's string;
+// fields are sliced out when first read. The layout (word positions, markers) is the
+// core's (src/js/parse.rs, `parseLayout()`), read once at the first parse.
+let ABSENT, SIDE, RPORT_FLAG, W_FLAGS, W_STATUS, W_SEQ, W_METHOD, W_URI, W_REASON, W_CALL_ID,
+  W_CSEQ_METHOD, W_FROM, W_TO, W_CONTENT_TYPE, W_BODY, W_VIAS, VIA_WORDS;
 
 let memory = null;
 let memoryBuffer = null;
@@ -241,7 +238,13 @@ class SipMessage {
  */
 export function parseMessage(text) {
   needString(text, 'text');
-  if (memory === null) memory = wasmMemory();
+  if (memory === null) {
+    memory = wasmMemory();
+    ({
+      ABSENT, SIDE, RPORT_FLAG, W_FLAGS, W_STATUS, W_SEQ, W_METHOD, W_URI, W_REASON, W_CALL_ID,
+      W_CSEQ_METHOD, W_FROM, W_TO, W_CONTENT_TYPE, W_BODY, W_VIAS, VIA_WORDS,
+    } = wasmParseLayout());
+  }
   // UTF-8 needs at most 3 bytes per UTF-16 unit.
   const need = text.length * 3;
   if (need > inputCapacity) {

@@ -625,3 +625,77 @@ fn errors_display_and_preserved_default() {
     assert!(shown.iter().all(|s| !s.is_empty()));
     assert!(Preserved::default().is_empty());
 }
+
+mod entity_view {
+    use imsip::settings::{EntitySettings, History, ServiceSettings};
+
+    const TWO_ENTITIES: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<service-settings xmlns="urn:oma:xml:im:service-settings" xmlns:x="urn:example:x">
+  <entity id="sip:bob@imsip.test"><vis-settings><vis-status active="false"/></vis-settings></entity>
+  <entity id="sip:alice@imsip.test" x:note="keep">
+    <isb-settings><incoming-session-barring active="true"/></isb-settings>
+    <x:unknown>kept</x:unknown>
+  </entity>
+</service-settings>"#;
+
+    #[test]
+    fn the_view_is_the_aor_s_entity_and_keeps_its_document() {
+        let doc = ServiceSettings::decode(TWO_ENTITIES.as_bytes()).unwrap();
+        let v = EntitySettings::from_document(&doc, "sip:alice@imsip.test");
+        assert_eq!(v.entity, "sip:alice@imsip.test");
+        assert_eq!(v.incoming_session_barring, Some(true));
+        assert_eq!(v.visibility, None);
+        let kept = ServiceSettings::decode(v.document.as_deref().unwrap().as_bytes()).unwrap();
+        assert_eq!(kept, doc);
+        // Another AoR: the first entity.
+        let other = EntitySettings::from_document(&doc, "sip:carol@imsip.test");
+        assert_eq!(other.entity, "sip:bob@imsip.test");
+    }
+
+    #[test]
+    fn read_modify_write_changes_only_the_typed_fields_of_that_entity() {
+        let doc = ServiceSettings::decode(TWO_ENTITIES.as_bytes()).unwrap();
+        let mut v = EntitySettings::from_document(&doc, "sip:alice@imsip.test");
+        v.incoming_session_barring = None; // removed
+        v.visibility = Some(true);
+        v.history = Some(History {
+            active: true,
+            kind: Some(2),
+        });
+        let out = v.to_document().unwrap();
+        let xml = out.encode();
+        assert!(xml.contains("x:unknown"), "unknown elements survive: {xml}");
+        assert!(
+            xml.contains("x:note=\"keep\""),
+            "unknown attributes survive: {xml}"
+        );
+        let alice = out.for_entity("sip:alice@imsip.test").unwrap();
+        assert_eq!(alice.incoming_session_barring, None);
+        assert_eq!(alice.visibility, Some(true));
+        assert_eq!(alice.history.unwrap().kind, Some(2));
+        let bob = out.for_entity("sip:bob@imsip.test").unwrap();
+        assert_eq!(bob.visibility, Some(false), "other entities untouched");
+    }
+
+    #[test]
+    fn without_a_document_a_fresh_one_entity_document_is_written() {
+        let v = EntitySettings {
+            entity: "sip:alice@imsip.test".into(),
+            offline_delivery: Some(true),
+            ..Default::default()
+        };
+        let out = v.to_document().unwrap();
+        assert_eq!(out.entities.len(), 1);
+        assert_eq!(out.entities[0].offline_delivery, Some(true));
+    }
+
+    #[test]
+    fn a_broken_document_is_a_typed_error() {
+        let v = EntitySettings {
+            entity: "sip:alice@imsip.test".into(),
+            document: Some("<service-settings".into()),
+            ..Default::default()
+        };
+        assert!(v.to_document().is_err());
+    }
+}

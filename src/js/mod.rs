@@ -68,6 +68,17 @@ pub fn parse_side() -> String {
     parse::side_string()
 }
 
+/// The layout of the index `parseIndex` leaves (word positions and markers, by
+/// name): defined once, in `src/js/parse.rs`.
+#[wasm_bindgen(js_name = parseLayout)]
+pub fn parse_layout() -> JsValue {
+    let o = obj::Obj::new();
+    for (name, value) in parse::LAYOUT {
+        o.num(name, f64::from(*value));
+    }
+    o.done()
+}
+
 /// The module's memory, where `parseIndex` leaves its index.
 #[wasm_bindgen(js_name = wasmMemory)]
 pub fn wasm_memory() -> JsValue {
@@ -92,7 +103,11 @@ pub fn decode_service_settings(xml: &str, aor: Option<String>) -> Result<JsValue
             "service settings: {e}"
         )))
     })?;
-    Ok(settings::to_js(&doc, aor.as_deref().unwrap_or(""), xml))
+    let mut view =
+        crate::settings::EntitySettings::from_document(&doc, aor.as_deref().unwrap_or(""));
+    // The caller's own text, verbatim, as extensions.xml.
+    view.document = Some(xml.to_owned());
+    Ok(settings::view_to_js(&view))
 }
 
 /// The crate version.

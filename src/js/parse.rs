@@ -47,6 +47,36 @@ pub(crate) const SIDE: u32 = 1 << 31;
 /// `rport` present without a value.
 pub(crate) const RPORT_FLAG: u32 = u32::MAX - 1;
 
+/// Word positions in the index (the drawing above). The one definition: the shim
+/// reads them with `parseLayout()`, and the writer below checks each position in
+/// debug builds (the wasm-bindgen tests run those).
+pub(crate) const LAYOUT: &[(&str, u32)] = &[
+    ("ABSENT", ABSENT),
+    ("SIDE", SIDE),
+    ("RPORT_FLAG", RPORT_FLAG),
+    ("W_FLAGS", W_FLAGS),
+    ("W_STATUS", 2),
+    ("W_SEQ", 3),
+    ("W_METHOD", 4),
+    ("W_URI", 6),
+    ("W_REASON", 8),
+    ("W_CALL_ID", W_CALL_ID),
+    ("W_CSEQ_METHOD", 12),
+    ("W_FROM", W_FROM),
+    ("W_TO", 20),
+    ("W_CONTENT_TYPE", W_CONTENT_TYPE),
+    ("W_BODY", 28),
+    ("W_VIAS", W_VIAS),
+    ("VIA_WORDS", VIA_WORDS),
+];
+const W_FLAGS: u32 = 1;
+const W_CALL_ID: u32 = 10;
+const W_FROM: u32 = 14;
+const W_CONTENT_TYPE: u32 = 26;
+const W_VIAS: u32 = 30;
+/// Words per Via: span transport, span host, port, span branch, span received, rport.
+const VIA_WORDS: u32 = 10;
+
 /// The last parse's index and side string, reused from call to call so a parse
 /// allocates nothing here once they have grown to the messages seen.
 #[derive(Default)]
@@ -252,6 +282,7 @@ pub(crate) fn parse_to_index(text: &str) -> Result<usize, JsValue> {
         };
         ix.word(0); // length, set at the end
         ix.word(0); // flags
+        debug_assert_eq!(W_FLAGS, 1);
         let start_line = (lead, start_line_end);
         match msg.start_line() {
             StartLine::Request { method, uri } => {
@@ -270,10 +301,13 @@ pub(crate) fn parse_to_index(text: &str) -> Result<usize, JsValue> {
                 ix.text(reason, start_line);
             }
         }
+        debug_assert_eq!(ix.out.words.len() as u32, W_CALL_ID);
         ix.text(call_id, header_span(HeaderName::CallId));
         ix.text(cseq.method.as_str(), header_span(HeaderName::CSeq));
+        debug_assert_eq!(ix.out.words.len() as u32, W_FROM);
         ix.name_addr(&from, header_span(HeaderName::From));
         ix.name_addr(&to, header_span(HeaderName::To));
+        debug_assert_eq!(ix.out.words.len() as u32, W_CONTENT_TYPE);
         let content_type = msg.header(HeaderName::ContentType);
         ix.opt_text(content_type, header_span(HeaderName::ContentType));
         // The body is the input's tail (or a prefix of it, Content-Length); a body cut
@@ -294,12 +328,14 @@ pub(crate) fn parse_to_index(text: &str) -> Result<usize, JsValue> {
             Err(_) => ix.text(&String::from_utf8_lossy(body), (0, 0)),
         }
 
+        debug_assert_eq!(ix.out.words.len() as u32, W_VIAS);
         ix.word(vias.len() as u32);
         let via_lines: Vec<(usize, usize)> = msg
             .header_all(HeaderName::Via)
             .map(|v| located(v).unwrap_or(whole))
             .collect();
         for v in &vias {
+            let via_start = ix.out.words.len();
             // A Via's parts are searched for in every Via line: the text found is equal
             // wherever it is found.
             let within = match via_lines.as_slice() {
@@ -316,6 +352,7 @@ pub(crate) fn parse_to_index(text: &str) -> Result<usize, JsValue> {
                 Some(None) => RPORT_FLAG,
                 Some(Some(p)) => u32::from(p),
             });
+            debug_assert_eq!((ix.out.words.len() - via_start) as u32, VIA_WORDS);
         }
 
         ix.word(msg.header_count() as u32);

@@ -6,14 +6,12 @@
 //!   extensions?: { xml } }
 //! ```
 //!
-//! `extensions.xml` is the whole document the object was decoded from (other
-//! entities, unknown elements and attributes included). Encoding decodes it again,
-//! sets the typed fields on the entity named `entity` (a field left out removes the
-//! element) and re-encodes, so a read-modify-write keeps everything the typed
-//! fields cannot hold. Without `extensions`, a new one-entity document is written.
+//! `extensions.xml` is the whole document the object was decoded from. The object is
+//! [`EntitySettings`] field for field; the read-modify-write merge is
+//! [`EntitySettings::to_document`] (in `imsip::settings`, tested natively).
 
 use super::obj::{Fields, Obj};
-use crate::settings::{Entity, History, ServiceSettings};
+use crate::settings::{EntitySettings, History, ServiceSettings};
 use crate::ua::UaError;
 use wasm_bindgen::JsValue;
 
@@ -62,62 +60,56 @@ pub(crate) fn from_js(
             })
         }
     };
-    let mut doc = match f.get("extensions") {
-        None => ServiceSettings::default(),
+    let document = match f.get("extensions") {
+        None => None,
         Some(x) => {
             let p = f.path("extensions");
             let x = Fields::new(&x, &p, &["xml"])?;
-            let xml = x.required_string("xml")?;
-            ServiceSettings::decode(xml.as_bytes())
-                .map_err(|e| UaError::BadInput(format!("{}: {e}", x.path("xml"))))?
+            Some(x.required_string("xml")?)
         }
     };
-    let e: &mut Entity = doc.entity_mut(&id);
-    e.incoming_session_barring = f.bool("incomingSessionBarring")?;
-    e.visibility = f.bool("visibility")?;
-    e.offline_delivery = f.bool("offlineDelivery")?;
-    e.history = history;
-    e.session_mode = f.string("sessionMode")?;
-    e.pager_large_mode = f.string("pagerLargeMode")?;
-    e.service_id = f.string("serviceId")?;
-    e.active = f.bool("active")?;
-    Ok(doc)
+    let view = EntitySettings {
+        entity: id,
+        incoming_session_barring: f.bool("incomingSessionBarring")?,
+        visibility: f.bool("visibility")?,
+        offline_delivery: f.bool("offlineDelivery")?,
+        history,
+        session_mode: f.string("sessionMode")?,
+        pager_large_mode: f.string("pagerLargeMode")?,
+        service_id: f.string("serviceId")?,
+        active: f.bool("active")?,
+        document,
+    };
+    // The merge is imsip::settings' (tested natively there).
+    view.to_document()
+        .map_err(|e| UaError::BadInput(format!("{}: {e}", f.path("extensions.xml"))))
 }
 
-/// The object for the entity `aor` (or the first one) of `doc`, decoded from `xml`.
-/// A document without entities gives `{ entity: aor, extensions }`.
-pub(crate) fn to_js(doc: &ServiceSettings, aor: &str, xml: &str) -> JsValue {
-    let entity = doc.for_entity(aor).or_else(|| doc.entities.first());
+/// The object for the entity `aor` (or the first one) of `doc`, its whole document
+/// as `extensions.xml` (its re-encoding keeps every unknown part).
+pub(crate) fn doc_to_js(doc: &ServiceSettings, aor: &str) -> JsValue {
+    view_to_js(&EntitySettings::from_document(doc, aor))
+}
+
+/// The settings object of `v`.
+pub(crate) fn view_to_js(v: &EntitySettings) -> JsValue {
     let o = Obj::new();
-    match entity {
-        None => {
-            o.str("entity", aor);
-        }
-        Some(e) => {
-            o.str("entity", &e.id)
-                .opt_bool("incomingSessionBarring", e.incoming_session_barring)
-                .opt_bool("visibility", e.visibility)
-                .opt_bool("offlineDelivery", e.offline_delivery);
-            if let Some(h) = e.history {
-                let ho = Obj::new();
-                ho.opt_bool("active", Some(h.active))
-                    .opt_num("type", h.kind.map(f64::from));
-                o.set("history", &ho.done());
-            }
-            o.opt_str("sessionMode", e.session_mode.as_deref())
-                .opt_str("pagerLargeMode", e.pager_large_mode.as_deref())
-                .opt_str("serviceId", e.service_id.as_deref())
-                .opt_bool("active", e.active);
-        }
+    o.str("entity", &v.entity)
+        .opt_bool("incomingSessionBarring", v.incoming_session_barring)
+        .opt_bool("visibility", v.visibility)
+        .opt_bool("offlineDelivery", v.offline_delivery);
+    if let Some(h) = v.history {
+        let ho = Obj::new();
+        ho.opt_bool("active", Some(h.active))
+            .opt_num("type", h.kind.map(f64::from));
+        o.set("history", &ho.done());
     }
+    o.opt_str("sessionMode", v.session_mode.as_deref())
+        .opt_str("pagerLargeMode", v.pager_large_mode.as_deref())
+        .opt_str("serviceId", v.service_id.as_deref())
+        .opt_bool("active", v.active);
     let x = Obj::new();
-    x.str("xml", xml);
+    x.str("xml", v.document.as_deref().unwrap_or(""));
     o.set("extensions", &x.done());
     o.done()
-}
-
-/// [`to_js`] for a document the user agent decoded (its re-encoding keeps every
-/// unknown part).
-pub(crate) fn doc_to_js(doc: &ServiceSettings, aor: &str) -> JsValue {
-    to_js(doc, aor, &doc.encode())
 }

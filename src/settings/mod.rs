@@ -102,12 +102,14 @@
 //! ```
 
 mod schema;
+mod view;
 mod xml;
 
 use schema::{parse_bool, Form, RawEntity, Schema, Spec, Val};
 use std::fmt;
 /// The XML reader under the decoders (for tests: the tree as read, before the schema).
 #[doc(hidden)]
+pub use view::EntitySettings;
 pub use xml::parse as parse_xml;
 pub use xml::{XmlChild, XmlNode};
 
