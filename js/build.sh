@@ -36,7 +36,13 @@ package() { # target out-dir entry-file
       "$out/imsip_core_bg.wasm" -o "$out/imsip_core_bg.wasm.opt"
     mv "$out/imsip_core_bg.wasm.opt" "$out/imsip_core_bg.wasm"
   fi
-  cp js/imclient.js "$out/imclient.js"
+  # imclient.js re-exports the ImError the core constructs: the copy of js/imerror.js
+  # that wasm-bindgen placed in snippets/ (one module, one class).
+  local imerror
+  imerror=$(cd "$out" && find snippets -path '*/js/imerror.js' | head -n 1)
+  [ -n "$imerror" ] || { echo "build.sh: no snippets/*/js/imerror.js in $out" >&2; exit 1; }
+  sed "s#from './imerror.js'#from './$imerror'#" js/imclient.js >"$out/imclient.js"
+  grep -q "from './$imerror'" "$out/imclient.js" || { echo "build.sh: imclient.js import not rewritten" >&2; exit 1; }
   cp "js/$entry" "$out/imsip.js"
   cp js/imsip.d.ts "$out/imsip.d.ts"
   cp js/README.md "$out/README.md"

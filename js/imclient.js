@@ -14,26 +14,16 @@ import {
   version as wasmVersion,
 } from './imsip_core.js';
 
-/** Every error this package throws or rejects with. `code` is stable; branch on it. */
-export class ImError extends Error {
-  constructor(code, message, init) {
-    super(message, init && init.cause !== undefined ? { cause: init.cause } : undefined);
-    this.name = 'ImError';
-    this.code = code;
-    if (init && init.status !== undefined) this.status = init.status;
-    if (init && init.reason !== undefined) this.reason = init.reason;
-  }
-}
+// The one ImError (js/imerror.js); js/build.sh points this import at the copy
+// wasm-bindgen places in snippets/, the module the core constructs it from.
+import { ImError } from './imerror.js';
 
-// The core throws Error objects carrying `code` (src/js/error.rs); give them the
-// ImError prototype so the stack of the original throw is kept.
+export { ImError };
+
+// Anything the core throws is an ImError already; anything else is a bug (a
+// WebAssembly trap), not the caller's fault.
 function asImError(e) {
   if (e instanceof ImError) return e;
-  if (e instanceof Error && typeof e.code === 'string') {
-    Object.setPrototypeOf(e, ImError.prototype);
-    return e;
-  }
-  // Anything else is a bug (a WebAssembly trap), not the caller's fault.
   const text = e instanceof Error ? e.message : String(e);
   return new ImError('invalid_state', `imsip internal error: ${text}`, { cause: e });
 }
@@ -51,7 +41,6 @@ export class ImClient extends EventTarget {
   constructor(options) {
     super();
     const emit = (type, detail) => {
-      if (detail.error !== undefined) asImError(detail.error);
       this.dispatchEvent(new CustomEvent(type, { detail }));
     };
     try {

@@ -1,14 +1,22 @@
-//! Errors as JS `Error` objects carrying the stable code of [`UaError::code`].
+//! Errors as `ImError` instances carrying the stable code of [`UaError::code`].
 //!
-//! The shim (`js/imclient.js`) gives them the `ImError` prototype, so `instanceof
-//! ImError` holds for every error this package throws or rejects with.
+//! `ImError` is defined once, in `js/imerror.js`; the core constructs it through
+//! this import, and the shim re-exports the same class.
 
 use super::obj::Obj;
 use crate::ua::UaError;
-use js_sys::Reflect;
-use wasm_bindgen::JsValue;
+use wasm_bindgen::prelude::*;
 
-/// An `Error` with `name = "ImError"`, `code`, and `status` / `reason` when a SIP
+#[wasm_bindgen(module = "/js/imerror.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = ImError)]
+    type JsImError;
+
+    #[wasm_bindgen(constructor, js_class = "ImError")]
+    fn new(code: &str, message: &str, init: &JsValue) -> JsImError;
+}
+
+/// An `ImError` with `code`, and `status` / `reason` / `retryAfter` when a SIP
 /// response caused it.
 pub(crate) fn js_error(
     code: &str,
@@ -16,28 +24,33 @@ pub(crate) fn js_error(
     status: Option<u16>,
     reason: Option<&str>,
 ) -> JsValue {
-    let e: JsValue = js_sys::Error::new(message).into();
-    let o = Obj::from_value(&e);
-    o.str("name", "ImError").str("code", code);
-    o.opt_num("status", status.map(f64::from));
-    o.opt_str("reason", reason);
-    e
+    error_with(code, message, status, reason, None)
+}
+
+fn error_with(
+    code: &str,
+    message: &str,
+    status: Option<u16>,
+    reason: Option<&str>,
+    retry_after: Option<u32>,
+) -> JsValue {
+    let init = Obj::new();
+    init.opt_num("status", status.map(f64::from))
+        .opt_str("reason", reason)
+        .opt_num("retryAfter", retry_after.map(f64::from));
+    JsImError::new(code, message, &init.done()).into()
 }
 
 /// The JS error for a user-agent error. Its message is the error's `Display`,
 /// which never carries a secret.
 pub(crate) fn from_ua(e: &UaError) -> JsValue {
-    let reason = match e {
-        UaError::Rejected { reason, .. } => Some(reason.as_str()),
-        _ => None,
+    let (reason, retry_after) = match e {
+        UaError::Rejected {
+            reason,
+            retry_after,
+            ..
+        } => (Some(reason.as_str()), *retry_after),
+        _ => (None, None),
     };
-    let err = js_error(e.code(), &e.to_string(), e.status(), reason);
-    if let UaError::Rejected {
-        retry_after: Some(s),
-        ..
-    } = e
-    {
-        let _ = Reflect::set(&err, &"retryAfter".into(), &f64::from(*s).into());
-    }
-    err
+    error_with(e.code(), &e.to_string(), e.status(), reason, retry_after)
 }

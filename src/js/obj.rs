@@ -20,11 +20,6 @@ impl Obj {
         Obj(Object::new())
     }
 
-    /// Adds properties to an existing object.
-    pub(crate) fn from_value(value: &JsValue) -> Self {
-        Obj(value.clone().unchecked_into())
-    }
-
     pub(crate) fn set(&self, key: &str, value: &JsValue) -> &Self {
         // Reflect.set on a fresh ordinary object cannot throw.
         let _ = Reflect::set(&self.0, &JsValue::from_str(key), value);
