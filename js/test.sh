@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Every test of the JavaScript binding, in order:
-#   1. wasm-bindgen-test suite (tests/js.rs) in Node and in headless Chromium
+#   1. wasm-bindgen-test suite (tests/js.rs) in Node and in headless Chromium, with the
+#      plain `wasm-pack test --node` and `wasm-pack test --headless --chrome`
 #   2. the package build (js/build.sh; skipped with IMSIP_SKIP_BUILD=1 when the caller
 #      just built it)
 #   3. TypeScript: js/types/example.ts compiles with --strict, js/types/wrong.ts must not
@@ -19,16 +20,35 @@ if [ ! -x js/node_modules/.bin/tsc ] || [ js/package-lock.json -nt js/node_modul
 fi
 export PATH="$ROOT/js/node_modules/.bin:$PATH"
 step() { printf '\n== js/test.sh: %s\n' "$*"; }
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
 
-# `cargo test --test js` with the runner rather than `wasm-pack test`, which builds
-# every test target of the crate for wasm32 (`cargo build --tests`): slower, and it
-# would break on any native-only test elsewhere.
-export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner
+# The suite is tests/js.rs; tests/js_browser.rs is the same file as a module under
+# `run_in_browser`. `wasm-pack test --node` runs tests/js.rs and skips js_browser,
+# `--headless --chrome` the reverse; both build every test target for wasm32, where the
+# native-only ones are empty. A skipped binary still exits 0, so check what ran: the
+# `test result` of the suite's own binary must count every #[wasm_bindgen_test] in it.
+# (The doc tests also print `ok. N passed` on wasm32, vacuously: the runner finds no
+# wasm-bindgen tests in them.)
+wasm_tests=$(grep -c '^[[:space:]]*#\[wasm_bindgen_test\]' tests/js.rs)
+wasm_pack_test() { # <test file that must run> <wasm-pack test flags...>
+  local file=$1 ran
+  shift
+  wasm-pack test "$@" 2>&1 | tee "$tmp/wasm-pack.log"
+  ran=$(awk -v file="$file" '
+    /^ +(Running|Doc-tests) / { inside = ($1 == "Running" && $2 == file) } # cargo, indented
+    inside && /^test result: ok\. [0-9]+ passed/ { print $4 }' "$tmp/wasm-pack.log")
+  if [ -z "$ran" ] || [ "$ran" -lt "$wasm_tests" ]; then
+    echo "wasm-pack test $*: ${ran:-no} tests of $file ran, $wasm_tests expected" >&2
+    exit 1
+  fi
+  echo "wasm-pack test $*: $ran tests of $file ran ($wasm_tests expected)"
+}
 step "wasm-bindgen-test in Node"
-cargo test --target wasm32-unknown-unknown --test js
+wasm_pack_test tests/js.rs --node
 
 step "wasm-bindgen-test in headless Chromium"
-WASM_BINDGEN_USE_BROWSER=1 cargo test --target wasm32-unknown-unknown --test js
+wasm_pack_test tests/js_browser.rs --headless --chrome
 
 if [ "${IMSIP_SKIP_BUILD:-0}" != 1 ]; then
   step "package build"
@@ -56,8 +76,6 @@ step "interop: JsSIP peer, core killed mid-session, the API against Kamailio"
 node --test js/interop/
 
 step "npm pack, install in a fresh project"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
 (cd pkg && npm pack --silent --pack-destination "$tmp" >/dev/null)
 tarball=$(ls "$tmp"/imsip-*.tgz)
 tar -tzf "$tarball" | sed 's/^/  /'

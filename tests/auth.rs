@@ -2,6 +2,7 @@
 //! (WITH_AUTH): REGISTER challenged with 401, every other request with its own
 //! 407 and a fresh nonce, no trust of the registered flow (RFC 3261 §22,
 //! RFC 7616). Any number of requests in flight, each challenged, all succeed.
+#![cfg(not(target_arch = "wasm32"))]
 
 mod common;
 use common::*;

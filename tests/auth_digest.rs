@@ -1,5 +1,6 @@
 //! Digest authentication: known answers (shared/vectors/digest.tsv, RFC 7616
 //! §3.9.2), challenge choice, header building and the session state machine.
+#![cfg(not(target_arch = "wasm32"))]
 
 use imsip::auth::{
     Algorithm, AuthError, Authorization, Challenge, Credentials, DigestInput, DigestSecret,

@@ -1,5 +1,6 @@
 //! RFC 4475 and RFC 5118 torture messages against their verdict manifests
 //! (../shared/corpora/README.md).
+#![cfg(not(target_arch = "wasm32"))]
 
 use imsip::message::{Host, Message, ParseError};
 use std::path::PathBuf;

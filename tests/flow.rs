@@ -1,5 +1,6 @@
 //! Flow recovery (RFC 5626): keep-alive, disconnection, backoff, re-registration
 //! first, then publications and subscriptions, then queued work.
+#![cfg(not(target_arch = "wasm32"))]
 
 mod common;
 use common::*;

@@ -5,6 +5,7 @@
 //! Every corpus file must have a row in [`CASES`] and every row a file. Besides its own
 //! verdict, each file goes through the fuzz invariants (`fuzz/src/checks.rs`: typed reads,
 //! print → reparse) and is fed to a user agent as a frame.
+#![cfg(not(target_arch = "wasm32"))]
 
 #[path = "../fuzz/src/checks.rs"]
 mod checks;

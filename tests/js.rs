@@ -1,14 +1,16 @@
 //! The JavaScript binding (src/js) under wasm-bindgen-test, in Node and in headless
-//! Chromium (js/test.sh runs both):
+//! Chromium (js/test.sh runs both and checks the counts):
 //!
 //! ```sh
-//! export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner
-//! cargo test --target wasm32-unknown-unknown --test js                            # Node
-//! WASM_BINDGEN_USE_BROWSER=1 cargo test --target wasm32-unknown-unknown --test js # Chromium
+//! wasm-pack test --node              # this file, in Node (it has no `run_in_browser`)
+//! wasm-pack test --headless --chrome # tests/js_browser.rs: this file as a module, in Chromium
 //! ```
 //!
-//! (`wasm-pack test --node -- --test js` and `WASM_BINDGEN_USE_BROWSER=1 wasm-pack test
-//! --headless --chrome -- --test js` work too, but build every test target for wasm32.)
+//! One suite, two test targets: wasm-bindgen-test picks the environment per test binary
+//! (`wasm_bindgen_test_configure!(run_in_browser)` or not), and each command skips the
+//! other environment's binary with a notice. Both commands build every test target for
+//! wasm32; the native-only ones compile to nothing there (`#![cfg(not(target_arch =
+//! "wasm32"))]`).
 //!
 //! `ImClientCore` is driven through a fake WebSocket (JS, injected with the
 //! `webSocket` option) wired to the in-memory fake core of `tests/common`. Natively

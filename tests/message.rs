@@ -1,5 +1,6 @@
 //! The SIP message codec: seed-shaped messages (OMA IM flow D.1), framing rules,
 //! typed reads and the builder.
+#![cfg(not(target_arch = "wasm32"))]
 
 use imsip::message::{
     Contacts, FramingError, HeaderName, Host, Message, MessageBuilder, Method, ParseError, Scheme,

@@ -1,4 +1,5 @@
 //! Messager (RFC 3428): pager-mode MESSAGE both ways, UTF-8 bodies, duplicates.
+#![cfg(not(target_arch = "wasm32"))]
 
 mod common;
 use common::*;

@@ -12,6 +12,7 @@
 //!
 //! and, at the end, after the flow is lost and a long time passes, that every `OpId`
 //! has completed exactly once.
+#![cfg(not(target_arch = "wasm32"))]
 
 #[path = "../fuzz/src/ua_driver.rs"]
 mod ua_driver;

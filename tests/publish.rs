@@ -1,4 +1,5 @@
 //! Publisher (RFC 3903; the seed's flow D.1 steps 5–8) and the publish policy.
+#![cfg(not(target_arch = "wasm32"))]
 
 mod common;
 use common::*;

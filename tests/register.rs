@@ -1,5 +1,6 @@
 //! Registerer: the seed's flow D.1 steps 1–4, refresh, stale nonce, wrong
 //! password, 423, AKA and AUTS resync, unregister.
+#![cfg(not(target_arch = "wasm32"))]
 
 mod common;
 use common::*;

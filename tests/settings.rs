@@ -1,4 +1,5 @@
 //! Service settings and PoC settings documents: round trips, unknown content, hostile input.
+#![cfg(not(target_arch = "wasm32"))]
 
 use imsip::settings::{
     AnswerMode, Entity, History, PocEntity, PocSettings, Preserved, ServiceSettings, SettingsError,

@@ -1,4 +1,5 @@
 //! Subscriber (RFC 6665): one-shot fetch and watch of service-settings.
+#![cfg(not(target_arch = "wasm32"))]
 
 mod common;
 use common::*;

@@ -1,5 +1,6 @@
 //! The UA's server side: OPTIONS, unknown methods, and the refusals RFC 4475
 //! §3.3 names.
+#![cfg(not(target_arch = "wasm32"))]
 
 mod common;
 use common::*;

@@ -10,6 +10,7 @@
 //! comments and processing instructions, optionally mutated (truncation, byte changes,
 //! inserted markup such as `<!DOCTYPE`, `&foo;` or `]]>`). `PROPTEST_CASES` sets the number
 //! of cases.
+#![cfg(not(target_arch = "wasm32"))]
 
 use imsip::settings::{parse_xml, SettingsError, XmlChild, XmlNode, MAX_DEPTH, MAX_DOCUMENT_SIZE};
 use proptest::prelude::*;
