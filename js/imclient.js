@@ -74,6 +74,10 @@ export class ImClient extends EventTarget {
     return settle(this.#core.watchServiceSettings());
   }
 
+  fetchHistory(query) {
+    return settle(this.#core.fetchHistory(query));
+  }
+
   unwatchServiceSettings() {
     return settle(this.#core.unwatchServiceSettings());
   }

@@ -234,6 +234,28 @@ export interface NoAuthOptions extends ImClientOptionsBase {
 /** `new ImClient(options)`. Unknown keys are refused at run time too (`bad_input`). */
 export type ImClientOptions = PasswordOptions | Ha1Options | AkaClientOptions | NoAuthOptions;
 
+export interface HistoryQuery {
+  /** Only the conversation with this peer (a SIP URI). */
+  with?: string;
+  /** Only messages at or after this time (a Date, or milliseconds since the epoch). */
+  since?: Date | number;
+  /** At most this many, the most recent (1 to 10000). */
+  limit?: number;
+}
+
+export interface HistoryMessage {
+  /** The IM Server's id of the message. */
+  id: string;
+  /** Sent by this user, or received. */
+  direction: 'sent' | 'received';
+  /** The other party's URI. */
+  peer: string;
+  /** When the IM Server relayed or stored it (RFC 3339 UTC, e.g. `2026-11-29T23:05:00Z`). */
+  time: string;
+  contentType: string;
+  body: string;
+}
+
 // ───────────────────────────── events ─────────────────────────────
 
 export type ConnectionState = 'connecting' | 'connected' | 'disconnected';
@@ -310,6 +332,13 @@ export interface MessageDetail {
   contentType: string;
   /** The body decoded as UTF-8. */
   body: string;
+  /**
+   * Stored by the IM Server while this user was offline and delivered now (the MESSAGE
+   * carries a `Date` header with the original time: see README, "IM Server").
+   */
+  deferred: boolean;
+  /** The MESSAGE's `Date` (for a deferred message: when it was sent), RFC 3339 UTC. */
+  dateTime?: string;
 }
 
 export interface ServiceSettingsDetail {
@@ -404,6 +433,12 @@ export class ImClient extends EventTarget {
   fetchServiceSettings(): Promise<ServiceSettings | null>;
   /** Ongoing SUBSCRIBE: `servicesettings` events follow. */
   watchServiceSettings(): Promise<WatchResult>;
+  /**
+   * The conversation history the IM Server keeps while the user's history setting is
+   * active (one-shot SUBSCRIBE `Event: im-history`); oldest first. A core without
+   * history rejects with `unsupported_event`.
+   */
+  fetchHistory(query?: HistoryQuery): Promise<HistoryMessage[]>;
   /** Ends the watch. */
   unwatchServiceSettings(): Promise<void>;
   /** Pager-mode MESSAGE (`text/plain;charset=UTF-8` unless `contentType`). */

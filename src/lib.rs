@@ -16,6 +16,7 @@
 #![warn(missing_docs)]
 
 pub mod auth;
+pub mod im;
 pub mod message;
 pub mod settings;
 pub mod ua;

@@ -73,8 +73,10 @@ export async function whole(bytes: Uint8Array): Promise<void> {
     void d.state, d.expires, d.associatedUris, d.contacts, d.pubGruu, code, routes;
   });
   client.addEventListener('message', (e) => {
-    const { from, displayName, to, contentType, body } = e.detail;
+    const { from, displayName, to, contentType, body, deferred, dateTime } = e.detail;
     void from.toUpperCase(), displayName?.trim(), to, contentType, body.length;
+    const when: string | undefined = deferred ? dateTime : undefined;
+    void when;
   });
   client.addEventListener('servicesettings', (e) => {
     const s: ServiceSettings = e.detail.settings;
@@ -109,6 +111,16 @@ export async function whole(bytes: Uint8Array): Promise<void> {
     void pub.etag, pub.expires;
     const current: ServiceSettings | null = await client.fetchServiceSettings();
     if (current) await client.publishServiceSettings({ ...current, visibility: false });
+    const history = await client.fetchHistory({ with: 'sip:bob@example.net', since: new Date(0), limit: 50 });
+    for (const m of history) void m.id, m.direction === 'sent', m.peer, m.time, m.contentType, m.body;
+    await client.fetchHistory();
+    client.addEventListener('publication', (e) => {
+      const p = e.detail;
+      void p.state === 'lost', p.etag, p.expires, p.retryIn, p.error?.code;
+    });
+    client.addEventListener('watchterminated', (e) => {
+      void e.detail.resubscribe, e.detail.retryAfter;
+    });
     const watch: WatchResult = await client.watchServiceSettings();
     void watch.expires;
     await client.unwatchServiceSettings();

@@ -142,6 +142,20 @@ fn outcome(aor: &str, o: Outcome) -> JsValue {
         }
         Outcome::Settings(None) => JsValue::NULL,
         Outcome::Settings(Some(doc)) => settings::doc_to_js(&doc, aor),
+        Outcome::History(entries) => {
+            let arr = js_sys::Array::new();
+            for e in entries {
+                let o = Obj::new();
+                o.str("id", &e.id)
+                    .str("direction", e.direction.as_str())
+                    .str("peer", &e.peer)
+                    .str("time", &crate::message::date::iso8601(e.time))
+                    .str("contentType", &e.content_type)
+                    .str("body", &e.body);
+                arr.push(&o.done());
+            }
+            arr.into()
+        }
         Outcome::Subscribed { expires } => {
             let o = Obj::new();
             o.num("expires", f64::from(expires));
@@ -275,7 +289,9 @@ impl State {
                     .opt_str("displayName", m.display_name.as_deref())
                     .str("to", &m.to)
                     .str("contentType", &m.content_type)
-                    .str("body", &String::from_utf8_lossy(&m.body));
+                    .str("body", &String::from_utf8_lossy(&m.body))
+                    .opt_bool("deferred", Some(m.deferred))
+                    .opt_str("dateTime", m.date_time.as_deref());
                 ("message", o.done())
             }
             Event::ServiceSettings { settings, source } => {
@@ -570,6 +586,13 @@ impl ImClientCore {
         self.command(|ua, now| Ok(ua.fetch_settings(now)))
     }
 
+    /// Reads back the conversation history the IM Server keeps (`query`: `{ with?,
+    /// since?, limit? }`); resolves with the messages, oldest first.
+    #[wasm_bindgen(js_name = fetchHistory)]
+    pub fn fetch_history(&self, query: JsValue) -> Promise {
+        self.command(|ua, now| Ok(ua.fetch_history(now, history_query(&query)?)))
+    }
+
     /// Starts watching; resolves with `{expires}`.
     #[wasm_bindgen(js_name = watchServiceSettings)]
     pub fn watch_service_settings(&self) -> Promise {
@@ -666,4 +689,39 @@ impl ImClientCore {
             .map(|st| f(&st))
             .unwrap_or_default()
     }
+}
+
+/// `{ with?, since?, limit? }` (all optional; `since` a `Date` or milliseconds since
+/// the epoch) into a history query.
+fn history_query(value: &JsValue) -> Result<crate::im::history::HistoryQuery, UaError> {
+    if value.is_undefined() || value.is_null() {
+        return Ok(Default::default());
+    }
+    let f = super::obj::Fields::new(value, "query", &["with", "since", "limit"])?;
+    let with = f.string("with")?;
+    if let Some(w) = &with {
+        if crate::message::Uri::parse(w).is_err() {
+            return Err(UaError::BadInput(format!("query.with: not a URI: \"{w}\"")));
+        }
+    }
+    let since = match f.get("since") {
+        None => None,
+        Some(v) => {
+            let ms = match v.dyn_ref::<js_sys::Date>() {
+                Some(d) => d.get_time(),
+                None => v.as_f64().unwrap_or(f64::NAN),
+            };
+            if !ms.is_finite() || ms < 0.0 {
+                return Err(UaError::BadInput(
+                    "query.since: must be a Date or milliseconds since the epoch".into(),
+                ));
+            }
+            Some((ms / 1000.0).floor() as u64)
+        }
+    };
+    Ok(crate::im::history::HistoryQuery {
+        with,
+        since,
+        limit: f.integer("limit", 1, 10_000)?,
+    })
 }

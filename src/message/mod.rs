@@ -26,8 +26,10 @@
 //! ```
 
 mod build;
+pub mod date;
 mod error;
 mod headers;
+mod helpers;
 mod name;
 mod text;
 mod uri;
@@ -39,6 +41,7 @@ pub use headers::{
     CSeq, Contact, Contacts, Event, MediaType, NameAddr, RetryAfter, SubscriptionState,
     TokenParams, Via,
 };
+pub use helpers::{branch, is_keepalive, warning_399, KeepAlive, BRANCH_MAGIC};
 pub use name::HeaderName;
 pub use text::{Param, Params};
 pub use uri::{percent_decode, Host, Scheme, Uri, UriError};

@@ -111,6 +111,7 @@ use std::fmt;
 #[doc(hidden)]
 pub use view::EntitySettings;
 pub use xml::parse as parse_xml;
+pub use xml::write as write_xml;
 pub use xml::{XmlChild, XmlNode};
 
 /// MIME type of OMA IM service settings documents.

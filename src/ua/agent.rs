@@ -6,9 +6,10 @@
 
 use super::api::*;
 use super::config::{Config, PublishPolicy};
-use super::context::{token, Ctx, Local};
+use super::context::{token, Local};
 use super::credentials::CredentialStore;
 use super::error::UaError;
+use super::fetcher::{FetchKind, Fetcher};
 use super::flow::Flow;
 use super::messager::Messager;
 use super::publisher::Publisher;
@@ -30,7 +31,7 @@ const MAX_TIME: Millis = 1 << 62;
 /// Lends the shared state to one part for one call (disjoint field borrows).
 macro_rules! cx {
     ($s:ident) => {
-        &mut Ctx {
+        &mut $crate::ua::context::Ctx {
             now: $s.now,
             cfg: &$s.cfg,
             local: &mut $s.local,
@@ -43,6 +44,9 @@ macro_rules! cx {
         }
     };
 }
+
+// The app's commands (register, publish, send...), in their own file.
+mod commands;
 
 /// The sans-IO user agent. See [`crate::ua`].
 pub struct UserAgent {
@@ -61,6 +65,7 @@ pub struct UserAgent {
     registerer: Registerer,
     publisher: Publisher,
     subscriber: Subscriber,
+    fetcher: Fetcher,
     messager: Messager,
     queue: WorkQueue,
     /// Settings last published by us or adopted from the server.
@@ -101,6 +106,7 @@ impl UserAgent {
             registerer: Registerer::new(reg_call_id, reg_tag, cfg.register_cseq_start, cfg.expires),
             publisher: Publisher::new(pub_call_id, pub_tag, cfg.publish_expires),
             subscriber: Subscriber::new(watch_call_id, watch_tag),
+            fetcher: Fetcher::default(),
             messager: Messager::default(),
             queue: WorkQueue::default(),
             current_settings: None,
@@ -165,138 +171,6 @@ impl UserAgent {
             Input::Timeout => {}
         }
         self.run_timers();
-        self.arm();
-    }
-
-    /// Registers (or refreshes now when registered). Completes with
-    /// [`Outcome::Registered`].
-    pub fn register(&mut self, now: Millis) -> OpId {
-        let op = self.begin(now);
-        if !self.refuse_if_closed(op) {
-            if !self.registerer.wanted() || !self.registerer.is_registered() {
-                self.policy_pending = self.cfg.publish_policy != PublishPolicy::Never;
-            }
-            if !self.registerer.wanted() {
-                // A new attempt by the app: forget an earlier refusal.
-                self.creds.reset();
-            }
-            self.flow.want(cx!(self));
-            self.registerer.register(cx!(self), op);
-        }
-        self.run_timers();
-        self.arm();
-        op
-    }
-
-    /// Unregisters our contact (Expires 0). Completes with [`Outcome::Unregistered`].
-    pub fn unregister(&mut self, now: Millis) -> OpId {
-        let op = self.begin(now);
-        if !self.refuse_if_closed(op) {
-            self.policy_pending = false;
-            self.registerer.unregister(cx!(self), op);
-            if self.registerer.state() == RegistrationState::Unregistering {
-                self.flow.want(cx!(self));
-            }
-            // Work that waited for the registration goes now: the core decides.
-            self.flush_queue();
-        }
-        self.run_timers();
-        self.arm();
-        op
-    }
-
-    /// Publishes `settings` (initial, or modify when we hold an entity-tag).
-    /// Completes with [`Outcome::Published`].
-    pub fn publish_settings(
-        &mut self,
-        now: Millis,
-        settings: &ServiceSettings,
-        expires: Option<u32>,
-    ) -> OpId {
-        let op = self.begin(now);
-        let body = settings.encode();
-        self.current_settings = Some(settings.clone());
-        let expires = expires.unwrap_or(self.cfg.publish_expires);
-        self.submit(Work::Publish { body, expires, op });
-        op
-    }
-
-    /// Removes our publication (Expires 0 + SIP-If-Match). Completes with
-    /// [`Outcome::Removed`].
-    pub fn remove_settings(&mut self, now: Millis) -> OpId {
-        let op = self.begin(now);
-        self.submit(Work::Remove(op));
-        op
-    }
-
-    /// One-shot fetch of the server's settings (SUBSCRIBE with Expires 0, one
-    /// NOTIFY). Completes with [`Outcome::Settings`].
-    pub fn fetch_settings(&mut self, now: Millis) -> OpId {
-        let op = self.begin(now);
-        self.submit(Work::Fetch(op));
-        op
-    }
-
-    /// Starts watching settings (SUBSCRIBE, refreshed before expiry); NOTIFYs
-    /// arrive as [`Event::ServiceSettings`]. Completes with [`Outcome::Subscribed`].
-    pub fn watch_settings(&mut self, now: Millis) -> OpId {
-        let op = self.begin(now);
-        self.submit(Work::Watch(op));
-        op
-    }
-
-    /// Ends the watch (SUBSCRIBE with Expires 0 in the dialog).
-    pub fn unwatch_settings(&mut self, now: Millis) -> OpId {
-        let op = self.begin(now);
-        self.submit(Work::Unwatch(op));
-        op
-    }
-
-    /// Sends a pager-mode MESSAGE (RFC 3428). `content_type` defaults to
-    /// `text/plain;charset=UTF-8`. Completes with [`Outcome::MessageSent`].
-    pub fn send_message(
-        &mut self,
-        now: Millis,
-        to: &str,
-        body: &[u8],
-        content_type: Option<&str>,
-    ) -> OpId {
-        let op = self.begin(now);
-        match Messager::request(cx!(self), to, body, content_type) {
-            Ok(req) => self.submit(Work::Message(Box::new(req), op)),
-            Err(e) => {
-                cx!(self).complete(op, Err(e));
-                self.arm();
-            }
-        }
-        op
-    }
-
-    /// Closes the client: pending operations fail with `invalid_state`, the socket
-    /// is closed and nothing more is sent.
-    pub fn close(&mut self, now: Millis) {
-        self.advance(now);
-        if self.flow.is_closed() {
-            return;
-        }
-        // Closed first, so that nothing queued is sent while pending work fails.
-        let was_open = self.flow.close();
-        let err = UaError::InvalidState("the client was closed".into());
-        self.registerer.close(cx!(self), &err);
-        self.publisher.close(cx!(self), &err);
-        self.subscriber.close(cx!(self), &err);
-        for tx in self.txs.drain() {
-            if let Usage::Message(op) = tx.usage {
-                cx!(self).complete(op, Err(err.clone()));
-            }
-        }
-        for w in self.queue.drain() {
-            cx!(self).complete(w.op(), Err(err.clone()));
-        }
-        self.timers.clear();
-        if was_open {
-            self.out.push_back(Output::Close);
-        }
         self.arm();
     }
 
@@ -376,7 +250,11 @@ impl UserAgent {
                     .publish(cx!(self), body, expires, Some(op), false)
             }
             Work::Remove(op) => self.publisher.remove(cx!(self), op),
-            Work::Fetch(op) => self.subscriber.fetch(cx!(self), Some(op)),
+            Work::Fetch(op) => self.fetcher.fetch(cx!(self), FetchKind::Settings, Some(op)),
+            Work::History(query, op) => {
+                self.fetcher
+                    .fetch(cx!(self), FetchKind::History(query), Some(op))
+            }
             Work::Watch(op) => self.subscriber.watch(cx!(self), op),
             Work::Unwatch(op) => self.subscriber.unwatch(cx!(self), op),
             Work::Message(req, op) => Messager::send(cx!(self), *req, op),
@@ -393,7 +271,7 @@ impl UserAgent {
                     }
                 }
                 Timer::FetchNotify(id) => {
-                    if let Some(result) = self.subscriber.on_fetch_timer(cx!(self), id) {
+                    if let Some(result) = self.fetcher.on_failed(cx!(self), id, UaError::Timeout) {
                         self.policy_after_fetch(result);
                     }
                 }
@@ -460,7 +338,8 @@ impl UserAgent {
         }
         self.registerer.on_flow_lost(cx!(self), delay);
         self.publisher.on_flow_lost(cx!(self));
-        for result in self.subscriber.on_flow_lost(cx!(self)) {
+        self.subscriber.on_flow_lost(cx!(self));
+        for result in self.fetcher.on_flow_lost(cx!(self)) {
             self.policy_after_fetch(result);
         }
         for w in self.queue.drain() {
@@ -504,6 +383,11 @@ impl UserAgent {
     fn on_request(&mut self, msg: &Message) {
         match screen(cx!(self), msg) {
             Some(Incoming::Message) => self.messager.on_message(cx!(self), msg),
+            Some(Incoming::Notify) if self.fetcher.owns(msg) => {
+                if let Some(result) = self.fetcher.on_notify(cx!(self), msg) {
+                    self.policy_after_fetch(result);
+                }
+            }
             Some(Incoming::Notify) => match self.subscriber.on_notify(cx!(self), msg) {
                 NotifyOutcome::Watch(Some(settings)) => {
                     self.current_settings = Some(settings.clone());
@@ -512,7 +396,6 @@ impl UserAgent {
                         source: SettingsSource::Notify,
                     });
                 }
-                NotifyOutcome::PolicyFetch(result) => self.policy_after_fetch(result),
                 NotifyOutcome::Watch(None) | NotifyOutcome::Unknown | NotifyOutcome::Done => {}
             },
             None => {}
@@ -567,7 +450,7 @@ impl UserAgent {
             Usage::Publish => self.publisher.on_final(cx!(self), msg, status),
             Usage::Watch => self.subscriber.on_final(cx!(self), msg, status),
             Usage::Fetch(id) => {
-                if let Some(result) = self.subscriber.fetch_final(cx!(self), id, msg, status) {
+                if let Some(result) = self.fetcher.on_final(cx!(self), id, msg, status) {
                     self.policy_after_fetch(result);
                 }
             }
@@ -621,7 +504,7 @@ impl UserAgent {
             Usage::Publish => self.publisher.on_failed(cx!(self), err),
             Usage::Watch => self.subscriber.on_failed(cx!(self), err),
             Usage::Fetch(id) => {
-                if let Some(result) = self.subscriber.fetch_failed(cx!(self), id, err) {
+                if let Some(result) = self.fetcher.on_failed(cx!(self), id, err) {
                     self.policy_after_fetch(result);
                 }
             }
@@ -664,7 +547,7 @@ impl UserAgent {
         match self.cfg.publish_policy {
             PublishPolicy::Never => {}
             PublishPolicy::Always => self.publish_configured(),
-            PublishPolicy::IfAbsent => self.subscriber.fetch(cx!(self), None),
+            PublishPolicy::IfAbsent => self.fetcher.fetch(cx!(self), FetchKind::Settings, None),
         }
     }
 

@@ -151,6 +151,12 @@ pub struct IncomingMessage {
     pub content_type: String,
     /// Body bytes.
     pub body: Vec<u8>,
+    /// Stored by the IM Server while we were offline and delivered now (the
+    /// MESSAGE carries a `Date` header: imsip never sends one in a MESSAGE, and an
+    /// IM Server delivering a deferred message puts the original time there).
+    pub deferred: bool,
+    /// The `Date` header as RFC 3339 UTC (`2026-11-29T23:05:00Z`), when present.
+    pub date_time: Option<String>,
 }
 
 /// Where a settings event came from.
@@ -196,6 +202,8 @@ pub enum Outcome {
     Removed,
     /// `fetch_settings()`: the server's document, `None` when it has none.
     Settings(Option<ServiceSettings>),
+    /// `fetch_history()`: the messages, oldest first.
+    History(Vec<crate::im::history::HistoryEntry>),
     /// `watch_settings()` / `unwatch_settings()` succeeded.
     Subscribed {
         /// Granted expiry (s); 0 after unwatch.

@@ -118,6 +118,14 @@ impl Messager {
         if self.seen.len() > DEDUP_WINDOW {
             self.seen.pop_front();
         }
+        // RFC 3261 §20.17: the time the request was first sent; from an IM Server, the
+        // time a deferred message was stored.
+        let date_time = msg
+            .date()
+            .ok()
+            .flatten()
+            .and_then(crate::message::date::parse_sip_date)
+            .map(crate::message::date::iso8601);
         cx.emit(Event::Message(IncomingMessage {
             from: from.uri.to_string(),
             display_name: from.display.clone(),
@@ -126,6 +134,8 @@ impl Messager {
                 .map(|c| c.to_string())
                 .unwrap_or_else(|| "text/plain".into()),
             body: msg.body().to_vec(),
+            deferred: date_time.is_some(),
+            date_time,
         }));
     }
 }

@@ -46,7 +46,8 @@
 //!   ├ flow.rs        the WebSocket flow: connect, CRLF keep-alive, backoff (RFC 5626 §4.4–4.5)
 //!   ├ registerer.rs  the binding (RFC 3261 §10, RFC 5626 §4.2), its state machine drawn there
 //!   ├ publisher.rs   service-settings publication (RFC 3903)
-//!   ├ subscriber.rs  service-settings watch and fetch (RFC 6665)
+//!   ├ subscriber.rs  service-settings watch (RFC 6665)
+//!   ├ fetcher.rs     one-shot fetches: settings, history (RFC 6665 §4.4.3)
 //!   ├ messager.rs    pager-mode MESSAGE both ways (RFC 3428)
 //!   └ uas.rs         what is answered before any part sees a request (RFC 3261 §8.2)
 //!  transaction.rs  client transactions: a usage tag, Timer F, response matching
@@ -67,6 +68,7 @@ mod config;
 mod context;
 mod credentials;
 mod error;
+mod fetcher;
 mod flow;
 mod messager;
 mod publisher;

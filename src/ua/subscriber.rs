@@ -1,5 +1,5 @@
-//! The Subscriber: the service-settings watch (a refreshed subscription) and
-//! one-shot fetches (SUBSCRIBE with Expires 0, one NOTIFY), RFC 6665.
+//! The Subscriber: the service-settings watch, a refreshed subscription (RFC 6665).
+//! One-shot fetches are the Fetcher's (`fetcher.rs`).
 //!
 //! ```text
 //!   Idle ──watch()──► Subscribing ──2xx──► Active ──refresh 2xx──► Active
@@ -38,27 +38,12 @@ struct WatchJob {
     ops: Vec<OpId>,
 }
 
-#[derive(Debug)]
-struct Fetch {
-    id: u64,
-    call_id: String,
-    from_tag: String,
-    op: Option<OpId>,
-    answered: bool,
-    result: Option<Result<Option<ServiceSettings>, UaError>>,
-}
-
-/// A fetch of the publish policy finished (its result goes to the agent).
-pub(super) type PolicyFetch = Option<Result<Option<ServiceSettings>, UaError>>;
-
 /// What happened to an incoming NOTIFY.
 pub(super) enum NotifyOutcome {
     /// Not ours (481 sent).
     Unknown,
     /// Handled; settings to report, if any.
     Watch(Option<ServiceSettings>),
-    /// A policy fetch finished.
-    PolicyFetch(Result<Option<ServiceSettings>, UaError>),
     /// Handled, nothing more to do.
     Done,
 }
@@ -77,8 +62,6 @@ pub(super) struct Subscriber {
     /// §4.1.2.3), never to be refreshed.
     closing: bool,
     failures: u32,
-    fetches: Vec<Fetch>,
-    next_fetch: u64,
 }
 
 impl Subscriber {
@@ -93,8 +76,6 @@ impl Subscriber {
             waiting: Vec::new(),
             closing: false,
             failures: 0,
-            fetches: Vec::new(),
-            next_fetch: 0,
         }
     }
 
@@ -375,18 +356,8 @@ impl Subscriber {
         }
     }
 
-    /// A fetch's Timer N fired: returns the policy's result, if it was the policy's.
-    pub fn on_fetch_timer(&mut self, cx: &mut Ctx<'_>, id: u64) -> PolicyFetch {
-        let i = self.fetches.iter().position(|f| f.id == id)?;
-        let f = self.fetches.remove(i);
-        Self::finish_fetch(cx, f, Err(UaError::Timeout))
-    }
-
     /// The flow is gone.
-    pub fn on_flow_lost(
-        &mut self,
-        cx: &mut Ctx<'_>,
-    ) -> Vec<Result<Option<ServiceSettings>, UaError>> {
+    pub fn on_flow_lost(&mut self, cx: &mut Ctx<'_>) {
         cx.timers.stop(Timer::WatchRefresh);
         cx.timers.stop(Timer::WatchRetry);
         if let Some(job) = self.in_flight.take() {
@@ -399,14 +370,6 @@ impl Subscriber {
         }
         self.dialog = None;
         self.closing = false;
-        let mut policy = Vec::new();
-        for f in std::mem::take(&mut self.fetches) {
-            cx.timers.stop(Timer::FetchNotify(f.id));
-            if let Some(r) = Self::finish_fetch(cx, f, Err(UaError::Transport)) {
-                policy.push(r);
-            }
-        }
-        policy
     }
 
     /// The client is closed.
@@ -419,94 +382,6 @@ impl Subscriber {
         }
         for op in std::mem::take(&mut self.waiting) {
             cx.complete(op, Err(err.clone()));
-        }
-        for f in std::mem::take(&mut self.fetches) {
-            if let Some(op) = f.op {
-                cx.complete(op, Err(err.clone()));
-            }
-        }
-    }
-
-    // ───────────── fetch ─────────────
-
-    pub fn fetch(&mut self, cx: &mut Ctx<'_>, op: Option<OpId>) {
-        self.next_fetch += 1;
-        let id = self.next_fetch;
-        let call_id = cx.token(22);
-        let from_tag = cx.token(10);
-        let req = Req {
-            method: Method::Subscribe,
-            ruri: cx.cfg.aor.clone(),
-            from: cx.own_from(&from_tag),
-            to: format!("<{}>", cx.cfg.aor),
-            call_id: call_id.clone(),
-            cseq: 1,
-            route: cx.local.service_route.clone(),
-            headers: Self::headers(cx, 0),
-            body: None,
-        };
-        self.fetches.push(Fetch {
-            id,
-            call_id,
-            from_tag,
-            op,
-            answered: false,
-            result: None,
-        });
-        cx.send(req, Usage::Fetch(id));
-    }
-
-    pub fn fetch_final(
-        &mut self,
-        cx: &mut Ctx<'_>,
-        id: u64,
-        msg: &Message,
-        status: u16,
-    ) -> PolicyFetch {
-        let i = self.fetches.iter().position(|f| f.id == id)?;
-        if (200..300).contains(&status) {
-            let f = &mut self.fetches[i];
-            f.answered = true;
-            if let Some(result) = f.result.take() {
-                let f = self.fetches.remove(i);
-                return Self::finish_fetch(cx, f, result);
-            }
-            // RFC 6665 §4.1.2.4: the NOTIFY follows; wait Timer N (64·T1) for it.
-            cx.timers
-                .set(Timer::FetchNotify(id), cx.now + cx.cfg.transaction_timeout);
-            None
-        } else {
-            let f = self.fetches.remove(i);
-            let err = if matches!(status, 489 | 501 | 405) {
-                UaError::UnsupportedEvent {
-                    package: SERVICE_SETTINGS.into(),
-                    status,
-                }
-            } else {
-                rejected(msg, status)
-            };
-            Self::finish_fetch(cx, f, Err(err))
-        }
-    }
-
-    pub fn fetch_failed(&mut self, cx: &mut Ctx<'_>, id: u64, err: UaError) -> PolicyFetch {
-        let i = self.fetches.iter().position(|f| f.id == id)?;
-        let f = self.fetches.remove(i);
-        Self::finish_fetch(cx, f, Err(err))
-    }
-
-    fn finish_fetch(
-        cx: &mut Ctx<'_>,
-        f: Fetch,
-        result: Result<Option<ServiceSettings>, UaError>,
-    ) -> PolicyFetch {
-        cx.timers.stop(Timer::FetchNotify(f.id));
-        match f.op {
-            Some(op) => {
-                cx.complete(op, result.map(Outcome::Settings));
-                None
-            }
-            None => Some(result),
         }
     }
 
@@ -524,71 +399,15 @@ impl Subscriber {
                 .dialog
                 .as_ref()
                 .is_some_and(|d| d.remote_tag.is_none() || d.remote_tag.as_deref() == their_tag);
-        let fetch_idx = self
-            .fetches
-            .iter()
-            .position(|f| f.call_id == call_id && f.from_tag == our_tag);
-        if !is_watch && fetch_idx.is_none() {
+        if !is_watch {
             // An unknown subscription, or a remote tag not the dialog's.
             cx.respond(msg, 481, "Subscription Does Not Exist", &[]);
             return NotifyOutcome::Unknown;
         }
-        if msg
-            .event()
-            .ok()
-            .flatten()
-            .is_none_or(|e| !e.value.eq_ignore_ascii_case(SERVICE_SETTINGS))
-        {
-            cx.respond(msg, 489, "Bad Event", &[]);
-            return NotifyOutcome::Done;
+        match settings_body(cx, msg) {
+            Some(settings) => self.watch_notify(cx, msg, settings.ok().flatten()),
+            None => NotifyOutcome::Done,
         }
-        let body = msg.body();
-        let settings = if body.iter().all(|b| b.is_ascii_whitespace()) {
-            Ok(None)
-        } else if msg
-            .content_type()
-            .ok()
-            .flatten()
-            .is_some_and(|c| !c.is(SERVICE_SETTINGS_CONTENT_TYPE))
-        {
-            cx.respond(
-                msg,
-                415,
-                "Unsupported Media Type",
-                &[(HeaderName::Accept, SERVICE_SETTINGS_CONTENT_TYPE.into())],
-            );
-            return NotifyOutcome::Done;
-        } else {
-            ServiceSettings::decode(body)
-                .map(Some)
-                .map_err(UaError::from_settings)
-        };
-        match &settings {
-            Err(e) => {
-                let w = e.to_string().replace('"', "'");
-                cx.respond(
-                    msg,
-                    400,
-                    "Bad Request",
-                    &[(HeaderName::Warning, format!("399 imsip \"{w}\""))],
-                );
-            }
-            Ok(_) => cx.respond(msg, 200, "OK", &[]),
-        }
-        if let Some(i) = fetch_idx {
-            let f = &mut self.fetches[i];
-            if f.answered {
-                let f = self.fetches.remove(i);
-                return match Self::finish_fetch(cx, f, settings) {
-                    Some(r) => NotifyOutcome::PolicyFetch(r),
-                    None => NotifyOutcome::Done,
-                };
-            }
-            // NOTIFY overtook the 2xx (RFC 6665 §4.1.2.4): keep the result.
-            f.result = Some(settings);
-            return NotifyOutcome::Done;
-        }
-        self.watch_notify(cx, msg, settings.ok().flatten())
     }
 
     fn watch_notify(
@@ -663,5 +482,64 @@ impl Subscriber {
             self.wanted = false;
         }
         NotifyOutcome::Watch(settings)
+    }
+}
+
+/// Reads a service-settings NOTIFY's body and answers the NOTIFY (RFC 6665
+/// §4.1.3): 489 for another event package, 415 with Accept for another body type
+/// (both `None`: nothing to act on), 400 with a Warning for a broken document, else
+/// 200. An empty body is `Ok(None)` (no settings stored).
+pub(super) fn settings_body(
+    cx: &mut Ctx<'_>,
+    msg: &Message,
+) -> Option<Result<Option<ServiceSettings>, UaError>> {
+    if msg
+        .event()
+        .ok()
+        .flatten()
+        .is_none_or(|e| !e.value.eq_ignore_ascii_case(SERVICE_SETTINGS))
+    {
+        cx.respond(msg, 489, "Bad Event", &[]);
+        return None;
+    }
+    let body = msg.body();
+    let settings = if body.iter().all(|b| b.is_ascii_whitespace()) {
+        Ok(None)
+    } else if msg
+        .content_type()
+        .ok()
+        .flatten()
+        .is_some_and(|c| !c.is(SERVICE_SETTINGS_CONTENT_TYPE))
+    {
+        cx.respond(
+            msg,
+            415,
+            "Unsupported Media Type",
+            &[(HeaderName::Accept, SERVICE_SETTINGS_CONTENT_TYPE.into())],
+        );
+        return None;
+    } else {
+        ServiceSettings::decode(body)
+            .map(Some)
+            .map_err(UaError::from_settings)
+    };
+    answer_notify(cx, msg, settings.as_ref().err());
+    Some(settings)
+}
+
+/// 200 to a NOTIFY whose body was usable, 400 with a Warning naming the problem
+/// otherwise.
+pub(super) fn answer_notify(cx: &mut Ctx<'_>, msg: &Message, problem: Option<&UaError>) {
+    match problem {
+        Some(e) => {
+            let w = e.to_string().replace(['"', '\\'], "'");
+            cx.respond(
+                msg,
+                400,
+                "Bad Request",
+                &[(HeaderName::Warning, format!("399 imsip \"{w}\""))],
+            );
+        }
+        None => cx.respond(msg, 200, "OK", &[]),
     }
 }

@@ -15,6 +15,7 @@ pub(super) enum Work {
     },
     Remove(OpId),
     Fetch(OpId),
+    History(crate::im::history::HistoryQuery, OpId),
     Watch(OpId),
     Unwatch(OpId),
     Message(Box<Req>, OpId),
@@ -26,6 +27,7 @@ impl Work {
             Work::Publish { op, .. }
             | Work::Remove(op)
             | Work::Fetch(op)
+            | Work::History(_, op)
             | Work::Watch(op)
             | Work::Unwatch(op)
             | Work::Message(_, op) => *op,

@@ -1,0 +1,157 @@
+//! The app's commands. Each starts an operation (an [`OpId`]) that completes
+//! exactly once with [`Event::Completed`], moves the clock to `now`, and leaves the
+//! outputs to drain with [`UserAgent::poll_output`].
+
+use super::super::api::*;
+use super::super::config::PublishPolicy;
+use super::super::error::UaError;
+use super::super::messager::Messager;
+use super::super::transaction::Usage;
+use super::super::work::Work;
+use super::UserAgent;
+use crate::im::history::HistoryQuery;
+use crate::settings::ServiceSettings;
+
+impl UserAgent {
+    /// Registers (or refreshes now when registered). Completes with
+    /// [`Outcome::Registered`].
+    pub fn register(&mut self, now: Millis) -> OpId {
+        let op = self.begin(now);
+        if !self.refuse_if_closed(op) {
+            if !self.registerer.wanted() || !self.registerer.is_registered() {
+                self.policy_pending = self.cfg.publish_policy != PublishPolicy::Never;
+            }
+            if !self.registerer.wanted() {
+                // A new attempt by the app: forget an earlier refusal.
+                self.creds.reset();
+            }
+            self.flow.want(cx!(self));
+            self.registerer.register(cx!(self), op);
+        }
+        self.run_timers();
+        self.arm();
+        op
+    }
+
+    /// Unregisters our contact (Expires 0). Completes with [`Outcome::Unregistered`].
+    pub fn unregister(&mut self, now: Millis) -> OpId {
+        let op = self.begin(now);
+        if !self.refuse_if_closed(op) {
+            self.policy_pending = false;
+            self.registerer.unregister(cx!(self), op);
+            if self.registerer.state() == RegistrationState::Unregistering {
+                self.flow.want(cx!(self));
+            }
+            // Work that waited for the registration goes now: the core decides.
+            self.flush_queue();
+        }
+        self.run_timers();
+        self.arm();
+        op
+    }
+
+    /// Publishes `settings` (initial, or modify when we hold an entity-tag).
+    /// Completes with [`Outcome::Published`].
+    pub fn publish_settings(
+        &mut self,
+        now: Millis,
+        settings: &ServiceSettings,
+        expires: Option<u32>,
+    ) -> OpId {
+        let op = self.begin(now);
+        let body = settings.encode();
+        self.current_settings = Some(settings.clone());
+        let expires = expires.unwrap_or(self.cfg.publish_expires);
+        self.submit(Work::Publish { body, expires, op });
+        op
+    }
+
+    /// Removes our publication (Expires 0 + SIP-If-Match). Completes with
+    /// [`Outcome::Removed`].
+    pub fn remove_settings(&mut self, now: Millis) -> OpId {
+        let op = self.begin(now);
+        self.submit(Work::Remove(op));
+        op
+    }
+
+    /// One-shot fetch of the server's settings (SUBSCRIBE with Expires 0, one
+    /// NOTIFY). Completes with [`Outcome::Settings`].
+    pub fn fetch_settings(&mut self, now: Millis) -> OpId {
+        let op = self.begin(now);
+        self.submit(Work::Fetch(op));
+        op
+    }
+
+    /// Reads back the conversation history the IM Server keeps (one-shot SUBSCRIBE
+    /// `Event: im-history`, see [`crate::im::history`]). Completes with
+    /// [`Outcome::History`].
+    pub fn fetch_history(&mut self, now: Millis, query: HistoryQuery) -> OpId {
+        let op = self.begin(now);
+        self.submit(Work::History(query, op));
+        op
+    }
+
+    /// Starts watching settings (SUBSCRIBE, refreshed before expiry); NOTIFYs
+    /// arrive as [`Event::ServiceSettings`]. Completes with [`Outcome::Subscribed`].
+    pub fn watch_settings(&mut self, now: Millis) -> OpId {
+        let op = self.begin(now);
+        self.submit(Work::Watch(op));
+        op
+    }
+
+    /// Ends the watch (SUBSCRIBE with Expires 0 in the dialog).
+    pub fn unwatch_settings(&mut self, now: Millis) -> OpId {
+        let op = self.begin(now);
+        self.submit(Work::Unwatch(op));
+        op
+    }
+
+    /// Sends a pager-mode MESSAGE (RFC 3428). `content_type` defaults to
+    /// `text/plain;charset=UTF-8`. Completes with [`Outcome::MessageSent`].
+    pub fn send_message(
+        &mut self,
+        now: Millis,
+        to: &str,
+        body: &[u8],
+        content_type: Option<&str>,
+    ) -> OpId {
+        let op = self.begin(now);
+        match Messager::request(cx!(self), to, body, content_type) {
+            Ok(req) => self.submit(Work::Message(Box::new(req), op)),
+            Err(e) => {
+                cx!(self).complete(op, Err(e));
+                self.arm();
+            }
+        }
+        op
+    }
+
+    /// Closes the client: pending operations fail with `invalid_state`, the socket
+    /// is closed and nothing more is sent.
+    pub fn close(&mut self, now: Millis) {
+        self.advance(now);
+        if self.flow.is_closed() {
+            return;
+        }
+        // Closed first, so that nothing queued is sent while pending work fails.
+        let was_open = self.flow.close();
+        let err = UaError::InvalidState("the client was closed".into());
+        self.registerer.close(cx!(self), &err);
+        self.publisher.close(cx!(self), &err);
+        self.subscriber.close(cx!(self), &err);
+        self.fetcher.close(cx!(self), &err);
+        for tx in self.txs.drain() {
+            if let Usage::Message(op) = tx.usage {
+                cx!(self).complete(op, Err(err.clone()));
+            }
+        }
+        for w in self.queue.drain() {
+            cx!(self).complete(w.op(), Err(err.clone()));
+        }
+        self.timers.clear();
+        if was_open {
+            self.out.push_back(Output::Close);
+        }
+        self.arm();
+    }
+}
