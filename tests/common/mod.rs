@@ -99,6 +99,10 @@ pub struct FakeCore {
     pub proxy_challenges: usize,
     /// The core closes the connection now (drop_on_register).
     pub drop_now: bool,
+    /// The IM Server's history of Alice.
+    pub history: Vec<imsip::im::history::HistoryEntry>,
+    /// The last history query received.
+    pub last_history_query: Option<imsip::im::history::HistoryQuery>,
 }
 
 impl FakeCore {
@@ -129,6 +133,8 @@ impl FakeCore {
             proxy_nonces: Vec::new(),
             proxy_challenges: 0,
             drop_now: false,
+            history: Vec::new(),
+            last_history_query: None,
         }
     }
 
@@ -450,6 +456,49 @@ impl FakeCore {
         }
     }
 
+    /// The IM Server's history fetch (imsip::im::history): 200, then one NOTIFY.
+    fn on_history(&mut self, msg: &Message, event: &imsip::message::Event) {
+        let q = imsip::im::history::HistoryQuery::from_event(event);
+        self.last_history_query = Some(q.clone());
+        let mut picked: Vec<_> = self
+            .history
+            .iter()
+            .filter(|e| q.with.as_deref().is_none_or(|w| e.peer == w))
+            .filter(|e| q.since.is_none_or(|s| e.time >= s))
+            .cloned()
+            .collect();
+        if let Some(l) = q.limit {
+            let skip = picked.len().saturating_sub(l as usize);
+            picked.drain(..skip);
+        }
+        self.reply(msg, 200, "OK", &[("Expires", "0".into())]);
+        self.notify_cseq += 1;
+        let sub_tag = msg.from().unwrap().tag().unwrap_or("").to_owned();
+        let b = MessageBuilder::request(
+            Method::Notify,
+            imsip::message::Uri::parse("sip:u@a.invalid;transport=ws").unwrap(),
+        )
+        .header(
+            "Via",
+            format!(
+                "SIP/2.0/WS core.invalid;branch=z9hG4bKh{}",
+                self.notify_cseq
+            ),
+        )
+        .header("Max-Forwards", 70)
+        .header("From", format!("<{ALICE}>;tag=core1"))
+        .header("To", format!("<{ALICE}>;tag={sub_tag}"))
+        .header("Call-ID", msg.call_id().unwrap())
+        .header("CSeq", format!("{} NOTIFY", self.notify_cseq))
+        .header("Event", "im-history")
+        .header("Subscription-State", "terminated;reason=timeout")
+        .body(
+            Some(imsip::im::history::HISTORY_CONTENT_TYPE),
+            imsip::im::history::encode(&picked),
+        );
+        self.outbox.push(b.build().to_string());
+    }
+
     fn notify(&mut self, call_id: &str, sub_tag: &str, our_tag: &str, state: &str) {
         self.notify_cseq += 1;
         let mut b = MessageBuilder::request(
@@ -487,6 +536,13 @@ impl FakeCore {
     fn on_subscribe(&mut self, msg: &Message) {
         if let Some(s) = self.behaviour.settings_status {
             return self.reply(msg, s, "Nope", &[]);
+        }
+        let event = msg.event().ok().flatten();
+        if event
+            .as_ref()
+            .is_some_and(|e| e.value == imsip::im::history::HISTORY_EVENT)
+        {
+            return self.on_history(msg, &event.unwrap());
         }
         let expires = msg.expires().ok().flatten().unwrap_or(3600);
         let call_id = msg.call_id().unwrap().to_owned();
