@@ -22,6 +22,7 @@ const EXPLAIN = {
   timeout: 'The core did not answer in time.',
   transport: 'The connection to the core was lost or could not be opened: is the core running at this address?',
   rejected: 'The core rejected the request',
+  barred: 'The recipient has incoming session barring active: the IM Server refuses messages to them',
   unsupported_event: 'The core does not support IM service settings (event package service-settings).',
   invalid_state: 'Not possible right now',
   bad_input: 'Please check the form',
@@ -37,7 +38,9 @@ function showError(err) {
   if (!err) { box.hidden = true; box.textContent = ''; return; }
   const code = err instanceof ImError || err?.code ? err.code : null;
   let text = code ? (EXPLAIN[code] ?? err.message) : String(err?.message ?? err);
-  if (code === 'rejected' && err.status) text += `: ${err.status} ${err.reason ?? ''}.`;
+  if (code === 'rejected' && err.status === 403 && /barring/i.test(err.message + (err.reason ?? ''))) {
+    text = `${EXPLAIN.barred} (${err.status} ${err.reason ?? ''}).`;
+  } else if (code === 'rejected' && err.status) text += `: ${err.status} ${err.reason ?? ''}.`;
   else if (code === 'invalid_state' || code === 'bad_input') text += `: ${err.message}`;
   box.innerHTML = '';
   const strong = document.createElement('strong');
@@ -137,7 +140,7 @@ function addTrace({ direction, text, at }) {
 }
 
 function setBusy(on) {
-  for (const id of ['publish', 'fetch', 'remove', 'send', 'unregister']) $(id).disabled = !on;
+  for (const id of ['publish', 'fetch', 'remove', 'send', 'unregister', 'history-fetch']) $(id).disabled = !on;
 }
 
 function readSettingsForm() {
@@ -163,18 +166,36 @@ function showSettings(s, note) {
   $('settings-note').textContent = note;
 }
 
-function addMessage({ from, displayName, body }, mine = false) {
+// One chat line. `badge`: 'stored' (202: the IM Server keeps it for an offline
+// user), 'delivered' (200), or 'deferred' (it waited at the IM Server for us; the
+// time shown is when it was sent).
+function addMessage({ from, displayName, body, deferred, dateTime }, mine = false, badge = null, list = $('messages')) {
   const li = document.createElement('li');
   li.className = mine ? 'mine' : 'theirs';
   const who = document.createElement('span');
   who.className = 'who';
   who.textContent = mine ? 'me' : (displayName ? `${displayName} <${from}>` : from);
   const at = document.createElement('time');
-  at.textContent = new Date().toLocaleTimeString([], { hour12: false });
+  const when = dateTime ? new Date(dateTime) : new Date();
+  at.textContent = when.toLocaleTimeString([], { hour12: false });
+  if (dateTime) at.dateTime = dateTime;
   const p = document.createElement('p');
   p.textContent = body;
-  li.append(who, at, p);
-  $('messages').append(li);
+  li.append(who, at);
+  const b = badge ?? (deferred ? 'deferred' : null);
+  if (b) {
+    const tag = document.createElement('span');
+    tag.className = `badge ${b}`;
+    tag.textContent = b;
+    tag.title = {
+      deferred: 'Stored by the IM Server while you were offline; the time is when it was sent.',
+      stored: 'The recipient is offline: the IM Server stored it (202 Accepted) and delivers it when they register.',
+      delivered: 'Delivered (200 OK).',
+    }[b] ?? b;
+    li.append(tag);
+  }
+  li.append(p);
+  list.append(li);
 }
 
 setInterval(() => {
@@ -197,7 +218,10 @@ async function register(ev) {
   client.addEventListener('connection', (e) => setPill($('conn-state'), e.detail.state));
   client.addEventListener('registration', (e) => {
     const d = e.detail;
-    const labels = { registered: 'registered', registering: 'registering…', unregistered: 'not registered', failed: 'registration failed' };
+    const labels = {
+      registered: 'registered', registering: 'registering…', unregistered: 'not registered',
+      retrying: `retrying in ${Math.ceil(d.retryIn ?? 0)} s`, unregistering: 'unregistering…', failed: 'registration failed',
+    };
     setPill($('reg-state'), d.state, labels[d.state] ?? d.state);
     if (d.state === 'registered') {
       expiresAt = Date.now() + (d.expires ?? 0) * 1000;
@@ -258,6 +282,21 @@ $('fetch').addEventListener('click', () => run($('fetch'), async () => {
   const s = await client.fetchServiceSettings();
   showSettings(s, s ? 'Fetched from the IM server.' : 'The IM server has no settings for you yet.');
 }));
+$('history-form').addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  run($('history-fetch'), async () => {
+    const peer = $('history-with').value.trim();
+    const list = $('history');
+    list.innerHTML = '';
+    const messages = await client.fetchHistory(peer ? { with: peer, limit: 100 } : { limit: 100 });
+    for (const m of messages) {
+      addMessage({ from: m.peer, body: m.body, dateTime: m.time }, m.direction === 'sent', null, list);
+    }
+    $('history-note').textContent = messages.length
+      ? `${messages.length} message(s) kept by the IM Server.`
+      : 'The IM Server keeps no history for you (turn "Conversation history" on and publish).';
+  });
+});
 $('remove').addEventListener('click', () => run($('remove'), async () => {
   await client.removeServiceSettings();
   $('settings-note').textContent = 'Removed from the IM server.';
@@ -268,7 +307,7 @@ $('chat-form').addEventListener('submit', (ev) => {
     const to = $('chat-to').value.trim();
     const body = $('chat-text').value;
     const r = await client.sendMessage(to, body);
-    addMessage({ from: to, body: `${body}  (${r.status} ${r.reason})` }, true);
+    addMessage({ from: to, body }, true, r.status === 202 ? 'stored' : 'delivered');
     $('chat-text').value = '';
   });
 });
