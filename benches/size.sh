@@ -15,9 +15,10 @@ set -euo pipefail
 
 # Regression guard: the measured total rounded up to the next 5 KB (2026-11-25: 127.4 KB;
 # 2026-11-29: 138.5 KB after the user agent's rebuild — per-realm credentials, registration,
-# publication and subscription retries, the outbound rules, the UAS 415/481 rules).
+# publication and subscription retries, the outbound rules, the UAS 415/481 rules;
+# 143.9 KB with the IM Server's client side: history fetch and codec, SIP/RFC 3339 dates).
 # Lower it when the package shrinks; raise it only with a reason in the commit.
-BUDGET=140 # KB (1 KB = 1024 B)
+BUDGET=145 # KB (1 KB = 1024 B)
 TARGET=45  # KB: the issue's target, reported, never enforced
 
 cd "$(dirname "$0")/.."
