@@ -13,8 +13,38 @@
 //! - `http://HOST:PORT/`: `www/index.html`, `/pkg/...` (the wasm package) and
 //!   `/www/...`.
 //!
-//! The SIP side reuses the `imsip` codecs (message, auth, settings): there is
-//! no second SIP parser.
+//! The SIP side reuses the `imsip` codecs and helpers (message, auth,
+//! settings): there is no second SIP parser, branch builder or Warning
+//! format.
+//!
+//! ## The parts
+//!
+//! ```text
+//!  lib.rs            serve(): configuration, start-up, shutdown
+//!  web.rs            axum: static files, the /sip WebSocket, the timer task
+//!  core.rs           Core: routes frames to the parts; folds their deadlines
+//!   ├ flows.rs         the WebSocket flows: connection table, frames in and out, replies
+//!   ├ authenticator.rs digest + AKA challenges and checks; the 401/407/403 decision
+//!   ├ registrar.rs     bindings, REGISTER, contacts of an AoR, registered-on-flow
+//!   ├ publications.rs  event packages and PUBLISH: the event state compositor
+//!   ├ notifier.rs      subscriptions, SUBSCRIBE, NOTIFY
+//!   ├ proxy.rs         relaying by branch: MESSAGE forking, best response
+//!   └ im_server.rs     the IM Server's policy hook on incoming MESSAGEs
+//!  timers.rs         Now, and every deadline in one table
+//!  store.rs          the Store trait: SQLite (SqliteStore), memory in unit tests
+//!  users.rs          the users file
+//! ```
+//!
+//! ## What is sans-IO
+//!
+//! The SIP core (`Core` and its parts) owns no socket and reads no clock:
+//! frames come in as bytes, time as a `Now` argument, and frames go out
+//! to each flow's channel without waiting. It exposes its next deadline; the
+//! web layer's timer task sleeps until then (or until a handler moves it) and
+//! calls it back, so nothing polls on a fixed period. It is not sans-IO in
+//! two respects: the store is called synchronously (SQLite, on a local file,
+//! under the core's lock), and tags, branches, nonces and entity-tags come
+//! from the OS random source.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), imsip_devcore::Error> {
@@ -28,9 +58,18 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-mod authn;
-mod sip;
+mod authenticator;
+mod core;
+mod flows;
+mod im_server;
+mod notifier;
+mod proxy;
+mod publications;
+mod registrar;
 mod store;
+#[cfg(test)]
+mod testing;
+mod timers;
 mod users;
 mod util;
 mod web;
@@ -174,7 +213,7 @@ pub async fn serve(config: Config) -> Result<Server, Error> {
     if config.digest_algorithms.is_empty() || config.aka_versions.is_empty() {
         return Err(Error::Config("no authentication algorithm".into()));
     }
-    let store = store::Store::open(&config.db).map_err(Error::Db)?;
+    let store = store::SqliteStore::open(&config.db).map_err(Error::Db)?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(Error::Io)?;
@@ -183,12 +222,12 @@ pub async fn serve(config: Config) -> Result<Server, Error> {
         .realm
         .clone()
         .unwrap_or_else(|| config.users.realm.clone());
-    let core = sip::Core::new(
-        sip::CoreConfig {
+    let core = core::Core::new(
+        core::CoreConfig {
             domain: config.users.domain.clone(),
             sent_by: addr.to_string(),
             relay_timeout: config.relay_timeout,
-            auth: authn::AuthConfig {
+            auth: authenticator::AuthConfig {
                 realm: realm.clone(),
                 digest: config.digest_algorithms.clone(),
                 aka: config.aka_versions.clone(),
@@ -197,7 +236,8 @@ pub async fn serve(config: Config) -> Result<Server, Error> {
             },
         },
         config.users.clone(),
-        store,
+        Box::new(store),
+        timers::Now::system(),
     );
     let (stop_tx, stop_rx) = watch::channel(false);
     let app = Arc::new(web::App::new(core, config.www.clone(), stop_rx.clone()));
@@ -209,21 +249,8 @@ pub async fn serve(config: Config) -> Result<Server, Error> {
         db = %config.db.display(),
         "imsip dev core listening: http://{addr}/ and ws://{addr}/sip"
     );
-    let tick =
-        (config.relay_timeout / 4).clamp(Duration::from_millis(20), Duration::from_millis(250));
     let task = tokio::spawn(async move {
-        let ticker_app = app.clone();
-        let mut ticker_stop = stop_rx.clone();
-        let ticker = tokio::spawn(async move {
-            let mut every = tokio::time::interval(tick);
-            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tokio::select! {
-                    _ = every.tick() => ticker_app.core().tick(sip::Now::system()),
-                    _ = ticker_stop.wait_for(|s| *s) => break,
-                }
-            }
-        });
+        let timers = tokio::spawn(web::run_timers(app.clone(), stop_rx.clone()));
         let mut stop = stop_rx;
         // SIP answers go out as several small frames in a row (a 200 then a
         // NOTIFY): without TCP_NODELAY the second waits for a delayed ACK.
@@ -244,7 +271,7 @@ pub async fn serve(config: Config) -> Result<Server, Error> {
             error!(error = %e, "server stopped");
         }
         app.core().shutdown();
-        let _ = ticker.await;
+        let _ = timers.await;
         info!("imsip dev core stopped");
     });
     Ok(Server {

@@ -1,7 +1,14 @@
-//! The HTTP side: the demo page and the wasm package as static files, and
-//! the SIP WebSocket endpoint `/sip` (subprotocol `sip`, RFC 7118).
+//! The HTTP side: the demo page and the wasm package as static files, the
+//! SIP WebSocket endpoint `/sip` (subprotocol `sip`, RFC 7118), and the timer
+//! task that calls the core back at its next deadline.
+//!
+//! This is where the I/O is: sockets, the clock ([`Now::system`]) and
+//! sleeping. Every call into the core goes through [`App::with_core`], which
+//! wakes the timer task when the call moved the core's next deadline.
 
-use crate::sip::{ConnId, Core, Now, Outbound};
+use crate::core::Core;
+use crate::flows::{ConnId, Outbound};
+use crate::timers::Now;
 use axum::extract::ws::{Message as WsMessage, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, State};
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, SEC_WEBSOCKET_PROTOCOL};
@@ -13,7 +20,7 @@ use futures_util::{SinkExt, StreamExt};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, watch, Notify};
 use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tracing::{info, warn};
@@ -23,6 +30,8 @@ pub(crate) struct App {
     core: Mutex<Core>,
     www: PathBuf,
     stop: watch::Receiver<bool>,
+    /// Tells the timer task that the core's next deadline moved.
+    deadline_moved: Notify,
 }
 
 impl App {
@@ -31,6 +40,7 @@ impl App {
             core: Mutex::new(core),
             www,
             stop,
+            deadline_moved: Notify::new(),
         }
     }
 
@@ -38,6 +48,38 @@ impl App {
     /// every handler leaves it consistent between statements that matter).
     pub fn core(&self) -> MutexGuard<'_, Core> {
         self.core.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Runs `f` on the core; wakes the timer task if its next deadline
+    /// moved.
+    pub fn with_core<R>(&self, f: impl FnOnce(&mut Core) -> R) -> R {
+        let mut core = self.core();
+        let before = core.next_deadline();
+        let r = f(&mut core);
+        if core.next_deadline() != before {
+            self.deadline_moved.notify_one();
+        }
+        r
+    }
+}
+
+/// The timer task: sleeps until the core's next deadline (or, with none,
+/// until one is set), hands it the time, and goes back to sleep; a handler
+/// that moves the deadline wakes it early. Ends when `stop` turns `true`.
+pub(crate) async fn run_timers(app: Arc<App>, mut stop: watch::Receiver<bool>) {
+    loop {
+        let next = app.core().next_deadline();
+        let sleep = async {
+            match next {
+                Some(at) => tokio::time::sleep_until(at.into()).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = sleep => app.core().handle_timeout(Now::system()),
+            _ = app.deadline_moved.notified() => {}
+            _ = stop.wait_for(|s| *s) => break,
+        }
     }
 }
 
@@ -106,7 +148,7 @@ async fn ws_upgrade(
 async fn flow(app: Arc<App>, socket: WebSocket, peer: SocketAddr) {
     let (mut sink, mut stream) = socket.split();
     let (tx, mut rx) = mpsc::unbounded_channel::<Outbound>();
-    let conn: ConnId = app.core().open(tx);
+    let conn: ConnId = app.with_core(|core| core.open(tx));
     info!(conn, %peer, "flow opened");
     let writer = tokio::spawn(async move {
         while let Some(out) = rx.recv().await {
@@ -133,8 +175,12 @@ async fn flow(app: Arc<App>, socket: WebSocket, peer: SocketAddr) {
             _ = stop.wait_for(|s| *s) => None,
         };
         match next {
-            Some(Ok(WsMessage::Text(t))) => app.core().on_frame(conn, t.as_bytes(), Now::system()),
-            Some(Ok(WsMessage::Binary(b))) => app.core().on_frame(conn, &b, Now::system()),
+            Some(Ok(WsMessage::Text(t))) => {
+                app.with_core(|core| core.on_frame(conn, t.as_bytes(), Now::system()))
+            }
+            Some(Ok(WsMessage::Binary(b))) => {
+                app.with_core(|core| core.on_frame(conn, &b, Now::system()))
+            }
             Some(Ok(WsMessage::Close(_))) | None => break,
             Some(Ok(_)) => {} // Ping/Pong: answered by the WebSocket layer.
             Some(Err(e)) => {
@@ -144,7 +190,7 @@ async fn flow(app: Arc<App>, socket: WebSocket, peer: SocketAddr) {
         }
     }
     // Dropping the core's sender ends the writer, which closes the socket.
-    app.core().close(conn);
+    app.with_core(|core| core.close(conn, Now::system()));
     let _ = writer.await;
     info!(conn, %peer, "flow closed");
 }

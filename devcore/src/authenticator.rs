@@ -1,13 +1,20 @@
-//! Server-side authentication: digest challenges (RFC 2617, RFC 7616,
-//! RFC 8760) and IMS AKA (RFC 3310 AKAv1-MD5, RFC 4169 AKAv2-MD5), nonce
-//! lifetime (`stale=true`), nonce-count replay protection, AKA resynchronisation
-//! (AUTS) and the count of consecutive failures per user.
+//! The server side of authentication: digest challenges (RFC 2617,
+//! RFC 7616, RFC 8760) and IMS AKA (RFC 3310 AKAv1-MD5, RFC 4169 AKAv2-MD5),
+//! nonce lifetime (`stale=true`), nonce-count replay protection, AKA
+//! resynchronisation (AUTS), the count of consecutive failures per user, and
+//! the answer a request gets: 401/407 challenges, 403, 400, or through.
+//! (The client side is `imsip::auth::DigestSession`.)
 //!
-//! Responses are recomputed with [`DigestInput`] and compared with
-//! [`ct_eq`]; nothing here logs a password, a key or an expected response.
+//! Nonces live in memory only (forgotten on [`Timer::Nonces`] or a restart);
+//! the AKA SQN of each user is in the [`Store`]. Responses are recomputed with
+//! [`DigestInput`] and compared with [`ct_eq`]; nothing here logs a password,
+//! a key or an expected response.
 
-use crate::store::Store;
-use crate::users::{User, UserSecret};
+use crate::core::Cx;
+use crate::flows::ConnId;
+use crate::store::{Store, StoreResult};
+use crate::timers::{Timer, TimerTable};
+use crate::users::{aor_key, User, UserSecret};
 use crate::util::random_hex;
 use imsip::auth::{
     base64_decode, ct_eq, generate_challenge, verify_auts, AkaVector, AkaVersion, Algorithm,
@@ -57,6 +64,17 @@ pub(crate) enum Verdict {
     BadRequest(&'static str),
 }
 
+/// Which challenge a request gets: a registrar's 401 with WWW-Authenticate
+/// or a proxy's 407 with Proxy-Authenticate (RFC 3261 §22.1, §22.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Role {
+    /// 401, WWW-Authenticate; credentials in Authorization.
+    Registrar,
+    /// 407, Proxy-Authenticate; credentials in Proxy-Authorization (or
+    /// Authorization).
+    Proxy,
+}
+
 #[derive(Clone)]
 enum NonceKind {
     Digest,
@@ -71,7 +89,8 @@ struct NonceState {
     last_nc: u32,
 }
 
-/// Issues and checks challenges. One per dev core, behind its lock.
+/// Issues and checks challenges; decides what an unauthenticated request
+/// gets.
 pub(crate) struct Authenticator {
     cfg: AuthConfig,
     nonces: HashMap<String, NonceState>,
@@ -89,7 +108,7 @@ fn param(name: &str, value: impl Into<String>, quoted: bool) -> AuthParam {
 /// The Digest credentials meant for `realm` among a request's Authorization
 /// or Proxy-Authorization values (the first Digest one without a realm as a
 /// fallback).
-pub(crate) fn credentials_for<'a>(values: &'a [AuthValue], realm: &str) -> Option<&'a AuthValue> {
+fn credentials_for<'a>(values: &'a [AuthValue], realm: &str) -> Option<&'a AuthValue> {
     let digest = || {
         values
             .iter()
@@ -102,7 +121,7 @@ pub(crate) fn credentials_for<'a>(values: &'a [AuthValue], realm: &str) -> Optio
 
 /// Whether credentials are the empty ones of an IMS initial REGISTER
 /// (`nonce=""`, `response=""`, 3GPP TS 24.229 §5.1.1.2): no answer yet.
-pub(crate) fn is_initial(creds: &AuthValue) -> bool {
+fn is_initial(creds: &AuthValue) -> bool {
     creds.param("nonce").unwrap_or("").is_empty()
         || creds.param("response").unwrap_or("").is_empty()
 }
@@ -117,21 +136,16 @@ impl Authenticator {
         }
     }
 
-    /// The realm.
-    pub fn realm(&self) -> &str {
-        &self.cfg.realm
-    }
-
     /// Builds the challenges for `user` (one per offered algorithm, all with
     /// the same fresh nonce). For an AKA user this draws the next SQN (kept
     /// in `store`) and a fresh RAND: nonce = base64(RAND ‖ AUTN).
-    pub fn challenge(
+    pub fn issue(
         &mut self,
         user: &User,
         stale: bool,
-        store: &Store,
+        store: &mut dyn Store,
         now: Instant,
-    ) -> rusqlite::Result<Vec<AuthValue>> {
+    ) -> StoreResult<Vec<AuthValue>> {
         self.prune(now);
         let (nonce, offered, kind) = match &user.secret {
             UserSecret::Password(_) => (random_hex(16), self.cfg.digest.clone(), NonceKind::Digest),
@@ -197,9 +211,9 @@ impl Authenticator {
         creds: &AuthValue,
         user: &User,
         req: &Message,
-        store: &Store,
+        store: &mut dyn Store,
         now: Instant,
-    ) -> rusqlite::Result<Verdict> {
+    ) -> StoreResult<Verdict> {
         let p = |n: &str| creds.param(n);
         if p("username") != Some(user.private_id.as_str()) {
             return Ok(Verdict::Forbidden(
@@ -315,11 +329,17 @@ impl Authenticator {
         }
     }
 
-    /// Forgets nonces expired long ago.
-    pub fn prune(&mut self, now: Instant) {
-        let keep = self.cfg.nonce_ttl + KEEP_EXPIRED;
+    /// How long a nonce is remembered.
+    fn keep(&self) -> Duration {
+        self.cfg.nonce_ttl + KEEP_EXPIRED
+    }
+
+    /// Forgets nonces issued `keep` or longer ago (and, over
+    /// [`MAX_NONCES`], every expired one).
+    fn prune(&mut self, now: Instant) {
+        let keep = self.keep();
         self.nonces
-            .retain(|_, s| now.saturating_duration_since(s.created) <= keep);
+            .retain(|_, s| now.saturating_duration_since(s.created) < keep);
         if self.nonces.len() > MAX_NONCES {
             let ttl = self.cfg.nonce_ttl;
             self.nonces
@@ -327,3 +347,142 @@ impl Authenticator {
         }
     }
 }
+
+impl Authenticator {
+    /// The user a REGISTER registers (its To AoR), once authenticated; on
+    /// `None` the answer (403, 401, 400 or 500) has been sent.
+    pub fn authenticate_register(
+        &mut self,
+        cx: &mut Cx<'_>,
+        conn: ConnId,
+        req: &Message,
+    ) -> Option<User> {
+        let Some(user) = req
+            .to()
+            .ok()
+            .and_then(|t| aor_key(&t.uri))
+            .and_then(|a| cx.users.by_aor(&a).cloned())
+        else {
+            cx.flows
+                .reply(conn, req, 403, "Forbidden (unknown user)", &[]);
+            return None;
+        };
+        self.check(cx, conn, req, &user, Role::Registrar)
+            .then_some(user)
+    }
+
+    /// The sender of a non-REGISTER request (its From AoR): trusted when that
+    /// AoR is registered over this flow (`registered_on`, as a P-CSCF trusts
+    /// the registered flow), else authenticated by digest with 407
+    /// challenges. On `None` the answer (403, 407, 400 or 500) has been sent.
+    pub fn authenticate_request(
+        &mut self,
+        cx: &mut Cx<'_>,
+        conn: ConnId,
+        req: &Message,
+        registered_on: impl Fn(&str) -> bool,
+    ) -> Option<User> {
+        let from = req.from().ok()?;
+        let Some(user) = aor_key(&from.uri).and_then(|a| cx.users.by_aor(&a).cloned()) else {
+            cx.flows
+                .reply(conn, req, 403, "Forbidden (unknown user)", &[]);
+            return None;
+        };
+        if registered_on(&user.aor) {
+            return Some(user);
+        }
+        self.check(cx, conn, req, &user, Role::Proxy)
+            .then_some(user)
+    }
+
+    /// Checks the credentials of `req` for `user`: `true` when
+    /// authenticated; otherwise the answer (401/407, 403, 400, 500) has been
+    /// sent.
+    fn check(
+        &mut self,
+        cx: &mut Cx<'_>,
+        conn: ConnId,
+        req: &Message,
+        user: &User,
+        role: Role,
+    ) -> bool {
+        let mut values = match role {
+            Role::Proxy => req.proxy_authorization().unwrap_or_default(),
+            Role::Registrar => Vec::new(),
+        };
+        values.extend(req.authorization().unwrap_or_default());
+        let creds = credentials_for(&values, &self.cfg.realm);
+        if let Some(name) = creds.and_then(|c| c.param("username")) {
+            if !name.is_empty() && name != user.private_id {
+                let r = "Forbidden (private identity does not match the public identity)";
+                cx.flows.reply(conn, req, 403, r, &[]);
+                return false;
+            }
+        }
+        let Some(creds) = creds.filter(|c| !is_initial(c)) else {
+            self.challenge(cx, conn, req, user, role, false);
+            return false;
+        };
+        match self.verify(creds, user, req, cx.store, cx.now.mono) {
+            Ok(Verdict::Ok) => true,
+            Ok(Verdict::Challenge { stale }) => {
+                self.challenge(cx, conn, req, user, role, stale);
+                false
+            }
+            Ok(Verdict::Forbidden(reason)) => {
+                cx.flows.reply(conn, req, 403, reason, &[]);
+                false
+            }
+            Ok(Verdict::BadRequest(reason)) => {
+                cx.flows.reply(conn, req, 400, reason, &[]);
+                false
+            }
+            Err(e) => {
+                cx.flows.server_error(conn, req, &e);
+                false
+            }
+        }
+    }
+
+    /// Answers `req` with fresh challenges for `user` (or 500).
+    fn challenge(
+        &mut self,
+        cx: &mut Cx<'_>,
+        conn: ConnId,
+        req: &Message,
+        user: &User,
+        role: Role,
+        stale: bool,
+    ) {
+        let issued = self.issue(user, stale, cx.store, cx.now.mono);
+        self.arm(cx.timers);
+        match issued {
+            Ok(values) => {
+                let (status, reason, header) = match role {
+                    Role::Proxy => (407, "Proxy Authentication Required", "Proxy-Authenticate"),
+                    Role::Registrar => (401, "Unauthorized", "WWW-Authenticate"),
+                };
+                let headers: Vec<(&str, String)> =
+                    values.iter().map(|v| (header, v.to_string())).collect();
+                cx.flows.reply(conn, req, status, reason, &headers);
+            }
+            Err(e) => cx.flows.server_error(conn, req, &e),
+        }
+    }
+
+    /// [`Timer::Nonces`] fired: forgets old nonces.
+    pub fn handle_timeout(&mut self, cx: &mut Cx<'_>) {
+        self.prune(cx.now.mono);
+        self.arm(cx.timers);
+    }
+
+    /// Sets [`Timer::Nonces`] to when the oldest nonce is to be forgotten.
+    fn arm(&self, timers: &mut TimerTable) {
+        let keep = self.keep();
+        let next = self.nonces.values().map(|s| s.created + keep).min();
+        timers.set_or_stop(Timer::Nonces, next);
+    }
+}
+
+#[cfg(test)]
+mod tests;

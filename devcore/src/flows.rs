@@ -1,0 +1,215 @@
+//! The WebSocket flows (RFC 7118) as the core sees them: the connection
+//! table, frames in (size limit, RFC 5626 §3.5.1 keep-alive, parsing) and
+//! frames out (messages, replies).
+//!
+//! No socket here: each flow is the sending half of an unbounded channel
+//! whose other end the web layer (`web.rs`) owns and writes to its socket.
+//! Sending never waits.
+
+use crate::store::StoreError;
+use crate::util::random_hex;
+use imsip::message::{is_keepalive, Message, MessageBuilder};
+use std::collections::HashMap;
+use tokio::sync::mpsc::UnboundedSender;
+use tracing::{debug, error, warn};
+
+/// Identifies one WebSocket flow.
+pub(crate) type ConnId = u64;
+
+/// What the core asks a flow's writer to do.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Outbound {
+    /// Send one frame (text when UTF-8, binary otherwise).
+    Frame(Vec<u8>),
+    /// Close the WebSocket.
+    Close,
+}
+
+/// Frames larger than this are dropped (with a log line).
+pub(crate) const MAX_FRAME: usize = 64 * 1024;
+
+/// The open flows.
+#[derive(Debug, Default)]
+pub(crate) struct Flows {
+    conns: HashMap<ConnId, UnboundedSender<Outbound>>,
+    last_id: ConnId,
+}
+
+impl Flows {
+    /// A new flow whose frames go to `tx`.
+    pub fn open(&mut self, tx: UnboundedSender<Outbound>) -> ConnId {
+        self.last_id += 1;
+        self.conns.insert(self.last_id, tx);
+        self.last_id
+    }
+
+    /// Forgets `conn`; `false` if it was not open.
+    pub fn close(&mut self, conn: ConnId) -> bool {
+        self.conns.remove(&conn).is_some()
+    }
+
+    /// Asks every flow to close (server shutdown) and forgets them.
+    pub fn shutdown(&mut self) {
+        for (_, tx) in self.conns.drain() {
+            let _ = tx.send(Outbound::Close);
+        }
+    }
+
+    /// Whether `conn` is open.
+    pub fn is_open(&self, conn: ConnId) -> bool {
+        self.conns.contains_key(&conn)
+    }
+
+    /// One frame received on `conn`: the message it carries, or `None` when
+    /// there is nothing to route (too large, a keep-alive — a ping is
+    /// answered with a pong here — or unparseable; each with a log line).
+    pub fn receive(&self, conn: ConnId, frame: &[u8]) -> Option<Message> {
+        if frame.len() > MAX_FRAME {
+            warn!(conn, bytes = frame.len(), "frame over 64 KiB dropped");
+            return None;
+        }
+        if let Some(keepalive) = is_keepalive(frame) {
+            if let Some(pong) = keepalive.answer() {
+                debug!(conn, "← ping, → pong");
+                self.send_frame(conn, pong.frame().as_bytes().to_vec());
+            }
+            return None;
+        }
+        debug!(
+            conn,
+            "← {} bytes\n{}",
+            frame.len(),
+            String::from_utf8_lossy(frame)
+        );
+        match Message::parse(frame) {
+            Ok(msg) => Some(msg),
+            Err(e) => {
+                warn!(conn, error = %e, "unparseable frame dropped");
+                None
+            }
+        }
+    }
+
+    fn send_frame(&self, conn: ConnId, bytes: Vec<u8>) -> bool {
+        match self.conns.get(&conn) {
+            Some(tx) => tx.send(Outbound::Frame(bytes)).is_ok(),
+            None => false,
+        }
+    }
+
+    /// Sends `msg` on `conn` (logged); `false` if the flow is closed.
+    pub fn send(&self, conn: ConnId, msg: &Message) -> bool {
+        let bytes = msg.to_bytes();
+        if !self.conns.contains_key(&conn) {
+            debug!(
+                conn,
+                "flow closed: not sent\n{}",
+                String::from_utf8_lossy(&bytes)
+            );
+            return false;
+        }
+        debug!(
+            conn,
+            "→ {} bytes\n{}",
+            bytes.len(),
+            String::from_utf8_lossy(&bytes)
+        );
+        self.send_frame(conn, bytes)
+    }
+
+    /// Answers `req` on `conn` with To tag `to_tag` (when To has none) and
+    /// extra `headers`.
+    pub fn reply_with(
+        &self,
+        conn: ConnId,
+        req: &Message,
+        status: u16,
+        reason: &str,
+        to_tag: &str,
+        headers: &[(&str, String)],
+    ) {
+        let mut b = MessageBuilder::reply(req, status, reason, Some(to_tag));
+        for (n, v) in headers {
+            b.push_header(*n, v);
+        }
+        self.send(conn, &b.build());
+    }
+
+    /// Answers `req` on `conn` with a fresh To tag.
+    pub fn reply(
+        &self,
+        conn: ConnId,
+        req: &Message,
+        status: u16,
+        reason: &str,
+        headers: &[(&str, String)],
+    ) {
+        self.reply_with(conn, req, status, reason, &random_hex(8), headers);
+    }
+
+    /// Logs a store failure and answers `req` with 500.
+    pub fn server_error(&self, conn: ConnId, req: &Message, e: &StoreError) {
+        error!(conn, error = %e, "database error");
+        self.reply(conn, req, 500, "Server Internal Error", &[]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::sync::mpsc::unbounded_channel;
+
+    const OPTIONS: &str = "OPTIONS sip:imsip.test SIP/2.0\r\n\
+        Via: SIP/2.0/WS x.invalid;branch=z9hG4bK1\r\n\
+        From: <sip:alice@imsip.test>;tag=1\r\nTo: <sip:imsip.test>\r\n\
+        Call-ID: c1\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n";
+
+    #[test]
+    fn keepalives_sizes_and_parsing() {
+        let mut flows = Flows::default();
+        let (tx, mut rx) = unbounded_channel();
+        let conn = flows.open(tx);
+        assert!(flows.receive(conn, b"\r\n\r\n").is_none());
+        assert_eq!(rx.try_recv().ok(), Some(Outbound::Frame(b"\r\n".to_vec())));
+        assert!(flows.receive(conn, b"\r\n").is_none(), "a pong");
+        assert!(rx.try_recv().is_err(), "is not answered");
+        assert!(flows.receive(conn, b"not SIP\r\n\r\n").is_none());
+        let big = format!("{OPTIONS}{}", "x".repeat(MAX_FRAME));
+        assert!(flows.receive(conn, big.as_bytes()).is_none());
+        let msg = flows.receive(conn, OPTIONS.as_bytes()).unwrap();
+        assert!(msg.is_request());
+        assert!(rx.try_recv().is_err(), "nothing sent for those");
+    }
+
+    #[test]
+    fn replies_and_closed_flows() {
+        let mut flows = Flows::default();
+        let (tx, mut rx) = unbounded_channel();
+        let conn = flows.open(tx);
+        let (tx2, mut rx2) = unbounded_channel();
+        let other = flows.open(tx2);
+        assert_ne!(conn, other);
+        let req = Message::parse(OPTIONS.as_bytes()).unwrap();
+        flows.reply(conn, &req, 200, "OK", &[("Allow", "MESSAGE".into())]);
+        let Ok(Outbound::Frame(bytes)) = rx.try_recv() else {
+            panic!("no reply")
+        };
+        let r = Message::parse(&bytes).unwrap();
+        assert_eq!(r.status(), Some(200));
+        assert!(r.to().unwrap().tag().is_some());
+        assert_eq!(r.header("Allow"), Some("MESSAGE"));
+        flows.server_error(conn, &req, &StoreError("disk full".into()));
+        let Ok(Outbound::Frame(bytes)) = rx.try_recv() else {
+            panic!("no 500")
+        };
+        assert_eq!(Message::parse(&bytes).unwrap().status(), Some(500));
+
+        assert!(flows.close(conn));
+        assert!(!flows.close(conn));
+        assert!(!flows.is_open(conn));
+        assert!(!flows.send(conn, &req));
+        flows.shutdown();
+        assert_eq!(rx2.try_recv().ok(), Some(Outbound::Close));
+        assert!(!flows.is_open(other));
+    }
+}
