@@ -48,6 +48,8 @@ pub(crate) struct CoreConfig {
     pub sent_by: String,
     /// How long a relayed MESSAGE waits for the contacts' answers.
     pub relay_timeout: Duration,
+    /// What the IM Server keeps per offline user.
+    pub deferred: crate::im_server::DeferredLimits,
     /// Authentication settings.
     pub auth: AuthConfig,
 }
@@ -131,6 +133,7 @@ impl Core {
     pub fn new(cfg: CoreConfig, users: Users, store: Box<dyn Store>, now: Now) -> Core {
         let mut core = Core {
             authenticator: Authenticator::new(cfg.auth.clone()),
+            im_server: ImServer::new(cfg.deferred.clone()),
             cfg,
             users,
             store,
@@ -140,7 +143,6 @@ impl Core {
             publications: Publications,
             notifier: Notifier::default(),
             proxy: Proxy::default(),
-            im_server: ImServer::default(),
         };
         let mut cx = cx!(core, now);
         core.publications.arm(&mut cx);
@@ -162,7 +164,7 @@ impl Core {
         }
         let mut cx = cx!(self, now);
         self.notifier.close(&mut cx, conn);
-        self.proxy.close(&mut cx, conn);
+        self.proxy.close(&mut cx, conn, &mut self.im_server);
     }
 
     /// Asks every flow to close (server shutdown).
@@ -191,7 +193,8 @@ impl Core {
                 }
                 Timer::Subscription(id) => self.notifier.subscription_expired(&mut cx, id),
                 Timer::Notify(id) => self.notifier.notify_timed_out(id),
-                Timer::Relay(id) => self.proxy.relay_timed_out(&mut cx, id),
+                Timer::Relay(id) => self.proxy.relay_timed_out(&mut cx, id, &mut self.im_server),
+                Timer::Delivery(id) => self.im_server.delivery_timed_out(id),
             }
         }
     }
@@ -230,6 +233,11 @@ impl Core {
                     .authenticate_register(&mut cx, conn, &req)
                 {
                     self.registrar.on_register(&mut cx, conn, &req, &user);
+                    // Deferred messages go out once the user is reachable again.
+                    if !self.registrar.contacts(&user.aor, now.mono).is_empty() {
+                        self.im_server
+                            .on_registered(&mut cx, &user.aor, &self.registrar);
+                    }
                 }
             }
             Method::Publish | Method::Subscribe | Method::Message => {
@@ -248,6 +256,15 @@ impl Core {
                         if let Some((aor, package)) = changed {
                             self.notifier.notify_watchers(&mut cx, &aor, package);
                         }
+                    }
+                    Method::Subscribe
+                        if req.event().ok().flatten().is_some_and(|e| {
+                            e.value
+                                .eq_ignore_ascii_case(imsip::im::history::HISTORY_EVENT)
+                        }) =>
+                    {
+                        self.im_server
+                            .on_history_subscribe(&mut cx, conn, &req, &user)
                     }
                     Method::Subscribe => self.notifier.on_subscribe(&mut cx, conn, &req, &user),
                     _ => self.proxy.on_message(
@@ -294,7 +311,16 @@ impl Core {
         if self.notifier.on_response(&mut cx, &branch, status) {
             return;
         }
-        if self.proxy.on_response(&mut cx, &branch, &resp) {
+        if self
+            .proxy
+            .on_response(&mut cx, &branch, &resp, &mut self.im_server)
+        {
+            return;
+        }
+        if self
+            .im_server
+            .on_response(&mut cx, &branch, status, &self.registrar)
+        {
             return;
         }
         debug!(%branch, "stray response dropped");

@@ -1,25 +1,65 @@
-//! The IM Server's policy on pager-mode MESSAGEs to local users (OMA IM
-//! "IM Server A/B"): the hook the proxy consults before relaying one.
+//! The IM Server's policy (OMA IM "IM Server A/B"): what the users' stored
+//! `service-settings` change for pager-mode MESSAGEs. The document's elements and
+//! what devcore does with each (the OMA IM text is not public; these are devcore's
+//! choices, documented in README, "IM Server"):
 //!
-//! Today there is no policy: every MESSAGE is relayed. This is where the
-//! policy acting on the users' stored settings is to live (the
-//! `service-settings` published through the publications part): incoming
-//! message barring (refuse), deferred delivery while the recipient is offline
-//! (store, for delivery when it registers again) and history. Whatever state
-//! that needs — stored messages, history — belongs to this part and, when
-//! persistent, to new methods of the [`Store`].
+//! - `<isb-settings><incoming-session-barring active="true"/>`: MESSAGEs to the
+//!   user are refused `403 Forbidden (incoming session barring)` with
+//!   `Warning: 399 <domain> "incoming session barring active"`; the user's own
+//!   outgoing MESSAGEs are not affected.
+//! - `<deferred-settings><offline-delivery active="true"/>`: a MESSAGE to the user
+//!   while no contact is registered, or when no contact answered, is stored
+//!   (SQLite) and answered `202 Accepted`. When the user registers again, the
+//!   stored messages are delivered one at a time in order, each with a `Date`
+//!   header holding the time it was stored (RFC 3261 §20.17), and removed once a
+//!   2xx comes back. Limits per user (count, bytes, age) are flags; over them the
+//!   MESSAGE gets 480 with a Warning. Inactive: 480 for an unregistered user.
+//! - `<hist-settings><hist-activation active="true"/>`: MESSAGEs the user sends
+//!   or receives (delivered or stored) are kept with time, peer and direction,
+//!   and read back with a one-shot `SUBSCRIBE Event: im-history`
+//!   ([`imsip::im::history`]). Switching it off keeps what was kept.
+//! - `<vis-settings>`: stored only (devcore answers OPTIONS itself and has no
+//!   presence service, so visibility changes nothing anyone can observe).
 
+use crate::core::Cx;
+use crate::flows::ConnId;
+use crate::message_store::Deferred;
+use crate::registrar::Registrar;
 use crate::store::Store;
-use crate::timers::Now;
+use crate::timers::{Now, Timer};
 use crate::users::User;
-use imsip::message::Message;
+use crate::util::random_hex;
+use imsip::im::history::{self, Direction, HistoryEntry, HistoryQuery, HISTORY_CONTENT_TYPE};
+use imsip::message::date::sip_date;
+use imsip::message::{branch, Message, MessageBuilder, Method};
+use imsip::settings::{Entity, ServiceSettings};
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+use tracing::{error, info, warn};
+
+/// Limits on what the IM Server keeps for one offline user.
+#[derive(Debug, Clone)]
+pub(crate) struct DeferredLimits {
+    /// Most messages kept per user.
+    pub max_count: u64,
+    /// Most body bytes kept per user.
+    pub max_bytes: u64,
+    /// Messages older than this are dropped.
+    pub max_age: Duration,
+}
+
+impl Default for DeferredLimits {
+    fn default() -> Self {
+        DeferredLimits {
+            max_count: 100,
+            max_bytes: 1024 * 1024,
+            max_age: Duration::from_secs(7 * 86_400),
+        }
+    }
+}
 
 /// A MESSAGE on its way to a local user, as the policy sees it.
 #[derive(Debug)]
-#[allow(
-    dead_code,
-    reason = "read by the IM Server policy, still to be written"
-)]
 pub(crate) struct Incoming<'a> {
     /// The sender's AoR, as authenticated (`sip:user@host`).
     pub sender: &'a str,
@@ -36,9 +76,8 @@ pub(crate) struct Incoming<'a> {
 
 /// What the proxy does with an [`Incoming`] MESSAGE.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[allow(dead_code, reason = "Refuse and Store come with the IM Server policy")]
 pub(crate) enum Disposition {
-    /// Relay it to the recipient's contacts (404 if there are none).
+    /// Relay it to the recipient's contacts.
     Relay,
     /// Answer the sender with `status` and `reason`, plus a
     /// `Warning: 399 <domain> "warning"` when `warning` is given; relay
@@ -56,25 +95,365 @@ pub(crate) enum Disposition {
     Store,
 }
 
-/// The IM Server's policy state (none yet).
+/// A deferred message on its way to its recipient.
+#[derive(Debug)]
+struct Delivery {
+    id: u64,
+    stored: Deferred,
+}
+
+/// The IM Server's state: deliveries of deferred messages in flight.
 #[derive(Debug, Default)]
 pub(crate) struct ImServer {
+    limits: DeferredLimits,
+    /// By our branch.
+    deliveries: HashMap<String, Delivery>,
+    /// Recipients with a delivery in flight (one message at a time, in order).
+    delivering: HashSet<String>,
+    next: u64,
     /// Unit tests of the proxy set the disposition here.
     #[cfg(test)]
     pub fixed: Option<Disposition>,
 }
 
+/// The settings entity of `aor` in its stored `service-settings` document.
+fn settings_of(store: &dyn Store, aor: &str, now: u64) -> Option<Entity> {
+    let p = match store.publication(aor, "service-settings", now) {
+        Ok(p) => p?,
+        Err(e) => {
+            error!(error = %e, "database error");
+            return None;
+        }
+    };
+    let doc = ServiceSettings::decode(&p.document).ok()?;
+    doc.for_entity(aor)
+        .or_else(|| doc.entities.first())
+        .cloned()
+}
+
+fn history_active(store: &dyn Store, aor: &str, now: u64) -> bool {
+    settings_of(store, aor, now)
+        .and_then(|e| e.history)
+        .is_some_and(|h| h.active)
+}
+
+fn body_text(req: &Message) -> (String, String) {
+    let ct = req
+        .content_type()
+        .ok()
+        .flatten()
+        .map(|c| c.to_string())
+        .unwrap_or_default();
+    (ct, String::from_utf8_lossy(req.body()).into_owned())
+}
+
 impl ImServer {
-    /// Decides what happens to `incoming`, with the store at hand to read
-    /// the recipient's settings or keep the message. Today: always
-    /// [`Disposition::Relay`].
+    /// An IM Server with these limits.
+    pub fn new(limits: DeferredLimits) -> ImServer {
+        ImServer {
+            limits,
+            ..ImServer::default()
+        }
+    }
+
+    /// Decides what happens to `incoming`.
     pub fn on_incoming(&mut self, incoming: &Incoming<'_>, store: &mut dyn Store) -> Disposition {
-        let _ = (incoming, store);
         #[cfg(test)]
         if let Some(d) = self.fixed.clone() {
             return d;
         }
-        Disposition::Relay
+        let recipient = &incoming.recipient.aor;
+        let settings = settings_of(store, recipient, incoming.now.unix);
+        if settings
+            .as_ref()
+            .is_some_and(|e| e.incoming_session_barring == Some(true))
+        {
+            info!(to = %recipient, "MESSAGE barred (incoming session barring)");
+            return Disposition::Refuse {
+                status: 403,
+                reason: "Forbidden (incoming session barring)".into(),
+                warning: Some("incoming session barring active".into()),
+            };
+        }
+        if incoming.online {
+            return Disposition::Relay;
+        }
+        if settings.is_some_and(|e| e.offline_delivery == Some(true)) {
+            return self.store_for_later(incoming, store);
+        }
+        Disposition::Refuse {
+            status: 480,
+            reason: "Temporarily Unavailable".into(),
+            warning: None,
+        }
+    }
+
+    /// A relayed MESSAGE got no 2xx from any contact: stored when the recipient
+    /// has offline delivery on (`true`: the proxy answers 202).
+    pub fn on_unanswered(&mut self, incoming: &Incoming<'_>, store: &mut dyn Store) -> bool {
+        let on = settings_of(store, &incoming.recipient.aor, incoming.now.unix)
+            .is_some_and(|e| e.offline_delivery == Some(true));
+        on && self.store_for_later(incoming, store) == Disposition::Store
+    }
+
+    fn store_for_later(&mut self, incoming: &Incoming<'_>, store: &mut dyn Store) -> Disposition {
+        let now = incoming.now.unix;
+        let recipient = &incoming.recipient.aor;
+        let req = incoming.request;
+        let full = || Disposition::Refuse {
+            status: 480,
+            reason: "Temporarily Unavailable".into(),
+            warning: Some("offline storage for this user is full".into()),
+        };
+        let _ = store.purge_deferred(now.saturating_sub(self.limits.max_age.as_secs()));
+        let (count, bytes) = match store.deferred_usage(recipient) {
+            Ok(u) => u,
+            Err(e) => {
+                error!(error = %e, "database error");
+                return full();
+            }
+        };
+        if count + 1 > self.limits.max_count
+            || bytes + req.body().len() as u64 > self.limits.max_bytes
+        {
+            warn!(to = %recipient, count, bytes, "offline storage full");
+            return full();
+        }
+        let (content_type, _) = body_text(req);
+        let m = Deferred {
+            id: 0,
+            recipient: recipient.clone(),
+            sender: incoming.sender.to_owned(),
+            from: req.header("From").unwrap_or_default().to_owned(),
+            content_type,
+            body: req.body().to_vec(),
+            stored_at: now,
+        };
+        if let Err(e) = store.defer(&m) {
+            error!(error = %e, "database error");
+            return full();
+        }
+        info!(to = %recipient, "MESSAGE stored for deferred delivery");
+        self.record_sent(store, incoming.sender, recipient, req, now);
+        Disposition::Store
+    }
+
+    fn record(
+        store: &mut dyn Store,
+        owner: &str,
+        dir: Direction,
+        peer: &str,
+        req: &Message,
+        now: u64,
+    ) {
+        if !history_active(store, owner, now) {
+            return;
+        }
+        let (content_type, body) = body_text(req);
+        let e = HistoryEntry {
+            id: String::new(),
+            direction: dir,
+            peer: peer.to_owned(),
+            time: now,
+            content_type,
+            body,
+        };
+        if let Err(e) = store.add_history(owner, &e) {
+            error!(error = %e, "database error");
+        }
+    }
+
+    fn record_sent(
+        &self,
+        store: &mut dyn Store,
+        sender: &str,
+        recipient: &str,
+        req: &Message,
+        now: u64,
+    ) {
+        Self::record(store, sender, Direction::Sent, recipient, req, now);
+    }
+
+    /// A relayed MESSAGE was delivered (a 2xx went back to the sender): both
+    /// parties' histories, where active.
+    pub fn on_delivered(
+        &mut self,
+        store: &mut dyn Store,
+        sender: &str,
+        recipient: &str,
+        req: &Message,
+        now: Now,
+    ) {
+        Self::record(store, sender, Direction::Sent, recipient, req, now.unix);
+        Self::record(store, recipient, Direction::Received, sender, req, now.unix);
+    }
+
+    /// `aor` registered: deliver what was stored for it, oldest first.
+    pub fn on_registered(&mut self, cx: &mut Cx<'_>, aor: &str, registrar: &Registrar) {
+        if !self.delivering.contains(aor) {
+            self.deliver_next(cx, aor, registrar);
+        }
+    }
+
+    fn deliver_next(&mut self, cx: &mut Cx<'_>, aor: &str, registrar: &Registrar) {
+        self.delivering.remove(aor);
+        let first = match cx.store.deferred_for(aor) {
+            Ok(list) => list.into_iter().next(),
+            Err(e) => {
+                error!(error = %e, "database error");
+                None
+            }
+        };
+        let Some(stored) = first else { return };
+        let Some((uri, conn)) = registrar
+            .contacts(aor, cx.now.mono)
+            .into_iter()
+            .find(|(_, c)| cx.flows.is_open(*c))
+        else {
+            return;
+        };
+        let b = branch(&random_hex(10));
+        let mut m = MessageBuilder::request(Method::Message, uri)
+            .header("Via", format!("SIP/2.0/WS {};branch={b}", cx.cfg.sent_by))
+            .header("Max-Forwards", 70)
+            .header("From", &stored.from)
+            .header("To", format!("<{aor}>"))
+            .header("Call-ID", random_hex(16))
+            .header("CSeq", "1 MESSAGE")
+            // RFC 3261 §20.17: when the message was first sent (stored, here).
+            .header("Date", sip_date(stored.stored_at))
+            .header("P-Asserted-Identity", format!("<{}>", stored.sender));
+        let ct = (!stored.content_type.is_empty()).then_some(stored.content_type.as_str());
+        m = m.body(ct, stored.body.clone());
+        if !cx.flows.send(conn, &m.build()) {
+            return;
+        }
+        self.next += 1;
+        let id = self.next;
+        cx.timers
+            .set(Timer::Delivery(id), cx.now.mono + cx.cfg.relay_timeout);
+        self.delivering.insert(aor.to_owned());
+        self.deliveries.insert(b, Delivery { id, stored });
+    }
+
+    /// A response to one of our deliveries (`false`: not ours).
+    pub fn on_response(
+        &mut self,
+        cx: &mut Cx<'_>,
+        branch: &str,
+        status: u16,
+        registrar: &Registrar,
+    ) -> bool {
+        if !self.deliveries.contains_key(branch) {
+            return false;
+        }
+        if status < 200 {
+            return true;
+        }
+        let Some(d) = self.deliveries.remove(branch) else {
+            return true;
+        };
+        cx.timers.stop(Timer::Delivery(d.id));
+        let aor = d.stored.recipient.clone();
+        self.delivering.remove(&aor);
+        if (200..300).contains(&status) {
+            if let Err(e) = cx.store.delete_deferred(d.stored.id) {
+                error!(error = %e, "database error");
+                return true;
+            }
+            info!(to = %aor, "deferred MESSAGE delivered");
+            if history_active(cx.store, &aor, cx.now.unix) {
+                let e = HistoryEntry {
+                    id: String::new(),
+                    direction: Direction::Received,
+                    peer: d.stored.sender.clone(),
+                    time: d.stored.stored_at,
+                    content_type: d.stored.content_type.clone(),
+                    body: String::from_utf8_lossy(&d.stored.body).into_owned(),
+                };
+                let _ = cx.store.add_history(&aor, &e);
+            }
+            self.deliver_next(cx, &aor, registrar);
+        } else {
+            warn!(to = %aor, status, "deferred MESSAGE refused: kept for the next registration");
+        }
+        true
+    }
+
+    /// [`Timer::Delivery`] fired: kept for the next registration.
+    pub fn delivery_timed_out(&mut self, id: u64) {
+        let Some(branch) = self
+            .deliveries
+            .iter()
+            .find(|(_, d)| d.id == id)
+            .map(|(b, _)| b.clone())
+        else {
+            return;
+        };
+        if let Some(d) = self.deliveries.remove(&branch) {
+            self.delivering.remove(&d.stored.recipient);
+        }
+    }
+
+    /// `SUBSCRIBE Event: im-history` (a one-shot fetch): 200, then one NOTIFY
+    /// with the user's history matching the query ([`imsip::im::history`]).
+    pub fn on_history_subscribe(
+        &mut self,
+        cx: &mut Cx<'_>,
+        conn: ConnId,
+        req: &Message,
+        user: &User,
+    ) {
+        let (Ok(from), Ok(call_id), Ok(Some(event))) = (req.from(), req.call_id(), req.event())
+        else {
+            cx.flows.reply(conn, req, 400, "Bad Request", &[]);
+            return;
+        };
+        let Some(contact) = req.contact_list().ok().and_then(|l| l.into_iter().next()) else {
+            cx.flows.reply(
+                conn,
+                req,
+                400,
+                "Bad Request (SUBSCRIBE needs a Contact)",
+                &[],
+            );
+            return;
+        };
+        let query = HistoryQuery::from_event(&event);
+        let entries = match cx.store.history(&user.aor, &query) {
+            Ok(e) => e,
+            Err(e) => {
+                error!(error = %e, "database error");
+                cx.flows.reply(conn, req, 500, "Server Internal Error", &[]);
+                return;
+            }
+        };
+        let our_tag = random_hex(8);
+        let im_server = format!("<sip:IM-Server@{};transport=ws>", cx.cfg.sent_by);
+        // A fetch: the subscription ends with this one NOTIFY (RFC 6665 §4.4.3).
+        cx.flows.reply_with(
+            conn,
+            req,
+            200,
+            "OK",
+            &our_tag,
+            &[("Expires", "0".into()), ("Contact", im_server.clone())],
+        );
+        let b = branch(&random_hex(10));
+        let notify = MessageBuilder::request(Method::Notify, contact.uri)
+            .header("Via", format!("SIP/2.0/WS {};branch={b}", cx.cfg.sent_by))
+            .header("Max-Forwards", 70)
+            .header("From", format!("<{}>;tag={our_tag}", user.aor))
+            .header("To", req.header("From").unwrap_or_default())
+            .header("Call-ID", call_id)
+            .header("CSeq", "1 NOTIFY")
+            .header("Contact", im_server)
+            .header("Event", history::HISTORY_EVENT)
+            .header("Subscription-State", "terminated;reason=timeout")
+            .body(Some(HISTORY_CONTENT_TYPE), history::encode(&entries))
+            .build();
+        let _ = from;
+        cx.flows.send(conn, &notify);
     }
 }
 
@@ -86,7 +465,7 @@ mod tests {
     use imsip::message::Method;
 
     #[test]
-    fn every_message_is_relayed_for_now() {
+    fn without_settings_a_message_is_relayed_or_480() {
         let kit = Kit::new();
         let bob = kit.user("sip:bob@imsip.test");
         let req = request(
@@ -96,16 +475,19 @@ mod tests {
             1,
         )
         .build();
-        for online in [true, false] {
-            let incoming = Incoming {
-                sender: "sip:alice@imsip.test",
-                recipient: &bob,
-                request: &req,
-                online,
-                now: kit.now,
-            };
-            let d = ImServer::default().on_incoming(&incoming, &mut MemoryStore::default());
-            assert_eq!(d, Disposition::Relay);
-        }
+        let mut store = MemoryStore::default();
+        let mut im = ImServer::default();
+        let d = |online| Incoming {
+            sender: "sip:alice@imsip.test",
+            recipient: &bob,
+            request: &req,
+            online,
+            now: kit.now,
+        };
+        assert_eq!(im.on_incoming(&d(true), &mut store), Disposition::Relay);
+        assert!(matches!(
+            im.on_incoming(&d(false), &mut store),
+            Disposition::Refuse { status: 480, .. }
+        ));
     }
 }

@@ -62,6 +62,7 @@ mod authenticator;
 mod core;
 mod flows;
 mod im_server;
+mod message_store;
 mod notifier;
 mod proxy;
 mod publications;
@@ -114,6 +115,12 @@ pub struct Config {
     pub relay_timeout: Duration,
     /// Consecutive wrong answers after which a user gets 403.
     pub max_failures: u32,
+    /// Most MESSAGEs kept per offline user (offline delivery).
+    pub deferred_max_count: u64,
+    /// Most body bytes kept per offline user.
+    pub deferred_max_bytes: u64,
+    /// Stored MESSAGEs older than this are dropped undelivered.
+    pub deferred_max_age: Duration,
     /// The directory served at `/` and `/www/`.
     pub www: PathBuf,
     /// The directory served at `/pkg/`.
@@ -136,6 +143,9 @@ impl Config {
             nonce_ttl: Duration::from_secs(300),
             relay_timeout: Duration::from_secs(32),
             max_failures: 3,
+            deferred_max_count: 100,
+            deferred_max_bytes: 1024 * 1024,
+            deferred_max_age: Duration::from_secs(7 * 86_400),
             www: PathBuf::from(DEFAULT_WWW),
             pkg: PathBuf::from(DEFAULT_PKG),
         }
@@ -227,6 +237,11 @@ pub async fn serve(config: Config) -> Result<Server, Error> {
             domain: config.users.domain.clone(),
             sent_by: addr.to_string(),
             relay_timeout: config.relay_timeout,
+            deferred: im_server::DeferredLimits {
+                max_count: config.deferred_max_count,
+                max_bytes: config.deferred_max_bytes,
+                max_age: config.deferred_max_age,
+            },
             auth: authenticator::AuthConfig {
                 realm: realm.clone(),
                 digest: config.digest_algorithms.clone(),

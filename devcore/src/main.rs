@@ -41,6 +41,15 @@ struct Args {
     /// Seconds a relayed MESSAGE waits for an answer before 480.
     #[arg(long, default_value_t = 32)]
     relay_timeout: u64,
+    /// Offline delivery: most MESSAGEs kept per user.
+    #[arg(long, default_value_t = 100)]
+    deferred_max_count: u64,
+    /// Offline delivery: most body bytes kept per user.
+    #[arg(long, default_value_t = 1_048_576)]
+    deferred_max_bytes: u64,
+    /// Offline delivery: seconds after which a stored MESSAGE is dropped.
+    #[arg(long, default_value_t = 604_800)]
+    deferred_max_age: u64,
     /// Directory served at / and /www/ [default: the repository's www/].
     #[arg(long)]
     www: Option<PathBuf>,
@@ -95,6 +104,9 @@ async fn main() -> ExitCode {
     config.aka_versions = args.aka_algorithms;
     config.nonce_ttl = Duration::from_secs(args.nonce_ttl);
     config.relay_timeout = Duration::from_secs(args.relay_timeout.max(1));
+    config.deferred_max_count = args.deferred_max_count;
+    config.deferred_max_bytes = args.deferred_max_bytes;
+    config.deferred_max_age = Duration::from_secs(args.deferred_max_age);
     if let Some(www) = args.www {
         config.www = www;
     }

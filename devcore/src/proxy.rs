@@ -82,6 +82,17 @@ fn strip_top_via(resp: &Message) -> Option<Message> {
 
 /// Of two final non-2xx responses, the one to pass upstream (RFC 3261
 /// §16.7 step 6, simplified: a 6xx wins, then the lowest status).
+/// The (sender, recipient) AoRs of a relayed request: From and Request-URI.
+fn parties(req: &Message) -> (String, String) {
+    let sender = req
+        .from()
+        .ok()
+        .and_then(|f| aor_key(&f.uri))
+        .unwrap_or_default();
+    let recipient = req.request_uri().and_then(aor_key).unwrap_or_default();
+    (sender, recipient)
+}
+
 fn better(a: Option<Message>, b: Message) -> Message {
     let Some(a) = a else { return b };
     let (sa, sb) = (a.status().unwrap_or(999), b.status().unwrap_or(999));
@@ -148,7 +159,7 @@ impl Proxy {
         }
         if contacts.is_empty() {
             cx.flows
-                .reply(conn, req, 404, "Not Found (not registered)", &[]);
+                .reply(conn, req, 480, "Temporarily Unavailable", &[]);
             return;
         }
         let max_forwards = match req.max_forwards().ok().flatten() {
@@ -245,7 +256,13 @@ impl Proxy {
     /// of our legs. A provisional one is absorbed; the first 2xx goes
     /// upstream at once; otherwise the best final answer goes once every leg
     /// has answered.
-    pub fn on_response(&mut self, cx: &mut Cx<'_>, branch: &str, resp: &Message) -> bool {
+    pub fn on_response(
+        &mut self,
+        cx: &mut Cx<'_>,
+        branch: &str,
+        resp: &Message,
+        im_server: &mut ImServer,
+    ) -> bool {
         let Some(leg) = self.legs.get(branch) else {
             return false;
         };
@@ -264,6 +281,8 @@ impl Proxy {
                     if !r.answered {
                         r.answered = true;
                         cx.flows.send(r.origin, &m);
+                        let (sender, recipient) = parties(&r.request);
+                        im_server.on_delivered(cx.store, &sender, &recipient, &r.request, cx.now);
                     }
                 }
                 Some(m) => {
@@ -276,14 +295,14 @@ impl Proxy {
             done = r.pending.is_empty();
         }
         if done {
-            self.finish(cx, relay_id);
+            self.finish(cx, relay_id, im_server);
         }
         true
     }
 
     /// Ends relay `id`: unless a 2xx went upstream already, the best answer
     /// goes (or 480 when none came).
-    fn finish(&mut self, cx: &mut Cx<'_>, id: u64) {
+    fn finish(&mut self, cx: &mut Cx<'_>, id: u64, im_server: &mut ImServer) {
         cx.timers.stop(Timer::Relay(id));
         let Some(r) = self.relays.remove(&id) else {
             return;
@@ -293,6 +312,27 @@ impl Proxy {
         }
         if r.answered {
             return;
+        }
+        // No contact accepted it: the IM Server may keep it for later (202).
+        let unanswered = r
+            .best
+            .as_ref()
+            .is_none_or(|m| matches!(m.status(), Some(408 | 480)));
+        if unanswered {
+            let (sender, recipient) = parties(&r.request);
+            if let Some(user) = cx.users.by_aor(&recipient) {
+                let incoming = Incoming {
+                    sender: &sender,
+                    recipient: user,
+                    request: &r.request,
+                    online: false,
+                    now: cx.now,
+                };
+                if im_server.on_unanswered(&incoming, cx.store) {
+                    cx.flows.reply(r.origin, &r.request, 202, "Accepted", &[]);
+                    return;
+                }
+            }
         }
         match r.best {
             Some(m) => {
@@ -305,12 +345,12 @@ impl Proxy {
     }
 
     /// [`Timer::Relay`] fired: the legs still silent are given up.
-    pub fn relay_timed_out(&mut self, cx: &mut Cx<'_>, id: u64) {
-        self.finish(cx, id);
+    pub fn relay_timed_out(&mut self, cx: &mut Cx<'_>, id: u64, im_server: &mut ImServer) {
+        self.finish(cx, id, im_server);
     }
 
     /// The flow `conn` closed: its legs count as not answering.
-    pub fn close(&mut self, cx: &mut Cx<'_>, conn: ConnId) {
+    pub fn close(&mut self, cx: &mut Cx<'_>, conn: ConnId, im_server: &mut ImServer) {
         let gone: Vec<(String, u64)> = self
             .legs
             .iter()
@@ -324,7 +364,7 @@ impl Proxy {
                 r.pending.is_empty()
             });
             if done {
-                self.finish(cx, relay);
+                self.finish(cx, relay, im_server);
             }
         }
     }
@@ -385,7 +425,7 @@ mod tests {
     fn answer(kit: &mut Kit, p: &mut Proxy, req: &Message, status: u16) -> bool {
         let resp = MessageBuilder::reply(req, status, "Whatever", Some("x")).build();
         let branch = resp.top_via().unwrap().branch().unwrap().to_owned();
-        p.on_response(&mut kit.cx(), &branch, &resp)
+        p.on_response(&mut kit.cx(), &branch, &resp, &mut ImServer::default())
     }
 
     #[test]
@@ -441,7 +481,7 @@ mod tests {
         assert!(answer(&mut kit, &mut p, &leg, 486));
         kit.advance(Duration::from_secs(2));
         assert_eq!(kit.timers.pop_expired(kit.now.mono), Some(Timer::Relay(1)));
-        p.relay_timed_out(&mut kit.cx(), 1);
+        p.relay_timed_out(&mut kit.cx(), 1, &mut ImServer::default());
         assert_eq!(kit.last(alice).status(), Some(486));
 
         send(
@@ -465,7 +505,7 @@ mod tests {
             alice,
             &message(BOB),
         );
-        p.relay_timed_out(&mut kit.cx(), 3);
+        p.relay_timed_out(&mut kit.cx(), 3, &mut ImServer::default());
         assert_eq!(kit.last(alice).status(), Some(480), "no answer at all");
     }
 
@@ -490,7 +530,9 @@ mod tests {
             alice,
             &message("sip:carol@imsip.test"),
         );
-        assert_eq!(kit.last(alice).reason(), Some("Not Found (not registered)"));
+        // A known user with no contact: 480 (RFC 3261 §21.4.18), unless the IM
+        // Server stores it (offline delivery, not set here).
+        assert_eq!(kit.last(alice).status(), Some(480));
         let mut spent = MessageBuilder::request(Method::Message, BOB.parse().unwrap());
         for (name, value) in message(BOB).headers() {
             let value = if name == "Max-Forwards" { "0" } else { value };
@@ -504,7 +546,7 @@ mod tests {
         send(&mut kit, &mut p, &reg, &mut im, alice, &message(BOB));
         let _ = kit.last(bobs[0]);
         assert!(kit.flows.close(bobs[0]));
-        p.close(&mut kit.cx(), bobs[0]);
+        p.close(&mut kit.cx(), bobs[0], &mut ImServer::default());
         assert_eq!(kit.last(alice).status(), Some(480));
         // And nothing is sent to it afterwards.
         send(&mut kit, &mut p, &reg, &mut im, alice, &message(BOB));
@@ -515,13 +557,12 @@ mod tests {
     #[test]
     fn the_im_server_may_refuse_or_store() {
         let (mut kit, mut p, reg, alice, bobs) = setup(1);
-        let mut im = ImServer {
-            fixed: Some(Disposition::Refuse {
-                status: 403,
-                reason: "Forbidden (barred)".into(),
-                warning: Some("barred by \"settings\"".into()),
-            }),
-        };
+        let mut im = ImServer::default();
+        im.fixed = Some(Disposition::Refuse {
+            status: 403,
+            reason: "Forbidden (barred)".into(),
+            warning: Some("barred by \"settings\"".into()),
+        });
         send(&mut kit, &mut p, &reg, &mut im, alice, &message(BOB));
         let r = kit.last(alice);
         assert_eq!(r.status(), Some(403));

@@ -9,6 +9,8 @@
 //! a development core with a handful of clients on a local file. The unit
 //! tests use `MemoryStore`.
 
+use crate::message_store::{Deferred, MessageStore, SqliteMessages};
+use imsip::im::history::{HistoryEntry, HistoryQuery};
 use rusqlite::{params, Connection, OptionalExtension};
 use std::fmt;
 use std::path::Path;
@@ -47,7 +49,7 @@ impl From<rusqlite::Error> for StoreError {
 pub(crate) type StoreResult<T> = Result<T, StoreError>;
 
 /// What the dev core persists. Times are Unix seconds.
-pub(crate) trait Store: Send {
+pub(crate) trait Store: MessageStore + Send {
     /// The publication of `aor` for `package`, unless absent or expired at
     /// `now`.
     fn publication(&self, aor: &str, package: &str, now: u64) -> StoreResult<Option<Publication>>;
@@ -108,7 +110,32 @@ impl SqliteStore {
         let db = Connection::open(path)?;
         db.busy_timeout(Duration::from_secs(5))?;
         db.execute_batch(SCHEMA)?;
+        db.execute_batch(crate::message_store::SCHEMA)?;
         Ok(SqliteStore { db })
+    }
+}
+
+impl MessageStore for SqliteStore {
+    fn defer(&mut self, m: &Deferred) -> StoreResult<i64> {
+        SqliteMessages(&self.db).defer(m)
+    }
+    fn deferred_for(&self, recipient: &str) -> StoreResult<Vec<Deferred>> {
+        SqliteMessages(&self.db).deferred_for(recipient)
+    }
+    fn deferred_usage(&self, recipient: &str) -> StoreResult<(u64, u64)> {
+        SqliteMessages(&self.db).deferred_usage(recipient)
+    }
+    fn delete_deferred(&mut self, id: i64) -> StoreResult<()> {
+        SqliteMessages(&self.db).delete_deferred(id)
+    }
+    fn purge_deferred(&mut self, before: u64) -> StoreResult<u64> {
+        SqliteMessages(&self.db).purge_deferred(before)
+    }
+    fn add_history(&mut self, owner: &str, e: &HistoryEntry) -> StoreResult<()> {
+        SqliteMessages(&self.db).add_history(owner, e)
+    }
+    fn history(&self, owner: &str, q: &HistoryQuery) -> StoreResult<Vec<HistoryEntry>> {
+        SqliteMessages(&self.db).history(owner, q)
     }
 }
 
@@ -212,8 +239,41 @@ impl Store for SqliteStore {
 pub(crate) struct MemoryStore {
     publications: std::collections::BTreeMap<(String, String), Publication>,
     sqn: std::collections::HashMap<String, u64>,
+    messages: crate::message_store::MemoryMessages,
     /// When set, every call fails (to test the 500 paths).
     pub fail: bool,
+}
+
+#[cfg(test)]
+impl MessageStore for MemoryStore {
+    fn defer(&mut self, m: &Deferred) -> StoreResult<i64> {
+        self.check()?;
+        self.messages.defer(m)
+    }
+    fn deferred_for(&self, recipient: &str) -> StoreResult<Vec<Deferred>> {
+        self.check()?;
+        self.messages.deferred_for(recipient)
+    }
+    fn deferred_usage(&self, recipient: &str) -> StoreResult<(u64, u64)> {
+        self.check()?;
+        self.messages.deferred_usage(recipient)
+    }
+    fn delete_deferred(&mut self, id: i64) -> StoreResult<()> {
+        self.check()?;
+        self.messages.delete_deferred(id)
+    }
+    fn purge_deferred(&mut self, before: u64) -> StoreResult<u64> {
+        self.check()?;
+        self.messages.purge_deferred(before)
+    }
+    fn add_history(&mut self, owner: &str, e: &HistoryEntry) -> StoreResult<()> {
+        self.check()?;
+        self.messages.add_history(owner, e)
+    }
+    fn history(&self, owner: &str, q: &HistoryQuery) -> StoreResult<Vec<HistoryEntry>> {
+        self.check()?;
+        self.messages.history(owner, q)
+    }
 }
 
 #[cfg(test)]

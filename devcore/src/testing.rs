@@ -21,6 +21,7 @@ pub(crate) fn test_config() -> CoreConfig {
         domain: "imsip.test".into(),
         sent_by: "127.0.0.1:5060".into(),
         relay_timeout: Duration::from_secs(2),
+        deferred: crate::im_server::DeferredLimits::default(),
         auth: AuthConfig {
             realm: "imsip.test".into(),
             digest: vec![Algorithm::MD5],

@@ -74,6 +74,8 @@ pub(crate) enum Timer {
     Notify(u64),
     /// Proxy: relay `id` stops waiting for answers.
     Relay(u64),
+    /// IM Server: the delivery `id` of a deferred message stops waiting.
+    Delivery(u64),
 }
 
 /// The deadlines in force: at most one per [`Timer`], kept ordered so the

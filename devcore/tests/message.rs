@@ -82,15 +82,15 @@ async fn every_contact_gets_it_and_a_2xx_wins() {
 }
 
 #[tokio::test]
-async fn absent_or_unregistered_target_is_404() {
+async fn an_unknown_target_is_404_an_unregistered_one_480() {
     let core = start().await;
     let mut alice = core.alice().await;
     alice.register().await;
     let r = alice.message("sip:nobody@imsip.test", "?").await;
     assert_eq!(r.status(), Some(404), "{r}");
-    // carol exists but is not registered.
+    // carol exists but is not registered (and keeps no offline delivery).
     let r = alice.message("sip:carol@imsip.test", "?").await;
-    assert_eq!(r.status(), Some(404), "{r}");
+    assert_eq!(r.status(), Some(480), "{r}");
 }
 
 #[tokio::test]
