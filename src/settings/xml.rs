@@ -563,7 +563,7 @@ fn close(stack: &mut [XmlNode], root: &mut Option<XmlNode>, node: XmlNode) {
 ///
 /// A namespace declaration is skipped where the same binding is already in force, so
 /// self-contained nodes do not repeat their parents' declarations (the decoder reads nodes
-/// in the form [`without_redundant`] gives them, so that this loses nothing).
+/// in the form `without_redundant` gives them, so that this loses nothing).
 pub fn write(root: &XmlNode) -> String {
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     write_node(&mut out, root, Some(0), &mut Vec::new());

@@ -121,6 +121,10 @@ fn setup(browser_and_kamailio: bool) -> Result<(), String> {
             "kamailio-websocket-modules",
             // RFC 5626 outbound for the strict Kamailio set-up (tests/interop/strict/).
             "kamailio-outbound-modules",
+            // The IM Server on Kamailio (deploy/kamailio/): db_sqlite, xmlops, the sqlite3 CLI.
+            "kamailio-sqlite-modules",
+            "kamailio-xml-modules",
+            "sqlite3",
         ]
         .into_iter()
         .filter(|p| {
