@@ -343,3 +343,59 @@ fn a_timer_that_fires_minutes_late_is_handled_as_now() {
         .iter()
         .any(|e| matches!(e, Event::Registration(r) if r.state == RegistrationState::Failed)));
 }
+
+#[test]
+fn check_flow_probes_with_options_and_a_silent_core_is_declared_dead() {
+    // The page became visible again: without outbound, an OPTIONS probes the flow;
+    // any answer (here 405 from the fake core) proves it alive.
+    let mut h = registered();
+    h.ua.check_flow(h.now);
+    h.pump();
+    assert_eq!(h.sent_requests(Method::Options).len(), 1);
+    h.run_for(20_000);
+    assert_eq!(h.closes, 0, "answered: alive");
+    // A core that answers nothing: dead after keep_alive_timeout, then recovered.
+    h.core.behaviour.silent = true;
+    h.core.behaviour.no_pong = true;
+    h.ua.check_flow(h.now);
+    h.pump();
+    h.run_for(10_001);
+    assert_eq!(h.closes, 1, "no answer within 10 s → the flow is dead");
+    h.core.behaviour.silent = false;
+    h.core.behaviour.no_pong = false;
+    h.run_for(2_000);
+    assert_eq!(h.connects, 2);
+    assert_eq!(h.ua.registration().state, RegistrationState::Registered);
+}
+
+#[test]
+fn check_flow_after_a_long_freeze_refreshes_a_lapsed_registration_at_once() {
+    let mut h = registered();
+    let regs = h.sent_requests(Method::Register).len();
+    // Frozen for 20 minutes: no timer ran. The page resumes and checks the flow
+    // before its (late) timer fires.
+    h.now += 20 * 60_000;
+    h.ua.check_flow(h.now);
+    h.pump();
+    assert!(
+        h.sent_requests(Method::Register).len() > regs,
+        "re-registered at once"
+    );
+    assert_eq!(h.ua.registration().state, RegistrationState::Registered);
+}
+
+#[test]
+fn offline_stops_reconnect_attempts_and_online_reconnects_at_once() {
+    let mut h = registered();
+    h.online = false;
+    h.ua.set_online(h.now, false);
+    h.drop_connection();
+    let connects = h.connects;
+    h.run_for(600_000);
+    assert_eq!(h.connects, connects, "no attempt while offline");
+    h.online = true;
+    h.ua.set_online(h.now, true);
+    h.pump();
+    assert_eq!(h.connects, connects + 1, "at once when online");
+    assert_eq!(h.ua.registration().state, RegistrationState::Registered);
+}

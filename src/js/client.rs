@@ -586,6 +586,25 @@ impl ImClientCore {
         self.command(|ua, now| Ok(ua.fetch_settings(now)))
     }
 
+    /// Checks the flow at once (page visible again, resumed, back online): see
+    /// `UserAgent::check_flow`.
+    #[wasm_bindgen(js_name = checkFlow)]
+    pub fn check_flow(&self) {
+        let _ = self.shared.run(Vec::new(), |st| {
+            let now = st.now();
+            st.ua.check_flow(now);
+        });
+    }
+
+    /// The host went offline (`false`) or came back (`true`).
+    #[wasm_bindgen(js_name = setOnline)]
+    pub fn set_online(&self, online: bool) {
+        let _ = self.shared.run(Vec::new(), |st| {
+            let now = st.now();
+            st.ua.set_online(now, online);
+        });
+    }
+
     /// Reads back the conversation history the IM Server keeps (`query`: `{ with?,
     /// since?, limit? }`); resolves with the messages, oldest first.
     #[wasm_bindgen(js_name = fetchHistory)]

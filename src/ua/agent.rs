@@ -446,7 +446,7 @@ impl UserAgent {
                 let signal = self.registerer.on_final(cx!(self), msg, status);
                 self.on_registration_signal(signal);
             }
-            Usage::MacFailureNotice => {}
+            Usage::MacFailureNotice | Usage::Probe => {}
             Usage::Publish => self.publisher.on_final(cx!(self), msg, status),
             Usage::Watch => self.subscriber.on_final(cx!(self), msg, status),
             Usage::Fetch(id) => {
@@ -460,7 +460,7 @@ impl UserAgent {
 
     /// A 401/407: answer it (RFC 3261 §22.2) or fail the request.
     fn on_challenge(&mut self, mut tx: ClientTx, msg: &Message, proxy: bool) {
-        if tx.usage == Usage::MacFailureNotice {
+        if matches!(tx.usage, Usage::MacFailureNotice | Usage::Probe) {
             return;
         }
         if tx.auth_rounds >= MAX_AUTH_ROUNDS {
@@ -500,7 +500,7 @@ impl UserAgent {
                 let signal = self.registerer.on_failed(cx!(self), err);
                 self.on_registration_signal(signal);
             }
-            Usage::MacFailureNotice => {}
+            Usage::MacFailureNotice | Usage::Probe => {}
             Usage::Publish => self.publisher.on_failed(cx!(self), err),
             Usage::Watch => self.subscriber.on_failed(cx!(self), err),
             Usage::Fetch(id) => {

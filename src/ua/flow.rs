@@ -44,6 +44,8 @@ pub(super) struct Flow {
     pong_required: bool,
     /// The keep-alive interval in force on this flow, ms (0: off).
     interval: Millis,
+    /// The host is offline (the app said so): no reconnect attempts until online.
+    offline: bool,
 }
 
 impl Flow {
@@ -53,6 +55,7 @@ impl Flow {
             failures: 0,
             pong_required: false,
             interval: 0,
+            offline: false,
         }
     }
 
@@ -164,7 +167,9 @@ impl Flow {
             let delay = cx.backoff(self.failures);
             self.failures = self.failures.saturating_add(1);
             self.state = FlowState::Waiting;
-            cx.timers.set(Timer::Reconnect, cx.now + delay);
+            if !self.offline {
+                cx.timers.set(Timer::Reconnect, cx.now + delay);
+            }
             cx.emit(Event::Connection(ConnectionState::Disconnected {
                 retry_in: Some(delay),
             }));
@@ -176,6 +181,39 @@ impl Flow {
                 retry_in: None,
             }));
             None
+        }
+    }
+
+    /// Whether pongs are required on this flow (outbound or Flow-Timer).
+    pub fn pong_required(&self) -> bool {
+        self.pong_required
+    }
+
+    /// Expect a sign of life within `within` ms (after a probe): without one the
+    /// flow is declared dead (PongDeadline).
+    pub fn expect_answer(&mut self, cx: &mut Ctx<'_>, within: Millis) {
+        if self.state == FlowState::Connected {
+            cx.timers.set(Timer::PongDeadline, cx.now + within);
+        }
+    }
+
+    /// Reconnects now instead of waiting out the backoff (the page became
+    /// visible, the host came back online).
+    pub fn reconnect_now(&mut self, cx: &mut Ctx<'_>) {
+        if self.state == FlowState::Waiting && !self.offline {
+            cx.timers.set(Timer::Reconnect, cx.now);
+        }
+    }
+
+    /// The host went offline (`false`) or came back (`true`). Offline: the
+    /// reconnect timer stops (attempts would fail and grow the backoff);
+    /// online: a flow that is wanted reconnects at once.
+    pub fn set_online(&mut self, cx: &mut Ctx<'_>, online: bool) {
+        self.offline = !online;
+        if self.offline {
+            cx.timers.stop(Timer::Reconnect);
+        } else if self.state == FlowState::Waiting {
+            cx.timers.set(Timer::Reconnect, cx.now);
         }
     }
 

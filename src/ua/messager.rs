@@ -68,6 +68,23 @@ impl Messager {
         })
     }
 
+    /// An OPTIONS to our registrar's domain (RFC 3261 §11): any answer at all proves
+    /// the flow alive.
+    pub fn probe(cx: &mut Ctx<'_>) -> Req {
+        let tag = cx.token(10);
+        Req {
+            method: Method::Options,
+            ruri: cx.local.registrar.clone(),
+            from: cx.own_from(&tag),
+            to: format!("<{}>", cx.local.registrar),
+            call_id: cx.token(22),
+            cseq: 1,
+            route: cx.local.service_route.clone(),
+            headers: vec![(HeaderName::Accept, "application/sdp".into())],
+            body: None,
+        }
+    }
+
     /// Sends a MESSAGE built by [`Messager::request`] (the route is taken now:
     /// the Service-Route of the registration in force).
     pub fn send(cx: &mut Ctx<'_>, mut req: Req, op: OpId) {

@@ -76,6 +76,8 @@ pub(super) struct Registerer {
     failures: u32,
     /// A 500 already made us switch to a fresh Call-ID.
     fresh_call_id_tried: bool,
+    /// When the binding expires at the registrar, as of the last 2xx.
+    bound_until: Option<Millis>,
 }
 
 impl Registerer {
@@ -95,6 +97,18 @@ impl Registerer {
             queued: VecDeque::new(),
             failures: 0,
             fresh_call_id_tried: false,
+            bound_until: None,
+        }
+    }
+
+    /// Refreshes now when registered and the binding expires within `margin`
+    /// ms (or has expired: a frozen or throttled page whose timers did not run).
+    pub fn refresh_if_near(&mut self, cx: &mut Ctx<'_>, margin: Millis) {
+        let near = self
+            .bound_until
+            .is_some_and(|t| t <= cx.now.saturating_add(margin));
+        if self.wanted && self.state == RegistrationState::Registered && near {
+            cx.timers.set(Timer::RegisterRefresh, cx.now);
         }
     }
 
@@ -472,6 +486,7 @@ impl Registerer {
         self.failures = 0;
         let changed = self.state != RegistrationState::Registered;
         self.transition(RegistrationState::Registered);
+        self.bound_until = Some(cx.now + granted as Millis * 1000);
         // Refresh at a random point between 50 % and 85 % of the granted expiry.
         if granted > 0 {
             let f = 0.5 + 0.35 * cx.fraction();

@@ -22,6 +22,8 @@ pub(super) enum Usage {
     Fetch(u64),
     /// A pager-mode MESSAGE of the app.
     Message(OpId),
+    /// An OPTIONS checking the flow (`check_flow`); any answer proves it alive.
+    Probe,
 }
 
 /// A request as its owner wants it sent; sent again after a challenge with a new

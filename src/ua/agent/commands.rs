@@ -126,6 +126,49 @@ impl UserAgent {
         op
     }
 
+    /// Checks the flow at once (the page became visible, resumed from a freeze or
+    /// from the back/forward cache, or the host came back online), instead of
+    /// waiting for a timer the browser may have throttled: when connected, a probe
+    /// (a CRLF keep-alive when outbound was negotiated, else an OPTIONS) that must be
+    /// answered within [`Config::keep_alive_timeout`] or the flow is declared
+    /// dead; when waiting to reconnect, reconnects now; and a registration that has
+    /// expired or expires within 30 s is refreshed now.
+    ///
+    /// [`Config::keep_alive_timeout`]: super::super::config::Config::keep_alive_timeout
+    pub fn check_flow(&mut self, now: Millis) {
+        self.advance(now);
+        if self.flow.is_closed() {
+            return;
+        }
+        if self.flow.is_connected() {
+            if self.flow.pong_required() {
+                self.out.push_back(Output::Transmit("\r\n\r\n".to_owned()));
+            } else {
+                let req = Messager::probe(cx!(self));
+                cx!(self).send(req, Usage::Probe);
+            }
+            let within = self.cfg.keep_alive_timeout;
+            self.flow.expect_answer(cx!(self), within);
+        } else {
+            self.flow.reconnect_now(cx!(self));
+        }
+        self.registerer.refresh_if_near(cx!(self), 30_000);
+        self.run_timers();
+        self.arm();
+    }
+
+    /// The host went offline (`online == false`: no reconnect attempts, which
+    /// would fail and grow the backoff) or came back (reconnect at once).
+    pub fn set_online(&mut self, now: Millis, online: bool) {
+        self.advance(now);
+        if self.flow.is_closed() {
+            return;
+        }
+        self.flow.set_online(cx!(self), online);
+        self.run_timers();
+        self.arm();
+    }
+
     /// Closes the client: pending operations fail with `invalid_state`, the socket
     /// is closed and nothing more is sent.
     pub fn close(&mut self, now: Millis) {
