@@ -139,6 +139,18 @@ impl Ctx<'_> {
         wait / 2 + (self.fraction() * (wait / 2) as f64) as Millis
     }
 
+    /// The wait before retrying after `err`: its Retry-After when it has one
+    /// (RFC 3261 §20.33), else the backoff for `failures` (RFC 5626 §4.5).
+    pub fn retry_delay(&mut self, err: &UaError, failures: u32) -> Millis {
+        match err {
+            UaError::Rejected {
+                retry_after: Some(s),
+                ..
+            } => Millis::from(*s) * 1000,
+            _ => self.backoff(failures),
+        }
+    }
+
     /// `"Display" <aor>;tag=...`
     pub fn own_from(&self, tag: &str) -> String {
         let mut na = NameAddr::new(self.cfg.aor.clone());

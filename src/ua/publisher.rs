@@ -391,13 +391,7 @@ impl Publisher {
         self.last_error = Some(err.clone());
         let expiry = cx.timers.get(Timer::PublishExpiry);
         if is_transient(&err) {
-            let delay = match &err {
-                UaError::Rejected {
-                    retry_after: Some(s),
-                    ..
-                } => *s as Millis * 1000,
-                _ => cx.backoff(self.failures),
-            };
+            let delay = cx.retry_delay(&err, self.failures);
             self.failures = self.failures.saturating_add(1);
             let at = cx.now + delay;
             if expiry.is_none_or(|e| at < e) {

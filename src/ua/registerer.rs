@@ -523,14 +523,7 @@ impl Registerer {
             return RegSignal::Nothing;
         }
         if is_transient(&err) {
-            // Retry-After honoured (RFC 3261 §20.33), else the backoff (RFC 5626 §4.5).
-            let delay = match &err {
-                UaError::Rejected {
-                    retry_after: Some(s),
-                    ..
-                } => *s as Millis * 1000,
-                _ => cx.backoff(self.failures),
-            };
+            let delay = cx.retry_delay(&err, self.failures);
             self.failures = self.failures.saturating_add(1);
             cx.timers.stop(Timer::RegisterRefresh);
             cx.timers.set(Timer::RegisterRetry, cx.now + delay);

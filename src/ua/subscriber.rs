@@ -322,10 +322,7 @@ impl Subscriber {
                 retry_after,
             });
             if resubscribe {
-                let delay = match retry_after {
-                    Some(s) => s as Millis * 1000,
-                    None => cx.backoff(self.failures),
-                };
+                let delay = cx.retry_delay(&err, self.failures);
                 self.failures = self.failures.saturating_add(1);
                 cx.timers.set(Timer::WatchRetry, cx.now + delay);
             } else {
