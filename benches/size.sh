@@ -16,9 +16,10 @@ set -euo pipefail
 # Regression guard: the measured total rounded up to the next 5 KB (2026-11-25: 127.4 KB;
 # 2026-11-29: 138.5 KB after the user agent's rebuild — per-realm credentials, registration,
 # publication and subscription retries, the outbound rules, the UAS 415/481 rules;
-# 143.9 KB with the IM Server's client side: history fetch and codec, SIP/RFC 3339 dates).
+# 143.9 KB with the IM Server's client side: history fetch and codec, SIP/RFC 3339 dates;
+# 145.2 KB with the page-lifecycle probes, check_flow and set_online).
 # Lower it when the package shrinks; raise it only with a reason in the commit.
-BUDGET=145 # KB (1 KB = 1024 B)
+BUDGET=150 # KB (1 KB = 1024 B)
 TARGET=45  # KB: the issue's target, reported, never enforced
 
 cd "$(dirname "$0")/.."
@@ -113,7 +114,7 @@ else
   if [ -f "$RAW" ] && [ -x "$WASM_OPT" ] && command -v wasm-bindgen >/dev/null; then
     rm -rf "$OUT/named"
     if wasm-bindgen --target web --keep-debug --out-dir "$OUT/named" --out-name imsip_core "$RAW" 2>/dev/null &&
-       "$WASM_OPT" -Oz -g --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+       "$WASM_OPT" -Oz --converge -g --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
          --enable-mutable-globals --enable-multivalue --enable-reference-types \
          "$OUT/named/imsip_core_bg.wasm" -o "$OUT/named.wasm" 2>/dev/null; then
       names=$("$TWIGGY" top --format csv "$OUT/named.wasm" |

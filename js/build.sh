@@ -5,8 +5,9 @@
 # Each: wasm-pack (wasm-opt off in Cargo.toml) → wasm-opt -Oz from npm `binaryen`
 # (never Debian's) → the JS shim and types copied in → package.json patched.
 # Layout of each: imsip.js + imsip.d.ts (the entry: js/imsip.{web,bundler}.js and
-# js/imsip.d.ts), imclient.js (js/imclient.js), imsip_core.js + imsip_core_bg.wasm
-# (wasm-bindgen's output).
+# js/imsip.d.ts), imclient.js (js/imclient.js), imworker.js (js/imworker.js: the
+# shared worker of `share: 'tabs'`, which imports ./imsip.js), imsip_core.js +
+# imsip_core_bg.wasm (wasm-bindgen's output).
 #
 # Usage: js/build.sh [--dev]    (--dev: unoptimised, no wasm-opt; for iterating)
 set -euo pipefail
@@ -31,7 +32,9 @@ package() { # target out-dir entry-file
   wasm-pack build "$PROFILE" --target "$target" --out-dir "$out" --out-name imsip_core
   if [ "$PROFILE" = --release ]; then
     # The features the Rust wasm target enables by default (Rust ≥ 1.82).
-    wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+    # --strip-producers / --strip-target-features: metadata sections no loader reads.
+    wasm-opt -Oz --converge --strip-producers --strip-target-features \
+      --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
       --enable-mutable-globals --enable-multivalue --enable-reference-types \
       "$out/imsip_core_bg.wasm" -o "$out/imsip_core_bg.wasm.opt"
     mv "$out/imsip_core_bg.wasm.opt" "$out/imsip_core_bg.wasm"
@@ -44,6 +47,7 @@ package() { # target out-dir entry-file
   sed "s#from './imerror.js'#from './$imerror'#" js/imclient.js >"$out/imclient.js"
   grep -q "from './$imerror'" "$out/imclient.js" || { echo "build.sh: imclient.js import not rewritten" >&2; exit 1; }
   cp "js/$entry" "$out/imsip.js"
+  cp js/imworker.js "$out/imworker.js"
   cp js/imsip.d.ts "$out/imsip.d.ts"
   cp js/README.md "$out/README.md"
   node js/patch-package.mjs "$out" "$target"
