@@ -38,47 +38,17 @@
 # Only 127.0.0.1 is used. Works as root (Kamailio warns about it) or as any user.
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-CFG="$ROOT/deploy/kamailio/kamailio.cfg"
-IMSIP_SQL="$ROOT/deploy/kamailio/imsip-create.sql"
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+CFG="$HERE/kamailio.cfg"
+IMSIP_SQL="$HERE/imsip-create.sql"
 DIR=${IMSIP_DEPLOY_DIR:-$ROOT/target/deploy-kamailio}
 PIDFILE="$DIR/kamailio.pid"
 LOG="$DIR/kamailio.log"
 PORTFILE="$DIR/kamailio.port"
-KAMAILIO=${KAMAILIO:-$(command -v kamailio 2>/dev/null || echo /usr/sbin/kamailio)}
 SCHEMA=${KAMAILIO_SQLITE_SCHEMA:-/usr/share/kamailio/db_sqlite}
-
-die() { echo "kamailio.sh: $*" >&2; exit 1; }
-
-running_pid() { # the PID in kamailio.pid if that process is still our Kamailio
-    local pid
-    [[ -f $PIDFILE ]] || return 1
-    pid=$(<"$PIDFILE")
-    [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null || return 1
-    # A PID reused by another process is never ours: its command line must be
-    # Kamailio started with this directory (-w DIR) and this config.
-    if [[ -r /proc/$pid/cmdline ]]; then
-        tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "-w $DIR " || return 1
-        tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "-f $CFG " || return 1
-    fi
-    echo "$pid"
-}
-
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
-random_port() { echo $((20000 + (RANDOM * 32768 + RANDOM) % 40000)); }
-
-free_port() {
-    local p i
-    for i in $(seq 1 100); do
-        p=$(random_port)
-        if ! port_open "$p"; then
-            echo "$p"
-            return 0
-        fi
-    done
-    die "no free port found"
-}
+# die, ports, our_pid, stop_instance, check_config, launch, cmd_stop, cmd_status, main
+source "$HERE/kamailio-lib.sh"
 
 # The SQLite database with Kamailio's tables, ours and the users; built in a
 # temporary file and moved into place, so a half-made file is never used.
@@ -149,105 +119,28 @@ args_for() { # ws_port node_port silo_port
     return 0
 }
 
-stop_instance() { # TERM to the process group, KILL after 5 s; prints the PID stopped
-    local pid i
-    pid=$(running_pid) || { rm -f "$PIDFILE"; return 1; }
-    kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
-    rm -f "$PIDFILE"
-    for i in $(seq 1 50); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    if kill -0 "$pid" 2>/dev/null; then
-        kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
-    fi
-    echo "$pid"
-}
+ready() { grep -q "imsip deploy: ready" "$LOG" && port_open "$1"; }
 
 # Starts on the given ports; returns 2 when a port could not be bound (retry with others).
 start_on() { # ws_port node_port silo_port
-    local ws=$1 pid i
     args_for "$@"
-    if ! "$KAMAILIO" -c "${ARGS[@]}" >"$DIR/check.log" 2>&1; then
-        cat "$DIR/check.log" >&2
-        die "configuration check failed ($CFG); are kamailio-websocket-modules, kamailio-sqlite-modules and kamailio-xml-modules installed?"
-    fi
-    mkdir -p "$DIR/run"
-    : >"$LOG"
-    # setsid: Kamailio and its children form their own process group, so `stop`
-    # ends exactly them. -DD: no daemonizing (the PID stays the one started).
-    setsid "$KAMAILIO" "${ARGS[@]}" -DD -E -w "$DIR" -Y "$DIR/run" \
-        -m "${KAMAILIO_SHM_MB:-64}" -M "${KAMAILIO_PKG_MB:-8}" \
-        </dev/null >>"$LOG" 2>&1 &
-    pid=$!
-    echo "$pid" >"$PIDFILE"
-    for i in $(seq 1 150); do
-        if ! kill -0 "$pid" 2>/dev/null; then
-            rm -f "$PIDFILE"
-            if grep -qiE "address already in use|bind.*failed|cannot bind" "$LOG"; then
-                return 2
-            fi
-            tail -n 30 "$LOG" >&2
-            die "Kamailio exited during start-up (log: $LOG)"
-        fi
-        if grep -q "imsip deploy: ready" "$LOG" && port_open "$ws"; then
-            return 0
-        fi
-        sleep 0.1
-    done
-    stop_instance >/dev/null || true
-    tail -n 30 "$LOG" >&2
-    die "Kamailio did not get ready within 15 s (log: $LOG)"
+    check_config "$DIR/check.log" "configuration check failed ($CFG); are kamailio-websocket-modules, kamailio-sqlite-modules and kamailio-xml-modules installed?"
+    launch Kamailio "$PIDFILE" "$LOG" "$DIR/run" 15 ready "$1"
 }
 
 cmd_start() {
-    [[ -x $KAMAILIO ]] || die "kamailio not found (apt-get install -y kamailio kamailio-websocket-modules kamailio-sqlite-modules kamailio-xml-modules sqlite3)"
-    mkdir -p "$DIR"
-    local pid fixed=${1:-} ws node silo rc=1 attempt
-    if pid=$(running_pid); then
+    prepare_start "kamailio kamailio-websocket-modules kamailio-sqlite-modules kamailio-xml-modules sqlite3"
+    local pid ws node silo
+    if pid=$(our_pid "$PIDFILE" "$CFG"); then
         die "already running (pid $pid); stop it first"
     fi
-    if [[ -n $fixed ]]; then
-        [[ $fixed =~ ^[0-9]+$ ]] && ((fixed > 0 && fixed < 65536)) || die "bad port: $fixed"
-        port_open "$fixed" && die "port $fixed is in use"
-    fi
+    check_port "${1:-}"
     db_args
-    for attempt in 1 2 3 4 5 6 7 8; do
-        ws=${fixed:-$(free_port)}
-        node=$(random_port)
-        silo=$(random_port)
-        [[ $node != "$ws" && $silo != "$ws" && $node != "$silo" ]] || continue
-        rc=0; start_on "$ws" "$node" "$silo" || rc=$?
-        [[ $rc == 0 ]] && break
-    done
-    [[ $rc == 0 ]] || die "could not bind the ports (log: $LOG)"
+    start_on_ports "${1:-}" 3 start_on
+    read -r ws node silo <<<"${PORTS[*]}"
     echo "$ws" >"$PORTFILE"
     printf 'WS_PORT=%s\nNODE_PORT=%s\nSILO_PORT=%s\n' "$ws" "$node" "$silo" >"$DIR/ports"
     echo "ws://127.0.0.1:$ws/sip"
 }
 
-cmd_stop() {
-    local pid
-    if pid=$(stop_instance); then
-        echo "stopped (pid $pid)"
-    else
-        echo "not running"
-    fi
-}
-
-cmd_status() {
-    local pid
-    if pid=$(running_pid); then
-        echo "running: pid $pid, ws://127.0.0.1:$(cat "$PORTFILE")/sip"
-    else
-        echo "not running"
-        return 1
-    fi
-}
-
-case ${1:-} in
-start) shift; cmd_start "$@" ;;
-stop) cmd_stop ;;
-status) cmd_status ;;
-*) die "usage: $0 start [PORT] | stop | status" ;;
-esac
+main "$@"

@@ -20,50 +20,18 @@
 //
 //   bash js/build.sh && node --test js/interop/deploy-history.test.mjs
 //   (IMSIP_PKG=/path/to/pkg/imsip.js picks another build)
-//
-// The helpers below (missing, startKamailio, mk, expectEvent, header, received) are
-// copies of js/interop/deploy.test.mjs's, kept here while that file is refactored.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile as execFileCb, execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
-import { promisify } from 'node:util';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import { WebSocket } from 'ws';
+import { expectEvent, fmt, received } from '../test-lib/client.mjs';
+import { deployKamailioRuns, kamailioClient, missingDeployKamailio } from '../test-lib/kamailio.mjs';
+import { header } from '../test-lib/sip.mjs';
 
-const execFile = promisify(execFileCb);
-const here = path.dirname(fileURLToPath(import.meta.url));
-const root = path.resolve(here, '../..');
-const entry = process.env.IMSIP_PKG ?? path.join(root, 'pkg', 'imsip.js');
-if (!existsSync(entry)) throw new Error(`build the package first (bash js/build.sh): ${entry}`);
-const { default: init, ImClient } = await import(pathToFileURL(entry).href);
-await init();
 globalThis.WebSocket ??= WebSocket;
 
-const script = path.join(root, 'deploy', 'kamailio', 'kamailio.sh');
-const logRoot = path.join(root, 'target', 'deploy-kamailio');
-// This run's directory (not deploy.test.mjs's run-<pid>): concurrent runs never share
-// files. Directories of runs whose process is gone are removed at start, after stopping
-// any Kamailio a killed run left behind (by the PID in its own files).
-const runDir = path.join(logRoot, `history-${process.pid}`);
-const alive = (pid) => {
-  try { process.kill(pid, 0); return true; } catch (e) { return e.code === 'EPERM'; }
-};
-for (const name of existsSync(logRoot) ? readdirSync(logRoot) : []) {
-  const m = /^history-(\d+)$/.exec(name);
-  if (!m || alive(Number(m[1]))) continue;
-  const stale = path.join(logRoot, name);
-  for (const slug of readdirSync(stale)) {
-    try {
-      execFileSync('bash', [script, 'stop'],
-        { env: { ...process.env, IMSIP_DEPLOY_DIR: path.join(stale, slug) }, stdio: 'ignore' });
-    } catch { /* not a Kamailio directory */ }
-  }
-  rmSync(stale, { recursive: true, force: true });
-}
-const RECONNECT = { minDelay: 0.2, maxDelay: 1 };
-const EVENTS = ['connection', 'registration', 'policy', 'message', 'trace'];
+// This run's directory (not deploy.test.mjs's run-<pid>): concurrent runs never share files.
+const { start: startKamailio } = deployKamailioRuns({ prefix: 'history' });
+
 const DOMAIN = 'imsip.test';
 const ALICE = `sip:alice@${DOMAIN}`;
 const BOB = `sip:bob@${DOMAIN}`;
@@ -72,109 +40,12 @@ const HISTORY_XML = 'application/vnd.imsip.im-history+xml';
 const TEXT = 'text/plain;charset=UTF-8';
 const RFC3339 = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/;
 
-/** Why the tests cannot run here, or null: kamailio, the modules the config loads, sqlite3. */
-function missing() {
-  const bin = process.env.KAMAILIO
-    ?? ['/usr/sbin/kamailio', '/usr/local/sbin/kamailio'].find((p) => existsSync(p));
-  const apt = 'apt-get install -y kamailio kamailio-websocket-modules kamailio-sqlite-modules kamailio-xml-modules sqlite3';
-  if (!bin || !existsSync(bin)) return `kamailio not installed (${apt})`;
-  let dirs = [];
-  try {
-    const info = execFileSync(bin, ['-I'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-    const m = /Default paths to modules:\s*(\S+)/.exec(info);
-    if (m) dirs = m[1].split(':');
-  } catch { /* an old binary without -I: fall through */ }
-  for (const mod of ['websocket', 'db_sqlite', 'xmlops', 'msilo', 'sqlops', 'auth_db', 'htable']) {
-    if (!dirs.some((d) => existsSync(path.join(d, `${mod}.so`)))) {
-      return `Kamailio's ${mod} module is missing (${apt}; looked in ${dirs.join(', ') || 'nowhere'})`;
-    }
-  }
-  try {
-    execFileSync('sqlite3', ['-version'], { stdio: 'ignore' });
-  } catch {
-    return 'the sqlite3 CLI is missing (apt-get install -y sqlite3)';
-  }
-  return null;
-}
-const skipReason = missing();
+const skipReason = missingDeployKamailio();
 
-/** A deployment Kamailio for test `t` in target/deploy-kamailio/history-<pid>/<slug>/; stopped when `t` ends. */
-async function startKamailio(t, slug) {
-  const dir = path.join(runDir, slug);
-  mkdirSync(dir, { recursive: true });
-  const env = { ...process.env, IMSIP_DEPLOY_DIR: dir };
-  delete env.IMSIP_DEPLOY_DB;
-  delete env.KAMAILIO_DB_URL;
-  const run = async (...args) => (await execFile('bash', [script, ...args], { env, encoding: 'utf8' })).stdout;
-  const url = /ws:\/\/\S+/.exec(await run('start'))[0];
-  t.after(() => run('stop'));
-  return { dir, url };
-}
-
-/** An ImClient with every event recorded in `c.ev[type]`; its frames go to <dir>/<label>.wire when `t` ends. */
-function mk(t, k, label, user, options) {
-  const c = new ImClient({
-    server: k.url,
-    aor: `sip:${user}@${DOMAIN}`,
-    password: `${user}-secret`,
-    reconnect: RECONNECT,
-    webSocket: WebSocket,
-    publishPolicy: 'never',
-    ...options,
-  });
-  c.test = t;
-  c.ev = {};
-  for (const type of EVENTS) {
-    c.ev[type] = [];
-    c.addEventListener(type, (e) => c.ev[type].push(e.detail));
-  }
-  t.after(() => {
-    c.close();
-    const wire = c.ev.trace.map((f) => `${f.direction === 'out' ? '>>>' : '<<<'} ${new Date(f.at).toISOString()}\n${f.text}`);
-    writeFileSync(path.join(k.dir, `${label}.wire`), wire.join('\n\n'));
-  });
-  return c;
-}
-
-const fmt = (d) => JSON.stringify(d, (key, v) => (v instanceof Error ? { code: v.code, status: v.status, message: v.message } : v));
-
-/**
- * The first `type` event of `c` at index ≥ `after` (already recorded or still to
- * come) matching `pred`; rejects after `ms` listing what did arrive. The wait ends
- * with the test at the latest (no timer outlives it).
- */
-function expectEvent(c, type, pred, { after = 0, ms = 20_000, what = `${type} event` } = {}) {
-  return new Promise((resolve, reject) => {
-    let i = after;
-    const check = () => {
-      for (const list = c.ev[type]; i < list.length; i++) {
-        if (pred(list[i])) {
-          done();
-          resolve(list[i]);
-          return;
-        }
-      }
-    };
-    const listener = () => queueMicrotask(check);
-    const timer = setTimeout(() => {
-      done();
-      reject(new Error(`no ${what} within ${ms} ms; ${type} events: ${c.ev[type].slice(after).map(fmt).join(', ') || 'none'}`));
-    }, ms);
-    const done = () => { clearTimeout(timer); c.removeEventListener(type, listener); };
-    c.test.after(done);
-    c.addEventListener(type, listener);
-    check();
-  });
-}
-
-/** A header's value in a SIP message (first occurrence), or undefined. */
-function header(msg, name) {
-  const m = new RegExp(`^${name}:[ \\t]*(.*)$`, 'im').exec(msg.split('\r\n\r\n')[0]);
-  return m?.[1];
-}
-
-/** Frames the client received whose first line starts with `start`. */
-const received = (c, start) => c.ev.trace.filter((f) => f.direction === 'in' && f.text.startsWith(start)).map((f) => f.text);
+/** An ImClient of `user` (password `<user>-secret`, publishPolicy 'never'); see kamailioClient. */
+const mk = (t, k, label, user, options) => kamailioClient(t, k, label, {
+  aor: `sip:${user}@${DOMAIN}`, password: `${user}-secret`, publishPolicy: 'never', ...options,
+});
 
 /**
  * `fetch()` again until `pred` holds for its result (a row the core adds when a

@@ -7,7 +7,7 @@
 //     (403 with `Warning: 399 imsip.test "incoming session barring active"`), also after
 //     a refresh; 423 under 60 s; 412 on a stale SIP-If-Match; 415 on a wrong
 //     Content-Type; 400 for a document that is not well-formed; Expires: 0 removes and a MESSAGE
-//     then reaches the raw client; 404 for an unknown user; 489 for Event: im-history;
+//     then reaches the raw client; 404 for an unknown user; 489 for an unknown event package;
 //     CRLF keep-alive answered;
 //  a. the seed flow with default options: register() resolves and the 'if-absent'
 //     policy publishes; a second client of the same user adopts the stored settings;
@@ -28,257 +28,40 @@
 //   (IMSIP_PKG=/path/to/pkg/imsip.js picks another build)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile as execFileCb, execFileSync } from 'node:child_process';
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
-import { promisify } from 'node:util';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { randomUUID } from 'node:crypto';
 import { WebSocket } from 'ws';
+import { expectEvent, fmt, received } from '../test-lib/client.mjs';
+import { deployKamailioRuns, kamailioClient, missingDeployKamailio } from '../test-lib/kamailio.mjs';
+import { challengeParams, header, rawSipClient, status } from '../test-lib/sip.mjs';
 
-const execFile = promisify(execFileCb);
-const here = path.dirname(fileURLToPath(import.meta.url));
-const root = path.resolve(here, '../..');
-const entry = process.env.IMSIP_PKG ?? path.join(root, 'pkg', 'imsip.js');
-if (!existsSync(entry)) throw new Error(`build the package first (bash js/build.sh): ${entry}`);
-const { default: init, ImClient } = await import(pathToFileURL(entry).href);
-await init();
 globalThis.WebSocket ??= WebSocket;
 
-const script = path.join(root, 'deploy', 'kamailio', 'kamailio.sh');
-const logRoot = path.join(root, 'target', 'deploy-kamailio');
-// This run's directory: concurrent runs never share files. Directories of runs whose
-// process is gone are removed at start, after stopping any Kamailio a killed run left
-// behind (by the PID in its own files).
-const runDir = path.join(logRoot, `run-${process.pid}`);
-const alive = (pid) => {
-  try { process.kill(pid, 0); return true; } catch (e) { return e.code === 'EPERM'; }
-};
-for (const name of existsSync(logRoot) ? readdirSync(logRoot) : []) {
-  const m = /^run-(\d+)$/.exec(name);
-  if (!m || alive(Number(m[1]))) continue;
-  const stale = path.join(logRoot, name);
-  for (const slug of readdirSync(stale)) {
-    try {
-      execFileSync('bash', [script, 'stop'],
-        { env: { ...process.env, IMSIP_DEPLOY_DIR: path.join(stale, slug) }, stdio: 'ignore' });
-    } catch { /* not a Kamailio directory */ }
-  }
-  rmSync(stale, { recursive: true, force: true });
-}
-const RECONNECT = { minDelay: 0.2, maxDelay: 1 };
-const EVENTS = ['connection', 'registration', 'policy', 'message', 'trace'];
 const DOMAIN = 'imsip.test';
 const SETTINGS_XML = 'application/service-settings+xml';
 const NS = 'urn:oma:xml:im:service-settings';
 
-/** Why the tests cannot run here, or null: kamailio, the modules the config loads, sqlite3. */
-function missing() {
-  const bin = process.env.KAMAILIO
-    ?? ['/usr/sbin/kamailio', '/usr/local/sbin/kamailio'].find((p) => existsSync(p));
-  const apt = 'apt-get install -y kamailio kamailio-websocket-modules kamailio-sqlite-modules kamailio-xml-modules sqlite3';
-  if (!bin || !existsSync(bin)) return `kamailio not installed (${apt})`;
-  let dirs = [];
-  try {
-    const info = execFileSync(bin, ['-I'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-    const m = /Default paths to modules:\s*(\S+)/.exec(info);
-    if (m) dirs = m[1].split(':');
-  } catch { /* an old binary without -I: fall through */ }
-  for (const mod of ['websocket', 'db_sqlite', 'xmlops', 'msilo', 'sqlops', 'auth_db']) {
-    if (!dirs.some((d) => existsSync(path.join(d, `${mod}.so`)))) {
-      return `Kamailio's ${mod} module is missing (${apt}; looked in ${dirs.join(', ') || 'nowhere'})`;
-    }
-  }
-  try {
-    execFileSync('sqlite3', ['-version'], { stdio: 'ignore' });
-  } catch {
-    return 'the sqlite3 CLI is missing (apt-get install -y sqlite3)';
-  }
-  return null;
-}
-const skipReason = missing();
+const skipReason = missingDeployKamailio();
 
-/** A deployment Kamailio for test `t` in target/deploy-kamailio/run-<pid>/<slug>/; stopped when `t` ends. */
-async function startKamailio(t, slug) {
-  const dir = path.join(runDir, slug);
-  mkdirSync(dir, { recursive: true });
-  const env = { ...process.env, IMSIP_DEPLOY_DIR: dir };
-  delete env.IMSIP_DEPLOY_DB;
-  delete env.KAMAILIO_DB_URL;
-  const run = async (...args) => (await execFile('bash', [script, ...args], { env, encoding: 'utf8' })).stdout;
-  const url = /ws:\/\/\S+/.exec(await run('start'))[0];
-  t.after(() => run('stop'));
-  return { dir, url };
-}
+// A deployment Kamailio and database per test in target/deploy-kamailio/run-<pid>/<slug>/.
+const { start: startKamailio } = deployKamailioRuns();
 
-/** An ImClient with every event recorded in `c.ev[type]`; its frames go to <dir>/<label>.wire when `t` ends. */
-function mk(t, k, label, user, options) {
-  const c = new ImClient({
-    server: k.url,
-    aor: `sip:${user}@${DOMAIN}`,
-    password: `${user}-secret`,
-    reconnect: RECONNECT,
-    webSocket: WebSocket,
-    ...options,
-  });
-  c.test = t;
-  c.ev = {};
-  for (const type of EVENTS) {
-    c.ev[type] = [];
-    c.addEventListener(type, (e) => c.ev[type].push(e.detail));
-  }
-  t.after(() => {
-    c.close();
-    const wire = c.ev.trace.map((f) => `${f.direction === 'out' ? '>>>' : '<<<'} ${new Date(f.at).toISOString()}\n${f.text}`);
-    writeFileSync(path.join(k.dir, `${label}.wire`), wire.join('\n\n'));
-  });
-  return c;
-}
-
-const fmt = (d) => JSON.stringify(d, (key, v) => (v instanceof Error ? { code: v.code, status: v.status, message: v.message } : v));
-
-/**
- * The first `type` event of `c` at index ≥ `after` (already recorded or still to
- * come) matching `pred`; rejects after `ms` listing what did arrive. The wait ends
- * with the test at the latest (no timer outlives it).
- */
-function expectEvent(c, type, pred, { after = 0, ms = 20_000, what = `${type} event` } = {}) {
-  return new Promise((resolve, reject) => {
-    let i = after;
-    const check = () => {
-      for (const list = c.ev[type]; i < list.length; i++) {
-        if (pred(list[i])) {
-          done();
-          resolve(list[i]);
-          return;
-        }
-      }
-    };
-    const listener = () => queueMicrotask(check);
-    const timer = setTimeout(() => {
-      done();
-      reject(new Error(`no ${what} within ${ms} ms; ${type} events: ${c.ev[type].slice(after).map(fmt).join(', ') || 'none'}`));
-    }, ms);
-    const done = () => { clearTimeout(timer); c.removeEventListener(type, listener); };
-    c.test.after(done);
-    c.addEventListener(type, listener);
-    check();
-  });
-}
-
-/** Frames the client received whose first line starts with `start`. */
-const received = (c, start) => c.ev.trace.filter((f) => f.direction === 'in' && f.text.startsWith(start)).map((f) => f.text);
+/** An ImClient of `user` (password `<user>-secret`); see kamailioClient. */
+const mk = (t, k, label, user, options) => kamailioClient(t, k, label, { aor: `sip:${user}@${DOMAIN}`, password: `${user}-secret`, ...options });
 
 // ───────────────────────── raw frames ─────────────────────────
 
-const md5 = (s) => createHash('md5').update(s).digest('hex');
-
-/** A Digest challenge's parameters. */
-function challengeParams(value) {
-  assert.match(value, /^Digest /i);
-  return Object.fromEntries([...value.matchAll(/(\w+)=(?:"([^"]*)"|([^\s,]+))/g)].map((m) => [m[1].toLowerCase(), m[2] ?? m[3]]));
-}
-
-/** RFC 2617 MD5 qop=auth answer to `challenge` (nc 1, a fresh cnonce), as a header value. */
-function digestAnswer(challenge, method, uri, user, password) {
-  const p = challengeParams(challenge);
-  const cnonce = randomBytes(8).toString('hex');
-  const nc = '00000001';
-  const ha1 = md5(`${user}:${p.realm}:${password}`);
-  const ha2 = md5(`${method}:${uri}`);
-  const response = md5(`${ha1}:${p.nonce}:${nc}:${cnonce}:auth:${ha2}`);
-  return `Digest username="${user}", realm="${p.realm}", nonce="${p.nonce}", uri="${uri}", `
-    + `response="${response}", algorithm=MD5, qop=auth, nc=${nc}, cnonce="${cnonce}"`;
-}
-
-/** A header's value in a SIP message (first occurrence), or undefined. */
-function header(msg, name) {
-  const m = new RegExp(`^${name}:[ \\t]*(.*)$`, 'im').exec(msg.split('\r\n\r\n')[0]);
-  return m?.[1];
-}
-
-const status = (response) => Number(response.split(' ', 2)[1]);
-
 /**
- * A raw SIP-over-WebSocket client of `user` (password `<user>-secret`): sends
- * requests, answering each challenge once; answers every request it receives with
- * 200 (kept in `incoming`).
+ * A raw SIP-over-WebSocket client of `user` (password `<user>-secret`; see
+ * rawSipClient) with its `contact` and `register()`.
  */
 async function rawClient(t, url, user) {
-  const ws = new WebSocket(url, 'sip');
-  const frames = [];
-  const incoming = [];
-  const waiters = new Set();
-  const aor = `sip:${user}@${DOMAIN}`;
-  const contact = `<sip:${user}-raw@raw.invalid;transport=ws>`;
-  ws.on('message', (data) => {
-    const text = data.toString();
-    if (/^[A-Z]+ \S+ SIP\/2\.0\r\n/.test(text)) {
-      incoming.push(text);
-      if (!text.startsWith('ACK ')) {
-        const vias = text.split('\r\n\r\n')[0].split('\r\n').filter((l) => /^Via:/i.test(l));
-        ws.send(['SIP/2.0 200 OK', ...vias, ...['From', 'To', 'Call-ID', 'CSeq'].map((h) => `${h}: ${header(text, h)}`),
-          'Content-Length: 0', '', ''].join('\r\n'));
-      }
-    } else {
-      frames.push(text);
-    }
-    for (const w of waiters) w();
+  const c = await rawSipClient(t, url, { user, domain: DOMAIN });
+  c.contact = `<sip:${user}-raw@raw.invalid;transport=ws>`;
+  c.register = () => c.request('REGISTER', `sip:${DOMAIN}`, {
+    to: c.aor,
+    headers: [`Contact: ${c.contact};+sip.instance="<urn:uuid:${randomUUID()}>"`, 'Expires: 600', 'Allow: MESSAGE, OPTIONS, INVITE, ACK, BYE'],
   });
-  await new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject); });
-  t.after(() => ws.close());
-  assert.equal(ws.protocol, 'sip');
-  /** The first frame matching `pred` (removed from the queue), within `ms`. */
-  const waitFrame = (pred, what, list = frames, ms = 10_000) => new Promise((resolve, reject) => {
-    const look = () => {
-      const i = list.findIndex(pred);
-      if (i < 0) return false;
-      waiters.delete(look);
-      clearTimeout(timer);
-      resolve(list.splice(i, 1)[0]);
-      return true;
-    };
-    const timer = setTimeout(() => { waiters.delete(look); reject(new Error(`no ${what} within ${ms} ms`)); }, ms);
-    if (!look()) waiters.add(look);
-  });
-  const callId = randomBytes(10).toString('hex');
-  let cseq = 0;
-  /** Sends one request; resolves with its final response (provisional ones skipped). */
-  const send = async (method, ruri, { to = ruri, headers = [], body = '', callid = callId } = {}) => {
-    cseq += 1;
-    const text = [
-      `${method} ${ruri} SIP/2.0`,
-      `Via: SIP/2.0/WS raw.invalid;branch=z9hG4bK${randomBytes(8).toString('hex')}`,
-      'Max-Forwards: 70',
-      `From: <${aor}>;tag=raw${user}`,
-      `To: <${to}>`,
-      `Call-ID: ${callid}`,
-      `CSeq: ${cseq} ${method}`,
-      ...headers,
-      `Content-Length: ${Buffer.byteLength(body)}`,
-      '',
-      body,
-    ].join('\r\n');
-    const mine = (f) => f.startsWith('SIP/2.0 ') && !/^SIP\/2\.0 1\d\d /.test(f)
-      && header(f, 'Call-ID') === callid && header(f, 'CSeq') === `${cseq} ${method}`;
-    const response = waitFrame(mine, `final response to ${method} (CSeq ${cseq})`);
-    ws.send(text);
-    return response;
-  };
-  /** `send`, answering a 401/407 once with our credentials. */
-  const request = async (method, ruri, opts = {}) => {
-    const first = await send(method, ruri, opts);
-    const code = status(first);
-    if (code !== 401 && code !== 407) return first;
-    const [ask, answer] = code === 401 ? ['WWW-Authenticate', 'Authorization'] : ['Proxy-Authenticate', 'Proxy-Authorization'];
-    const credentials = digestAnswer(header(first, ask), method, ruri, user, `${user}-secret`);
-    return send(method, ruri, { ...opts, headers: [...(opts.headers ?? []), `${answer}: ${credentials}`] });
-  };
-  const register = () => request('REGISTER', `sip:${DOMAIN}`, {
-    to: aor,
-    headers: [`Contact: ${contact};+sip.instance="<urn:uuid:${randomUUID()}>"`, 'Expires: 600', 'Allow: MESSAGE, OPTIONS, INVITE, ACK, BYE'],
-  });
-  return { ws, aor, contact, send, request, register, waitFrame, incoming };
+  return c;
 }
 
 test('raw frames: auth, a prefixed-namespace document bars MESSAGE and INVITE with the Warning, 412/415/404/489, removal, keep-alive', async (t) => {
@@ -333,10 +116,11 @@ test('raw frames: auth, a prefixed-namespace document bars MESSAGE and INVITE wi
   assert.equal(status(broken), 400, broken);
   const stale = await alice.request('PUBLISH', alice.aor, { headers: ['Event: service-settings', 'SIP-If-Match: not-the-etag'] });
   assert.equal(status(stale), 412, stale);
-  const history = await alice.request('SUBSCRIBE', alice.aor, {
-    headers: ['Event: im-history', 'Expires: 0', `Contact: ${alice.contact}`], callid: randomUUID(),
+  // An event package the IM Server does not serve (im-history has its own test file).
+  const unknownEvent = await alice.request('SUBSCRIBE', alice.aor, {
+    headers: ['Event: presence', 'Expires: 0', `Contact: ${alice.contact}`], callid: randomUUID(),
   });
-  assert.equal(status(history), 489, history);
+  assert.equal(status(unknownEvent), 489, unknownEvent);
 
   const warning = `399 ${DOMAIN} "incoming session barring active"`;
   const barredMessage = await bob.request('MESSAGE', alice.aor, { headers: ['Content-Type: text/plain'], body: 'barred?' });
@@ -372,9 +156,7 @@ test('raw frames: auth, a prefixed-namespace document bars MESSAGE and INVITE wi
   assert.equal(status(unknown), 404, unknown);
 
   // CRLF keep-alive (RFC 5626 §4.4.1 over a WebSocket): answered with CRLF.
-  const pong = alice.waitFrame((f) => f === '\r\n', 'CRLF pong');
-  alice.ws.send('\r\n\r\n');
-  await pong;
+  await alice.keepAlive();
 });
 
 // ───────────────────────── a–d: the package's ImClient ─────────────────────────

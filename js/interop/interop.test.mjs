@@ -10,64 +10,31 @@
 //   cargo build -p imsip-devcore && js/build.sh && node --test js/interop/
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import net from 'node:net';
 import path from 'node:path';
 import { createRequire } from 'node:module';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import { WebSocket } from 'ws';
+import { loadImsip, next, root } from '../test-lib/client.mjs';
+import { bin, startDevcore } from '../test-lib/devcore.mjs';
+import { missingKamailio } from '../test-lib/kamailio.mjs';
+import { freePort, waitForPort } from '../test-lib/net.mjs';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const root = path.resolve(here, '../..');
 const require = createRequire(import.meta.url);
-const { default: init, ImClient } = await import(pathToFileURL(path.join(root, 'pkg', 'imsip.js')).href);
-await init();
+const { ImClient } = await loadImsip();
 globalThis.WebSocket ??= WebSocket; // JsSIP's WebSocketInterface uses the global
 const JsSIP = require('jssip');
 JsSIP.debug.disable('JsSIP:*');
 
-const bin = path.join(root, 'target', 'debug', 'imsip-devcore');
 const cleanup = [];
 after(() => { for (const f of cleanup.reverse()) f(); });
 
-const freePort = () => new Promise((resolve, reject) => {
-  const s = net.createServer();
-  s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
-  s.on('error', reject);
-});
-
-async function waitForPort(port, ms = 30_000) {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    const ok = await new Promise((resolve) => {
-      const c = net.connect(port, '127.0.0.1', () => { c.end(); resolve(true); });
-      c.on('error', () => resolve(false));
-    });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`nothing listens on ${port}`);
-}
-
-function startDevcore(port, db) {
-  const p = spawn(bin, ['--listen', `127.0.0.1:${port}`, '--db', db], { cwd: root, stdio: 'ignore' });
-  cleanup.push(() => p.kill('SIGKILL'));
-  return p;
-}
-
-function next(target, type, pred = () => true, ms = 15_000) {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no ${type} event in ${ms} ms`)), ms);
-    const on = (e) => {
-      if (!pred(e.detail)) return;
-      clearTimeout(timer);
-      target.removeEventListener(type, on);
-      resolve(e.detail);
-    };
-    target.addEventListener(type, on);
-  });
+/** imsip-devcore on 127.0.0.1:`port` with the database `db`, killed when the file's tests end. */
+function devcore(port, db) {
+  const core = startDevcore({ port, db });
+  cleanup.push(() => core.kill9());
+  return core;
 }
 
 function imClient(server, aor, password, extra = {}) {
@@ -83,7 +50,7 @@ test('JsSIP and ImClient exchange MESSAGEs both ways on devcore, UTF-8 intact', 
   const port = await freePort();
   const dir = mkdtempSync(path.join(tmpdir(), 'imsip-interop-'));
   cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
-  startDevcore(port, path.join(dir, 'db.sqlite'));
+  devcore(port, path.join(dir, 'db.sqlite'));
   await waitForPort(port);
   const server = `ws://127.0.0.1:${port}/sip`;
 
@@ -135,7 +102,7 @@ test('core killed mid-session: disconnected, pending work rejects with transport
   const dir = mkdtempSync(path.join(tmpdir(), 'imsip-kill-'));
   cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
   const db = path.join(dir, 'db.sqlite');
-  let core = startDevcore(port, db);
+  let core = devcore(port, db);
   await waitForPort(port);
   const alice = imClient(`ws://127.0.0.1:${port}/sip`, 'sip:alice@imsip.test', 'alice-secret', {
     reconnect: { minDelay: 0.2, maxDelay: 1 },
@@ -149,13 +116,13 @@ test('core killed mid-session: disconnected, pending work rejects with transport
     () => 'resolved',
     (e) => e.code,
   );
-  core.kill('SIGKILL');
+  await core.kill9();
   await disconnected;
   const outcome = await pending;
   assert.ok(['transport', 'rejected'].includes(outcome), `settled, never hangs: ${outcome}`);
 
   const reregistered = next(alice, 'registration', (d) => d.state === 'registered', 20_000);
-  core = startDevcore(port, db);
+  core = devcore(port, db);
   await waitForPort(port);
   const reg = await reregistered;
   assert.equal(reg.state, 'registered');
@@ -165,9 +132,9 @@ test('core killed mid-session: disconnected, pending work rejects with transport
 });
 
 const kamailioScript = path.join(root, 'tests', 'interop', 'kamailio.sh');
-const haveKamailio = existsSync('/usr/sbin/kamailio');
+const kamailioMissing = missingKamailio({ modules: ['websocket'], apt: 'apt-get install -y kamailio kamailio-websocket-modules' });
 
-test('the API against Kamailio', { skip: !haveKamailio && 'kamailio not installed' }, async () => {
+test('the API against Kamailio', { skip: kamailioMissing ?? false }, async () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'imsip-kam-'));
   const env = { ...process.env, IMSIP_INTEROP_DIR: dir };
   const out = execFileSync('bash', [kamailioScript, 'start'], { env, encoding: 'utf8' });

@@ -21,25 +21,16 @@
 //   (IMSIP_PKG=/path/to/pkg/imsip.js picks another build)
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import { WebSocket } from 'ws';
 import { startCore } from '../../tests/misbehaving/core.mjs';
+import { fmt, loadImsip, recordEvents } from '../test-lib/client.mjs';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const root = path.resolve(here, '../..');
-const entry = process.env.IMSIP_PKG ?? path.join(root, 'pkg', 'imsip.js');
-if (!existsSync(entry)) throw new Error(`build the package first (bash js/build.sh): ${entry}`);
-const { default: init, ImClient, ImError } = await import(pathToFileURL(entry).href);
-await init();
+const { ImClient, ImError } = await loadImsip();
 
 const AOR = 'sip:alice@imsip.test';
 const RECONNECT = { minDelay: 0.05, maxDelay: 0.4 };
 const EVENTS = ['connection', 'registration', 'publication', 'message', 'servicesettings', 'watchterminated', 'dropped', 'trace'];
 
-/** A detail as text (errors as their code/status). */
-const fmt = (d) => JSON.stringify(d, (k, v) => (v instanceof Error ? { code: v.code, status: v.status, message: v.message } : v));
 const states = (list) => list.map((d) => d.state);
 
 /** A core for test `t`, closed when the test ends (after its clients). */
@@ -51,15 +42,10 @@ async function coreFor(t, options) {
 
 /** An ImClient on `core` with every event recorded in `c.ev[type]`; closed when `t` ends. */
 function mk(t, core, extra = {}) {
-  const c = new ImClient({
+  const c = recordEvents(new ImClient({
     server: core.url, aor: AOR, password: 'alice-secret', publishPolicy: 'never',
     reconnect: RECONNECT, webSocket: WebSocket, ...extra,
-  });
-  c.ev = {};
-  for (const type of EVENTS) {
-    c.ev[type] = [];
-    c.addEventListener(type, (e) => c.ev[type].push(e.detail));
-  }
+  }), EVENTS);
   t.after(() => c.close());
   return c;
 }

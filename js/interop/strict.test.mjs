@@ -28,132 +28,26 @@
 //   (IMSIP_PKG=/path/to/pkg/imsip.js picks another build)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile as execFileCb, execFileSync } from 'node:child_process';
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
 import path from 'node:path';
-import { promisify } from 'node:util';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import { WebSocket } from 'ws';
+import { expectEvent, fmt, root } from '../test-lib/client.mjs';
+import { kamailioClient as mk, kamailioRuns, missingKamailio } from '../test-lib/kamailio.mjs';
+import { challengeParams, digestAnswer, header, rawSipClient, status } from '../test-lib/sip.mjs';
 
-const execFile = promisify(execFileCb);
-const here = path.dirname(fileURLToPath(import.meta.url));
-const root = path.resolve(here, '../..');
-const entry = process.env.IMSIP_PKG ?? path.join(root, 'pkg', 'imsip.js');
-if (!existsSync(entry)) throw new Error(`build the package first (bash js/build.sh): ${entry}`);
-const { default: init, ImClient } = await import(pathToFileURL(entry).href);
-await init();
 globalThis.WebSocket ??= WebSocket;
 
-const script = path.join(root, 'tests', 'interop', 'strict', 'kamailio.sh');
-const logRoot = process.env.IMSIP_INTEROP_DIR ?? path.join(root, 'target', 'interop', 'strict');
-// This run's directory: concurrent runs (two sessions, CI and a developer) never share
-// pid files. Directories of runs whose process is gone are removed at start, after
-// stopping any Kamailio a killed run left behind (by the PIDs in its own files).
-const runDir = path.join(logRoot, `run-${process.pid}`);
-const alive = (pid) => {
-  try { process.kill(pid, 0); return true; } catch (e) { return e.code === 'EPERM'; }
-};
-for (const name of existsSync(logRoot) ? readdirSync(logRoot) : []) {
-  const m = /^run-(\d+)$/.exec(name);
-  if (!m || alive(Number(m[1]))) continue;
-  const stale = path.join(logRoot, name);
-  for (const slug of readdirSync(stale)) {
-    try {
-      execFileSync('bash', [script, 'stop'],
-        { env: { ...process.env, IMSIP_INTEROP_DIR: path.join(stale, slug) }, stdio: 'ignore' });
-    } catch { /* not a Kamailio directory */ }
-  }
-  rmSync(stale, { recursive: true, force: true });
-}
-const RECONNECT = { minDelay: 0.2, maxDelay: 1 };
-const EVENTS = ['connection', 'registration', 'policy', 'message', 'trace'];
+const skipReason = missingKamailio({
+  modules: ['outbound'],
+  apt: 'apt-get install -y kamailio kamailio-websocket-modules kamailio-outbound-modules',
+});
 
-/** Why the tests cannot run here, or null: the kamailio binary and its outbound module. */
-function missing() {
-  const bin = process.env.KAMAILIO
-    ?? ['/usr/sbin/kamailio', '/usr/local/sbin/kamailio'].find((p) => existsSync(p));
-  if (!bin || !existsSync(bin)) {
-    return 'kamailio not installed (apt-get install -y kamailio kamailio-websocket-modules kamailio-outbound-modules)';
-  }
-  let dirs = [];
-  try {
-    const info = execFileSync(bin, ['-I'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-    const m = /Default paths to modules:\s*(\S+)/.exec(info);
-    if (m) dirs = m[1].split(':');
-  } catch { /* an old binary without -I: fall through */ }
-  if (!dirs.some((d) => existsSync(path.join(d, 'outbound.so')))) {
-    return `Kamailio's outbound module is missing (apt-get install -y kamailio-outbound-modules; looked in ${dirs.join(', ') || 'nowhere'})`;
-  }
-  return null;
-}
-const skipReason = missing();
-
-/** A strict Kamailio pair for test `t` in target/interop/strict/run-<pid>/<slug>/; stopped when `t` ends. */
-async function startKamailio(t, slug) {
-  const dir = path.join(runDir, slug);
-  mkdirSync(dir, { recursive: true });
-  const env = { ...process.env, IMSIP_INTEROP_DIR: dir };
-  const run = async (...args) => (await execFile('bash', [script, ...args], { env, encoding: 'utf8' })).stdout;
-  const url = /ws:\/\/\S+/.exec(await run('start'))[0];
-  const k = {
-    dir,
-    url,
-    port: Number(new URL(url).port),
-    stop: () => run('stop'),
-    start: async (port) => /ws:\/\/\S+/.exec(await run('start', String(port)))[0],
-  };
-  t.after(() => k.stop());
-  return k;
-}
-
-/** An ImClient with every event recorded in `c.ev[type]`; its frames go to <dir>/<label>.wire when `t` ends. */
-function mk(t, k, label, options) {
-  const c = new ImClient({ server: k.url, reconnect: RECONNECT, webSocket: WebSocket, ...options });
-  c.test = t;
-  c.ev = {};
-  for (const type of EVENTS) {
-    c.ev[type] = [];
-    c.addEventListener(type, (e) => c.ev[type].push(e.detail));
-  }
-  t.after(() => {
-    c.close();
-    const wire = c.ev.trace.map((f) => `${f.direction === 'out' ? '>>>' : '<<<'} ${new Date(f.at).toISOString()}\n${f.text}`);
-    writeFileSync(path.join(k.dir, `${label}.wire`), wire.join('\n\n'));
-  });
-  return c;
-}
-
-const fmt = (d) => JSON.stringify(d, (key, v) => (v instanceof Error ? { code: v.code, status: v.status, message: v.message } : v));
-
-/**
- * The first `type` event of `c` at index ≥ `after` (already recorded or still to
- * come) matching `pred`; rejects after `ms` listing what did arrive. The wait ends
- * with the test at the latest (no timer outlives it).
- */
-function expectEvent(c, type, pred, { after = 0, ms = 20_000, what = `${type} event` } = {}) {
-  return new Promise((resolve, reject) => {
-    let i = after;
-    const check = () => {
-      for (const list = c.ev[type]; i < list.length; i++) {
-        if (pred(list[i])) {
-          done();
-          resolve(list[i]);
-          return;
-        }
-      }
-    };
-    const listener = () => queueMicrotask(check);
-    const timer = setTimeout(() => {
-      done();
-      reject(new Error(`no ${what} within ${ms} ms; ${type} events: ${c.ev[type].slice(after).map(fmt).join(', ') || 'none'}`));
-    }, ms);
-    const done = () => { clearTimeout(timer); c.removeEventListener(type, listener); };
-    c.test.after(done);
-    c.addEventListener(type, listener);
-    check();
-  });
-}
+// A strict Kamailio pair per test in target/interop/strict/run-<pid>/<slug>/.
+const { start: startKamailio } = kamailioRuns({
+  script: path.join(root, 'tests', 'interop', 'strict', 'kamailio.sh'),
+  logRoot: process.env.IMSIP_INTEROP_DIR ?? path.join(root, 'target', 'interop', 'strict'),
+  dirEnv: 'IMSIP_INTEROP_DIR',
+});
 
 /** Frames the client sent whose first line starts with `method`. */
 const sent = (c, method) => c.ev.trace.filter((f) => f.direction === 'out' && f.text.startsWith(`${method} `));
@@ -164,94 +58,10 @@ const outcomes = (labels, settled) => settled.map((s, i) =>
 
 // ───────────────────────── 0. raw frames, no imsip ─────────────────────────
 
-const md5 = (s) => createHash('md5').update(s).digest('hex');
-
-/** A Digest challenge's parameters. */
-function challengeParams(value) {
-  assert.match(value, /^Digest /i);
-  return Object.fromEntries([...value.matchAll(/(\w+)=(?:"([^"]*)"|([^\s,]+))/g)].map((m) => [m[1].toLowerCase(), m[2] ?? m[3]]));
-}
-
-/** RFC 2617 MD5 qop=auth answer to `challenge` (what imsip computes), as a header value. */
-function digestAnswer(challenge, method, uri, user, password) {
-  const p = challengeParams(challenge);
-  const cnonce = randomBytes(8).toString('hex');
-  const nc = '00000001';
-  const ha1 = md5(`${user}:${p.realm}:${password}`);
-  const ha2 = md5(`${method}:${uri}`);
-  const response = md5(`${ha1}:${p.nonce}:${nc}:${cnonce}:auth:${ha2}`);
-  return `Digest username="${user}", realm="${p.realm}", nonce="${p.nonce}", uri="${uri}", `
-    + `response="${response}", algorithm=MD5, qop=auth, nc=${nc}, cnonce="${cnonce}"`;
-}
-
-/** A header's value in a SIP message (first occurrence), or undefined. */
-function header(msg, name) {
-  const m = new RegExp(`^${name}:[ \\t]*(.*)$`, 'im').exec(msg.split('\r\n\r\n')[0]);
-  return m?.[1];
-}
-
-/** A raw SIP-over-WebSocket connection: send a request, wait for its final response. */
-async function rawConnection(url) {
-  const ws = new WebSocket(url, 'sip');
-  const frames = [];
-  const waiters = new Set();
-  ws.on('message', (data) => {
-    const text = data.toString();
-    frames.push(text);
-    for (const w of waiters) w(text);
-  });
-  await new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject); });
-  assert.equal(ws.protocol, 'sip');
-  const waitFrame = (pred, what, ms = 10_000) => new Promise((resolve, reject) => {
-    const hit = frames.find(pred);
-    if (hit) { frames.splice(frames.indexOf(hit), 1); resolve(hit); return; }
-    const w = (text) => {
-      if (!pred(text)) return;
-      waiters.delete(w);
-      clearTimeout(timer);
-      frames.splice(frames.indexOf(text), 1);
-      resolve(text);
-    };
-    const timer = setTimeout(() => { waiters.delete(w); reject(new Error(`no ${what} within ${ms} ms`)); }, ms);
-    waiters.add(w);
-  });
-  const callId = randomBytes(10).toString('hex');
-  let cseq = 0;
-  return {
-    ws,
-    waitFrame,
-    /** Sends a request; resolves with its final response (provisional ones skipped). */
-    async request(method, ruri, { to, headers = [], body = '' } = {}) {
-      cseq += 1;
-      const text = [
-        `${method} ${ruri} SIP/2.0`,
-        `Via: SIP/2.0/WS raw.invalid;branch=z9hG4bK${randomBytes(8).toString('hex')}`,
-        'Max-Forwards: 70',
-        'From: <sip:alice@imsip.test>;tag=raw1',
-        `To: <${to}>`,
-        `Call-ID: ${callId}`,
-        `CSeq: ${cseq} ${method}`,
-        ...headers,
-        `Content-Length: ${Buffer.byteLength(body)}`,
-        '',
-        body,
-      ].join('\r\n');
-      const mine = (f) => f.startsWith('SIP/2.0 ') && !/^SIP\/2\.0 1\d\d /.test(f)
-        && header(f, 'Call-ID') === callId && header(f, 'CSeq') === `${cseq} ${method}`;
-      const response = waitFrame(mine, `final response to ${method} (CSeq ${cseq})`);
-      ws.send(text);
-      return response;
-    },
-  };
-}
-
-const status = (response) => Number(response.split(' ', 2)[1]);
-
 test('raw frames: 401 to REGISTER, outbound 200 with flow token, 407 to every request on the registered flow', async (t) => {
   if (skipReason) return t.skip(skipReason);
   const k = await startKamailio(t, 'raw');
-  const c = await rawConnection(k.url);
-  t.after(() => c.ws.close());
+  const c = await rawSipClient(t, k.url, { user: 'alice', domain: 'imsip.test' });
 
   const aor = 'sip:alice@imsip.test';
   const registrar = 'sip:imsip.test';
@@ -261,7 +71,7 @@ test('raw frames: 401 to REGISTER, outbound 200 with flow token, 407 to every re
     'Supported: outbound, path',
   ];
 
-  const r401 = await c.request('REGISTER', registrar, { to: aor, headers: register });
+  const r401 = await c.send('REGISTER', registrar, { to: aor, headers: register });
   assert.equal(status(r401), 401, r401);
   const www = header(r401, 'WWW-Authenticate');
   const wwwParams = challengeParams(www);
@@ -269,14 +79,14 @@ test('raw frames: 401 to REGISTER, outbound 200 with flow token, 407 to every re
   assert.equal(wwwParams.qop, 'auth');
   assert.ok(!wwwParams.algorithm || wwwParams.algorithm.toUpperCase() === 'MD5', www);
 
-  const wrong = await c.request('REGISTER', registrar, {
+  const wrong = await c.send('REGISTER', registrar, {
     to: aor, headers: [...register, `Authorization: ${digestAnswer(www, 'REGISTER', registrar, 'alice', 'not-the-password')}`],
   });
   assert.equal(status(wrong), 401, `a wrong password gets another 401:\n${wrong}`);
   const www2 = header(wrong, 'WWW-Authenticate');
   assert.notEqual(challengeParams(www2).nonce, wwwParams.nonce, 'a new nonce');
 
-  const r200 = await c.request('REGISTER', registrar, {
+  const r200 = await c.send('REGISTER', registrar, {
     to: aor, headers: [...register, `Authorization: ${digestAnswer(www2, 'REGISTER', registrar, 'alice', 'alice-secret')}`],
   });
   assert.equal(status(r200), 200, r200);
@@ -301,7 +111,7 @@ test('raw frames: 401 to REGISTER, outbound 200 with flow token, 407 to every re
   ];
   const challenges = [];
   for (const [method, ruri, opts] of requests) {
-    const r = await c.request(method, ruri, opts);
+    const r = await c.send(method, ruri, opts);
     assert.equal(status(r), 407, `${method} ${ruri} on the registered flow:\n${r}`);
     const challenge = header(r, 'Proxy-Authenticate');
     const p = challengeParams(challenge);
@@ -313,7 +123,7 @@ test('raw frames: 401 to REGISTER, outbound 200 with flow token, 407 to every re
   }
 
   // A wrong password on a MESSAGE: another 407 (Kamailio never says 403 here).
-  const wrongMsg = await c.request('MESSAGE', 'sip:bob@imsip.test', {
+  const wrongMsg = await c.send('MESSAGE', 'sip:bob@imsip.test', {
     to: 'sip:bob@imsip.test',
     headers: ['Content-Type: text/plain', `Proxy-Authorization: ${digestAnswer(challenges[2], 'MESSAGE', 'sip:bob@imsip.test', 'alice', 'not-the-password')}`],
     body: 'hello?',
@@ -321,7 +131,7 @@ test('raw frames: 401 to REGISTER, outbound 200 with flow token, 407 to every re
   assert.equal(status(wrongMsg), 407, wrongMsg);
 
   // Authenticated, the MESSAGE gets through the proxy: bob is not registered.
-  const toBob = await c.request('MESSAGE', 'sip:bob@imsip.test', {
+  const toBob = await c.send('MESSAGE', 'sip:bob@imsip.test', {
     to: 'sip:bob@imsip.test',
     headers: ['Content-Type: text/plain', `Proxy-Authorization: ${digestAnswer(challenges[0], 'MESSAGE', 'sip:bob@imsip.test', 'alice', 'alice-secret')}`],
     body: 'hello?',
@@ -332,8 +142,8 @@ test('raw frames: 401 to REGISTER, outbound 200 with flow token, 407 to every re
   // Contact, and Kamailio's outbound module also wants Supported: outbound): the
   // edge Record-Routes with a flow token (Kamailio puts it in the user part, no ;ob
   // in Record-Route), so the NOTIFY comes back over this flow.
-  const notify = c.waitFrame((f) => f.startsWith('NOTIFY ') && header(f, 'Event') === 'service-settings', 'NOTIFY over the flow');
-  const sub = await c.request('SUBSCRIBE', aor, {
+  const notify = c.waitFrame((f) => f.startsWith('NOTIFY ') && header(f, 'Event') === 'service-settings', 'NOTIFY over the flow', c.incoming);
+  const sub = await c.send('SUBSCRIBE', aor, {
     to: aor,
     headers: ['Event: service-settings', 'Expires: 0', 'Supported: outbound',
       'Contact: <sip:raw-alice@raw.invalid;transport=ws;ob>',
@@ -344,15 +154,10 @@ test('raw frames: 401 to REGISTER, outbound 200 with flow token, 407 to every re
   assert.match(header(sub, 'Record-Route') ?? '', /^<sip:[A-Za-z0-9+/=_-]{8,}@127\.0\.0\.1:\d+;[^>]*\blr\b/, sub);
   assert.match(header(sub, 'Contact') ?? '', /^<sip:127\.0\.0\.1:\d+>$/, sub);
   const n = await notify;
-  assert.match(header(n, 'Subscription-State') ?? '', /^terminated/, n);
-  const vias = n.split('\r\n\r\n')[0].split('\r\n').filter((l) => /^Via:/i.test(l));
-  c.ws.send(['SIP/2.0 200 OK', ...vias, ...['From', 'To', 'Call-ID', 'CSeq'].map((h) => `${h}: ${header(n, h)}`),
-    'Content-Length: 0', '', ''].join('\r\n'));
+  assert.match(header(n, 'Subscription-State') ?? '', /^terminated/, n); // answered 200 by rawSipClient
 
   // CRLF keep-alive (RFC 5626 §4.4.1 over a WebSocket): answered with CRLF.
-  const pong = c.waitFrame((f) => f === '\r\n', 'CRLF pong');
-  c.ws.send('\r\n\r\n');
-  await pong;
+  await c.keepAlive();
 });
 
 // ───────────────────────── a–d: the package's ImClient ─────────────────────────

@@ -5,44 +5,15 @@
 //   cargo build -p imsip-devcore && js/build.sh && node --test js/test/*.test.mjs
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import net from 'node:net';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import { WebSocket } from 'ws';
+import { loadImsip, next } from '../test-lib/client.mjs';
+import { USERS, startDevcore } from '../test-lib/devcore.mjs';
+import { freePort, waitForPort } from '../test-lib/net.mjs';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const entry = process.env.IMSIP_PKG ?? path.join(root, 'pkg', 'imsip.js');
-const bin = process.env.IMSIP_DEVCORE ?? path.join(root, 'target', 'debug', 'imsip-devcore');
-
-const { default: init, ImClient, ImError } = await import(pathToFileURL(entry).href);
-await init();
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
-
-async function waitForPort(port, ms = 30_000) {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    const ok = await new Promise((resolve) => {
-      const c = net.connect(port, '127.0.0.1', () => { c.end(); resolve(true); });
-      c.on('error', () => resolve(false));
-    });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`devcore did not listen on ${port}`);
-}
+const { ImClient, ImError } = await loadImsip();
 
 let core;
 let dir;
@@ -50,32 +21,23 @@ let server;
 const clients = [];
 
 before(async () => {
-  assert.ok(existsSync(bin), `build devcore first (cargo build -p imsip-devcore): ${bin}`);
   const port = await freePort();
   dir = mkdtempSync(path.join(tmpdir(), 'imsip-js-e2e-'));
-  core = spawn(bin, ['--listen', `127.0.0.1:${port}`, '--db', path.join(dir, 'devcore.sqlite')], {
-    cwd: root,
-    stdio: ['ignore', 'ignore', process.env.IMSIP_E2E_LOG ? 'inherit' : 'ignore'],
-    env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? 'warn' },
+  core = startDevcore({
+    port,
+    db: path.join(dir, 'devcore.sqlite'),
+    rustLog: process.env.RUST_LOG ?? 'warn',
+    stderr: process.env.IMSIP_E2E_LOG ? 'inherit' : 'ignore',
   });
   server = `ws://127.0.0.1:${port}/sip`;
   await waitForPort(port);
 });
 
-after(() => {
+after(async () => {
   for (const c of clients) c.close();
-  if (core) core.kill('SIGTERM');
+  if (core) await core.stop();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
-
-const USERS = {
-  alice: { aor: 'sip:alice@imsip.test', password: 'alice-secret' },
-  bob: { aor: 'sip:bob@imsip.test', password: 'bob-secret' },
-  carol: {
-    aor: 'sip:carol@imsip.test',
-    aka: { k: '465b5ce8b199b49faa5f0a2ee238a6bc', op: 'cdc202d5123e20f62b6d676ac72cb318', amf: 'b9b9' },
-  },
-};
 
 /** A client with every event recorded in `events[type]`. */
 function client(user, extra = {}) {
@@ -87,20 +49,6 @@ function client(user, extra = {}) {
   }
   clients.push(c);
   return c;
-}
-
-/** Resolves with the detail of the next `type` event matching `pred`. */
-function next(c, type, pred = () => true, ms = 10_000) {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no ${type} event in ${ms} ms`)), ms);
-    const on = (e) => {
-      if (!pred(e.detail)) return;
-      clearTimeout(timer);
-      c.removeEventListener(type, on);
-      resolve(e.detail);
-    };
-    c.addEventListener(type, on);
-  });
 }
 
 test('alice registers with digest; every frame is traced, the password never', async () => {

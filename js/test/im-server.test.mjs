@@ -10,52 +10,15 @@
 //   cargo build -p imsip-devcore && js/build.sh && node --test js/test/im-server.test.mjs
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import net from 'node:net';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import { WebSocket } from 'ws';
+import { loadImsip } from '../test-lib/client.mjs';
+import { USERS, startDevcore } from '../test-lib/devcore.mjs';
+import { freePort, waitForPort } from '../test-lib/net.mjs';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const entry = process.env.IMSIP_PKG ?? path.join(root, 'pkg', 'imsip.js');
-const bin = process.env.IMSIP_DEVCORE ?? path.join(root, 'target', 'debug', 'imsip-devcore');
-const { default: init, ImClient, ImError } = await import(pathToFileURL(entry).href);
-await init();
-
-const USERS = {
-  alice: { aor: 'sip:alice@imsip.test', password: 'alice-secret' },
-  bob: { aor: 'sip:bob@imsip.test', password: 'bob-secret' },
-  carol: {
-    aor: 'sip:carol@imsip.test',
-    aka: { k: '465b5ce8b199b49faa5f0a2ee238a6bc', op: 'cdc202d5123e20f62b6d676ac72cb318', amf: 'b9b9' },
-  },
-};
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
-
-async function waitForPort(port, ms = 30_000) {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    const ok = await new Promise((resolve) => {
-      const c = net.connect(port, '127.0.0.1', () => { c.end(); resolve(true); });
-      c.on('error', () => resolve(false));
-    });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`devcore did not listen on ${port}`);
-}
+const { ImClient, ImError } = await loadImsip();
 
 let dir;
 let port;
@@ -64,10 +27,11 @@ let server;
 const clients = [];
 
 function startCore() {
-  core = spawn(bin, ['--listen', `127.0.0.1:${port}`, '--db', path.join(dir, 'devcore.sqlite')], {
-    cwd: root,
-    stdio: ['ignore', 'ignore', process.env.IMSIP_E2E_LOG ? 'inherit' : 'ignore'],
-    env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? 'warn' },
+  core = startDevcore({
+    port,
+    db: path.join(dir, 'devcore.sqlite'),
+    rustLog: process.env.RUST_LOG ?? 'warn',
+    stderr: process.env.IMSIP_E2E_LOG ? 'inherit' : 'ignore',
   });
   return waitForPort(port);
 }
@@ -75,14 +39,10 @@ function startCore() {
 async function stopCore() {
   const c = core;
   core = null;
-  await new Promise((resolve) => {
-    c.once('exit', resolve);
-    c.kill('SIGTERM');
-  });
+  await c.stop();
 }
 
 before(async () => {
-  assert.ok(existsSync(bin), `build devcore first (cargo build -p imsip-devcore): ${bin}`);
   dir = mkdtempSync(path.join(tmpdir(), 'imsip-im-server-'));
   port = await freePort();
   server = `ws://127.0.0.1:${port}/sip`;

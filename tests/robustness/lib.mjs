@@ -1,56 +1,16 @@
 // Shared helpers of the robustness suite (tests/robustness/): the built package,
 // `ws` from js/node_modules, imsip-devcore started and killed by PID on a free
-// loopback port, a freezable TCP proxy, event waiters, users files, Milenage.
+// loopback port, event waiters and digest hashes (all from js/test-lib/, the helpers
+// of every Node test suite), plus a freezable TCP proxy, users files, Milenage.
 // Loopback only; nothing here rebuilds anything.
-import { spawn } from 'node:child_process';
-import { createHash, createCipheriv } from 'node:crypto';
-import { existsSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { createCipheriv } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import net from 'node:net';
-import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 
-export const here = path.dirname(fileURLToPath(import.meta.url));
-export const root = path.resolve(here, '../..');
-const require = createRequire(path.join(root, 'js', 'package.json'));
-/** `ws` 8.x as installed by js/package-lock.json. */
-export const { WebSocket, WebSocketServer } = require('ws');
-
-export const bin = process.env.IMSIP_DEVCORE ?? path.join(root, 'target', 'debug', 'imsip-devcore');
-export const entry = process.env.IMSIP_PKG ?? path.join(root, 'pkg', 'imsip.js');
-
-/** The package (init() done). */
-export async function loadImsip() {
-  const m = await import(pathToFileURL(entry).href);
-  await m.default();
-  return m;
-}
-
-export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-export function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
-
-export async function waitForPort(port, ms = 30_000) {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    const ok = await new Promise((resolve) => {
-      const c = net.connect(port, '127.0.0.1', () => { c.end(); resolve(true); });
-      c.on('error', () => resolve(false));
-    });
-    if (ok) return;
-    await sleep(50);
-  }
-  throw new Error(`nothing listens on 127.0.0.1:${port}`);
-}
+export { WebSocket, WebSocketServer, root, entry, loadImsip, next } from '../../js/test-lib/client.mjs';
+export { bin, startDevcore } from '../../js/test-lib/devcore.mjs';
+export { sleep, freePort, waitForPort, withTimeout } from '../../js/test-lib/net.mjs';
+export { md5, sha256 } from '../../js/test-lib/sip.mjs';
 
 /** Writes a devcore users file with userFIRST..userLAST (passwords pw-userNNNN). */
 export function writeUsers(file, count, extra = '') {
@@ -60,37 +20,6 @@ export function writeUsers(file, count, extra = '') {
     lines.push('[[user]]', `aor = "sip:${u}@imsip.test"`, `password = "pw-${u}"`, '');
   }
   writeFileSync(file, lines.join('\n') + extra);
-}
-
-/**
- * imsip-devcore on 127.0.0.1:port with `db`. `stderr`: 'ignore', 'pipe' (collected
- * in core.log) or a file descriptor. Stopped by PID only (kill9 / stop).
- */
-export function startDevcore({ port, db, users, args = [], rustLog = 'warn', stderr = 'ignore' }) {
-  if (!existsSync(bin)) throw new Error(`build devcore first (cargo build -p imsip-devcore): ${bin}`);
-  const argv = ['--listen', `127.0.0.1:${port}`, '--db', db, ...(users ? ['--users', users] : []), ...args];
-  const p = spawn(bin, argv, { cwd: root, stdio: ['ignore', 'ignore', stderr], env: { ...process.env, RUST_LOG: rustLog } });
-  const core = {
-    proc: p,
-    pid: p.pid,
-    log: '',
-    exited: new Promise((resolve) => p.once('exit', (code, signal) => resolve({ code, signal }))),
-    alive: true,
-    /** SIGKILL, resolves when the process is gone. */
-    async kill9() {
-      if (core.alive) p.kill('SIGKILL');
-      await core.exited;
-    },
-    async stop() {
-      if (core.alive) p.kill('SIGTERM');
-      const t = setTimeout(() => core.alive && p.kill('SIGKILL'), 3000);
-      await core.exited;
-      clearTimeout(t);
-    },
-  };
-  p.once('exit', () => { core.alive = false; });
-  if (stderr === 'pipe') p.stderr.on('data', (d) => { core.log += d.toString('utf8'); });
-  return core;
 }
 
 /**
@@ -147,35 +76,6 @@ export async function startProxy(target) {
   };
   return proxy;
 }
-
-/** Resolves with the detail of the next `type` event matching `pred`, or rejects after `ms`. */
-export function next(target, type, pred = () => true, ms = 15_000) {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      target.removeEventListener(type, on);
-      reject(new Error(`no matching ${type} event in ${ms} ms`));
-    }, ms);
-    const on = (e) => {
-      if (!pred(e.detail)) return;
-      clearTimeout(timer);
-      target.removeEventListener(type, on);
-      resolve(e.detail);
-    };
-    target.addEventListener(type, on);
-  });
-}
-
-/** `p` or a rejection `Error('hung: …')` after `ms`. */
-export function withTimeout(p, ms, what) {
-  let t;
-  return Promise.race([
-    p,
-    new Promise((_, reject) => { t = setTimeout(() => reject(new Error(`hung: ${what} not settled in ${ms} ms`)), ms); }),
-  ]).finally(() => clearTimeout(t));
-}
-
-export const md5 = (s) => createHash('md5').update(s).digest('hex');
-export const sha256 = (s) => createHash('sha256').update(s).digest('hex');
 
 // ───────────── Milenage (3GPP TS 35.206) with node:crypto AES-128 ─────────────
 

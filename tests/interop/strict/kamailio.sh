@@ -34,40 +34,9 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)
 CFG_DIR="$ROOT/tests/interop/strict"
 DIR=${IMSIP_INTEROP_DIR:-$ROOT/target/interop/strict}
 PORTFILE="$DIR/kamailio.port"
-KAMAILIO=${KAMAILIO:-$(command -v kamailio 2>/dev/null || echo /usr/sbin/kamailio)}
 ROLES=(registrar edge)
-
-die() { echo "kamailio.sh: $*" >&2; exit 1; }
-
-running_pid() { # role: the PID in <role>.pid if that process is still our Kamailio
-    local f="$DIR/$1.pid" pid
-    [[ -f $f ]] || return 1
-    pid=$(<"$f")
-    [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null || return 1
-    # A PID reused by another process is never ours: its command line must be
-    # Kamailio started with this directory (-w DIR) and this role's config.
-    if [[ -r /proc/$pid/cmdline ]]; then
-        tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "-w $DIR " || return 1
-        tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "/$1.cfg " || return 1
-    fi
-    echo "$pid"
-}
-
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
-random_port() { echo $((20000 + (RANDOM * 32768 + RANDOM) % 40000)); }
-
-free_port() {
-    local p i
-    for i in $(seq 1 100); do
-        p=$(random_port)
-        if ! port_open "$p"; then
-            echo "$p"
-            return 0
-        fi
-    done
-    die "no free port found"
-}
+# die, ports, our_pid, stop_pids, check_config, launch, main
+source "$ROOT/deploy/kamailio/kamailio-lib.sh"
 
 args_for() { # role ws_port edge_port reg_port
     local role=$1
@@ -88,94 +57,50 @@ args_for() { # role ws_port edge_port reg_port
     return 0
 }
 
-stop_roles() { # role...: TERM to each process group at once, KILL after 5 s; prints "role pid" per stopped role
-    local role pid i alive
+role_pid() { our_pid "$DIR/$1.pid" "$CFG_DIR/$1.cfg"; } # role
+
+stop_roles() { # role...: stops them all at once; prints "role pid PID" per stopped role
+    local role pid
     local -A pids=()
     for role in "$@"; do
-        if pid=$(running_pid "$role"); then
-            pids[$role]=$pid
-            kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
-        fi
+        pid=$(role_pid "$role") && pids[$role]=$pid
         rm -f "$DIR/$role.pid"
     done
-    for i in $(seq 1 50); do
-        alive=0
-        for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
-        [[ $alive == 0 ]] && break
-        sleep 0.1
-    done
-    for role in "${!pids[@]}"; do
-        pid=${pids[$role]}
-        if kill -0 "$pid" 2>/dev/null; then
-            kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
-        fi
-        echo "$role pid $pid"
-    done
+    stop_pids "${pids[@]}"
+    for role in "${!pids[@]}"; do echo "$role pid ${pids[$role]}"; done
+}
+
+role_ready() { # role ws_port
+    grep -q "imsip strict $1: ready" "$DIR/$1.log" && { [[ $1 != edge ]] || port_open "$2"; }
 }
 
 # Starts one role; returns 2 when a port could not be bound (retry with others).
 start_role() { # role ws_port edge_port reg_port
-    local role=$1 ws=$2 pid i log="$DIR/$1.log"
+    local role=$1
     args_for "$@"
-    if ! "$KAMAILIO" -c "${ARGS[@]}" >"$DIR/check-$role.log" 2>&1; then
-        cat "$DIR/check-$role.log" >&2
-        die "configuration check failed ($role.cfg); are kamailio-websocket-modules and kamailio-outbound-modules installed?"
-    fi
-    mkdir -p "$DIR/run-$role"
-    : >"$log"
-    # setsid: each Kamailio and its children form their own process group, so
-    # `stop` ends exactly them. -DD: no daemonizing (the PID stays the one started).
-    setsid "$KAMAILIO" "${ARGS[@]}" -DD -E -w "$DIR" -Y "$DIR/run-$role" \
-        -m "${KAMAILIO_SHM_MB:-64}" -M "${KAMAILIO_PKG_MB:-8}" \
-        </dev/null >>"$log" 2>&1 &
-    pid=$!
-    echo "$pid" >"$DIR/$role.pid"
-    for i in $(seq 1 100); do
-        if ! kill -0 "$pid" 2>/dev/null; then
-            rm -f "$DIR/$role.pid"
-            if grep -qiE "address already in use|bind.*failed|cannot bind" "$log"; then
-                return 2
-            fi
-            tail -n 30 "$log" >&2
-            die "$role exited during start-up (log: $log)"
-        fi
-        if grep -q "imsip strict $role: ready" "$log" && { [[ $role != edge ]] || port_open "$ws"; }; then
-            return 0
-        fi
-        sleep 0.1
-    done
-    stop_roles "$role" >/dev/null
-    tail -n 30 "$log" >&2
-    die "$role did not get ready within 10 s (log: $log)"
+    check_config "$DIR/check-$role.log" "configuration check failed ($role.cfg); are kamailio-websocket-modules and kamailio-outbound-modules installed?"
+    launch "$role" "$DIR/$role.pid" "$DIR/$role.log" "$DIR/run-$role" 10 role_ready "$role" "$2"
+}
+
+start_both() { # ws_port edge_port reg_port: the registrar, then the edge
+    local rc=0
+    start_role registrar "$@" || return
+    start_role edge "$@" || rc=$?
+    [[ $rc == 0 ]] || stop_roles registrar >/dev/null
+    return $rc
 }
 
 cmd_start() {
-    [[ -x $KAMAILIO ]] || die "kamailio not found (apt-get install -y kamailio kamailio-websocket-modules kamailio-outbound-modules)"
-    mkdir -p "$DIR"
-    local role pid
+    prepare_start "kamailio kamailio-websocket-modules kamailio-outbound-modules"
+    local role pid ws edge reg
     for role in "${ROLES[@]}"; do
-        if pid=$(running_pid "$role"); then
+        if pid=$(role_pid "$role"); then
             die "$role already running (pid $pid); stop it first"
         fi
     done
-    local fixed=${1:-} ws edge reg rc attempt
-    if [[ -n $fixed ]]; then
-        [[ $fixed =~ ^[0-9]+$ ]] || die "bad port: $fixed"
-        port_open "$fixed" && die "port $fixed is in use"
-    fi
-    for attempt in 1 2 3 4 5 6 7 8; do
-        ws=${fixed:-$(free_port)}
-        edge=$(random_port)
-        reg=$(random_port)
-        [[ $edge != "$ws" && $reg != "$ws" && $edge != "$reg" ]] || continue
-        rc=0; start_role registrar "$ws" "$edge" "$reg" || rc=$?
-        if [[ $rc == 0 ]]; then
-            rc=0; start_role edge "$ws" "$edge" "$reg" || rc=$?
-            [[ $rc == 0 ]] && break
-            stop_roles registrar >/dev/null
-        fi
-    done
-    [[ $rc == 0 ]] || die "could not bind the ports (logs: $DIR/edge.log, $DIR/registrar.log)"
+    check_port "${1:-}"
+    start_on_ports "${1:-}" 3 start_both
+    read -r ws edge reg <<<"${PORTS[*]}"
     echo "$ws" >"$PORTFILE"
     printf 'WS_PORT=%s\nEDGE_PORT=%s\nREG_PORT=%s\n' "$ws" "$edge" "$reg" >"$DIR/ports"
     echo "ws://127.0.0.1:$ws/sip"
@@ -193,8 +118,8 @@ cmd_stop() {
 
 cmd_status() {
     local edge reg
-    edge=$(running_pid edge) || edge=
-    reg=$(running_pid registrar) || reg=
+    edge=$(role_pid edge) || edge=
+    reg=$(role_pid registrar) || reg=
     if [[ -n $edge && -n $reg ]]; then
         echo "running: edge pid $edge, registrar pid $reg, ws://127.0.0.1:$(cat "$PORTFILE")/sip"
     else
@@ -203,9 +128,4 @@ cmd_status() {
     fi
 }
 
-case ${1:-} in
-start) shift; cmd_start "$@" ;;
-stop) cmd_stop ;;
-status) cmd_status ;;
-*) die "usage: $0 start [PORT] | stop | status" ;;
-esac
+main "$@"
