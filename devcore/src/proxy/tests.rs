@@ -1,0 +1,240 @@
+//! The proxy's unit tests: relaying driven by frames and a stepped clock.
+use super::*;
+use crate::testing::{request, Kit};
+use imsip::message::Method;
+use std::time::Duration;
+
+const ALICE: &str = "sip:alice@imsip.test";
+const BOB: &str = "sip:bob@imsip.test";
+
+/// A proxy, a registrar, alice's flow and a flow for each of bob's
+/// `n` registered instances.
+fn setup(n: u32) -> (Kit, Proxy, Registrar, ConnId, Vec<ConnId>) {
+    let mut kit = Kit::new();
+    let mut reg = Registrar::default();
+    let alice = kit.conn();
+    let bob = kit.user(BOB);
+    let mut bobs = Vec::new();
+    for i in 1..=n {
+        let conn = kit.conn();
+        let contact =
+            format!("<sip:b{i}@h.invalid;transport=ws>;+sip.instance=\"<urn:uuid:{i}>\";reg-id=1");
+        let req = request(Method::Register, "sip:imsip.test", BOB, i)
+            .header("Contact", contact)
+            .build();
+        reg.on_register(&mut kit.cx(), conn, &req, &bob);
+        assert_eq!(kit.last(conn).status(), Some(200));
+        bobs.push(conn);
+    }
+    (kit, Proxy::default(), reg, alice, bobs)
+}
+
+fn message(to: &str) -> Message {
+    request(Method::Message, to, ALICE, 1)
+        .header("Route", "<sip:orig@scscf.imsip.test;lr>")
+        .header("P-Asserted-Identity", "<sip:someone@else>")
+        .body(Some("text/plain;charset=UTF-8"), "hi")
+        .build()
+}
+
+fn send(
+    kit: &mut Kit,
+    p: &mut Proxy,
+    reg: &Registrar,
+    im: &mut ImServer,
+    from: ConnId,
+    m: &Message,
+) {
+    p.on_message(&mut kit.cx(), from, m, reg, im);
+}
+
+fn answer(kit: &mut Kit, p: &mut Proxy, req: &Message, status: u16) -> bool {
+    let resp = MessageBuilder::reply(req, status, "Whatever", Some("x")).build();
+    let branch = resp.top_via().unwrap().branch().unwrap().to_owned();
+    p.on_response(&mut kit.cx(), &branch, &resp, &mut ImServer::default())
+}
+
+#[test]
+fn forks_to_every_contact_and_a_2xx_wins() {
+    let (mut kit, mut p, reg, alice, bobs) = setup(2);
+    let m = message(BOB);
+    send(&mut kit, &mut p, &reg, &mut ImServer::default(), alice, &m);
+    let legs: Vec<Message> = bobs.iter().map(|&b| kit.last(b)).collect();
+    for (i, got) in legs.iter().enumerate() {
+        assert_eq!(
+            got.request_uri().unwrap().as_str(),
+            format!("sip:b{}@h.invalid;transport=ws", i + 1)
+        );
+        assert_eq!(got.via().unwrap().len(), 2);
+        assert_eq!(got.max_forwards().unwrap(), Some(69));
+        assert!(got.header("Route").is_none());
+        let pai = got.p_asserted_identity().unwrap();
+        assert_eq!(pai.len(), 1);
+        assert_eq!(pai[0].uri.as_str(), ALICE);
+        assert_eq!(got.body(), b"hi");
+    }
+    assert!(kit.timers.get(Timer::Relay(1)).is_some());
+    assert!(answer(&mut kit, &mut p, &legs[0], 180), "a 1xx is absorbed");
+    assert!(kit.take(alice).is_empty());
+    assert!(answer(&mut kit, &mut p, &legs[0], 486));
+    assert!(kit.take(alice).is_empty(), "the other leg may still accept");
+    assert!(answer(&mut kit, &mut p, &legs[1], 200));
+    let r = kit.last(alice);
+    assert_eq!(r.status(), Some(200));
+    assert_eq!(r.via().unwrap(), m.via().unwrap(), "our Via removed");
+    assert_eq!(
+        kit.timers.next(),
+        Some(kit.timers.get(Timer::Bindings).unwrap())
+    );
+    assert!(
+        !answer(&mut kit, &mut p, &legs[1], 200),
+        "the relay is over"
+    );
+}
+
+#[test]
+fn best_refusal_after_the_deadline_or_480() {
+    let (mut kit, mut p, reg, alice, bobs) = setup(2);
+    send(
+        &mut kit,
+        &mut p,
+        &reg,
+        &mut ImServer::default(),
+        alice,
+        &message(BOB),
+    );
+    let leg = kit.last(bobs[0]);
+    assert!(answer(&mut kit, &mut p, &leg, 486));
+    kit.advance(Duration::from_secs(2));
+    assert_eq!(kit.timers.pop_expired(kit.now.mono), Some(Timer::Relay(1)));
+    p.relay_timed_out(&mut kit.cx(), 1, &mut ImServer::default());
+    assert_eq!(kit.last(alice).status(), Some(486));
+
+    send(
+        &mut kit,
+        &mut p,
+        &reg,
+        &mut ImServer::default(),
+        alice,
+        &message(BOB),
+    );
+    let legs: Vec<Message> = bobs.iter().map(|&b| kit.last(b)).collect();
+    assert!(answer(&mut kit, &mut p, &legs[0], 486));
+    assert!(answer(&mut kit, &mut p, &legs[1], 603));
+    assert_eq!(kit.last(alice).status(), Some(603), "a 6xx wins");
+
+    send(
+        &mut kit,
+        &mut p,
+        &reg,
+        &mut ImServer::default(),
+        alice,
+        &message(BOB),
+    );
+    p.relay_timed_out(&mut kit.cx(), 3, &mut ImServer::default());
+    assert_eq!(kit.last(alice).status(), Some(480), "no answer at all");
+}
+
+#[test]
+fn unknown_offline_hops_and_closed_flows() {
+    let (mut kit, mut p, reg, alice, bobs) = setup(1);
+    let mut im = ImServer::default();
+    send(
+        &mut kit,
+        &mut p,
+        &reg,
+        &mut im,
+        alice,
+        &message("sip:nobody@imsip.test"),
+    );
+    assert_eq!(kit.last(alice).status(), Some(404));
+    send(
+        &mut kit,
+        &mut p,
+        &reg,
+        &mut im,
+        alice,
+        &message("sip:carol@imsip.test"),
+    );
+    // A known user with no contact: 480 (RFC 3261 §21.4.18), unless the IM
+    // Server stores it (offline delivery, not set here).
+    assert_eq!(kit.last(alice).status(), Some(480));
+    let mut spent = MessageBuilder::request(Method::Message, BOB.parse().unwrap());
+    for (name, value) in message(BOB).headers() {
+        let value = if name == "Max-Forwards" { "0" } else { value };
+        spent.push_header(name, value);
+    }
+    let spent = spent.build();
+    send(&mut kit, &mut p, &reg, &mut im, alice, &spent);
+    assert_eq!(kit.last(alice).status(), Some(483));
+
+    // The only leg's flow closes while it is pending: 480 at once.
+    send(&mut kit, &mut p, &reg, &mut im, alice, &message(BOB));
+    let _ = kit.last(bobs[0]);
+    assert!(kit.flows.close(bobs[0]));
+    p.close(&mut kit.cx(), bobs[0], &mut ImServer::default());
+    assert_eq!(kit.last(alice).status(), Some(480));
+    // And nothing is sent to it afterwards.
+    send(&mut kit, &mut p, &reg, &mut im, alice, &message(BOB));
+    assert_eq!(kit.last(alice).status(), Some(480));
+    assert!(p.relays.is_empty() && p.legs.is_empty());
+}
+
+#[test]
+fn the_im_server_may_refuse_or_store() {
+    let (mut kit, mut p, reg, alice, bobs) = setup(1);
+    let mut im = ImServer::default();
+    im.fixed = Some(Disposition::Refuse {
+        status: 403,
+        reason: "Forbidden (barred)".into(),
+        warning: Some("barred by \"settings\"".into()),
+    });
+    send(&mut kit, &mut p, &reg, &mut im, alice, &message(BOB));
+    let r = kit.last(alice);
+    assert_eq!(r.status(), Some(403));
+    assert_eq!(
+        r.header("Warning"),
+        Some("399 imsip.test \"barred by 'settings'\"")
+    );
+    assert!(kit.take(bobs[0]).is_empty());
+
+    im.fixed = Some(Disposition::Store);
+    send(
+        &mut kit,
+        &mut p,
+        &reg,
+        &mut im,
+        alice,
+        &message("sip:carol@imsip.test"),
+    );
+    assert_eq!(
+        kit.last(alice).status(),
+        Some(202),
+        "stored even when offline"
+    );
+    assert!(p.relays.is_empty());
+}
+
+#[test]
+fn top_via_stripping_and_best_choice() {
+    let req = request(Method::Message, BOB, ALICE, 1).build();
+    let one = MessageBuilder::reply(&req, 200, "OK", None).build();
+    assert!(strip_top_via(&one).is_none());
+    let two = MessageBuilder::response(486, "Busy Here")
+        .header("Via", "SIP/2.0/WS a;branch=z9hG4bK1")
+        .header(
+            "Via",
+            "SIP/2.0/WS b;branch=z9hG4bK2, SIP/2.0/WS c;branch=z9hG4bK3",
+        )
+        .header("Call-ID", "x")
+        .build();
+    let s = strip_top_via(&two).unwrap();
+    assert_eq!(s.via().unwrap().len(), 2);
+    assert_eq!(s.top_via().unwrap().branch(), Some("z9hG4bK2"));
+    assert_eq!(s.call_id().unwrap(), "x");
+    let r = |st: u16| MessageBuilder::response(st, "x").build();
+    assert_eq!(better(None, r(486)).status(), Some(486));
+    assert_eq!(better(Some(r(486)), r(404)).status(), Some(404));
+    assert_eq!(better(Some(r(404)), r(603)).status(), Some(603));
+    assert_eq!(better(Some(r(603)), r(400)).status(), Some(603));
+}
