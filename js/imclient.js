@@ -34,76 +34,374 @@ function rethrow(e) {
 
 const settle = (promise) => promise.then(undefined, rethrow);
 
+// ── Sharing one client between the tabs of an origin (`share: 'tabs'`) ──
+// The tab side of the protocol whose other side, and description, is js/imworker.js.
+
+// Hooks for the package's own worker: registered symbols, reached through the
+// package entry the worker imports; not API.
+const LIFECYCLE = Symbol.for('imsip.lifecycle');
+
+// The commands a tab forwards to the worker, and the only ones the worker runs.
+const COMMANDS = Object.freeze([
+  'register', 'unregister', 'publishServiceSettings', 'removeServiceSettings', 'fetchServiceSettings',
+  'watchServiceSettings', 'unwatchServiceSettings', 'fetchHistory', 'sendMessage',
+]);
+
+/** An ImError from the plain data the worker sent (`{ code, message, status?, reason?, retryAfter? }`). */
+function errorFrom(d) {
+  return new ImError(d.code, d.message, { status: d.status, reason: d.reason, retryAfter: d.retryAfter });
+}
+
+const closedError = () => new ImError('invalid_state', 'not possible now: the client is closed');
+
 /** An OMA IM client over SIP over WebSocket. See imsip.d.ts for the API. */
 export class ImClient extends EventTarget {
-  #core;
+  /** The client, when it runs in this JS context (`shared === false`). */
+  #core = null;
+  /** The shared worker's port, when the client runs there (`shared === true`). */
+  #port = null;
+  /** What the getters return while shared: the worker's client, as last reported. */
+  #state = null;
+  /** While shared: the options, to open again (after the worker dropped this tab) or to fall back. */
+  #options = null;
+  /** While shared: request id → { method, args, resolve, reject }. */
+  #pending = new Map();
+  #nextId = 1;
+  /** While shared: the worker has answered `open` (after that, no silent fallback). */
+  #opened = false;
+  /** `register()` was called and `unregister()` not since: restored when the worker lost this tab. */
+  #wantRegistered = false;
+  /** While shared: `trace` listeners, listener → Map(capture → once); the worker sends traces only while any. */
+  #traceListeners = new Map();
+  #closed = false;
+  /** Removes the page-lifecycle listeners. */
+  #unlisten = null;
 
   constructor(options) {
     super();
-    const emit = (type, detail) => {
-      this.dispatchEvent(new CustomEvent(type, { detail }));
-    };
+    let coreOptions = options;
+    let share;
+    // `share` is this shim's option: the core refuses unknown keys, so it never sees it.
+    if (options !== null && typeof options === 'object' && 'share' in options) {
+      ({ share, ...coreOptions } = options);
+      if (share !== undefined && share !== 'tabs') {
+        throw new ImError('bad_input', "invalid input: share: must be 'tabs'");
+      }
+    }
+    if (share === 'tabs') this.#share(coreOptions);
+    if (this.#port === null) this.#core = this.#makeCore(coreOptions);
+    this.#listenLifecycle();
+  }
+
+  #makeCore(options, emit = (type, detail) => this.dispatchEvent(new CustomEvent(type, { detail }))) {
     try {
-      this.#core = new ImClientCore(options, emit);
+      return new ImClientCore(options, emit);
     } catch (e) {
-      rethrow(e);
+      return rethrow(e);
     }
   }
 
+  /**
+   * Connects to the shared worker of `server` + `aor`, or leaves `#port` null (no
+   * SharedWorker here, a `webSocket` constructor that cannot cross to the worker,
+   * a worker that cannot start): the client then runs in this tab.
+   */
+  #share(options) {
+    if (typeof SharedWorker !== 'function' || options.webSocket !== undefined) return;
+    // The options are checked here, so a bad one throws as it would unshared; the
+    // probe also gives the getters their first values.
+    const probe = this.#makeCore(options, () => {});
+    const state = {
+      instanceId: probe.instanceId, callId: probe.callId, akaSqn: probe.akaSqn, registration: probe.registration,
+    };
+    probe.close();
+    // The first tab's client keeps the instance id this tab reports until the worker answers.
+    const sent = { ...options, instanceId: state.instanceId };
+    let worker;
+    try {
+      // Literal URL and `type` (no parentheses in the options): what Vite and
+      // webpack 5 recognise to bundle the worker with no configuration.
+      worker = new SharedWorker(new URL('./imworker.js', import.meta.url), { type: 'module', name: 'imsip:' + options.server + ' ' + options.aor });
+      worker.port.postMessage({ t: 'open', options: sent });
+    } catch {
+      return; // an opaque origin, a value that cannot be cloned: run in this tab
+    }
+    this.#port = worker.port;
+    this.#state = state;
+    this.#options = sent;
+    // Fired when the worker script cannot load (not for its later errors).
+    worker.addEventListener('error', () => { if (!this.#opened) this.#fallBack(); });
+    this.#port.onmessage = (e) => this.#fromWorker(e.data);
+  }
+
+  #fromWorker(m) {
+    if (this.#closed || this.#port === null) return;
+    if (m.state) this.#state = m.state;
+    switch (m.t) {
+      case 'ping':
+        this.#port.postMessage({ t: 'pong' });
+        break;
+      case 'opened':
+        // The replayed events keep the state of now, not the one of their time.
+        this.#opened = true;
+        for (const e of m.replay) this.#dispatchShared(e);
+        break;
+      case 'event':
+        this.#dispatchShared(m);
+        break;
+      case 'result': {
+        const p = this.#pending.get(m.id);
+        if (!p) break;
+        this.#pending.delete(m.id);
+        if (m.error) p.reject(errorFrom(m.error));
+        else p.resolve(m.value);
+        break;
+      }
+      case 'reattach':
+        // The worker dropped this tab (it was frozen or hidden in the back/forward
+        // cache past the heartbeat) and its client is gone: open it again.
+        this.#port.postMessage({
+          t: 'open', options: this.#options, register: this.#wantRegistered, trace: this.#traceListeners.size > 0,
+        });
+        break;
+      case 'fatal':
+        // The worker could not load the module or make the client: run here.
+        this.#fallBack();
+        break;
+      default:
+    }
+  }
+
+  /** Runs the client in this tab after all; requests not answered yet run here. */
+  #fallBack() {
+    const port = this.#port;
+    if (port === null || this.#closed) return;
+    port.onmessage = null;
+    this.#port = null;
+    const pending = [...this.#pending.values()];
+    this.#pending.clear();
+    let core;
+    try {
+      core = this.#makeCore(this.#options);
+    } catch (e) {
+      for (const p of pending) p.reject(e);
+      this.#closed = true;
+      return;
+    }
+    this.#core = core;
+    this.#options = null;
+    this.#state = null;
+    this.#traceListeners.clear();
+    if (typeof navigator === 'object' && navigator.onLine === false) this[LIFECYCLE]('offline');
+    for (const p of pending) settle(core[p.method](...p.args)).then(p.resolve, p.reject);
+    if (this.#wantRegistered && !pending.some((p) => p.method === 'register')) {
+      core.register().catch(() => {}); // the outcome arrives as `registration` events
+    }
+  }
+
+  /** Dispatches an event from the worker; `once` trace listeners stop counting after it. */
+  #dispatchShared({ type, detail, errors }) {
+    for (const [k, d] of Object.entries(errors ?? {})) detail[k] = errorFrom(d);
+    const once = [];
+    if (type === 'trace') {
+      for (const [listener, byCapture] of this.#traceListeners) {
+        for (const [capture, isOnce] of byCapture) if (isOnce) once.push([listener, capture]);
+      }
+    }
+    this.dispatchEvent(new CustomEvent(type, { detail }));
+    for (const [listener, capture] of once) this.#untrackTrace(listener, capture);
+  }
+
+  // While shared, the worker sends `trace` events (every frame) only to tabs that listen.
+  addEventListener(type, listener, options) {
+    super.addEventListener(type, listener, options);
+    if (type === 'trace' && listener && this.#port !== null) this.#trackTrace(listener, options);
+  }
+
+  removeEventListener(type, listener, options) {
+    super.removeEventListener(type, listener, options);
+    if (type === 'trace' && listener && this.#port !== null) {
+      this.#untrackTrace(listener, typeof options === 'boolean' ? options : !!options?.capture);
+    }
+  }
+
+  #trackTrace(listener, options) {
+    const o = typeof options === 'object' && options !== null ? options : {};
+    const capture = typeof options === 'boolean' ? options : !!o.capture;
+    if (o.signal?.aborted) return;
+    let byCapture = this.#traceListeners.get(listener);
+    if (byCapture?.has(capture)) return; // EventTarget keeps the first registration
+    if (!byCapture) this.#traceListeners.set(listener, (byCapture = new Map()));
+    byCapture.set(capture, !!o.once);
+    o.signal?.addEventListener('abort', () => this.#untrackTrace(listener, capture), { once: true });
+    if (this.#traceListeners.size === 1 && byCapture.size === 1) this.#post({ t: 'trace', on: true });
+  }
+
+  #untrackTrace(listener, capture) {
+    const byCapture = this.#traceListeners.get(listener);
+    if (!byCapture?.delete(capture)) return;
+    if (byCapture.size === 0) this.#traceListeners.delete(listener);
+    if (this.#traceListeners.size === 0) this.#post({ t: 'trace', on: false });
+  }
+
+  #post(message) {
+    if (this.#port !== null && !this.#closed) this.#port.postMessage(message);
+  }
+
+  /** A command: run by the core here, or forwarded to the shared worker. */
+  #run(method, args) {
+    if (this.#port === null) return settle(this.#core[method](...args));
+    if (this.#closed) return Promise.reject(closedError());
+    const id = this.#nextId++;
+    return new Promise((resolve, reject) => {
+      try {
+        this.#port.postMessage({ t: 'call', id, method, args });
+      } catch (e) {
+        reject(new ImError('bad_input', `invalid input: ${method}: cannot be sent to the shared worker: ${e.message}`));
+        return;
+      }
+      this.#pending.set(id, { method, args, resolve, reject });
+    });
+  }
+
   register() {
-    return settle(this.#core.register());
+    this.#wantRegistered = true;
+    return this.#run('register', []);
   }
 
   unregister() {
-    return settle(this.#core.unregister());
+    this.#wantRegistered = false;
+    return this.#run('unregister', []);
   }
 
   publishServiceSettings(settings, options) {
-    return settle(this.#core.publishServiceSettings(settings, options));
+    return this.#run('publishServiceSettings', [settings, options]);
   }
 
   removeServiceSettings() {
-    return settle(this.#core.removeServiceSettings());
+    return this.#run('removeServiceSettings', []);
   }
 
   fetchServiceSettings() {
-    return settle(this.#core.fetchServiceSettings());
+    return this.#run('fetchServiceSettings', []);
   }
 
   watchServiceSettings() {
-    return settle(this.#core.watchServiceSettings());
+    return this.#run('watchServiceSettings', []);
   }
 
   fetchHistory(query) {
-    return settle(this.#core.fetchHistory(query));
+    return this.#run('fetchHistory', [query]);
   }
 
   unwatchServiceSettings() {
-    return settle(this.#core.unwatchServiceSettings());
+    return this.#run('unwatchServiceSettings', []);
   }
 
   sendMessage(to, body, options) {
-    return settle(this.#core.sendMessage(to, body, options));
+    return this.#run('sendMessage', [to, body, options]);
   }
 
+  /**
+   * Closes this client. Shared: this tab leaves (its pending requests reject); the
+   * last tab to leave makes the worker unregister, then close the shared client.
+   */
   close() {
-    this.#core.close();
+    if (this.#port === null) {
+      this.#core.close();
+    } else if (!this.#closed) {
+      this.#port.postMessage({ t: 'close' });
+      this.#port.onmessage = null;
+      for (const p of this.#pending.values()) p.reject(closedError());
+      this.#pending.clear();
+    }
+    this.#closed = true;
+    this.#unlisten?.();
+    this.#unlisten = null;
+  }
+
+  /** `true` when the client runs in the shared worker of `share: 'tabs'`. */
+  get shared() {
+    return this.#port !== null;
   }
 
   get instanceId() {
-    return this.#core.instanceId;
+    return this.#port === null ? this.#core.instanceId : this.#state.instanceId;
   }
 
   get callId() {
-    return this.#core.callId;
+    return this.#port === null ? this.#core.callId : this.#state.callId;
   }
 
   get akaSqn() {
-    return this.#core.akaSqn;
+    return this.#port === null ? this.#core.akaSqn : this.#state.akaSqn;
   }
 
   get registration() {
-    return this.#core.registration;
+    return this.#port === null ? this.#core.registration : this.#state.registration;
+  }
+
+  // ── The page lifecycle: a page that was hidden, frozen, in the back/forward cache
+  // or offline tells the client, which checks its flow at once instead of at its
+  // next timer (shared: the worker's client, through the port).
+
+  #listenLifecycle() {
+    if (typeof window !== 'object' || window === null || typeof document !== 'object' || document === null) return;
+    const offs = [];
+    const on = (target, type, listener) => {
+      target.addEventListener(type, listener);
+      offs.push(() => target.removeEventListener(type, listener));
+    };
+    on(document, 'visibilitychange', () => {
+      if (document.visibilityState === 'visible') this[LIFECYCLE]('check');
+    });
+    on(document, 'resume', () => this[LIFECYCLE]('check'));
+    on(window, 'pageshow', (e) => {
+      if (e.persisted) this[LIFECYCLE]('check');
+    });
+    on(window, 'online', () => this[LIFECYCLE]('online'));
+    on(window, 'offline', () => this[LIFECYCLE]('offline'));
+    // The page is going away for good (not into the back/forward cache): a
+    // best-effort unregister (shared: only when this was the last tab).
+    on(window, 'pagehide', (e) => {
+      if (!e.persisted) this.#leave();
+    });
+    this.#unlisten = () => offs.forEach((off) => off());
+    if (typeof navigator === 'object' && navigator.onLine === false) this[LIFECYCLE]('offline');
+  }
+
+  #leave() {
+    if (this.#closed) return;
+    // The REGISTER (Expires 0) is sent now; close() then lets the socket flush it.
+    if (this.#port === null) this.#core.unregister().catch(() => {});
+    this.close();
+  }
+
+  /**
+   * `'check'`: verify the flow now and refresh an expired registration;
+   * `'online'`: reconnect now if a flow is wanted, then check; `'offline'`: no
+   * reconnect attempts until `'online'`. Called by the page-lifecycle listeners and,
+   * for a shared client, by the worker (not API).
+   */
+  [LIFECYCLE](what) {
+    if (this.#closed) return;
+    if (this.#port !== null) {
+      this.#post({ t: 'life', what });
+      return;
+    }
+    const core = this.#core;
+    // checkFlow / setOnline are newer than some cores this shim may load with.
+    try {
+      if (what !== 'check' && typeof core.setOnline === 'function') core.setOnline(what === 'online');
+      if (what !== 'offline' && typeof core.checkFlow === 'function') core.checkFlow();
+    } catch {
+      // A hint from an event handler: nothing to report it to.
+    }
+  }
+
+  /** The commands (for the worker; not API). */
+  static get [Symbol.for('imsip.commands')]() {
+    return COMMANDS;
   }
 }
 

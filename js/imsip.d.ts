@@ -195,6 +195,16 @@ interface ImClientOptionsBase {
   publishPolicy?: 'if-absent' | 'always' | 'never';
   /** WebSocket constructor to use instead of the global one (e.g. `ws` in Node < 22). */
   webSocket?: WebSocketConstructor;
+  /**
+   * `'tabs'`: every tab of this origin with the same `server` and `aor` shares one
+   * client (one WebSocket, one registration) run by the package's SharedWorker
+   * (`imworker.js`, next to `imsip.js`). The first tab's options make the client; each
+   * tab's `ImClient` has the same API and events. Where there is no SharedWorker (Node,
+   * Chrome on Android, older Safari), with a `webSocket` constructor, or when the
+   * worker cannot start, the client runs in this tab as without the option: see
+   * `shared`.
+   */
+  share?: 'tabs';
 }
 
 /** Digest with a password. */
@@ -443,8 +453,19 @@ export class ImClient extends EventTarget {
   unwatchServiceSettings(): Promise<void>;
   /** Pager-mode MESSAGE (`text/plain;charset=UTF-8` unless `contentType`). */
   sendMessage(to: string, body: string | Uint8Array, options?: { contentType?: string }): Promise<MessageResult>;
-  /** Pending operations reject (`invalid_state`); the socket closes; the timer stops. */
+  /**
+   * Pending operations reject (`invalid_state`); the socket closes; the timer stops.
+   * Shared (`shared === true`): this tab leaves; when the last tab leaves, the shared
+   * client unregisters, then closes.
+   */
   close(): void;
+
+  /**
+   * `true` when the client runs in the shared worker of `share: 'tabs'`; `false` when
+   * it runs here (no `share`, or no SharedWorker: it turns `false` if the worker could
+   * not start, and the client then runs in this tab).
+   */
+  readonly shared: boolean;
 
   /** The `+sip.instance` URN in use (persist it; pass back as `instanceId`). */
   readonly instanceId: string;

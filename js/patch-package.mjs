@@ -12,6 +12,7 @@ const files = [
   'imsip.js',
   'imsip.d.ts',
   'imclient.js',
+  'imworker.js',
   'imsip_core.js',
   'imsip_core.d.ts',
   'imsip_core_bg.wasm',

@@ -57,6 +57,11 @@ export async function whole(bytes: Uint8Array): Promise<void> {
   }).close();
   new ImClient({ server, aor, aka: { k: '465b5ce8b199b49faa5f0a2ee238a6bc', opc: 'cd63cb71954a9f4e48a5994e37a02baf' } }).close();
   new ImClient({ server, aor, publishPolicy: 'never' }).close();
+  // One client for every tab of the origin (a SharedWorker), where the browser has one.
+  const everyTab = new ImClient({ server, aor, password: 'secret', share: 'tabs' });
+  const shared: boolean = everyTab.shared;
+  void shared;
+  everyTab.close();
 
   client.addEventListener('connection', (e) => {
     const state: ConnectionState = e.detail.state;
@@ -175,5 +180,9 @@ export async function whole(bytes: Uint8Array): Promise<void> {
   void client.sendMessage('sip:bob@example.net', 42);
   // @ts-expect-error the publish policy is one of three
   new ImClient({ server, aor, publishPolicy: 'sometimes' });
+  // @ts-expect-error sharing is between tabs only
+  new ImClient({ server, aor, share: 'windows' });
+  // @ts-expect-error `shared` is read-only
+  client.shared = true;
   void wrongCode;
 }
