@@ -92,7 +92,8 @@ function persisted(aor) {
 
 function options() {
   const aor = $('aor').value.trim();
-  const opts = { server: $('server').value.trim(), aor, publishPolicy: 'never', ...persisted(aor) };
+  // One registration for every tab of the demo (a SharedWorker), per server + AoR.
+  const opts = { server: $('server').value.trim(), aor, publishPolicy: 'never', share: 'tabs', ...persisted(aor) };
   const username = $('username').value.trim();
   if (username) opts.username = username;
   if (document.querySelector('input[name=authKind]:checked').value === 'aka') {
