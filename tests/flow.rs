@@ -399,3 +399,22 @@ fn offline_stops_reconnect_attempts_and_online_reconnects_at_once() {
     assert_eq!(h.connects, connects + 1, "at once when online");
     assert_eq!(h.ua.registration().state, RegistrationState::Registered);
 }
+
+#[test]
+fn going_offline_tells_the_app_no_attempt_is_scheduled() {
+    let mut h = registered();
+    h.online = false;
+    h.drop_connection(); // a retry is scheduled...
+    h.ua.set_online(h.now, false); // ...then the host says it is offline
+    h.pump();
+    let last = h
+        .events
+        .iter()
+        .rev()
+        .find_map(|e| match e {
+            Event::Connection(c) => Some(*c),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(last, ConnectionState::Disconnected { retry_in: None });
+}

@@ -164,12 +164,18 @@ impl Flow {
         cx.timers.stop(Timer::KeepAlive);
         cx.timers.stop(Timer::PongDeadline);
         if reconnect {
+            self.state = FlowState::Waiting;
+            if self.offline {
+                // Offline: nothing is scheduled until the host is online again (and
+                // a loss while offline is not the core's failure: no backoff step).
+                cx.emit(Event::Connection(ConnectionState::Disconnected {
+                    retry_in: None,
+                }));
+                return None;
+            }
             let delay = cx.backoff(self.failures);
             self.failures = self.failures.saturating_add(1);
-            self.state = FlowState::Waiting;
-            if !self.offline {
-                cx.timers.set(Timer::Reconnect, cx.now + delay);
-            }
+            cx.timers.set(Timer::Reconnect, cx.now + delay);
             cx.emit(Event::Connection(ConnectionState::Disconnected {
                 retry_in: Some(delay),
             }));
@@ -211,7 +217,13 @@ impl Flow {
     pub fn set_online(&mut self, cx: &mut Ctx<'_>, online: bool) {
         self.offline = !online;
         if self.offline {
-            cx.timers.stop(Timer::Reconnect);
+            if cx.timers.is_set(Timer::Reconnect) {
+                // Tell the app no attempt is scheduled any more.
+                cx.timers.stop(Timer::Reconnect);
+                cx.emit(Event::Connection(ConnectionState::Disconnected {
+                    retry_in: None,
+                }));
+            }
         } else if self.state == FlowState::Waiting {
             cx.timers.set(Timer::Reconnect, cx.now);
         }

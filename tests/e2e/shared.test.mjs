@@ -547,9 +547,14 @@ for (const shared of [true, false]) {
       await waitEvents(a, 'connection', { state: 'disconnected' });
       const restarted = own.mark();
       await own.start();
-      // Offline: the client does not try. The window is 20 reconnect delays long (the
-      // only place this suite watches for something NOT happening).
-      await a.waitForTimeout(4_000);
+      // Offline: no attempt is scheduled — the client says so (the last `disconnected`
+      // has no retryIn; the core's own tests step time to show none comes), and none
+      // has been made.
+      await a.waitForFunction(() => {
+        const c = events.filter((e) => e.type === 'connection');
+        const last = c.at(-1);
+        return last && last.detail.state === 'disconnected' && last.detail.retryIn === undefined;
+      }, null, { timeout: LONG, polling: 50 });
       assert.equal(await connects(), before, 'no connection attempt while offline');
       assert.equal(own.matches(flowOpened, restarted).length, 0);
       // Online: a new flow at once and the registration is restored.
