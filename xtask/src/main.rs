@@ -209,7 +209,12 @@ fn test() -> Result<(), String> {
     run("cargo", &["build", "-p", "imsip-devcore"], &[])?;
     let e2e = root().join("tests/e2e");
     run_in(&e2e, "npm", &["ci", "--no-audit", "--no-fund"], &[])?;
-    run_in(&e2e, "node", &["--test", "demo.test.mjs", "shared.test.mjs"], &[])?;
+    run_in(
+        &e2e,
+        "node",
+        &["--test", "demo.test.mjs", "shared.test.mjs"],
+        &[],
+    )?;
     Ok(())
 }
 
