@@ -122,6 +122,37 @@ pub fn parse_iso8601(value: &str) -> Option<u64> {
     )
 }
 
+/// Seconds since the epoch of an RFC 3339 date-time with any offset
+/// (`2008-04-04T12:16:49-05:00`, `…Z`, `…+0100` too), as CPIM `DateTime` (RFC 3862
+/// §4.4), IMDN `datetime` and isComposing `lastactive` carry them; fractions of a
+/// second are dropped. `None` when it is not one, or is before 1970.
+pub fn parse_rfc3339(value: &str) -> Option<u64> {
+    let v = value.trim();
+    if v.ends_with(['Z', 'z']) {
+        return parse_iso8601(v);
+    }
+    // The offset starts at the last sign of the time part (the date has `-` too).
+    let t = v.find(['T', 't', ' '])?;
+    let sign_at = t + v.get(t..)?.rfind(['+', '-'])?;
+    let (local, offset) = (v.get(..sign_at)?, v.get(sign_at..)?);
+    let (sign, hhmm) = offset.split_at_checked(1)?;
+    let (hh, mm) = hhmm
+        .split_once(':')
+        .or_else(|| hhmm.split_at_checked(2).filter(|_| hhmm.len() == 4))?;
+    let two_digits = |s: &str| {
+        (s.len() == 2 && s.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| s.parse::<i64>().ok())
+            .flatten()
+    };
+    let (hh, mm) = (two_digits(hh)?, two_digits(mm)?);
+    if hh > 23 || mm > 59 {
+        return None;
+    }
+    let offset = (hh * 60 + mm) * 60 * if sign == "-" { -1 } else { 1 };
+    let utc_as_if = i64::try_from(parse_iso8601(&format!("{local}Z"))?).ok()?;
+    u64::try_from(utc_as_if.checked_sub(offset)?).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
