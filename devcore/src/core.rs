@@ -240,7 +240,7 @@ impl Core {
                     }
                 }
             }
-            Method::Publish | Method::Subscribe | Method::Message => {
+            Method::Publish | Method::Subscribe | Method::Message | Method::Invite => {
                 let registrar = &self.registrar;
                 let Some(user) =
                     self.authenticator
@@ -267,6 +267,7 @@ impl Core {
                             .on_history_subscribe(&mut cx, conn, &req, &user)
                     }
                     Method::Subscribe => self.notifier.on_subscribe(&mut cx, conn, &req, &user),
+                    Method::Invite => self.proxy.on_invite(&mut cx, conn, &req),
                     _ => self.proxy.on_message(
                         &mut cx,
                         conn,

@@ -163,18 +163,11 @@ impl ImServer {
             return d;
         }
         let recipient = &incoming.recipient.aor;
-        let settings = settings_of(store, recipient, incoming.now.unix);
-        if settings
-            .as_ref()
-            .is_some_and(|e| e.incoming_session_barring == Some(true))
-        {
+        if let Some(refusal) = Self::barring(store, recipient, incoming.now.unix) {
             info!(to = %recipient, "MESSAGE barred (incoming session barring)");
-            return Disposition::Refuse {
-                status: 403,
-                reason: "Forbidden (incoming session barring)".into(),
-                warning: Some("incoming session barring active".into()),
-            };
+            return refusal;
         }
+        let settings = settings_of(store, recipient, incoming.now.unix);
         if incoming.online {
             return Disposition::Relay;
         }
@@ -186,6 +179,18 @@ impl ImServer {
             reason: "Temporarily Unavailable".into(),
             warning: None,
         }
+    }
+
+    /// The refusal of anything incoming (MESSAGE or session INVITE) to `recipient`
+    /// while its incoming session barring is active; `None` otherwise.
+    pub fn barring(store: &dyn Store, recipient: &str, now: u64) -> Option<Disposition> {
+        settings_of(store, recipient, now)
+            .is_some_and(|e| e.incoming_session_barring == Some(true))
+            .then(|| Disposition::Refuse {
+                status: 403,
+                reason: "Forbidden (incoming session barring)".into(),
+                warning: Some("incoming session barring active".into()),
+            })
     }
 
     /// A relayed MESSAGE got no 2xx from any contact: stored when the recipient

@@ -176,6 +176,38 @@ impl Proxy {
         }
     }
 
+    /// An INVITE to a local user (OMA IM session mode). Sessions are not relayed
+    /// yet (they come with MSRP), but the IM Server's policy applies already: an
+    /// INVITE to a user with incoming session barring gets the same 403 and
+    /// Warning as a MESSAGE; any other gets 501.
+    pub fn on_invite(&mut self, cx: &mut Cx<'_>, conn: ConnId, req: &Message) {
+        let target = req.request_uri().and_then(aor_key);
+        let Some(recipient) = target.and_then(|t| cx.users.by_aor(&t)) else {
+            cx.flows.reply(conn, req, 404, "Not Found", &[]);
+            return;
+        };
+        if let Some(Disposition::Refuse {
+            status,
+            reason,
+            warning,
+        }) = ImServer::barring(cx.store, &recipient.aor, cx.now.unix)
+        {
+            let headers: Vec<(&str, String)> = warning
+                .map(|w| ("Warning", warning_399(&cx.cfg.domain, &w)))
+                .into_iter()
+                .collect();
+            cx.flows.reply(conn, req, status, &reason, &headers);
+            return;
+        }
+        cx.flows.reply(
+            conn,
+            req,
+            501,
+            "Not Implemented (sessions are not relayed yet)",
+            &[],
+        );
+    }
+
     /// Forwards a copy of `req` to every target (a contact URI and its flow)
     /// with our Via on top, Max-Forwards `max_forwards`, no Route and
     /// `P-Asserted-Identity: <asserted>` (whatever the sender claimed), and

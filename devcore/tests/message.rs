@@ -163,3 +163,35 @@ async fn closed_flow_is_not_relayed_to_and_recovers_after_reregister() {
     bob.answer(&got, 200, "OK").await;
     assert_eq!(alice.response().await.status(), Some(200));
 }
+
+#[tokio::test]
+async fn barring_refuses_messages_and_session_invites_alike() {
+    let core = start().await;
+    let mut alice = core.alice().await;
+    let mut bob = core.bob().await;
+    alice.register().await;
+    bob.register().await;
+    let doc = settings_doc("sip:alice@imsip.test", true);
+    assert_eq!(
+        alice.publish(None, None, Some(&doc)).await.status(),
+        Some(200)
+    );
+    let r = bob.message("sip:alice@imsip.test", "hi").await;
+    assert_eq!(r.status(), Some(403), "{r}");
+    assert_eq!(
+        r.header("Warning"),
+        Some("399 imsip.test \"incoming session barring active\"")
+    );
+    let invite = |ua: &mut common::Ua, to: &str| {
+        ua.base(Method::Invite, to, &format!("<{to}>"), &unique("inv"))
+            .header("Contact", ua.contact())
+            .body(Some("application/sdp"), "v=0\r\n")
+            .build()
+    };
+    let req = invite(&mut bob, "sip:alice@imsip.test");
+    let r = bob.call(&req).await;
+    assert_eq!(r.status(), Some(403), "an INVITE is barred too: {r}");
+    // Not barred: sessions are not relayed yet.
+    let req = invite(&mut alice, "sip:bob@imsip.test");
+    assert_eq!(alice.call(&req).await.status(), Some(501));
+}
