@@ -37,7 +37,7 @@ pub(crate) const DEFAULT_EXPIRES: u32 = 3600;
 /// The longest registration or publication granted.
 pub(crate) const MAX_EXPIRES: u32 = 86_400;
 /// The methods the core answers (Allow).
-const ALLOW: &str = "REGISTER, PUBLISH, SUBSCRIBE, MESSAGE, OPTIONS, ACK";
+const ALLOW: &str = "REGISTER, PUBLISH, SUBSCRIBE, MESSAGE, OPTIONS, ACK, INVITE";
 
 /// Settings of the [`Core`].
 #[derive(Debug, Clone)]
@@ -525,9 +525,13 @@ mod tests {
             .header("Warning")
             .unwrap()
             .starts_with("399 imsip.test \""));
+        let refer = request(Method::Refer, "sip:bob@imsip.test", ALICE, 1).build();
+        core.on_frame(conn, &refer.to_bytes(), start);
+        assert_eq!(received(&mut rx).remove(0).status(), Some(405));
+        // An INVITE is authenticated like a MESSAGE (not registered on this flow: 407).
         let invite = request(Method::Invite, "sip:bob@imsip.test", ALICE, 1).build();
         core.on_frame(conn, &invite.to_bytes(), start);
-        assert_eq!(received(&mut rx).remove(0).status(), Some(405));
+        assert_eq!(received(&mut rx).remove(0).status(), Some(407));
         let notify = request(Method::Notify, "sip:bob@imsip.test", ALICE, 1).build();
         core.on_frame(conn, &notify.to_bytes(), start);
         assert_eq!(received(&mut rx).remove(0).status(), Some(481));

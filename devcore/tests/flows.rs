@@ -127,7 +127,7 @@ async fn unknown_methods_and_options() {
     let mut ua = core.alice().await;
     let req = ua
         .base(
-            Method::Invite,
+            Method::Refer,
             "sip:bob@imsip.test",
             "<sip:bob@imsip.test>",
             &unique("i"),
