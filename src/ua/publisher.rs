@@ -21,6 +21,7 @@ use super::context::{is_transient, rejected, Ctx};
 use super::error::UaError;
 use super::timers::Timer;
 use super::transaction::{Req, Usage};
+use super::work::take_jobs;
 use crate::message::{HeaderName, Message, Method};
 use crate::settings::SERVICE_SETTINGS_CONTENT_TYPE;
 use std::collections::VecDeque;
@@ -452,48 +453,35 @@ impl Publisher {
     pub fn on_flow_lost(&mut self, cx: &mut Ctx<'_>) {
         cx.timers.stop(Timer::PublishRefresh);
         cx.timers.stop(Timer::PublishRetry);
-        let jobs: Vec<PubJob> = self
-            .in_flight
-            .take()
-            .into_iter()
-            .chain(self.queued.drain(..))
-            .collect();
-        for job in jobs {
-            match job {
-                PubJob::Publish { op, policy, .. } => {
-                    if let Some(op) = op {
-                        cx.complete(op, Err(UaError::Transport));
-                    }
-                    if policy {
-                        cx.emit(Event::Policy(PolicyOutcome::Failed(UaError::Transport)));
-                    }
-                }
-                PubJob::Remove(op) => {
-                    self.removing = true;
-                    if let Some(op) = op {
-                        cx.complete(op, Err(UaError::Transport));
-                    }
-                }
-                PubJob::Refresh => {}
-            }
-        }
+        self.fail_all(cx, &UaError::Transport);
         self.restarted = false;
     }
 
     /// The client is closed.
     pub fn close(&mut self, cx: &mut Ctx<'_>, err: &UaError) {
-        let jobs: Vec<PubJob> = self
-            .in_flight
-            .take()
-            .into_iter()
-            .chain(self.queued.drain(..))
-            .collect();
-        for job in jobs {
+        self.fail_all(cx, err);
+    }
+
+    /// Every job fails with `err` (the policy is told of its own); a remove stays
+    /// wanted.
+    fn fail_all(&mut self, cx: &mut Ctx<'_>, err: &UaError) {
+        for job in take_jobs(&mut self.in_flight, &mut self.queued) {
             match job {
-                PubJob::Publish { op: Some(op), .. } | PubJob::Remove(Some(op)) => {
-                    cx.complete(op, Err(err.clone()))
+                PubJob::Publish { op, policy, .. } => {
+                    if let Some(op) = op {
+                        cx.complete(op, Err(err.clone()));
+                    }
+                    if policy {
+                        cx.emit(Event::Policy(PolicyOutcome::Failed(err.clone())));
+                    }
                 }
-                _ => {}
+                PubJob::Remove(op) => {
+                    self.removing = true;
+                    if let Some(op) = op {
+                        cx.complete(op, Err(err.clone()));
+                    }
+                }
+                PubJob::Refresh => {}
             }
         }
     }

@@ -25,6 +25,7 @@ use super::context::{is_transient, rejected, Ctx, ALLOW, SUPPORTED};
 use super::error::UaError;
 use super::timers::Timer;
 use super::transaction::{Req, Usage};
+use super::work::take_jobs;
 use crate::message::{HeaderName, Message, Method, Uri};
 use std::collections::VecDeque;
 
@@ -320,17 +321,7 @@ impl Registerer {
     pub fn on_flow_lost(&mut self, cx: &mut Ctx<'_>, reconnect_in: Option<Millis>) {
         cx.timers.stop(Timer::RegisterRefresh);
         cx.timers.stop(Timer::RegisterRetry);
-        let jobs: Vec<RegJob> = self
-            .in_flight
-            .take()
-            .into_iter()
-            .chain(self.queued.drain(..))
-            .collect();
-        for job in jobs {
-            for op in job.ops {
-                cx.complete(op, Err(UaError::Transport));
-            }
-        }
+        self.fail_all(cx, &UaError::Transport);
         let before = self.state;
         if self.wanted {
             if before != RegistrationState::Retrying || self.retry_in != reconnect_in {
@@ -547,13 +538,12 @@ impl Registerer {
     /// The client is closed: every job fails with `err`.
     pub fn close(&mut self, cx: &mut Ctx<'_>, err: &UaError) {
         self.wanted = false;
-        let jobs: Vec<RegJob> = self
-            .in_flight
-            .take()
-            .into_iter()
-            .chain(self.queued.drain(..))
-            .collect();
-        for job in jobs {
+        self.fail_all(cx, err);
+    }
+
+    /// Every job, in flight or waiting, fails with `err`.
+    fn fail_all(&mut self, cx: &mut Ctx<'_>, err: &UaError) {
+        for job in take_jobs(&mut self.in_flight, &mut self.queued) {
             for op in job.ops {
                 cx.complete(op, Err(err.clone()));
             }

@@ -35,6 +35,16 @@ impl Work {
     }
 }
 
+/// Every job of a part that runs one at a time: the one in flight first, then
+/// those waiting (the flow is gone or the client closed).
+pub(super) fn take_jobs<J>(in_flight: &mut Option<J>, queued: &mut VecDeque<J>) -> Vec<J> {
+    in_flight
+        .take()
+        .into_iter()
+        .chain(queued.drain(..))
+        .collect()
+}
+
 /// The work waiting, oldest first.
 #[derive(Debug, Default)]
 pub(super) struct WorkQueue {
