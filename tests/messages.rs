@@ -16,7 +16,8 @@ fn send_message_with_utf8_body_counts_bytes() {
         h.ok(op),
         Outcome::MessageSent {
             status: 200,
-            reason: "OK".into()
+            reason: "OK".into(),
+            message_id: None,
         }
     );
     let m = &h.sent_requests(Method::Message)[0];

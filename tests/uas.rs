@@ -124,8 +124,12 @@ fn a_message_of_a_type_the_app_did_not_accept_gets_415_with_accept() {
     h.inject(&msg("application/octet-stream", 1));
     let answer = h.core.received.last().unwrap();
     assert_eq!(answer.status(), Some(415));
-    assert_eq!(Harness::header(answer, "Accept"), "text/plain, message/*");
-    h.inject(&msg("message/cpim", 2));
+    assert_eq!(
+        Harness::header(answer, "Accept"),
+        "text/plain, message/*, message/cpim, message/imdn+xml, application/im-iscomposing+xml",
+        "the app's types, and what the user agent reads itself"
+    );
+    h.inject(&msg("message/sipfrag", 2));
     assert_eq!(h.core.received.last().unwrap().status(), Some(200));
     h.inject(&msg("text/plain;charset=UTF-8", 3));
     assert_eq!(h.core.received.last().unwrap().status(), Some(200));

@@ -5,6 +5,7 @@
 //! Subscriber, the Messager and the UAS rules.
 
 use super::api::*;
+use super::composing::Composing;
 use super::config::{Config, PublishPolicy};
 use super::context::{token, Local};
 use super::credentials::CredentialStore;
@@ -13,10 +14,11 @@ use super::fetcher::{FetchKind, Fetcher};
 use super::flow::Flow;
 use super::messager::Messager;
 use super::publisher::Publisher;
+use super::receipts::Receipts;
 use super::registerer::{RegSignal, Registerer};
 use super::subscriber::{NotifyOutcome, Subscriber};
 use super::timers::{Timer, TimerTable};
-use super::transaction::{ClientTx, Transactions, Usage, MAX_AUTH_ROUNDS};
+use super::transaction::{ClientTx, Notice, Transactions, Usage, MAX_AUTH_ROUNDS};
 use super::uas::{screen, Incoming};
 use super::work::{Work, WorkQueue};
 use crate::auth::{AuthError, RandomSource};
@@ -41,12 +43,15 @@ macro_rules! cx {
             creds: &mut $s.creds,
             timers: &mut $s.timers,
             connected: $s.flow.is_connected(),
+            unix_offset: $s.unix_offset,
         }
     };
 }
 
 // The app's commands (register, publish, send...), in their own file.
 mod commands;
+// Incoming MESSAGEs and the notices the user agent sends by itself.
+mod chat;
 
 /// The sans-IO user agent. See [`crate::ua`].
 pub struct UserAgent {
@@ -67,7 +72,11 @@ pub struct UserAgent {
     subscriber: Subscriber,
     fetcher: Fetcher,
     messager: Messager,
+    receipts: Receipts,
+    composing: Composing,
     queue: WorkQueue,
+    /// Unix time in ms at `now == 0` (set by `set_wall_clock`).
+    unix_offset: u64,
     /// Settings last published by us or adopted from the server.
     current_settings: Option<ServiceSettings>,
     /// Run the publish policy after the next successful registration.
@@ -108,7 +117,10 @@ impl UserAgent {
             subscriber: Subscriber::new(watch_call_id, watch_tag),
             fetcher: Fetcher::default(),
             messager: Messager::default(),
+            receipts: Receipts::default(),
+            composing: Composing::default(),
             queue: WorkQueue::default(),
+            unix_offset: 0,
             current_settings: None,
             policy_pending: false,
             restore_pending: false,
@@ -257,7 +269,10 @@ impl UserAgent {
             }
             Work::Watch(op) => self.subscriber.watch(cx!(self), op),
             Work::Unwatch(op) => self.subscriber.unwatch(cx!(self), op),
-            Work::Message(req, op) => Messager::send(cx!(self), *req, op),
+            Work::Message(req, op) => Messager::send(cx!(self), *req, Usage::Message(op)),
+            Work::DisplayNotice(req, op) => {
+                Messager::send(cx!(self), *req, Usage::Notice(Notice::Imdn, Some(op)))
+            }
         }
     }
 
@@ -294,6 +309,15 @@ impl UserAgent {
                 Timer::WatchRefresh | Timer::WatchRetry => {
                     self.subscriber.on_timer(cx!(self), timer)
                 }
+                Timer::ComposingSend => {
+                    let ready = self.ready() && self.registerer.is_registered();
+                    for req in self.composing.on_send_timer(cx!(self)) {
+                        if ready {
+                            Messager::send(cx!(self), req, Usage::Notice(Notice::Composing, None));
+                        }
+                    }
+                }
+                Timer::ComposingLapse => self.composing.on_lapse_timer(cx!(self)),
             }
         }
     }
@@ -332,7 +356,7 @@ impl UserAgent {
         let delay = self.flow.on_lost(cx!(self), reconnect);
         for tx in self.txs.drain() {
             self.timers.stop(Timer::Transaction(tx.id));
-            if let Usage::Message(op) = tx.usage {
+            if let Some(op) = tx.usage.op() {
                 cx!(self).complete(op, Err(UaError::Transport));
             }
         }
@@ -382,7 +406,7 @@ impl UserAgent {
 
     fn on_request(&mut self, msg: &Message) {
         match screen(cx!(self), msg) {
-            Some(Incoming::Message) => self.messager.on_message(cx!(self), msg),
+            Some(Incoming::Message) => self.on_message(msg),
             Some(Incoming::Notify) if self.fetcher.owns(msg) => {
                 if let Some(result) = self.fetcher.on_notify(cx!(self), msg) {
                     self.policy_after_fetch(result);
@@ -454,7 +478,8 @@ impl UserAgent {
                     self.policy_after_fetch(result);
                 }
             }
-            Usage::Message(op) => Messager::on_final(cx!(self), op, msg, status),
+            Usage::Message(op) => self.messager.on_final(cx!(self), op, msg, status),
+            Usage::Notice(kind, op) => self.on_notice_final(kind, op, &tx.req.ruri, msg, status),
         }
     }
 
@@ -508,7 +533,8 @@ impl UserAgent {
                     self.policy_after_fetch(result);
                 }
             }
-            Usage::Message(op) => cx!(self).complete(op, Err(err)),
+            Usage::Message(op) | Usage::Notice(_, Some(op)) => cx!(self).complete(op, Err(err)),
+            Usage::Notice(_, None) => {}
         }
     }
 

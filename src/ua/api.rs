@@ -1,6 +1,8 @@
 //! What goes in and out of the user agent: inputs, outputs, events and outcomes.
 
 use super::error::UaError;
+use crate::im::imdn::{DispositionRequest, Kind, Status};
+use crate::im::iscomposing::State as ComposingState;
 use crate::settings::ServiceSettings;
 
 /// Milliseconds on the caller's monotonic clock.
@@ -155,8 +157,44 @@ pub struct IncomingMessage {
     /// MESSAGE carries a `Date` header: imsip never sends one in a MESSAGE, and an
     /// IM Server delivering a deferred message puts the original time there).
     pub deferred: bool,
-    /// The `Date` header as RFC 3339 UTC (`2026-11-29T23:05:00Z`), when present.
+    /// When the message was sent, RFC 3339 UTC (`2026-11-29T23:05:00Z`): the CPIM
+    /// `DateTime` of a `message/cpim` message, else the SIP `Date` header, when present.
     pub date_time: Option<String>,
+    /// The CPIM `imdn.Message-ID` (RFC 5438), when the message carried one: the id
+    /// its notifications name (see [`UserAgent::mark_displayed`](super::UserAgent::mark_displayed)).
+    pub message_id: Option<String>,
+    /// The notifications the sender asked for (`imdn.Disposition-Notification`).
+    pub imdn: DispositionRequest,
+}
+
+/// A disposition notification received (RFC 5438): what became of a message we sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImdnReceived {
+    /// The `imdn.Message-ID` of our message that it is about.
+    pub message_id: String,
+    /// Who sends it (the CPIM `From`, else the SIP `From`).
+    pub from: String,
+    /// Delivery, display or processing.
+    pub kind: Kind,
+    /// What happened.
+    pub status: Status,
+    /// When it happened, RFC 3339 UTC: the notification's CPIM `DateTime`, else
+    /// the time it arrived.
+    pub at: String,
+}
+
+/// A composition indication received (RFC 3994), or the peer's indication lapsing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ComposingReceived {
+    /// The peer (the SIP `From` URI).
+    pub from: String,
+    /// Active or idle. Idle also when the peer's refresh lapsed or its message arrived
+    /// (RFC 3994 §3.3).
+    pub state: ComposingState,
+    /// `<lastactive>` as RFC 3339 UTC, when given.
+    pub last_active: Option<String>,
+    /// `<contenttype>`, when given.
+    pub content_type: Option<String>,
 }
 
 /// Where a settings event came from.
@@ -215,7 +253,27 @@ pub enum Outcome {
         status: u16,
         /// Reason phrase.
         reason: String,
+        /// The `imdn.Message-ID` the message carried (sent with IMDN requests),
+        /// which its notifications will name.
+        message_id: Option<String>,
     },
+    /// `mark_displayed()`: whether a display notification was sent (`false` when
+    /// the sender had not asked for one, or it was sent already: RFC 5438 §7.2
+    /// allows none then).
+    DisplayNotified {
+        /// A notification was sent and accepted.
+        sent: bool,
+    },
+}
+
+/// The options of [`UserAgent::send_message_with`](super::UserAgent::send_message_with).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MessageOptions {
+    /// The body's type; `text/plain;charset=UTF-8` when `None`.
+    pub content_type: Option<String>,
+    /// The notifications to ask for. Empty (the default) sends the body as it is;
+    /// anything else wraps it in CPIM with an `imdn.Message-ID` (RFC 5438 §6).
+    pub imdn: DispositionRequest,
 }
 
 /// Something for the app.
@@ -227,6 +285,10 @@ pub enum Event {
     Registration(Registration),
     /// A MESSAGE arrived.
     Message(IncomingMessage),
+    /// A disposition notification arrived (RFC 5438).
+    Imdn(ImdnReceived),
+    /// A peer's composition state changed (RFC 3994).
+    Composing(ComposingReceived),
     /// Settings arrived (NOTIFY of a watch, or adopted by the policy).
     ServiceSettings {
         /// The document.

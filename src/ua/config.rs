@@ -71,6 +71,16 @@ pub struct Config {
     /// `type/*`); others are answered 415 with `Accept` (RFC 3261 §21.4.16).
     /// Empty (the default) accepts every type.
     pub accept_types: Vec<String>,
+    /// Answer delivery-notification requests by itself (RFC 5438 `positive-delivery`:
+    /// `<delivered/>` once the message is handed to the app). Default true.
+    pub auto_delivery: bool,
+    /// The `<refresh>` of our "active" composition indications, in seconds (RFC
+    /// 3994 §3.2; at least 60; default 120). While the user keeps composing, "active"
+    /// is sent again a little before it lapses, and never more often.
+    pub composing_refresh: u32,
+    /// Seconds without composing activity after which "idle" is sent (RFC 3994 §3.2:
+    /// 15 by default).
+    pub composing_idle_timeout: u32,
     /// Timer F: how long a non-INVITE transaction waits for a final response, in ms
     /// (default 64·T1 = 32 000, RFC 3261 §17.1.2.2).
     pub transaction_timeout: Millis,
@@ -131,6 +141,9 @@ impl Config {
             reconnect_max_delay: 30_000,
             work_wait_timeout: 32_000,
             accept_types: Vec::new(),
+            auto_delivery: true,
+            composing_refresh: crate::im::iscomposing::DEFAULT_REFRESH_SECS,
+            composing_idle_timeout: crate::im::iscomposing::IDLE_TIMEOUT_SECS,
             transaction_timeout: 32_000,
             service_settings: None,
             publish_policy: PublishPolicy::IfAbsent,

@@ -106,6 +106,8 @@ pub(super) struct Ctx<'a> {
     pub timers: &'a mut TimerTable,
     /// The flow is open: requests may be sent.
     pub connected: bool,
+    /// Unix time in ms at `now == 0` (see `UserAgent::set_wall_clock`).
+    pub unix_offset: u64,
 }
 
 impl Ctx<'_> {
@@ -119,6 +121,16 @@ impl Ctx<'_> {
 
     pub fn transmit(&mut self, frame: String) {
         self.out.push_back(Output::Transmit(frame));
+    }
+
+    /// Unix seconds now (for `DateTime`s, RFC 3862 §5.4 / RFC 5438).
+    pub fn unix_secs(&self) -> u64 {
+        self.unix_secs_at(self.now)
+    }
+
+    /// Unix seconds at the monotonic time `at`.
+    pub fn unix_secs_at(&self, at: Millis) -> u64 {
+        self.unix_offset.saturating_add(at) / 1000
     }
 
     pub fn token(&mut self, n: usize) -> String {

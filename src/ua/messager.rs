@@ -1,11 +1,18 @@
 //! The Messager: pager-mode MESSAGEs both ways (RFC 3428).
 
-use super::api::{Event, IncomingMessage, OpId, Outcome};
+use super::api::{Event, ImdnReceived, IncomingMessage, MessageOptions, OpId, Outcome};
 use super::context::{rejected, Ctx};
 use super::error::UaError;
-use super::transaction::{Req, Usage};
+use super::transaction::{Notice, Req, Usage};
+use crate::im::cpim::CpimMessage;
+use crate::im::imdn::{self, DispositionRequest, Notification, MESSAGE_IMDN_CONTENT_TYPE};
+use crate::im::iscomposing::{IsComposing, ISCOMPOSING_CONTENT_TYPE};
+use crate::message::date::{iso8601, parse_sip_date};
 use crate::message::{HeaderName, MediaType, Message, Method, Scheme, Uri};
 use std::collections::VecDeque;
+
+/// The CPIM media type (RFC 3862).
+pub(super) const CPIM_CONTENT_TYPE: &str = "message/cpim";
 
 /// Incoming MESSAGEs remembered for duplicate detection (same Call-ID and CSeq).
 const DEDUP_WINDOW: usize = 128;
@@ -14,7 +21,23 @@ pub(super) const TEXT_PLAIN_UTF8: &str = "text/plain;charset=UTF-8";
 
 #[derive(Debug, Default)]
 pub(super) struct Messager {
+    /// (Call-ID, CSeq) of recent incoming MESSAGEs.
     seen: VecDeque<(String, u32)>,
+    /// `imdn.Message-ID`s of recent incoming messages.
+    seen_ids: VecDeque<String>,
+    /// The ids of our messages in flight, for their outcomes (bounded: a message
+    /// that fails leaves its entry until it is pushed out).
+    sent_ids: VecDeque<(OpId, String)>,
+}
+
+/// The URI of `to` (`sip:`, `sips:` or `tel:`), or the input error.
+pub(super) fn target_uri(to: &str) -> Result<Uri, UaError> {
+    match Uri::parse(to.trim()) {
+        Ok(u) if u.is_sip() || matches!(u.scheme(), Scheme::Tel) => Ok(u),
+        _ => Err(UaError::BadInput(format!(
+            "to: not a sip:, sips: or tel: URI: \"{to}\""
+        ))),
+    }
 }
 
 /// Whether `ct` is one of `accepted` (`type/subtype`, `type/*` or `*/*`); an
@@ -32,27 +55,58 @@ pub(super) fn accepts(accepted: &[String], ct: &MediaType) -> bool {
 }
 
 impl Messager {
-    /// Builds the MESSAGE of `send_message`, or the input error.
+    /// Builds the MESSAGE of `send_message`, or the input error. With IMDN
+    /// requests the body goes in CPIM (RFC 5438 §6: `NS: imdn`, `imdn.Message-ID`,
+    /// `DateTime`, `imdn.Disposition-Notification`); the id is remembered for the
+    /// outcome of `op`.
     pub fn request(
+        &mut self,
         cx: &mut Ctx<'_>,
+        op: OpId,
         to: &str,
         body: &[u8],
-        content_type: Option<&str>,
+        options: &MessageOptions,
     ) -> Result<Req, UaError> {
-        let target = match Uri::parse(to.trim()) {
-            Ok(u) if u.is_sip() || matches!(u.scheme(), Scheme::Tel) => u,
-            _ => {
-                return Err(UaError::BadInput(format!(
-                    "to: not a sip:, sips: or tel: URI: \"{to}\""
-                )))
-            }
-        };
-        let ct = content_type.unwrap_or(TEXT_PLAIN_UTF8);
+        let target = target_uri(to)?;
+        let ct = options.content_type.as_deref().unwrap_or(TEXT_PLAIN_UTF8);
         if MediaType::parse(ct, "Content-Type").is_err() {
             return Err(UaError::BadInput("contentType: not a media type".into()));
         }
+        if options.imdn.is_empty() {
+            return Ok(Self::message_to(cx, target, ct, body.to_vec()));
+        }
+        let mut random = [0u8; 16];
+        cx.rng.fill(&mut random);
+        let id = imdn::new_message_id(&random);
+        let cpim = CpimMessage::new(cx.cfg.aor.as_str(), target.as_str(), ct, body)
+            .date_time(cx.unix_secs())
+            .namespaced(
+                imdn::CPIM_NS_PREFIX,
+                imdn::CPIM_NS,
+                imdn::MESSAGE_ID_HEADER,
+                &id,
+            )
+            .namespaced(
+                imdn::CPIM_NS_PREFIX,
+                imdn::CPIM_NS,
+                imdn::DISPOSITION_NOTIFICATION_HEADER,
+                &options.imdn.to_string(),
+            )
+            .encode()
+            .map_err(|e| UaError::BadInput(format!("message: {e}")))?;
+        remember(&mut self.sent_ids, (op, id));
+        Ok(Self::message_to(cx, target, CPIM_CONTENT_TYPE, cpim))
+    }
+
+    /// A MESSAGE of the user agent's own (a notification or an indication) to
+    /// `peer`.
+    pub fn notice(cx: &mut Ctx<'_>, peer: &Uri, content_type: &str, body: Vec<u8>) -> Req {
+        Self::message_to(cx, peer.clone(), content_type, body)
+    }
+
+    fn message_to(cx: &mut Ctx<'_>, target: Uri, content_type: &str, body: Vec<u8>) -> Req {
         let tag = cx.token(10);
-        Ok(Req {
+        Req {
             method: Method::Message,
             to: format!("<{target}>"),
             ruri: target,
@@ -64,8 +118,8 @@ impl Messager {
                 (HeaderName::AcceptContact, "*;+g.oma.sip-im".into()),
                 (HeaderName::PPreferredIdentity, cx.identity()),
             ],
-            body: Some((ct.to_owned(), body.to_vec())),
-        })
+            body: Some((content_type.to_owned(), body)),
+        }
     }
 
     /// An OPTIONS to our registrar's domain (RFC 3261 §11): any answer at all proves
@@ -85,18 +139,25 @@ impl Messager {
         }
     }
 
-    /// Sends a MESSAGE built by [`Messager::request`] (the route is taken now:
-    /// the Service-Route of the registration in force).
-    pub fn send(cx: &mut Ctx<'_>, mut req: Req, op: OpId) {
+    /// Sends a MESSAGE built by [`Messager::request`] or [`Messager::notice`]
+    /// (the route is taken now: the Service-Route of the registration in force).
+    pub fn send(cx: &mut Ctx<'_>, mut req: Req, usage: Usage) {
         req.route = cx.local.service_route.clone();
-        cx.send(req, Usage::Message(op));
+        cx.send(req, usage);
     }
 
-    pub fn on_final(cx: &mut Ctx<'_>, op: OpId, msg: &Message, status: u16) {
+    pub fn on_final(&mut self, cx: &mut Ctx<'_>, op: OpId, msg: &Message, status: u16) {
+        let message_id = self
+            .sent_ids
+            .iter()
+            .position(|(o, _)| *o == op)
+            .and_then(|i| self.sent_ids.remove(i))
+            .map(|(_, id)| id);
         let result = if (200..300).contains(&status) {
             Ok(Outcome::MessageSent {
                 status,
                 reason: msg.reason().unwrap_or("").to_owned(),
+                message_id,
             })
         } else {
             Err(rejected(msg, status))
@@ -104,55 +165,227 @@ impl Messager {
         cx.complete(op, result);
     }
 
-    /// An incoming MESSAGE (already checked by the UAS rules).
-    pub fn on_message(&mut self, cx: &mut Ctx<'_>, msg: &Message) {
+    /// The final answer to a notice: `Some(kind)` when the peer refused that kind
+    /// for good (415, 488, 606: RFC 3994 §3.2, RFC 5438 §7), so no more are sent.
+    pub fn notice_refused(kind: Notice, status: u16) -> Option<Notice> {
+        matches!(status, 415 | 488 | 606).then_some(kind)
+    }
+
+    /// An incoming MESSAGE (already checked by the UAS rules): answered here, and
+    /// classified for the agent. A `message/cpim` body is unwrapped first (RFC 3862):
+    /// what it carries decides, so a notification or an indication in CPIM is one.
+    pub fn receive(&mut self, cx: &mut Ctx<'_>, msg: &Message) -> Option<Received> {
         let (Ok(call_id), Ok(cseq), Ok(from), Ok(to)) =
             (msg.call_id(), msg.cseq(), msg.from(), msg.to())
         else {
-            return;
+            return None;
         };
-        let content_type = msg.content_type().ok().flatten();
+        let outer_type = msg.content_type().ok().flatten();
+        let cpim = match &outer_type {
+            Some(ct) if ct.is(CPIM_CONTENT_TYPE) => match CpimMessage::decode(msg.body()) {
+                Ok(c) => Some(c),
+                Err(e) => {
+                    // RFC 3862 §3.1 / RFC 3261 §21.4.1: a body we cannot read.
+                    cx.respond(msg, 400, "Bad Request (malformed message/cpim)", &[]);
+                    cx.emit(Event::Dropped {
+                        reason: format!("malformed message/cpim body: {e}"),
+                    });
+                    return None;
+                }
+            },
+            _ => None,
+        };
+        let (content_type, body) = match &cpim {
+            Some(c) => (c.media_type().ok(), c.body()),
+            None => (outer_type.clone(), msg.body()),
+        };
+        let sender = from.uri.to_string();
+        let now_secs = cx.unix_secs();
+        let envelope = cpim.as_ref().map(Envelope::of);
+
+        if content_type
+            .as_ref()
+            .is_some_and(|t| t.is(MESSAGE_IMDN_CONTENT_TYPE))
+        {
+            return match Notification::decode(body) {
+                Ok(n) => {
+                    cx.respond(msg, 200, "OK", &[]);
+                    let at = envelope
+                        .as_ref()
+                        .and_then(|e| e.date_time)
+                        .unwrap_or(now_secs);
+                    Some(Received::Notification(ImdnReceived {
+                        message_id: n.message_id,
+                        from: envelope.and_then(|e| e.from).unwrap_or(sender),
+                        kind: n.kind,
+                        status: n.status,
+                        at: iso8601(at),
+                    }))
+                }
+                Err(e) => {
+                    cx.respond(msg, 400, "Bad Request (malformed message/imdn+xml)", &[]);
+                    cx.emit(Event::Dropped {
+                        reason: format!("malformed disposition notification: {e}"),
+                    });
+                    None
+                }
+            };
+        }
+        if content_type
+            .as_ref()
+            .is_some_and(|t| t.is(ISCOMPOSING_CONTENT_TYPE))
+        {
+            return match IsComposing::decode(body) {
+                Ok(doc) => {
+                    cx.respond(msg, 200, "OK", &[]);
+                    Some(Received::Composing { from: sender, doc })
+                }
+                Err(e) => {
+                    cx.respond(msg, 400, "Bad Request (malformed im-iscomposing+xml)", &[]);
+                    cx.emit(Event::Dropped {
+                        reason: format!("malformed composition indication: {e}"),
+                    });
+                    None
+                }
+            };
+        }
+        // The notification target (RFC 5438 §7.1: the CPIM From of the message).
+        let request = envelope.as_ref().and_then(|e| {
+            let id = e.message_id.clone()?;
+            let peer = e
+                .from
+                .as_deref()
+                .and_then(|u| Uri::parse(u).ok())
+                .filter(|u| u.is_sip() || matches!(u.scheme(), Scheme::Tel))
+                .unwrap_or_else(|| from.uri.clone());
+            Some(ImdnRequest {
+                message_id: id,
+                peer,
+                original_recipient: e.to.clone(),
+                // RFC 5438 §6.3 requires a DateTime; without one, the time it arrived.
+                date_time: e.date_time.unwrap_or(now_secs),
+                asked: e.asked,
+            })
+        });
         if let Some(ct) = &content_type {
             if !accepts(&cx.cfg.accept_types, ct) {
-                // RFC 3261 §21.4.16: say what we accept.
-                let accept = cx.cfg.accept_types.join(", ");
+                // RFC 3261 §21.4.16: say what we accept (what the user agent reads
+                // itself, and what the app listed).
+                let mut accept = cx.cfg.accept_types.join(", ");
+                accept.push_str(", message/cpim, message/imdn+xml, application/im-iscomposing+xml");
                 cx.respond(
                     msg,
                     415,
                     "Unsupported Media Type",
                     &[(HeaderName::Accept, accept)],
                 );
-                return;
+                // RFC 5438 §7.2.1.1: negative delivery is reported when asked.
+                return request
+                    .filter(|r| r.asked.negative_delivery)
+                    .map(Received::Undeliverable);
             }
         }
-        let key = (call_id.to_owned(), cseq.seq);
         cx.respond(msg, 200, "OK", &[]);
-        // RFC 3428 §7 / RFC 3261 §17.2.3: a retransmission is answered but delivered once.
-        if self.seen.contains(&key) {
-            return;
+        // RFC 3428 §7 / RFC 3261 §17.2.3: a retransmission is answered but delivered
+        // once; RFC 5438 §6.3: so is a message whose Message-ID was seen.
+        let key = (call_id.to_owned(), cseq.seq);
+        let id_seen = request
+            .as_ref()
+            .is_some_and(|r| self.seen_ids.contains(&r.message_id));
+        if self.seen.contains(&key) || id_seen {
+            return None;
         }
-        self.seen.push_back(key);
-        if self.seen.len() > DEDUP_WINDOW {
-            self.seen.pop_front();
+        remember(&mut self.seen, key);
+        if let Some(r) = &request {
+            remember(&mut self.seen_ids, r.message_id.clone());
         }
         // RFC 3261 §20.17: the time the request was first sent; from an IM Server, the
         // time a deferred message was stored.
-        let date_time = msg
-            .date()
-            .ok()
-            .flatten()
-            .and_then(crate::message::date::parse_sip_date)
-            .map(crate::message::date::iso8601);
-        cx.emit(Event::Message(IncomingMessage {
-            from: from.uri.to_string(),
+        let sip_date = msg.date().ok().flatten().and_then(parse_sip_date);
+        let date_time = envelope
+            .as_ref()
+            .and_then(|e| e.date_time)
+            .or(sip_date)
+            .map(iso8601);
+        let message = IncomingMessage {
+            from: sender,
             display_name: from.display.clone(),
             to: to.uri.to_string(),
             content_type: content_type
                 .map(|c| c.to_string())
                 .unwrap_or_else(|| "text/plain".into()),
-            body: msg.body().to_vec(),
-            deferred: date_time.is_some(),
+            body: body.to_vec(),
+            deferred: sip_date.is_some(),
             date_time,
-        }));
+            message_id: request.as_ref().map(|r| r.message_id.clone()),
+            imdn: request.as_ref().map(|r| r.asked).unwrap_or_default(),
+        };
+        Some(Received::Message { message, request })
     }
+}
+
+fn remember<T: PartialEq>(window: &mut VecDeque<T>, item: T) {
+    window.push_back(item);
+    if window.len() > DEDUP_WINDOW {
+        window.pop_front();
+    }
+}
+
+/// The CPIM headers the user agent reads (RFC 3862, RFC 5438 §6).
+struct Envelope {
+    from: Option<String>,
+    to: Option<String>,
+    date_time: Option<u64>,
+    message_id: Option<String>,
+    asked: DispositionRequest,
+}
+
+impl Envelope {
+    fn of(c: &CpimMessage) -> Envelope {
+        Envelope {
+            from: c.from().map(|a| a.uri),
+            to: c.to().map(|a| a.uri),
+            date_time: c.date_time(),
+            message_id: c
+                .header(imdn::CPIM_NS, imdn::MESSAGE_ID_HEADER)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty()),
+            asked: c
+                .header(imdn::CPIM_NS, imdn::DISPOSITION_NOTIFICATION_HEADER)
+                .map(|v| DispositionRequest::parse(&v))
+                .unwrap_or_default(),
+        }
+    }
+}
+
+/// What an incoming MESSAGE turned out to be (it has been answered).
+#[derive(Debug)]
+pub(super) enum Received {
+    /// Content for the app; with what its sender asked to be told.
+    Message {
+        message: IncomingMessage,
+        request: Option<ImdnRequest>,
+    },
+    /// A disposition notification about a message of ours.
+    Notification(ImdnReceived),
+    /// A peer's composition indication.
+    Composing { from: String, doc: IsComposing },
+    /// Content refused (415) whose sender asked for negative delivery reports.
+    Undeliverable(ImdnRequest),
+}
+
+/// A received message's IMDN headers: what its notifications must say and where
+/// they go.
+#[derive(Debug, Clone)]
+pub(super) struct ImdnRequest {
+    /// `imdn.Message-ID`.
+    pub message_id: String,
+    /// Where notifications go: the CPIM From (RFC 5438 §7.1), else the SIP From.
+    pub peer: Uri,
+    /// The CPIM To: the recipient the sender addressed.
+    pub original_recipient: Option<String>,
+    /// The message's `DateTime` (Unix seconds; when it had none, when it arrived).
+    pub date_time: u64,
+    /// The notifications asked for.
+    pub asked: DispositionRequest,
 }

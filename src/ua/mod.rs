@@ -48,7 +48,9 @@
 //!   ├ publisher.rs   service-settings publication (RFC 3903)
 //!   ├ subscriber.rs  service-settings watch (RFC 6665)
 //!   ├ fetcher.rs     one-shot fetches: settings, history (RFC 6665 §4.4.3)
-//!   ├ messager.rs    pager-mode MESSAGE both ways (RFC 3428)
+//!   ├ messager.rs    pager-mode MESSAGE both ways (RFC 3428), CPIM (RFC 3862)
+//!   ├ receipts.rs    disposition notifications we send (RFC 5438)
+//!   ├ composing.rs   composition indications both ways (RFC 3994)
 //!   └ uas.rs         what is answered before any part sees a request (RFC 3261 §8.2)
 //!  transaction.rs  client transactions: a usage tag, Timer F, response matching
 //!  credentials.rs  401/407 state per realm (RFC 3261 §22, RFC 7616)
@@ -64,6 +66,7 @@
 
 mod agent;
 mod api;
+mod composing;
 mod config;
 mod context;
 mod credentials;
@@ -72,6 +75,7 @@ mod fetcher;
 mod flow;
 mod messager;
 mod publisher;
+mod receipts;
 mod registerer;
 mod subscriber;
 mod timers;

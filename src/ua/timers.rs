@@ -37,6 +37,12 @@ pub(super) enum Timer {
     Transaction(u64),
     /// Timer N of one fetch: the NOTIFY must follow the 2xx (RFC 6665 §4.1.2.4).
     FetchNotify(u64),
+    /// Our composition state needs a refresh or turns idle (RFC 3994 §3.2); the
+    /// earliest over all peers.
+    ComposingSend,
+    /// A peer's "active" lapses without a refresh (RFC 3994 §3.3); the earliest over
+    /// all peers.
+    ComposingLapse,
     /// App work waiting for the registration gives up.
     WorkWait(OpId),
 }

@@ -22,8 +22,32 @@ pub(super) enum Usage {
     Fetch(u64),
     /// A pager-mode MESSAGE of the app.
     Message(OpId),
+    /// A MESSAGE the user agent sends on its own behalf: a disposition notification
+    /// (with the app's `mark_displayed` op, if any) or a composition indication.
+    Notice(Notice, Option<OpId>),
     /// An OPTIONS checking the flow (`check_flow`); any answer proves it alive.
     Probe,
+}
+
+impl Usage {
+    /// The app's operation waiting on this transaction, if any.
+    pub fn op(self) -> Option<OpId> {
+        match self {
+            Usage::Message(op) | Usage::Notice(_, Some(op)) => Some(op),
+            _ => None,
+        }
+    }
+}
+
+/// The kinds of MESSAGE the user agent sends by itself. A peer that refuses one
+/// (415, 488, 606) gets no more of that kind for the session (RFC 3994 §3.2, RFC
+/// 5438 §7: the app's own messages are never affected).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Notice {
+    /// A disposition notification (`message/imdn+xml` in CPIM).
+    Imdn,
+    /// A composition indication (`application/im-iscomposing+xml`).
+    Composing,
 }
 
 /// A request as its owner wants it sent; sent again after a challenge with a new

@@ -19,6 +19,8 @@ pub(super) enum Work {
     Watch(OpId),
     Unwatch(OpId),
     Message(Box<Req>, OpId),
+    /// A display notification the app asked for (`mark_displayed`).
+    DisplayNotice(Box<Req>, OpId),
 }
 
 impl Work {
@@ -30,7 +32,8 @@ impl Work {
             | Work::History(_, op)
             | Work::Watch(op)
             | Work::Unwatch(op)
-            | Work::Message(_, op) => *op,
+            | Work::Message(_, op)
+            | Work::DisplayNotice(_, op) => *op,
         }
     }
 }

@@ -51,6 +51,9 @@ pub struct Behaviour {
     pub settings_status: Option<u16>,
     /// Answer MESSAGE with this status instead of 200.
     pub message_status: Option<u16>,
+    /// Answer a MESSAGE whose body contains the first string with the status
+    /// (before `message_status`): a peer that refuses some kinds of content.
+    pub message_status_for: Vec<(&'static str, u16)>,
     /// Do not answer keep-alive pings.
     pub no_pong: bool,
     /// Send NOTIFY before the 200 to SUBSCRIBE.
@@ -340,7 +343,15 @@ impl FakeCore {
             Some(Method::Publish) => self.on_publish(&msg),
             Some(Method::Subscribe) => self.on_subscribe(&msg),
             Some(Method::Message) => {
-                let s = self.behaviour.message_status.unwrap_or(200);
+                let body = String::from_utf8_lossy(msg.body());
+                let s = self
+                    .behaviour
+                    .message_status_for
+                    .iter()
+                    .find(|(needle, _)| body.contains(needle))
+                    .map(|(_, s)| *s)
+                    .or(self.behaviour.message_status)
+                    .unwrap_or(200);
                 self.reply(&msg, s, if s == 200 { "OK" } else { "Rejected" }, &[]);
             }
             _ => self.reply(&msg, 405, "Method Not Allowed", &[]),

@@ -5,8 +5,8 @@
 use super::super::api::*;
 use super::super::config::PublishPolicy;
 use super::super::error::UaError;
-use super::super::messager::Messager;
-use super::super::transaction::Usage;
+use super::super::messager::{target_uri, Messager};
+use super::super::transaction::{Notice, Usage};
 use super::super::work::Work;
 use super::UserAgent;
 use crate::im::history::HistoryQuery;
@@ -115,15 +115,84 @@ impl UserAgent {
         body: &[u8],
         content_type: Option<&str>,
     ) -> OpId {
+        let options = MessageOptions {
+            content_type: content_type.map(str::to_owned),
+            ..MessageOptions::default()
+        };
+        self.send_message_with(now, to, body, &options)
+    }
+
+    /// Sends a pager-mode MESSAGE with `options`: with IMDN requests it is wrapped
+    /// in CPIM and named by an `imdn.Message-ID` (RFC 5438 §6), reported in
+    /// [`Outcome::MessageSent`]; without, the body goes as it is. Our composing
+    /// state towards `to` ends (RFC 3994 §3.2: the message says it).
+    pub fn send_message_with(
+        &mut self,
+        now: Millis,
+        to: &str,
+        body: &[u8],
+        options: &MessageOptions,
+    ) -> OpId {
         let op = self.begin(now);
-        match Messager::request(cx!(self), to, body, content_type) {
-            Ok(req) => self.submit(Work::Message(Box::new(req), op)),
+        match self.messager.request(cx!(self), op, to, body, options) {
+            Ok(req) => {
+                self.composing.on_message_sent(cx!(self), &req.ruri);
+                self.submit(Work::Message(Box::new(req), op))
+            }
             Err(e) => {
                 cx!(self).complete(op, Err(e));
                 self.arm();
             }
         }
         op
+    }
+
+    /// The user saw message `message_id` (an [`IncomingMessage::message_id`]):
+    /// sends the display notification its sender asked for (RFC 5438 §7.2.1.2).
+    /// Completes with [`Outcome::DisplayNotified`]: `sent: false` when none was due
+    /// (not asked for, sent already, unknown id, or the peer refuses them).
+    pub fn mark_displayed(&mut self, now: Millis, message_id: &str) -> OpId {
+        let op = self.begin(now);
+        match self.receipts.displayed(cx!(self), message_id) {
+            Ok(Some(req)) => self.submit(Work::DisplayNotice(Box::new(req), op)),
+            Ok(None) => {
+                cx!(self).complete(op, Ok(Outcome::DisplayNotified { sent: false }));
+                self.arm();
+            }
+            Err(e) => {
+                cx!(self).complete(op, Err(e));
+                self.arm();
+            }
+        }
+        op
+    }
+
+    /// The local user is composing a message to `to` (`active`), or stopped:
+    /// composition indications as RFC 3994 §3.2 says (see [`crate::im::iscomposing`]);
+    /// call it on every keystroke, it sends only what is due. Nothing is sent while
+    /// not registered; a peer that refused an indication gets none more.
+    pub fn set_composing(&mut self, now: Millis, to: &str, active: bool) -> Result<(), UaError> {
+        self.advance(now);
+        let peer = target_uri(to)?;
+        if self.flow.is_closed() {
+            return Err(UaError::InvalidState("the client is closed".into()));
+        }
+        let ready = self.ready() && self.registerer.is_registered();
+        if let Some(req) = self.composing.set(cx!(self), peer, active, ready) {
+            Messager::send(cx!(self), req, Usage::Notice(Notice::Composing, None));
+        }
+        self.run_timers();
+        self.arm();
+        Ok(())
+    }
+
+    /// Tells the user agent the wall-clock time: `unix_ms` (milliseconds since
+    /// 1970) at its monotonic `now`. `DateTime`s of CPIM, IMDN and composition
+    /// indications are derived from it; call it once at start (again after the
+    /// host's clock was set). Without it, Unix time is taken to start at `now == 0`.
+    pub fn set_wall_clock(&mut self, now: Millis, unix_ms: u64) {
+        self.advance(now);
+        self.unix_offset = unix_ms.saturating_sub(self.now);
     }
 
     /// Checks the flow at once (the page became visible, resumed from a freeze or
@@ -184,7 +253,7 @@ impl UserAgent {
         self.subscriber.close(cx!(self), &err);
         self.fetcher.close(cx!(self), &err);
         for tx in self.txs.drain() {
-            if let Usage::Message(op) = tx.usage {
+            if let Some(op) = tx.usage.op() {
                 cx!(self).complete(op, Err(err.clone()));
             }
         }
