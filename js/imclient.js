@@ -45,6 +45,7 @@ const LIFECYCLE = Symbol.for('imsip.lifecycle');
 const COMMANDS = Object.freeze([
   'register', 'unregister', 'publishServiceSettings', 'removeServiceSettings', 'fetchServiceSettings',
   'watchServiceSettings', 'unwatchServiceSettings', 'fetchHistory', 'sendMessage',
+  'markDisplayed', 'setComposing',
 ]);
 
 /** An ImError from the plain data the worker sent (`{ code, message, status?, reason?, retryAfter? }`). */
@@ -300,6 +301,16 @@ export class ImClient extends EventTarget {
 
   sendMessage(to, body, options) {
     return this.#run('sendMessage', [to, body, options]);
+  }
+
+  markDisplayed(message) {
+    // Only the id crosses to a shared worker (a detail may hold a Uint8Array body).
+    const id = typeof message === 'object' && message !== null && 'messageId' in message ? message.messageId : message;
+    return this.#run('markDisplayed', [id === undefined ? message : id]);
+  }
+
+  setComposing(to, active) {
+    return this.#run('setComposing', [to, active]);
   }
 
   /**

@@ -185,6 +185,20 @@ interface ImClientOptionsBase {
    * a registration in progress, before failing with `timeout` (default 32).
    */
   requestTimeout?: number;
+  /**
+   * Answer delivery-notification requests by itself: a message whose sender asked
+   * for `delivery` gets `<delivered/>` once it is dispatched as a `message` event
+   * (RFC 5438). Default true.
+   */
+  autoDelivery?: boolean;
+  /**
+   * The refresh, in seconds, announced in our "active" typing indications (RFC 3994
+   * §3.2; 60 to 3600, default 120): while typing goes on, "active" is sent again a
+   * tenth of it before it lapses, never more often.
+   */
+  composingRefresh?: number;
+  /** Seconds without `setComposing(to, true)` after which "idle" is sent (default 15). */
+  composingIdleTimeout?: number;
   /** Settings that `register()` publishes according to `publishPolicy`. */
   serviceSettings?: ServiceSettingsInit;
   /**
@@ -347,8 +361,55 @@ export interface MessageDetail {
    * carries a `Date` header with the original time: see README, "IM Server").
    */
   deferred: boolean;
-  /** The MESSAGE's `Date` (for a deferred message: when it was sent), RFC 3339 UTC. */
+  /**
+   * When it was sent, RFC 3339 UTC: the CPIM `DateTime` of a `message/cpim` message,
+   * else the MESSAGE's `Date` (for a deferred message: when it was sent).
+   */
   dateTime?: string;
+  /**
+   * The message's `imdn.Message-ID` (RFC 5438), when its sender named it: pass the
+   * detail (or this id) to `markDisplayed()`.
+   */
+  messageId?: string;
+  /**
+   * The notifications its sender asked for, when any. `delivery` is answered by the
+   * client itself (option `autoDelivery`); `display` is the app's, with `markDisplayed()`.
+   */
+  imdn?: ImdnKind[];
+}
+
+/** Which notification: delivery (RFC 5438 positive/negative delivery), display, processing. */
+export type ImdnKind = 'delivery' | 'display' | 'processing';
+
+/** A disposition notification about a message this client sent with `imdn`. */
+export interface ImdnDetail {
+  /** The `messageId` that `sendMessage` resolved with. */
+  messageId: string;
+  /** Who sent the notification (the recipient, or an IM Server for `processing`). */
+  from: string;
+  kind: ImdnKind;
+  /**
+   * `delivered` / `failed` (delivery), `displayed` (display), `processed` / `stored`
+   * (processing: an IM Server holds it; not a delivery), `forbidden` / `error` (any).
+   */
+  status: 'delivered' | 'failed' | 'displayed' | 'processed' | 'stored' | 'forbidden' | 'error';
+  /** When, RFC 3339 UTC (the notification's CPIM DateTime, else when it arrived). */
+  at: string;
+}
+
+/** A peer's typing state (RFC 3994). */
+export interface ComposingDetail {
+  /** The peer's URI. */
+  from: string;
+  /**
+   * `active`: typing. `idle`: stopped, said so, sent its message, or its refresh lapsed
+   * (the client times an `active` out by itself).
+   */
+  state: 'active' | 'idle';
+  /** When the peer was last active (sent with `idle`), RFC 3339 UTC. */
+  lastActive?: string;
+  /** What is being composed (`text/plain`, `audio`...), when said. */
+  contentType?: string;
 }
 
 export interface ServiceSettingsDetail {
@@ -389,6 +450,8 @@ export interface ImClientEventMap {
   connection: CustomEvent<ConnectionDetail>;
   registration: CustomEvent<RegistrationDetail>;
   message: CustomEvent<MessageDetail>;
+  imdn: CustomEvent<ImdnDetail>;
+  composing: CustomEvent<ComposingDetail>;
   servicesettings: CustomEvent<ServiceSettingsDetail>;
   trace: CustomEvent<TraceDetail>;
   watchterminated: CustomEvent<WatchTerminatedDetail>;
@@ -414,6 +477,20 @@ export interface WatchResult {
 export interface MessageResult {
   status: number;
   reason: string;
+  /** With `imdn`: the message's `imdn.Message-ID`, which its `imdn` events name. */
+  messageId?: string;
+}
+
+export interface SendMessageOptions {
+  /** The body's type (default `text/plain;charset=UTF-8`). */
+  contentType?: string;
+  /**
+   * Notifications to ask for (RFC 5438): the body then goes in `message/cpim` with an
+   * `imdn.Message-ID`; without it the body is sent as it is (what JsSIP and SIP.js
+   * peers read). `delivery` asks for positive and negative delivery; the RFC's names
+   * `positive-delivery` and `negative-delivery` are accepted too.
+   */
+  imdn?: Array<ImdnKind | 'positive-delivery' | 'negative-delivery'>;
 }
 
 export class ImClient extends EventTarget {
@@ -452,7 +529,20 @@ export class ImClient extends EventTarget {
   /** Ends the watch. */
   unwatchServiceSettings(): Promise<void>;
   /** Pager-mode MESSAGE (`text/plain;charset=UTF-8` unless `contentType`). */
-  sendMessage(to: string, body: string | Uint8Array, options?: { contentType?: string }): Promise<MessageResult>;
+  sendMessage(to: string, body: string | Uint8Array, options?: SendMessageOptions): Promise<MessageResult>;
+  /**
+   * The user saw this message (a `message` event's detail, or its `messageId`): sends
+   * the display notification its sender asked for, once. `sent: false` when none was
+   * due (not asked for, sent already, or unknown to this client).
+   */
+  markDisplayed(message: MessageDetail | string): Promise<{ sent: boolean }>;
+  /**
+   * The user is typing to `to` (`true`: call it on every keystroke, it sends only what
+   * RFC 3994 asks for) or stopped (`false`). Sending a message ends it by itself. A
+   * peer that refuses typing indications (415) gets none more. Nothing is sent while
+   * unregistered.
+   */
+  setComposing(to: string, active: boolean): Promise<void>;
   /**
    * Pending operations reject (`invalid_state`); the socket closes; the timer stops.
    * Shared (`shared === true`): this tab leaves; when the last tab leaves, the shared

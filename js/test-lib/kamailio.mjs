@@ -112,7 +112,7 @@ export function deployKamailioRuns({ prefix = 'run' } = {}) {
 }
 
 const RECONNECT = { minDelay: 0.2, maxDelay: 1 };
-const EVENTS = ['connection', 'registration', 'policy', 'message', 'trace'];
+const EVENTS = ['connection', 'registration', 'policy', 'message', 'imdn', 'composing', 'trace'];
 
 /**
  * An ImClient on Kamailio `k` for test `t` (in `c.test`), every event recorded in

@@ -7,13 +7,14 @@
 //! (events, promise settlement), so a listener may call back into the client.
 
 use super::error::{from_ua, js_error};
-use super::obj::{Fields, Obj};
+use super::obj::{str_array, Fields, Obj};
 use super::options::{self, Options};
 use super::settings;
 use crate::auth::RandomSource;
+use crate::im::imdn::{DispositionRequest, Kind};
 use crate::ua::{
-    ConnectionState, Event, Input, OpId, Outcome, Output, PolicyOutcome, PublicationState,
-    Registration, RegistrationState, SettingsSource, UaError, UserAgent,
+    ConnectionState, Event, Input, MessageOptions, OpId, Outcome, Output, PolicyOutcome,
+    PublicationState, Registration, RegistrationState, SettingsSource, UaError, UserAgent,
 };
 use js_sys::{Function, Promise, Reflect, Uint8Array};
 use std::cell::RefCell;
@@ -161,17 +162,32 @@ fn outcome(aor: &str, o: Outcome) -> JsValue {
             o.num("expires", f64::from(expires));
             o.done()
         }
-        Outcome::MessageSent { status, reason } => {
+        Outcome::MessageSent {
+            status,
+            reason,
+            message_id,
+        } => {
             let o = Obj::new();
-            o.num("status", f64::from(status)).str("reason", &reason);
+            o.num("status", f64::from(status))
+                .str("reason", &reason)
+                .opt_str("messageId", message_id.as_deref());
+            o.done()
+        }
+        Outcome::DisplayNotified { sent } => {
+            let o = Obj::new();
+            o.opt_bool("sent", Some(sent));
             o.done()
         }
     }
 }
 
 impl State {
-    fn now(&self) -> u64 {
-        now()
+    /// The monotonic time for the user agent; tells it the wall clock as well (for
+    /// CPIM and IMDN `DateTime`s), which the host may have set since.
+    fn now(&mut self) -> u64 {
+        let now = now();
+        self.ua.set_wall_clock(now, date_now().max(0.0) as u64);
+        now
     }
 
     /// Drains the user agent's outputs into socket and timer work (done here) and
@@ -247,7 +263,7 @@ impl State {
         if let Some(cb) = &self.callbacks {
             // setTimeout takes at most 2^31 - 1 ms (larger values fire at once).
             // One more millisecond: `now()` is floored and timers may fire early.
-            let delay = (at.saturating_sub(self.now()) + 1).min(0x7fff_ffff) as f64;
+            let delay = (at.saturating_sub(now()) + 1).min(0x7fff_ffff) as f64;
             self.timer = Some(set_timeout(cb.timer.as_ref().unchecked_ref(), delay));
         }
     }
@@ -291,8 +307,29 @@ impl State {
                     .str("contentType", &m.content_type)
                     .str("body", &String::from_utf8_lossy(&m.body))
                     .opt_bool("deferred", Some(m.deferred))
-                    .opt_str("dateTime", m.date_time.as_deref());
+                    .opt_str("dateTime", m.date_time.as_deref())
+                    .opt_str("messageId", m.message_id.as_deref());
+                if !m.imdn.is_empty() {
+                    o.set("imdn", &str_array(imdn_names(m.imdn).into_iter()));
+                }
                 ("message", o.done())
+            }
+            Event::Imdn(n) => {
+                let o = Obj::new();
+                o.str("messageId", &n.message_id)
+                    .str("from", &n.from)
+                    .str("kind", imdn_kind(n.kind))
+                    .str("status", n.status.as_str())
+                    .str("at", &n.at);
+                ("imdn", o.done())
+            }
+            Event::Composing(c) => {
+                let o = Obj::new();
+                o.str("from", &c.from)
+                    .str("state", c.state.as_str())
+                    .opt_str("lastActive", c.last_active.as_deref())
+                    .opt_str("contentType", c.content_type.as_deref());
+                ("composing", o.done())
             }
             Event::ServiceSettings { settings, source } => {
                 let o = Obj::new();
@@ -641,13 +678,63 @@ impl ImClientCore {
                     ))
                 }
             };
-            let mut content_type = None;
+            let mut opts = MessageOptions::default();
             if !options.is_undefined() {
-                let f = Fields::new(&options, "options", &["contentType"])?;
-                content_type = f.string("contentType")?;
+                let f = Fields::new(&options, "options", &["contentType", "imdn"])?;
+                opts.content_type = f.string("contentType")?;
+                if let Some(names) = f.strings("imdn")? {
+                    opts.imdn = imdn_request(&names)?;
+                }
             }
-            Ok(ua.send_message(now, &to, &bytes, content_type.as_deref()))
+            Ok(ua.send_message_with(now, &to, &bytes, &opts))
         })
+    }
+
+    /// Sends the display notification the sender of a received message asked for
+    /// (`message`: the `message` event's detail, or its `messageId`). Resolves with
+    /// `{ sent }`: `false` when none was due.
+    #[wasm_bindgen(js_name = markDisplayed)]
+    pub fn mark_displayed(&self, message: JsValue) -> Promise {
+        self.command(|ua, now| {
+            let id = match message.as_string() {
+                Some(id) => id,
+                None if message.is_object() => Reflect::get(&message, &"messageId".into())
+                    .ok()
+                    .and_then(|v| v.as_string())
+                    .ok_or_else(|| {
+                        UaError::BadInput(
+                            "message: has no messageId (its sender asked for no notification)"
+                                .into(),
+                        )
+                    })?,
+                None => {
+                    return Err(UaError::BadInput(
+                        "message: must be a message event's detail or a messageId string".into(),
+                    ))
+                }
+            };
+            Ok(ua.mark_displayed(now, &id))
+        })
+    }
+
+    /// The local user is composing to `to` (`active` true; call it on every
+    /// keystroke) or stopped (false). Resolves at once; indications go out as RFC
+    /// 3994 says.
+    #[wasm_bindgen(js_name = setComposing)]
+    pub fn set_composing(&self, to: JsValue, active: JsValue) -> Promise {
+        let mut result = Err(UaError::InvalidState("the client is busy".into()));
+        let _ = self.shared.run(Vec::new(), |st| {
+            let now = st.now();
+            result = match (to.as_string(), active.as_bool()) {
+                (Some(to), Some(active)) => st.ua.set_composing(now, &to, active),
+                (None, _) => Err(UaError::BadInput("to: must be a string".into())),
+                (_, None) => Err(UaError::BadInput("active: must be a boolean".into())),
+            };
+        });
+        match result {
+            Ok(()) => Promise::resolve(&JsValue::UNDEFINED),
+            Err(e) => Promise::reject(&from_ua(&e)),
+        }
     }
 
     /// Closes: pending operations reject with `invalid_state`, the socket closes,
@@ -712,6 +799,52 @@ impl ImClientCore {
 
 /// `{ with?, since?, limit? }` (all optional; `since` a `Date` or milliseconds since
 /// the epoch) into a history query.
+/// The JS names of a disposition request: `delivery` (positive or negative
+/// delivery asked), `display`, `processing`.
+fn imdn_names(r: DispositionRequest) -> Vec<&'static str> {
+    [
+        (r.positive_delivery || r.negative_delivery, "delivery"),
+        (r.display, "display"),
+        (r.processing, "processing"),
+    ]
+    .into_iter()
+    .filter_map(|(on, name)| on.then_some(name))
+    .collect()
+}
+
+/// `sendMessage`'s `imdn` option: `delivery` asks for positive and negative
+/// delivery notifications, `display` and `processing` for those; the RFC 5438
+/// names (`positive-delivery`, `negative-delivery`) are accepted too.
+fn imdn_request(names: &[String]) -> Result<DispositionRequest, UaError> {
+    let mut r = DispositionRequest::default();
+    for name in names {
+        match name.as_str() {
+            "delivery" => {
+                r.positive_delivery = true;
+                r.negative_delivery = true;
+            }
+            "positive-delivery" => r.positive_delivery = true,
+            "negative-delivery" => r.negative_delivery = true,
+            "display" => r.display = true,
+            "processing" => r.processing = true,
+            other => {
+                return Err(UaError::BadInput(format!(
+                    "options.imdn: unknown notification \"{other}\" (delivery, display, processing)"
+                )))
+            }
+        }
+    }
+    Ok(r)
+}
+
+fn imdn_kind(k: Kind) -> &'static str {
+    match k {
+        Kind::Delivery => "delivery",
+        Kind::Display => "display",
+        Kind::Processing => "processing",
+    }
+}
+
 fn history_query(value: &JsValue) -> Result<crate::im::history::HistoryQuery, UaError> {
     if value.is_undefined() || value.is_null() {
         return Ok(Default::default());

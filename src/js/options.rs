@@ -26,6 +26,9 @@ const KEYS: &[&str] = &[
     "webSocket",
     "accept",
     "requestTimeout",
+    "autoDelivery",
+    "composingRefresh",
+    "composingIdleTimeout",
 ];
 
 /// What the binding needs besides the user agent's configuration.
@@ -143,6 +146,16 @@ pub(crate) fn read(value: &JsValue) -> Result<Options, UaError> {
         let ms = (t * 1000.0).round() as u64;
         config.transaction_timeout = ms;
         config.work_wait_timeout = ms;
+    }
+    if let Some(a) = f.bool("autoDelivery")? {
+        config.auto_delivery = a;
+    }
+    // RFC 3994 §3.2: a refresh of at least 60 s.
+    if let Some(r) = f.integer("composingRefresh", 60, 3600)? {
+        config.composing_refresh = r;
+    }
+    if let Some(i) = f.integer("composingIdleTimeout", 1, 3600)? {
+        config.composing_idle_timeout = i;
     }
     if let Some(k) = f.integer("keepAliveInterval", 0, 86_400)? {
         config.keep_alive_interval = k;
