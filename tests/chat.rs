@@ -541,3 +541,49 @@ fn an_indication_without_refresh_holds_120_s() {
     h.run_for(2_000);
     assert_eq!(composing_events(&h).len(), 2);
 }
+
+#[test]
+fn a_peer_refusing_cpim_gets_the_message_plain_now_and_later() {
+    let mut h = chat();
+    // A peer (or a server on the way) that takes no message/cpim: 415 without it in Accept.
+    h.core.behaviour.message_status_for = vec![("urn:ietf:params:imdn", 415)];
+    let options = MessageOptions {
+        content_type: None,
+        imdn: delivery_and_display(),
+    };
+    let op = h.ua.send_message_with(h.now, BOB, b"first", &options);
+    h.pump();
+    assert_eq!(
+        h.ok(op),
+        Outcome::MessageSent {
+            status: 200,
+            reason: "OK".into(),
+            message_id: None
+        },
+        "delivered plain, without receipts"
+    );
+    let types: Vec<_> = sent_to_bob(&h).into_iter().map(|(ct, _)| ct).collect();
+    assert_eq!(types, ["message/cpim", "text/plain;charset=UTF-8"]);
+    let op = h.ua.send_message_with(h.now, BOB, b"second", &options);
+    h.pump();
+    assert!(matches!(
+        h.ok(op),
+        Outcome::MessageSent {
+            message_id: None,
+            ..
+        }
+    ));
+    let types: Vec<_> = sent_to_bob(&h).into_iter().map(|(ct, _)| ct).collect();
+    assert_eq!(
+        types.len(),
+        3,
+        "no second CPIM attempt to that peer: {types:?}"
+    );
+    // Another kind of refusal is the app's to see.
+    h.core.behaviour.message_status_for = vec![];
+    h.core.behaviour.message_status = Some(404);
+    let op =
+        h.ua.send_message_with(h.now, "sip:carol@imsip.test", b"x", &options);
+    h.pump();
+    assert_eq!(h.err(op).status(), Some(404));
+}

@@ -25,9 +25,21 @@ pub(super) struct Messager {
     seen: VecDeque<(String, u32)>,
     /// `imdn.Message-ID`s of recent incoming messages.
     seen_ids: VecDeque<String>,
-    /// The ids of our messages in flight, for their outcomes (bounded: a message
-    /// that fails leaves its entry until it is pushed out).
-    sent_ids: VecDeque<(OpId, String)>,
+    /// Our messages in flight that went in CPIM, for their outcomes and for the
+    /// fallback to plain (bounded: a message that fails otherwise leaves its entry
+    /// until it is pushed out).
+    in_cpim: VecDeque<InCpim>,
+    /// Peers that refused `message/cpim`: they get plain bodies for the session.
+    plain_only: VecDeque<String>,
+}
+
+/// A message of ours sent in CPIM with IMDN requests.
+#[derive(Debug)]
+struct InCpim {
+    op: OpId,
+    message_id: String,
+    /// The same message without CPIM, sent instead if the peer refuses CPIM.
+    plain: Req,
 }
 
 /// The URI of `to` (`sip:`, `sips:` or `tel:`), or the input error.
@@ -72,8 +84,10 @@ impl Messager {
         if MediaType::parse(ct, "Content-Type").is_err() {
             return Err(UaError::BadInput("contentType: not a media type".into()));
         }
-        if options.imdn.is_empty() {
-            return Ok(Self::message_to(cx, target, ct, body.to_vec()));
+        let plain = Self::message_to(cx, target.clone(), ct, body.to_vec());
+        let peer = target.as_str().to_ascii_lowercase();
+        if options.imdn.is_empty() || self.plain_only.contains(&peer) {
+            return Ok(plain);
         }
         let mut random = [0u8; 16];
         cx.rng.fill(&mut random);
@@ -94,7 +108,14 @@ impl Messager {
             )
             .encode()
             .map_err(|e| UaError::BadInput(format!("message: {e}")))?;
-        remember(&mut self.sent_ids, (op, id));
+        remember(
+            &mut self.in_cpim,
+            InCpim {
+                op,
+                message_id: id,
+                plain,
+            },
+        );
         Ok(Self::message_to(cx, target, CPIM_CONTENT_TYPE, cpim))
     }
 
@@ -147,12 +168,35 @@ impl Messager {
     }
 
     pub fn on_final(&mut self, cx: &mut Ctx<'_>, op: OpId, msg: &Message, status: u16) {
-        let message_id = self
-            .sent_ids
+        let sent = self
+            .in_cpim
             .iter()
-            .position(|(o, _)| *o == op)
-            .and_then(|i| self.sent_ids.remove(i))
-            .map(|(_, id)| id);
+            .position(|s| s.op == op)
+            .and_then(|i| self.in_cpim.remove(i));
+        if let Some(sent) = sent {
+            if matches!(status, 415 | 488 | 606) && !accepts_cpim(msg) {
+                // The peer (or a server on the way) does not take CPIM: the app's
+                // message goes again as it is, without receipts (there is no other
+                // way to ask for them in pager mode), and so do later ones.
+                let peer = sent.plain.ruri.as_str().to_ascii_lowercase();
+                if !self.plain_only.contains(&peer) {
+                    remember(&mut self.plain_only, peer);
+                }
+                Self::send(cx, sent.plain, Usage::Message(op));
+                return;
+            }
+            return Self::complete(cx, op, msg, status, Some(sent.message_id));
+        }
+        Self::complete(cx, op, msg, status, None);
+    }
+
+    fn complete(
+        cx: &mut Ctx<'_>,
+        op: OpId,
+        msg: &Message,
+        status: u16,
+        message_id: Option<String>,
+    ) {
         let result = if (200..300).contains(&status) {
             Ok(Outcome::MessageSent {
                 status,
@@ -324,7 +368,16 @@ impl Messager {
     }
 }
 
-fn remember<T: PartialEq>(window: &mut VecDeque<T>, item: T) {
+/// Whether a refusal lists `message/cpim` in its `Accept` (then the body inside was
+/// the problem, not the envelope).
+fn accepts_cpim(refusal: &Message) -> bool {
+    refusal.header(HeaderName::Accept).is_some_and(|a| {
+        a.split(',')
+            .any(|t| t.trim().eq_ignore_ascii_case(CPIM_CONTENT_TYPE))
+    })
+}
+
+fn remember<T>(window: &mut VecDeque<T>, item: T) {
     window.push_back(item);
     if window.len() > DEDUP_WINDOW {
         window.pop_front();
