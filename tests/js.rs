@@ -515,6 +515,95 @@ async fn messages_go_out_and_come_in() {
 }
 
 #[wasm_bindgen_test]
+async fn receipts_and_typing_cross_the_binding() {
+    let (c, sock, mut core) = registered("").await;
+    // Asking for receipts: resolves with the message's id.
+    let p = c.core.send_message(
+        "sip:bob@imsip.test".into(),
+        "ticks".into(),
+        obj(r#"{"imdn":["delivery","display"]}"#),
+    );
+    pump(&sock, &mut core);
+    let r = resolved(p).await;
+    assert!(s(&r, "messageId").len() >= 16);
+    let m = core
+        .requests(imsip::message::Method::Message)
+        .pop()
+        .unwrap();
+    assert!(String::from_utf8_lossy(m.body())
+        .contains("imdn.Disposition-Notification: positive-delivery, negative-delivery, display"));
+    let e = rejected(c.core.send_message(
+        "sip:bob@imsip.test".into(),
+        "x".into(),
+        obj(r#"{"imdn":["read"]}"#),
+    ))
+    .await;
+    assert_eq!(s(&e, "code"), "bad_input");
+    assert!(s(&e, "message").contains("options.imdn"));
+
+    // Typing: checked arguments, one indication.
+    let e = rejected(c.core.set_composing(5.into(), true.into())).await;
+    assert!(s(&e, "message").contains("to"));
+    let e = rejected(
+        c.core
+            .set_composing("sip:bob@imsip.test".into(), "yes".into()),
+    )
+    .await;
+    assert!(s(&e, "message").contains("active"));
+    resolved(
+        c.core
+            .set_composing("sip:bob@imsip.test".into(), true.into()),
+    )
+    .await;
+    pump(&sock, &mut core);
+    let m = core
+        .requests(imsip::message::Method::Message)
+        .pop()
+        .unwrap();
+    assert!(String::from_utf8_lossy(m.body()).contains("<state>active</state>"));
+
+    // An incoming CPIM message asking for delivery: the event carries its id and
+    // what was asked; the delivery receipt goes by itself.
+    let cpim = "From: <sip:bob@imsip.test>\r\nTo: <sip:alice@imsip.test>\r\nNS: imdn <urn:ietf:params:imdn>\r\n\
+                imdn.Message-ID: in-42\r\nDateTime: 2026-11-30T01:00:00Z\r\n\
+                imdn.Disposition-Notification: positive-delivery\r\n\r\n\
+                Content-Type: text/plain;charset=UTF-8\r\nContent-Length: 2\r\n\r\nhi";
+    let frame = format!(
+        "MESSAGE sip:alice@imsip.test SIP/2.0\r\nVia: SIP/2.0/WSS core.invalid;branch=z9hG4bKc1\r\n\
+         Max-Forwards: 70\r\nFrom: <sip:bob@imsip.test>;tag=b1\r\nTo: <sip:alice@imsip.test>\r\n\
+         Call-ID: in-c1\r\nCSeq: 1 MESSAGE\r\nContent-Type: message/cpim\r\n\
+         Content-Length: {}\r\n\r\n{cpim}",
+        cpim.len()
+    );
+    sock.receive(&frame);
+    let got = c.events("message");
+    assert_eq!(got.len(), 1);
+    assert_eq!(s(&got[0], "messageId"), "in-42");
+    assert_eq!(s(&got[0], "body"), "hi");
+    assert_eq!(s(&got[0], "dateTime"), "2026-11-30T01:00:00Z");
+    assert_eq!(
+        Array::from(&get(&got[0], "imdn"))
+            .get(0)
+            .as_string()
+            .as_deref(),
+        Some("delivery")
+    );
+    pump(&sock, &mut core);
+    let receipt = core
+        .requests(imsip::message::Method::Message)
+        .pop()
+        .unwrap();
+    assert!(String::from_utf8_lossy(receipt.body()).contains("<delivered/>"));
+
+    // markDisplayed: nothing asked → sent false; a detail without id → bad_input.
+    let r = resolved(c.core.mark_displayed(got[0].clone())).await;
+    assert_eq!(get(&r, "sent").as_bool(), Some(false));
+    let e = rejected(c.core.mark_displayed(obj("{}"))).await;
+    assert_eq!(s(&e, "code"), "bad_input");
+    c.core.close();
+}
+
+#[wasm_bindgen_test]
 async fn settings_publish_fetch_and_watch() {
     let (c, sock, mut core) = registered("").await;
     let p = c.core.publish_service_settings(
