@@ -164,7 +164,8 @@ impl Core {
         }
         let mut cx = cx!(self, now);
         self.notifier.close(&mut cx, conn);
-        self.proxy.close(&mut cx, conn, &mut self.im_server);
+        self.proxy
+            .close(&mut cx, conn, &mut self.im_server, &self.registrar);
     }
 
     /// Asks every flow to close (server shutdown).
@@ -193,8 +194,12 @@ impl Core {
                 }
                 Timer::Subscription(id) => self.notifier.subscription_expired(&mut cx, id),
                 Timer::Notify(id) => self.notifier.notify_timed_out(id),
-                Timer::Relay(id) => self.proxy.relay_timed_out(&mut cx, id, &mut self.im_server),
+                Timer::Relay(id) => {
+                    self.proxy
+                        .relay_timed_out(&mut cx, id, &mut self.im_server, &self.registrar)
+                }
                 Timer::Delivery(id) => self.im_server.delivery_timed_out(id),
+                Timer::StoredNotice(id) => self.im_server.stored_notice_timed_out(id),
             }
         }
     }
@@ -312,10 +317,13 @@ impl Core {
         if self.notifier.on_response(&mut cx, &branch, status) {
             return;
         }
-        if self
-            .proxy
-            .on_response(&mut cx, &branch, &resp, &mut self.im_server)
-        {
+        if self.proxy.on_response(
+            &mut cx,
+            &branch,
+            &resp,
+            &mut self.im_server,
+            &self.registrar,
+        ) {
             return;
         }
         if self

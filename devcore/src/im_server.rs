@@ -20,6 +20,31 @@
 //!   ([`imsip::im::history`]). Switching it off keeps what was kept.
 //! - `<vis-settings>`: stored only (devcore answers OPTIONS itself and has no
 //!   presence service, so visibility changes nothing anyone can observe).
+//!
+//! # What a MESSAGE carries (chat, notifications, typing)
+//!
+//! Every MESSAGE body is relayed, stored and delivered exactly as received,
+//! bytes and Content-Type (a `message/cpim` envelope, an IMDN, bytes that are
+//! not UTF-8): only the history keeps a text copy. What the IM Server keeps
+//! depends on what the MESSAGE carries, read once when it arrives
+//! ([`MessageContent`]: its Content-Type, and for `message/cpim` (RFC 3862) the
+//! envelope's inner Content-Type; an envelope that cannot be decoded is chat
+//! content):
+//!
+//! | content | recipient offline, offline delivery on | history |
+//! |---|---|---|
+//! | chat (anything else) | stored, 202 | kept |
+//! | disposition notification (`message/imdn+xml`, bare or in CPIM, RFC 5438) | stored, 202: the sender of the original waits for it | never |
+//! | composing indication (`application/im-iscomposing+xml`, bare or in CPIM, RFC 3994) | 480, never stored: stale by the time the user is back (RFC 3994 §3.3) | never |
+//!
+//! A chat message stored in CPIM whose `imdn.Disposition-Notification` asks
+//! for `processing` (the `imdn` prefix resolved through the envelope's `NS`
+//! headers) makes the IM Server, as the intermediary holding it, send its
+//! sender a `stored` processing notification (RFC 5438 §5.2, §8;
+//! `stored_notice.rs` draws it). It never sends `delivered` or `displayed` on
+//! the recipient's behalf: those come from the recipient's client, which gets
+//! the message, IMDN request included, at its next registration. A sender
+//! that is offline gets nothing.
 
 use crate::core::Cx;
 use crate::flows::ConnId;
@@ -31,11 +56,14 @@ use crate::users::User;
 use crate::util::random_hex;
 use imsip::im::history::{self, Direction, HistoryEntry, HistoryQuery, HISTORY_CONTENT_TYPE};
 use imsip::message::date::sip_date;
-use imsip::message::{branch, Message, MessageBuilder, Method};
+use imsip::message::{branch, HeaderName, Message, MessageBuilder, Method};
 use imsip::settings::{Entity, ServiceSettings};
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 use tracing::{error, info, warn};
+
+pub(crate) use content::{ContentKind, MessageContent};
+use stored_notice::StoredNotices;
 
 /// Limits on what the IM Server keeps for one offline user.
 #[derive(Debug, Clone)]
@@ -67,6 +95,9 @@ pub(crate) struct Incoming<'a> {
     pub recipient: &'a User,
     /// The request, as received.
     pub request: &'a Message,
+    /// What it carries ([`MessageContent::of`] the request, read once by the
+    /// proxy).
+    pub content: &'a MessageContent,
     /// Whether the recipient has a current registration (a contact to
     /// relay to).
     pub online: bool,
@@ -102,7 +133,8 @@ struct Delivery {
     stored: Deferred,
 }
 
-/// The IM Server's state: deliveries of deferred messages in flight.
+/// The IM Server's state: deliveries of deferred messages in flight, and the
+/// `stored` notifications waiting for their answers.
 #[derive(Debug, Default)]
 pub(crate) struct ImServer {
     limits: DeferredLimits,
@@ -111,6 +143,7 @@ pub(crate) struct ImServer {
     /// Recipients with a delivery in flight (one message at a time, in order).
     delivering: HashSet<String>,
     next: u64,
+    notices: StoredNotices,
     /// Unit tests of the proxy set the disposition here.
     #[cfg(test)]
     pub fixed: Option<Disposition>,
@@ -137,14 +170,33 @@ fn history_active(store: &dyn Store, aor: &str, now: u64) -> bool {
         .is_some_and(|h| h.active)
 }
 
-fn body_text(req: &Message) -> (String, String) {
-    let ct = req
-        .content_type()
-        .ok()
-        .flatten()
-        .map(|c| c.to_string())
-        .unwrap_or_default();
-    (ct, String::from_utf8_lossy(req.body()).into_owned())
+/// One message as history would keep it (one row per party).
+struct Said<'a> {
+    /// Only chat content is kept.
+    kind: ContentKind,
+    /// Its Content-Type as written.
+    content_type: &'a str,
+    /// Its body's bytes.
+    body: &'a [u8],
+    /// When it was sent or stored (Unix seconds).
+    time: u64,
+}
+
+/// The Content-Type of `req` as written (trimmed; empty without one): what a
+/// stored message is delivered with, and what history shows.
+fn content_type_of(req: &Message) -> String {
+    req.header(HeaderName::ContentType)
+        .unwrap_or_default()
+        .trim()
+        .to_owned()
+}
+
+/// A body as history text. History is an XML document of text
+/// ([`imsip::im::history`]), so a body that is not UTF-8 is kept there with
+/// U+FFFD in place of its bad bytes; this copy is for history only, never
+/// for what is relayed or delivered (those carry the bytes as received).
+fn history_text(body: &[u8]) -> String {
+    String::from_utf8_lossy(body).into_owned()
 }
 
 impl ImServer {
@@ -167,11 +219,10 @@ impl ImServer {
             info!(to = %recipient, "MESSAGE barred (incoming session barring)");
             return refusal;
         }
-        let settings = settings_of(store, recipient, incoming.now.unix);
         if incoming.online {
             return Disposition::Relay;
         }
-        if settings.is_some_and(|e| e.offline_delivery == Some(true)) {
+        if Self::keeps_for_later(store, incoming) {
             return self.store_for_later(incoming, store);
         }
         Disposition::Refuse {
@@ -179,6 +230,18 @@ impl ImServer {
             reason: "Temporarily Unavailable".into(),
             warning: None,
         }
+    }
+
+    /// Whether `incoming`, undeliverable now, is stored for the recipient's
+    /// next registration: when their offline delivery is on, unless it is a
+    /// composition indication (never stored: see [`ContentKind`]).
+    fn keeps_for_later(store: &dyn Store, incoming: &Incoming<'_>) -> bool {
+        if incoming.content.kind == ContentKind::ComposingIndication {
+            info!(to = %incoming.recipient.aor, "composing indication for an offline user: not stored");
+            return false;
+        }
+        settings_of(store, &incoming.recipient.aor, incoming.now.unix)
+            .is_some_and(|e| e.offline_delivery == Some(true))
     }
 
     /// The refusal of anything incoming (MESSAGE or session INVITE) to `recipient`
@@ -196,9 +259,15 @@ impl ImServer {
     /// A relayed MESSAGE got no 2xx from any contact: stored when the recipient
     /// has offline delivery on (`true`: the proxy answers 202).
     pub fn on_unanswered(&mut self, incoming: &Incoming<'_>, store: &mut dyn Store) -> bool {
-        let on = settings_of(store, &incoming.recipient.aor, incoming.now.unix)
-            .is_some_and(|e| e.offline_delivery == Some(true));
-        on && self.store_for_later(incoming, store) == Disposition::Store
+        Self::keeps_for_later(store, incoming)
+            && self.store_for_later(incoming, store) == Disposition::Store
+    }
+
+    /// `incoming` was stored and the proxy has answered 202: its sender hears
+    /// `stored` when it asked for processing notifications
+    /// ([`StoredNotices::on_stored`]).
+    pub fn on_stored(&mut self, cx: &mut Cx<'_>, incoming: &Incoming<'_>, registrar: &Registrar) {
+        self.notices.on_stored(cx, incoming, registrar);
     }
 
     fn store_for_later(&mut self, incoming: &Incoming<'_>, store: &mut dyn Store) -> Disposition {
@@ -224,13 +293,14 @@ impl ImServer {
             warn!(to = %recipient, count, bytes, "offline storage full");
             return full();
         }
-        let (content_type, _) = body_text(req);
+        // The Content-Type as written and the body's bytes: delivered later
+        // exactly as they came (a CPIM envelope, a notification, any bytes).
         let m = Deferred {
             id: 0,
             recipient: recipient.clone(),
             sender: incoming.sender.to_owned(),
             from: req.header("From").unwrap_or_default().to_owned(),
-            content_type,
+            content_type: content_type_of(req),
             body: req.body().to_vec(),
             stored_at: now,
         };
@@ -238,59 +308,51 @@ impl ImServer {
             error!(error = %e, "database error");
             return full();
         }
-        info!(to = %recipient, "MESSAGE stored for deferred delivery");
-        self.record_sent(store, incoming.sender, recipient, req, now);
+        info!(to = %recipient, kind = ?incoming.content.kind, "MESSAGE stored for deferred delivery");
+        let said = Said {
+            kind: incoming.content.kind,
+            content_type: &m.content_type,
+            body: &m.body,
+            time: now,
+        };
+        Self::record(store, incoming.sender, Direction::Sent, recipient, &said);
         Disposition::Store
     }
 
-    fn record(
-        store: &mut dyn Store,
-        owner: &str,
-        dir: Direction,
-        peer: &str,
-        req: &Message,
-        now: u64,
-    ) {
-        if !history_active(store, owner, now) {
+    /// Adds what was `said` to `owner`'s history when their history setting
+    /// is on and it is chat content: disposition notifications and
+    /// composition indications are signalling about messages, not messages
+    /// (see [`ContentKind`]).
+    fn record(store: &mut dyn Store, owner: &str, dir: Direction, peer: &str, said: &Said<'_>) {
+        if said.kind != ContentKind::Chat || !history_active(store, owner, said.time) {
             return;
         }
-        let (content_type, body) = body_text(req);
         let e = HistoryEntry {
             id: String::new(),
             direction: dir,
             peer: peer.to_owned(),
-            time: now,
-            content_type,
-            body,
+            time: said.time,
+            content_type: said.content_type.to_owned(),
+            body: history_text(said.body),
         };
         if let Err(e) = store.add_history(owner, &e) {
             error!(error = %e, "database error");
         }
     }
 
-    fn record_sent(
-        &self,
-        store: &mut dyn Store,
-        sender: &str,
-        recipient: &str,
-        req: &Message,
-        now: u64,
-    ) {
-        Self::record(store, sender, Direction::Sent, recipient, req, now);
-    }
-
     /// A relayed MESSAGE was delivered (a 2xx went back to the sender): both
-    /// parties' histories, where active.
-    pub fn on_delivered(
-        &mut self,
-        store: &mut dyn Store,
-        sender: &str,
-        recipient: &str,
-        req: &Message,
-        now: Now,
-    ) {
-        Self::record(store, sender, Direction::Sent, recipient, req, now.unix);
-        Self::record(store, recipient, Direction::Received, sender, req, now.unix);
+    /// parties' histories, where active and when it is chat content.
+    pub fn on_delivered(&mut self, store: &mut dyn Store, incoming: &Incoming<'_>) {
+        let (sender, recipient) = (incoming.sender, incoming.recipient.aor.as_str());
+        let content_type = content_type_of(incoming.request);
+        let said = Said {
+            kind: incoming.content.kind,
+            content_type: &content_type,
+            body: incoming.request.body(),
+            time: incoming.now.unix,
+        };
+        Self::record(store, sender, Direction::Sent, recipient, &said);
+        Self::record(store, recipient, Direction::Received, sender, &said);
     }
 
     /// `aor` registered: deliver what was stored for it, oldest first.
@@ -349,6 +411,9 @@ impl ImServer {
         status: u16,
         registrar: &Registrar,
     ) -> bool {
+        if self.notices.on_response(cx, branch, status) {
+            return true;
+        }
         if !self.deliveries.contains_key(branch) {
             return false;
         }
@@ -367,17 +432,15 @@ impl ImServer {
                 return true;
             }
             info!(to = %aor, "deferred MESSAGE delivered");
-            if history_active(cx.store, &aor, cx.now.unix) {
-                let e = HistoryEntry {
-                    id: String::new(),
-                    direction: Direction::Received,
-                    peer: d.stored.sender.clone(),
-                    time: d.stored.stored_at,
-                    content_type: d.stored.content_type.clone(),
-                    body: String::from_utf8_lossy(&d.stored.body).into_owned(),
-                };
-                let _ = cx.store.add_history(&aor, &e);
-            }
+            // Read from the stored copy: the same bytes the proxy classified
+            // when it stored them.
+            let said = Said {
+                kind: MessageContent::classify(&d.stored.content_type, &d.stored.body).kind,
+                content_type: &d.stored.content_type,
+                body: &d.stored.body,
+                time: d.stored.stored_at,
+            };
+            Self::record(cx.store, &aor, Direction::Received, &d.stored.sender, &said);
             self.deliver_next(cx, &aor, registrar);
         } else {
             warn!(to = %aor, status, "deferred MESSAGE refused: kept for the next registration");
@@ -398,6 +461,11 @@ impl ImServer {
         if let Some(d) = self.deliveries.remove(&branch) {
             self.delivering.remove(&d.stored.recipient);
         }
+    }
+
+    /// [`Timer::StoredNotice`] fired: that notification is given up.
+    pub fn stored_notice_timed_out(&mut self, id: u64) {
+        self.notices.timed_out(id);
     }
 
     /// `SUBSCRIBE Event: im-history` (a one-shot fetch): 200, then one NOTIFY
@@ -462,5 +530,7 @@ impl ImServer {
     }
 }
 
+mod content;
+mod stored_notice;
 #[cfg(test)]
 mod tests;

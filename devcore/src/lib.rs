@@ -30,6 +30,8 @@
 //!   ├ notifier.rs      subscriptions, SUBSCRIBE, NOTIFY
 //!   ├ proxy.rs         relaying by branch: MESSAGE forking, best response
 //!   └ im_server.rs     the IM Server's policy hook on incoming MESSAGEs
+//!      ├ content.rs       what a MESSAGE carries: chat, IMDN, composing
+//!      └ stored_notice.rs the `stored` processing notification (RFC 5438)
 //!  timers.rs         Now, and every deadline in one table
 //!  store.rs          the Store trait: SQLite (SqliteStore), memory in unit tests
 //!  users.rs          the users file

@@ -11,10 +11,16 @@
 //!
 //! Relays live in memory only. A relay never sends to a closed flow; a leg
 //! whose flow closes counts as not answering.
+//!
+//! The body goes on untouched, whatever it is (`message/cpim` envelopes,
+//! `message/imdn+xml` notifications, `application/im-iscomposing+xml`, bytes
+//! that are not UTF-8): the IM Server reads what a MESSAGE carries
+//! ([`MessageContent`]) once, when it arrives, to decide what it keeps, and
+//! never changes it.
 
 use crate::core::Cx;
 use crate::flows::ConnId;
-use crate::im_server::{Disposition, ImServer, Incoming};
+use crate::im_server::{Disposition, ImServer, Incoming, MessageContent};
 use crate::registrar::Registrar;
 use crate::timers::Timer;
 use crate::users::aor_key;
@@ -31,6 +37,8 @@ struct Relay {
     origin: ConnId,
     /// The request, as received (for a 480 of our own).
     request: Message,
+    /// What it carries, read when it arrived.
+    content: MessageContent,
     /// The branches of the legs still waiting for a final response.
     pending: HashSet<String>,
     /// The best final non-2xx response so far, its top Via removed.
@@ -129,10 +137,12 @@ impl Proxy {
             .ok()
             .and_then(|f| aor_key(&f.uri))
             .unwrap_or_default();
+        let content = MessageContent::of(req);
         let incoming = Incoming {
             sender: &sender,
             recipient,
             request: req,
+            content: &content,
             online: !contacts.is_empty(),
             now: cx.now,
         };
@@ -154,6 +164,7 @@ impl Proxy {
             Disposition::Store => {
                 info!(conn, to = %recipient.aor, "MESSAGE stored by the IM server");
                 cx.flows.reply(conn, req, 202, "Accepted", &[]);
+                im_server.on_stored(cx, &incoming, registrar);
                 return;
             }
         }
@@ -170,7 +181,7 @@ impl Proxy {
             Some(n) => n - 1,
             None => 70,
         };
-        if !self.relay(cx, conn, req, contacts, max_forwards, &sender) {
+        if !self.relay(cx, conn, &incoming, contacts, max_forwards) {
             cx.flows
                 .reply(conn, req, 480, "Temporarily Unavailable", &[]);
         }
@@ -208,20 +219,20 @@ impl Proxy {
         );
     }
 
-    /// Forwards a copy of `req` to every target (a contact URI and its flow)
-    /// with our Via on top, Max-Forwards `max_forwards`, no Route and
-    /// `P-Asserted-Identity: <asserted>` (whatever the sender claimed), and
-    /// starts waiting for the answers. `false` when no leg could be sent
-    /// (nothing is then kept).
+    /// Forwards a copy of `incoming`'s request to every target (a contact URI
+    /// and its flow) with our Via on top, Max-Forwards `max_forwards`, no
+    /// Route and `P-Asserted-Identity` of its authenticated sender (whatever
+    /// the sender claimed), its body as received, and starts waiting for the
+    /// answers. `false` when no leg could be sent (nothing is then kept).
     fn relay(
         &mut self,
         cx: &mut Cx<'_>,
         origin: ConnId,
-        req: &Message,
+        incoming: &Incoming<'_>,
         targets: Vec<(Uri, ConnId)>,
         max_forwards: u8,
-        asserted: &str,
     ) -> bool {
+        let (req, asserted) = (incoming.request, incoming.sender);
         let Some(method) = req.method() else {
             return false;
         };
@@ -274,6 +285,7 @@ impl Proxy {
             Relay {
                 origin,
                 request: req.clone(),
+                content: incoming.content.clone(),
                 pending,
                 best: None,
                 answered: false,
@@ -294,6 +306,7 @@ impl Proxy {
         branch: &str,
         resp: &Message,
         im_server: &mut ImServer,
+        registrar: &Registrar,
     ) -> bool {
         let Some(leg) = self.legs.get(branch) else {
             return false;
@@ -314,7 +327,17 @@ impl Proxy {
                         r.answered = true;
                         cx.flows.send(r.origin, &m);
                         let (sender, recipient) = parties(&r.request);
-                        im_server.on_delivered(cx.store, &sender, &recipient, &r.request, cx.now);
+                        if let Some(user) = cx.users.by_aor(&recipient) {
+                            let incoming = Incoming {
+                                sender: &sender,
+                                recipient: user,
+                                request: &r.request,
+                                content: &r.content,
+                                online: true,
+                                now: cx.now,
+                            };
+                            im_server.on_delivered(cx.store, &incoming);
+                        }
                     }
                 }
                 Some(m) => {
@@ -327,14 +350,20 @@ impl Proxy {
             done = r.pending.is_empty();
         }
         if done {
-            self.finish(cx, relay_id, im_server);
+            self.finish(cx, relay_id, im_server, registrar);
         }
         true
     }
 
     /// Ends relay `id`: unless a 2xx went upstream already, the best answer
     /// goes (or 480 when none came).
-    fn finish(&mut self, cx: &mut Cx<'_>, id: u64, im_server: &mut ImServer) {
+    fn finish(
+        &mut self,
+        cx: &mut Cx<'_>,
+        id: u64,
+        im_server: &mut ImServer,
+        registrar: &Registrar,
+    ) {
         cx.timers.stop(Timer::Relay(id));
         let Some(r) = self.relays.remove(&id) else {
             return;
@@ -357,11 +386,13 @@ impl Proxy {
                     sender: &sender,
                     recipient: user,
                     request: &r.request,
+                    content: &r.content,
                     online: false,
                     now: cx.now,
                 };
                 if im_server.on_unanswered(&incoming, cx.store) {
                     cx.flows.reply(r.origin, &r.request, 202, "Accepted", &[]);
+                    im_server.on_stored(cx, &incoming, registrar);
                     return;
                 }
             }
@@ -377,12 +408,24 @@ impl Proxy {
     }
 
     /// [`Timer::Relay`] fired: the legs still silent are given up.
-    pub fn relay_timed_out(&mut self, cx: &mut Cx<'_>, id: u64, im_server: &mut ImServer) {
-        self.finish(cx, id, im_server);
+    pub fn relay_timed_out(
+        &mut self,
+        cx: &mut Cx<'_>,
+        id: u64,
+        im_server: &mut ImServer,
+        registrar: &Registrar,
+    ) {
+        self.finish(cx, id, im_server, registrar);
     }
 
     /// The flow `conn` closed: its legs count as not answering.
-    pub fn close(&mut self, cx: &mut Cx<'_>, conn: ConnId, im_server: &mut ImServer) {
+    pub fn close(
+        &mut self,
+        cx: &mut Cx<'_>,
+        conn: ConnId,
+        im_server: &mut ImServer,
+        registrar: &Registrar,
+    ) {
         let gone: Vec<(String, u64)> = self
             .legs
             .iter()
@@ -396,7 +439,7 @@ impl Proxy {
                 r.pending.is_empty()
             });
             if done {
-                self.finish(cx, relay, im_server);
+                self.finish(cx, relay, im_server, registrar);
             }
         }
     }

@@ -76,6 +76,8 @@ pub(crate) enum Timer {
     Relay(u64),
     /// IM Server: the delivery `id` of a deferred message stops waiting.
     Delivery(u64),
+    /// IM Server: the `stored` notification `id` stops waiting for its answer.
+    StoredNotice(u64),
 }
 
 /// The deadlines in force: at most one per [`Timer`], kept ordered so the

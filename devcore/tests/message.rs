@@ -195,3 +195,94 @@ async fn barring_refuses_messages_and_session_invites_alike() {
     let req = invite(&mut alice, "sip:bob@imsip.test");
     assert_eq!(alice.call(&req).await.status(), Some(501));
 }
+
+/// bob's service settings: offline delivery on.
+fn offline_delivery_doc() -> String {
+    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\
+     <service-settings xmlns=\"urn:oma:xml:im:service-settings\">\
+     <entity id=\"sip:bob@imsip.test\"><deferred-settings><offline-delivery active=\"true\"/>\
+     </deferred-settings></entity></service-settings>"
+        .to_owned()
+}
+
+/// Through real sockets and SQLite: for an offline bob with offline
+/// delivery, a composing indication is 480; a CPIM message asking for
+/// processing notifications (its inner body not UTF-8) is 202, its sender
+/// hears `stored`, and bob gets it at his next REGISTER byte for byte.
+#[tokio::test]
+async fn stored_cpim_is_delivered_byte_exact_and_its_sender_hears_stored() {
+    use imsip::im::cpim::CpimMessage;
+    use imsip::im::imdn::{Kind, Notification, Status, CPIM_NS};
+    let core = start().await;
+    let mut alice = core.alice().await;
+    let mut bob = core.bob().await;
+    alice.register().await;
+    bob.register().await;
+    let r = bob.publish(None, None, Some(&offline_delivery_doc())).await;
+    assert_eq!(r.status(), Some(200), "{r}");
+    assert_eq!(bob.register_for(0).await.status(), Some(200));
+    drop(bob);
+
+    let composing = alice
+        .base(Method::Message, "sip:bob@imsip.test", "<sip:bob@imsip.test>", &unique("m-"))
+        .body(
+            Some("application/im-iscomposing+xml"),
+            "<?xml version=\"1.0\"?><isComposing xmlns=\"urn:ietf:params:xml:ns:im-iscomposing\"><state>active</state></isComposing>",
+        )
+        .build();
+    let r = alice.call(&composing).await;
+    assert_eq!(
+        r.status(),
+        Some(480),
+        "a composing indication is never stored: {r}"
+    );
+
+    let inner = b"\xffbinary\x00\xfe\r\n".to_vec();
+    let body = CpimMessage::new(
+        "sip:alice@imsip.test",
+        "sip:bob@imsip.test",
+        "application/octet-stream",
+        inner.clone(),
+    )
+    .date_time(1_795_993_500)
+    .namespaced("imdn", CPIM_NS, "Message-ID", "kept-1")
+    .namespaced(
+        "imdn",
+        CPIM_NS,
+        "Disposition-Notification",
+        "positive-delivery, processing",
+    )
+    .encode()
+    .unwrap();
+    let m = alice
+        .base(
+            Method::Message,
+            "sip:bob@imsip.test",
+            "<sip:bob@imsip.test>",
+            &unique("m-"),
+        )
+        .body(Some("message/cpim"), body.clone())
+        .build();
+    alice.send_bytes(&m).await;
+    let r = alice.response().await;
+    assert_eq!(r.status(), Some(202), "{r}");
+    let notice = alice.request().await;
+    assert_eq!(notice.header("Content-Type"), Some("message/cpim"));
+    let env = CpimMessage::decode(notice.body()).unwrap();
+    let doc = Notification::decode(env.body()).unwrap();
+    assert_eq!(
+        (doc.message_id.as_str(), doc.date_time),
+        ("kept-1", 1_795_993_500)
+    );
+    assert_eq!((doc.kind, doc.status), (Kind::Processing, Status::Stored));
+    alice.answer(&notice, 200, "OK").await;
+
+    let mut bob = core.bob().await;
+    bob.register().await;
+    let got = bob.request().await;
+    assert_eq!(got.header("Content-Type"), Some("message/cpim"));
+    assert_eq!(got.body(), body, "byte for byte through SQLite");
+    assert!(got.header("Date").is_some(), "{got}");
+    assert_eq!(CpimMessage::decode(got.body()).unwrap().body(), inner);
+    bob.answer(&got, 200, "OK").await;
+}

@@ -11,7 +11,10 @@
 //  - a MESSAGE to offline carol (offline delivery and history on) gets 202 and is in
 //    alice's history as 'sent'; when carol registers and it is delivered, carol's history
 //    has it as 'received', at the time it was stored;
-//  - alice switches history off: the rows stay, new MESSAGEs either way add none.
+//  - alice switches history off: the rows stay, new MESSAGEs either way add none;
+//  - chat only (its own Kamailio): composing indications and IMDNs, bare or in CPIM,
+//    relayed live or stored for an offline user and delivered later, are in nobody's
+//    history; chat in CPIM and plain chat are.
 // Its own Kamailio and database in target/deploy-kamailio/history-<node pid>/<test>/ (the
 // log and each client's frames, <client>.wire, left there until the next run). No fixed
 // sleeps: every wait is for an event, a response or a condition, bounded by a generous
@@ -179,4 +182,71 @@ test('history: kept while active (relayed and stored), fetchHistory with/limit/s
   assert.deepEqual(after.map((m) => [m.id, ...rows([m])[0]]), [...h, ...toCarol].map((m) => [m.id, ...rows([m])[0]]), fmt(after));
   const carolAfter = await carol2.fetchHistory();
   assert.deepEqual(rows(carolAfter), [['received', ALICE, 'for carol, later'], ['received', ALICE, 'live to carol']], fmt(carolAfter));
+});
+
+/** A CPIM envelope (RFC 3862) from `from` to `to` around `body` of `contentType`, with `headers` (IMDN ones). */
+const cpim = (from, to, contentType, body, headers = []) => [
+  `From: <${from}>`, `To: <${to}>`, 'DateTime: 2026-11-29T23:05:00Z', ...headers,
+  '', `Content-Type: ${contentType}`, `Content-Length: ${Buffer.byteLength(body)}`, '', body,
+].join('\r\n');
+const imdnId = (id) => ['NS: imdn <urn:ietf:params:imdn>', `imdn.Message-ID: ${id}`];
+
+/** How many 200s to MESSAGEs client `c` has sent. */
+const messagesAnswered = (c) => c.ev.trace.filter((f) => f.direction === 'out' && f.text.startsWith('SIP/2.0 200 ')
+  && / MESSAGE$/.test(header(f.text, 'CSeq') ?? '')).length;
+
+// The rows' contents only: how the client shows a composing indication or an IMDN
+// (events of their own) is not this test's business, the 200 it answers with is.
+test('history keeps chat only: no composing indication or IMDN (bare or in CPIM), relayed or stored', async (t) => {
+  if (skipReason) return t.skip(skipReason);
+  const k = await startKamailio(t, 'chat-only');
+  const carol = mk(t, k, 'carol', 'carol');
+  await carol.register();
+  await carol.publishServiceSettings({ offlineDelivery: true, history: { active: true } });
+  await carol.unregister();
+  carol.close();
+  const alice = mk(t, k, 'alice', 'alice');
+  const bob = mk(t, k, 'bob', 'bob');
+  await alice.register();
+  await bob.register();
+  await alice.publishServiceSettings({ history: { active: true } });
+  await bob.publishServiceSettings({ history: { active: true } });
+
+  const composing = '<?xml version="1.0" encoding="UTF-8"?>\n<isComposing xmlns="urn:ietf:params:xml:ns:im-iscomposing"><state>active</state></isComposing>';
+  const imdn = '<?xml version="1.0" encoding="UTF-8"?>\n<imdn xmlns="urn:ietf:params:xml:ns:imdn"><message-id>34jk324j</message-id>'
+    + '<datetime>2026-11-29T22:00:00Z</datetime><display-notification><status><displayed/></status></display-notification></imdn>';
+  const notification = (to, id) => cpim(BOB, to, 'message/imdn+xml\r\nContent-Disposition: notification', imdn, imdnId(id));
+  const chat = cpim(BOB, ALICE, TEXT, 'kept: chat in CPIM', imdnId('m-1'));
+  const live = [
+    ['application/im-iscomposing+xml', composing],
+    ['message/cpim', cpim(BOB, ALICE, 'application/im-iscomposing+xml', composing)],
+    ['message/imdn+xml', imdn],
+    ['message/cpim', notification(ALICE, 'n-1')],
+    ['message/cpim', chat],
+  ];
+  for (const [contentType, body] of live) {
+    const r = await bob.sendMessage(ALICE, body, { contentType });
+    assert.equal(r.status, 200, `${contentType}: ${fmt(r)}`);
+  }
+  // Rows are written before the 2xx is relayed: complete once the last send resolved.
+  assert.deepEqual(rows(await alice.fetchHistory()), [['received', BOB, chat]]);
+  assert.deepEqual(rows(await bob.fetchHistory()), [['sent', ALICE, chat]]);
+
+  // To offline carol: an IMDN and a chat message are stored (202); the IMDN is nobody's history.
+  const stored = [['message/cpim', notification(CAROL, 'n-2')], [TEXT, 'kept: stored for carol']];
+  for (const [contentType, body] of stored) {
+    const r = await bob.sendMessage(CAROL, body, { contentType });
+    assert.equal(r.status, 202, `${contentType}: ${fmt(r)}`);
+  }
+  assert.deepEqual(rows(await bob.fetchHistory({ with: CAROL })), [['sent', CAROL, 'kept: stored for carol']]);
+  const carol2 = mk(t, k, 'carol-2', 'carol');
+  const both = expectEvent(carol2, 'trace', () => messagesAnswered(carol2) >= 2, { ms: 30_000, what: 'both stored MESSAGEs answered by carol' });
+  both.catch(() => {}); // awaited below
+  await carol2.register();
+  await both;
+  const frames = received(carol2, 'MESSAGE ');
+  assert.deepEqual(frames.map((f) => f.slice(f.indexOf('\r\n\r\n') + 4)), stored.map(([, body]) => body), frames.join('\n'));
+  // The IMDN was answered first: once the chat message's row is there, the IMDN's would be.
+  const carolHistory = await fetchUntil(() => carol2.fetchHistory(), (l) => l.length > 0, "the stored chat message in carol's history");
+  assert.deepEqual(rows(carolHistory), [['received', BOB, 'kept: stored for carol']], fmt(carolHistory));
 });

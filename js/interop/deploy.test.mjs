@@ -17,7 +17,12 @@
 //     MESSAGEs get 202; carol's new client receives both, in order, each `deferred`
 //     with `dateTime` (the original time, from the Date header Kamailio's msilo adds);
 //  d. offline delivery off (published false, or no settings): a MESSAGE to a user who
-//     is not registered rejects with 480; an unknown user 404.
+//     is not registered rejects with 480; an unknown user 404;
+//  e. chat content, raw frames: to an offline user with offline delivery, a composing
+//     indication (bare, and in CPIM) gets 480 and is never delivered; a message/cpim
+//     message asking for IMDNs, an IMDN in CPIM and chat text quoting a composing
+//     Content-Type get 202 and arrive at the next REGISTER byte for byte with
+//     `Content-Type: message/cpim`, in order, with Date.
 // Each test has its own Kamailio and database in target/deploy-kamailio/run-<node
 // pid>/<test>/, with kamailio.log and <client>.wire (every frame) left there until the
 // next run. No fixed sleeps: every wait is for an event or a frame, bounded by a
@@ -279,4 +284,88 @@ test('d. without offline delivery a MESSAGE to a user who is not registered gets
       return true;
     });
   }
+});
+
+test('e. chat content: a composing indication to an offline user is 480 and never stored; CPIM (an IMDN request, an IMDN) is stored and delivered byte-exact', async (t) => {
+  if (skipReason) return t.skip(skipReason);
+  const k = await startKamailio(t, 'chat-content');
+  const carolAor = `sip:carol@${DOMAIN}`;
+  const carol = await rawClient(t, k.url, 'carol');
+  assert.equal(status(await carol.register()), 200);
+  const doc = `<?xml version="1.0" encoding="UTF-8"?>
+<service-settings xmlns="${NS}"><entity id="${carolAor}"><deferred-settings><offline-delivery active="true"/></deferred-settings></entity></service-settings>`;
+  const published = await carol.request('PUBLISH', carolAor, {
+    headers: ['Event: service-settings', 'Expires: 600', `Content-Type: ${SETTINGS_XML}`], body: doc,
+  });
+  assert.equal(status(published), 200, published);
+  const gone = await carol.request('REGISTER', `sip:${DOMAIN}`, { to: carolAor, headers: ['Contact: *', 'Expires: 0'] });
+  assert.equal(status(gone), 200, gone);
+  carol.ws.close();
+
+  const bob = await rawClient(t, k.url, 'bob');
+  assert.equal(status(await bob.register()), 200);
+  const send = (contentType, body) => bob.request('MESSAGE', carolAor, { headers: [`Content-Type: ${contentType}`], body });
+
+  // RFC 3994 composing indications: stale by the time carol is back, so never stored.
+  const isComposing = '<?xml version="1.0" encoding="UTF-8"?>\n'
+    + '<isComposing xmlns="urn:ietf:params:xml:ns:im-iscomposing"><state>active</state><refresh>60</refresh></isComposing>';
+  const bare = await send('application/im-iscomposing+xml', isComposing);
+  assert.equal(status(bare), 480, `a bare composing indication:\n${bare}`);
+  const cpimEnvelope = (lines, contentType, body) => [...lines, '', `Content-Type: ${contentType}`,
+    `Content-Length: ${Buffer.byteLength(body)}`, '', body].join('\r\n');
+  const wrappedComposing = cpimEnvelope([`From: <sip:bob@${DOMAIN}>`, `To: <${carolAor}>`, 'DateTime: 2026-11-29T23:05:00Z'],
+    'application/im-iscomposing+xml', isComposing);
+  const wrapped = await send('message/cpim', wrappedComposing);
+  assert.equal(status(wrapped), 480, `a composing indication in CPIM:\n${wrapped}`);
+  const bareLf = await send('message/cpim', wrappedComposing.replaceAll('\r\n', '\n'));
+  assert.equal(status(bareLf), 480, `a composing indication in CPIM with LF line ends:\n${bareLf}`);
+
+  // A chat message in CPIM asking for IMDNs (RFC 5438), non-ASCII text and a line break
+  // in it, and an IMDN in CPIM: both stored (202), delivered as sent.
+  const chat = cpimEnvelope([
+    `From: Bob <sip:bob@${DOMAIN}>`, `To: <${carolAor}>`, 'DateTime: 2026-11-29T23:05:00Z',
+    'NS: imdn <urn:ietf:params:imdn>', 'imdn.Message-ID: 7kQ2s9xZ',
+    'imdn.Disposition-Notification: positive-delivery, display',
+  ], 'text/plain;charset=UTF-8', 'héllo 🚀\r\n— stored for carol');
+  const imdnDoc = '<?xml version="1.0" encoding="UTF-8"?>\n<imdn xmlns="urn:ietf:params:xml:ns:imdn">'
+    + '<message-id>34jk324j</message-id><datetime>2026-11-29T22:00:00Z</datetime>'
+    + `<recipient-uri>sip:bob@${DOMAIN}</recipient-uri>`
+    + '<delivery-notification><status><delivered/></status></delivery-notification></imdn>';
+  const notification = cpimEnvelope([
+    `From: <sip:bob@${DOMAIN}>`, `To: <${carolAor}>`, 'DateTime: 2026-11-29T23:06:00Z',
+    'NS: imdn <urn:ietf:params:imdn>', 'imdn.Message-ID: n0tIfy1',
+  ], 'message/imdn+xml\r\nContent-Disposition: notification', imdnDoc);
+  // Chat text that only quotes such a header in its body is chat (the header must be the
+  // encapsulated object's own).
+  const quoting = cpimEnvelope([`From: <sip:bob@${DOMAIN}>`, `To: <${carolAor}>`], 'text/plain',
+    'typing indications look like this:\r\nContent-Type: application/im-iscomposing+xml\r\n');
+  const stored = [['chat', chat], ['IMDN', notification], ['quoting chat', quoting]];
+  for (const [what, body] of stored) {
+    const r = await send('message/cpim', body);
+    assert.equal(status(r), 202, `${what} in CPIM:\n${r}`);
+  }
+
+  const carol2 = await rawClient(t, k.url, 'carol');
+  assert.equal(status(await carol2.register()), 200);
+  const messages = [];
+  for (const [what] of stored) {
+    messages.push(await carol2.waitFrame((f) => f.startsWith('MESSAGE '), `the stored ${what}`, carol2.incoming, 30_000));
+  }
+  const bodyOf = (f) => f.slice(f.indexOf('\r\n\r\n') + 4);
+  stored.forEach(([what, body], i) => {
+    assert.equal(bodyOf(messages[i]), body, `${what} (stored #${i + 1}; no composing indication before it), byte for byte:\n${messages[i]}`);
+  });
+  for (const [f, body] of messages.map((m, i) => [m, stored[i][1]])) {
+    assert.equal(header(f, 'Content-Type'), 'message/cpim', f);
+    assert.equal(Number(header(f, 'Content-Length')), Buffer.byteLength(body), f);
+    assert.match(header(f, 'Date') ?? '', /GMT$/, `stored messages carry Date:\n${f}`);
+    assert.equal(header(f, 'X-Imsip-Content-Type'), undefined, f);
+  }
+  // Nothing else was stored: a live MESSAGE now is the next (and last) request carol gets.
+  const live = await send('text/plain', 'live');
+  assert.equal(status(live), 200, live);
+  const next = await carol2.waitFrame((f) => f.startsWith('MESSAGE '), 'the live MESSAGE', carol2.incoming);
+  assert.ok(next.endsWith('\r\n\r\nlive'), next);
+  assert.equal(header(next, 'Date'), undefined, next);
+  assert.deepEqual(carol2.incoming, [], 'no composing indication was delivered');
 });

@@ -1,4 +1,5 @@
-//! The IM Server policy's unit tests, on the in-memory store.
+//! The IM Server policy's unit tests, on the in-memory store: the settings
+//! here, what a MESSAGE carries (chat, notifications, typing) in `chat.rs`.
 use super::*;
 use crate::message_store::MessageStore;
 use crate::store::{MemoryStore, Store};
@@ -41,6 +42,7 @@ fn barring_refuses_with_403_and_a_warning_online_or_not() {
                 sender: "sip:alice@imsip.test",
                 recipient: &bob,
                 request: &req,
+                content: &MessageContent::of(&req),
                 online,
                 now: kit.now,
             },
@@ -85,10 +87,12 @@ fn offline_delivery_stores_up_to_the_limits_and_keeps_the_senders_history() {
         max_count: 2,
         ..DeferredLimits::default()
     });
+    let content = MessageContent::of(&req);
     let incoming = Incoming {
         sender: "sip:alice@imsip.test",
         recipient: &bob,
         request: &req,
+        content: &content,
         online: false,
         now: kit.now,
     };
@@ -130,10 +134,12 @@ fn without_settings_a_message_is_relayed_or_480() {
     .build();
     let mut store = MemoryStore::default();
     let mut im = ImServer::default();
+    let content = MessageContent::of(&req);
     let d = |online| Incoming {
         sender: "sip:alice@imsip.test",
         recipient: &bob,
         request: &req,
+        content: &content,
         online,
         now: kit.now,
     };
@@ -143,3 +149,5 @@ fn without_settings_a_message_is_relayed_or_480() {
         Disposition::Refuse { status: 480, .. }
     ));
 }
+
+mod chat;

@@ -1,5 +1,7 @@
 //! The proxy's unit tests: relaying driven by frames and a stepped clock.
 use super::*;
+use crate::message_store::MessageStore;
+use crate::store::Store;
 use crate::testing::{request, Kit};
 use imsip::message::Method;
 use std::time::Duration;
@@ -48,10 +50,10 @@ fn send(
     p.on_message(&mut kit.cx(), from, m, reg, im);
 }
 
-fn answer(kit: &mut Kit, p: &mut Proxy, req: &Message, status: u16) -> bool {
+fn answer(kit: &mut Kit, p: &mut Proxy, reg: &Registrar, req: &Message, status: u16) -> bool {
     let resp = MessageBuilder::reply(req, status, "Whatever", Some("x")).build();
     let branch = resp.top_via().unwrap().branch().unwrap().to_owned();
-    p.on_response(&mut kit.cx(), &branch, &resp, &mut ImServer::default())
+    p.on_response(&mut kit.cx(), &branch, &resp, &mut ImServer::default(), reg)
 }
 
 #[test]
@@ -74,11 +76,14 @@ fn forks_to_every_contact_and_a_2xx_wins() {
         assert_eq!(got.body(), b"hi");
     }
     assert!(kit.timers.get(Timer::Relay(1)).is_some());
-    assert!(answer(&mut kit, &mut p, &legs[0], 180), "a 1xx is absorbed");
+    assert!(
+        answer(&mut kit, &mut p, &reg, &legs[0], 180),
+        "a 1xx is absorbed"
+    );
     assert!(kit.take(alice).is_empty());
-    assert!(answer(&mut kit, &mut p, &legs[0], 486));
+    assert!(answer(&mut kit, &mut p, &reg, &legs[0], 486));
     assert!(kit.take(alice).is_empty(), "the other leg may still accept");
-    assert!(answer(&mut kit, &mut p, &legs[1], 200));
+    assert!(answer(&mut kit, &mut p, &reg, &legs[1], 200));
     let r = kit.last(alice);
     assert_eq!(r.status(), Some(200));
     assert_eq!(r.via().unwrap(), m.via().unwrap(), "our Via removed");
@@ -87,7 +92,7 @@ fn forks_to_every_contact_and_a_2xx_wins() {
         Some(kit.timers.get(Timer::Bindings).unwrap())
     );
     assert!(
-        !answer(&mut kit, &mut p, &legs[1], 200),
+        !answer(&mut kit, &mut p, &reg, &legs[1], 200),
         "the relay is over"
     );
 }
@@ -104,10 +109,10 @@ fn best_refusal_after_the_deadline_or_480() {
         &message(BOB),
     );
     let leg = kit.last(bobs[0]);
-    assert!(answer(&mut kit, &mut p, &leg, 486));
+    assert!(answer(&mut kit, &mut p, &reg, &leg, 486));
     kit.advance(Duration::from_secs(2));
     assert_eq!(kit.timers.pop_expired(kit.now.mono), Some(Timer::Relay(1)));
-    p.relay_timed_out(&mut kit.cx(), 1, &mut ImServer::default());
+    p.relay_timed_out(&mut kit.cx(), 1, &mut ImServer::default(), &reg);
     assert_eq!(kit.last(alice).status(), Some(486));
 
     send(
@@ -119,8 +124,8 @@ fn best_refusal_after_the_deadline_or_480() {
         &message(BOB),
     );
     let legs: Vec<Message> = bobs.iter().map(|&b| kit.last(b)).collect();
-    assert!(answer(&mut kit, &mut p, &legs[0], 486));
-    assert!(answer(&mut kit, &mut p, &legs[1], 603));
+    assert!(answer(&mut kit, &mut p, &reg, &legs[0], 486));
+    assert!(answer(&mut kit, &mut p, &reg, &legs[1], 603));
     assert_eq!(kit.last(alice).status(), Some(603), "a 6xx wins");
 
     send(
@@ -131,7 +136,7 @@ fn best_refusal_after_the_deadline_or_480() {
         alice,
         &message(BOB),
     );
-    p.relay_timed_out(&mut kit.cx(), 3, &mut ImServer::default());
+    p.relay_timed_out(&mut kit.cx(), 3, &mut ImServer::default(), &reg);
     assert_eq!(kit.last(alice).status(), Some(480), "no answer at all");
 }
 
@@ -172,7 +177,7 @@ fn unknown_offline_hops_and_closed_flows() {
     send(&mut kit, &mut p, &reg, &mut im, alice, &message(BOB));
     let _ = kit.last(bobs[0]);
     assert!(kit.flows.close(bobs[0]));
-    p.close(&mut kit.cx(), bobs[0], &mut ImServer::default());
+    p.close(&mut kit.cx(), bobs[0], &mut ImServer::default(), &reg);
     assert_eq!(kit.last(alice).status(), Some(480));
     // And nothing is sent to it afterwards.
     send(&mut kit, &mut p, &reg, &mut im, alice, &message(BOB));
@@ -237,4 +242,97 @@ fn top_via_stripping_and_best_choice() {
     assert_eq!(better(Some(r(486)), r(404)).status(), Some(404));
     assert_eq!(better(Some(r(404)), r(603)).status(), Some(603));
     assert_eq!(better(Some(r(603)), r(400)).status(), Some(603));
+}
+
+/// A CPIM envelope from alice to bob around `inner` bytes, asking for
+/// `dispositions` (RFC 5438).
+fn cpim_asking(inner: &[u8], dispositions: &str) -> Vec<u8> {
+    use imsip::im::cpim::CpimMessage;
+    use imsip::im::imdn::CPIM_NS;
+    CpimMessage::new(ALICE, BOB, "application/octet-stream", inner.to_vec())
+        .date_time(1_795_993_500)
+        .namespaced("imdn", CPIM_NS, "Message-ID", "m-1")
+        .namespaced("imdn", CPIM_NS, "Disposition-Notification", dispositions)
+        .encode()
+        .unwrap()
+}
+
+#[test]
+fn every_body_is_relayed_byte_exact() {
+    let (mut kit, mut p, reg, alice, bobs) = setup(1);
+    let mut im = ImServer::default();
+    let bodies: [(&str, Vec<u8>); 3] = [
+        // A CPIM envelope with an IMDN request around bytes that are not UTF-8.
+        ("message/cpim", cpim_asking(b"\xff\xfe\x00 \xc3(", "positive-delivery, display")),
+        (
+            "application/im-iscomposing+xml",
+            b"<?xml version=\"1.0\"?><isComposing xmlns=\"urn:ietf:params:xml:ns:im-iscomposing\"><state>active</state></isComposing>".to_vec(),
+        ),
+        ("application/octet-stream", (0..=255).collect()),
+    ];
+    for (ct, body) in bodies {
+        let m = request(Method::Message, BOB, ALICE, 1)
+            .body(Some(ct), body.clone())
+            .build();
+        send(&mut kit, &mut p, &reg, &mut im, alice, &m);
+        let got = kit.last(bobs[0]);
+        assert_eq!(got.body(), body, "{ct}: untouched");
+        assert_eq!(got.header("Content-Type"), Some(ct));
+        assert_eq!(got.content_length(), Some(body.len()));
+        assert!(answer(&mut kit, &mut p, &reg, &got, 200));
+        assert_eq!(kit.last(alice).status(), Some(200));
+    }
+}
+
+#[test]
+fn unanswered_a_composing_indication_is_480_a_message_asking_for_processing_202_and_stored() {
+    let (mut kit, mut p, mut reg, alice, bobs) = setup(1);
+    // alice is registered on her flow (to hear the `stored` notification).
+    let alice_user = kit.user(ALICE);
+    let req = request(Method::Register, "sip:imsip.test", ALICE, 9)
+        .header(
+            "Contact",
+            "<sip:a1@h.invalid;transport=ws>;+sip.instance=\"<urn:uuid:a>\";reg-id=1",
+        )
+        .build();
+    reg.on_register(&mut kit.cx(), alice, &req, &alice_user);
+    assert_eq!(kit.last(alice).status(), Some(200));
+    let doc = "<service-settings xmlns=\"urn:oma:xml:im:service-settings\"><entity id=\"sip:bob@imsip.test\"><deferred-settings><offline-delivery active=\"true\"/></deferred-settings></entity></service-settings>";
+    let publication = crate::store::Publication {
+        content_type: "application/service-settings+xml".into(),
+        document: doc.as_bytes().to_vec(),
+        etag: "e".into(),
+        expires_at: u64::MAX / 2,
+    };
+    kit.store
+        .put_publication(BOB, "service-settings", &publication)
+        .unwrap();
+    let mut im = ImServer::default();
+
+    let composing = request(Method::Message, BOB, ALICE, 1)
+        .body(Some("application/im-iscomposing+xml"), "<isComposing/>")
+        .build();
+    send(&mut kit, &mut p, &reg, &mut im, alice, &composing);
+    let _leg = kit.last(bobs[0]);
+    p.relay_timed_out(&mut kit.cx(), 1, &mut im, &reg);
+    assert_eq!(kit.last(alice).status(), Some(480), "never stored");
+
+    let body = cpim_asking(b"hello", "processing");
+    let chat = request(Method::Message, BOB, ALICE, 2)
+        .body(Some("message/cpim"), body.clone())
+        .build();
+    send(&mut kit, &mut p, &reg, &mut im, alice, &chat);
+    let _leg = kit.last(bobs[0]);
+    p.relay_timed_out(&mut kit.cx(), 2, &mut im, &reg);
+    let got = kit.take(alice);
+    assert_eq!(got[0].status(), Some(202), "{got:?}");
+    assert_eq!(
+        got[1].method(),
+        Some(&Method::Message),
+        "then the stored notification"
+    );
+    assert!(String::from_utf8_lossy(got[1].body()).contains("<stored/>"));
+    let kept = kit.store.deferred_for(BOB).unwrap();
+    assert_eq!(kept.len(), 1);
+    assert_eq!(kept[0].body, body);
 }

@@ -226,6 +226,15 @@ impl Ua {
         self.send_raw(&msg.to_string()).await;
     }
 
+    /// Sends one message as a binary frame (its bytes as they are: a body
+    /// that is not UTF-8 cannot go in a text frame).
+    pub async fn send_bytes(&mut self, msg: &Message) {
+        self.ws
+            .send(WsMessage::binary(msg.to_bytes()))
+            .await
+            .expect("send");
+    }
+
     /// Sends one text frame.
     pub async fn send_raw(&mut self, text: &str) {
         self.ws
