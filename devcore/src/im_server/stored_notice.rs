@@ -8,7 +8,8 @@
 //! from the recipient's own client when it really receives the message,
 //! which it does from the stored copy, IMDN request and all.
 //!
-//! The notification is a MESSAGE to every registered contact of the sender
+//! The notification is a MESSAGE to every registered contact of the sender (the
+//! authenticated SIP sender, whatever the CPIM From claims)
 //! (over flows still open), `Content-Type: message/cpim`:
 //!
 //! ```text
@@ -34,14 +35,13 @@ use super::Incoming;
 use crate::core::Cx;
 use crate::registrar::Registrar;
 use crate::timers::Timer;
-use crate::users::aor_key;
 use crate::util::{random_bytes, random_hex};
 use imsip::im::cpim::{CpimError, CpimMessage, CPIM_CONTENT_TYPE};
 use imsip::im::imdn::{
     new_message_id, Kind, Notification, Status, CPIM_NS, CPIM_NS_PREFIX, MESSAGE_ID_HEADER,
     MESSAGE_IMDN_CONTENT_TYPE, NOTIFICATION_DISPOSITION,
 };
-use imsip::message::{branch, MessageBuilder, Method, Uri};
+use imsip::message::{branch, MessageBuilder, Method};
 use std::collections::HashMap;
 use tracing::{debug, info, warn};
 
@@ -103,13 +103,9 @@ impl StoredNotices {
         // RFC 5438: notifications go to the CPIM sender; the authenticated SIP
         // sender when the envelope names none.
         let sender_uri = request.sender.as_deref().unwrap_or(incoming.sender);
-        // Routed to that sender when it is one of ours, else to the SIP sender.
-        let sender_aor = sender_uri
-            .parse::<Uri>()
-            .ok()
-            .and_then(|u| aor_key(&u))
-            .filter(|aor| cx.users.by_aor(aor).is_some())
-            .unwrap_or_else(|| incoming.sender.to_owned());
+        // Always routed to the authenticated SIP sender: the CPIM From is the
+        // sender's own claim, and must not make devcore message another user.
+        let sender_aor = incoming.sender.to_owned();
         let id = new_message_id(&random_bytes::<16>());
         let body = match stored_notification(request, recipient, sender_uri, cx.now.unix, &id) {
             Some(Ok(body)) => body,

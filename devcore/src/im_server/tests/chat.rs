@@ -530,3 +530,22 @@ fn the_stored_notification_goes_to_the_cpim_sender_or_else_the_sip_sender() {
     assert_eq!(env.to().unwrap().uri, "im:alice@imsip.test");
     assert_eq!(Notification::decode(env.body()).unwrap().message_id, "m-3");
 }
+
+#[test]
+fn a_cpim_from_naming_another_local_user_does_not_redirect_the_notification() {
+    // The CPIM From is the sender's own claim: the `stored` notification goes to
+    // the authenticated SIP sender (alice), never to the user the envelope names.
+    let mut bed = Bed::new();
+    let carol = register(&mut bed.kit, &mut bed.reg, "sip:carol@imsip.test");
+    let env = CpimMessage::new("sip:carol@imsip.test", BOB, "text/plain", "hi")
+        .date_time(SENT_AT)
+        .namespaced("imdn", IMDN, "Message-ID", "m-4")
+        .namespaced("imdn", IMDN, "Disposition-Notification", "processing")
+        .encode()
+        .unwrap();
+    let req = message(ALICE, BOB, "message/cpim", env);
+    assert_eq!(bed.arrives(&req, false), Disposition::Store);
+    assert!(bed.kit.take(carol).is_empty(), "nothing for carol");
+    let n = bed.kit.take(bed.alice).remove(0);
+    assert_eq!(n.to().unwrap().uri.as_str(), ALICE);
+}
