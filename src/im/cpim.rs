@@ -84,7 +84,6 @@ use crate::message::date::iso8601;
 use crate::message::{HeaderError, MediaType};
 use core::fmt;
 use std::borrow::Cow;
-use std::collections::BTreeMap;
 
 /// The media type of a CPIM message (matched case-insensitively).
 pub const CPIM_CONTENT_TYPE: &str = "message/cpim";
@@ -833,30 +832,36 @@ impl CpimMessage {
         fn ns_of(h: &CpimHeader) -> Option<(Option<&str>, &str)> {
             (h.name == "NS").then(|| parse_ns(&h.value)).flatten()
         }
+        // Prefix → URN maps: a handful of entries, so a vector (later binding wins,
+        // first found from the end) beats a tree in code size.
+        fn lookup<'a>(map: &[(&str, &'a str)], prefix: &str) -> Option<&'a str> {
+            map.iter()
+                .rev()
+                .find(|(p, _)| *p == prefix)
+                .map(|(_, u)| *u)
+        }
         let mut out = Vec::with_capacity(self.headers.len());
-        let mut bound: BTreeMap<&str, &str> = BTreeMap::new();
+        let mut bound: Vec<(&str, &str)> = Vec::new();
         let mut default = CPIM_HEADERS_NS;
         for h in &self.headers {
             out.push(match h.prefix() {
-                Some(p) => bound.get(p).copied(),
+                Some(p) => lookup(&bound, p),
                 None => Some(default),
             });
             match ns_of(h) {
-                Some((Some(p), urn)) => {
-                    bound.insert(p, urn);
-                }
+                Some((Some(p), urn)) => bound.push((p, urn)),
                 Some((None, urn)) => default = urn,
                 None => {}
             }
         }
         // Prefixes used before any declaration: the first declaration after them.
-        let mut next: BTreeMap<&str, &str> = BTreeMap::new();
+        let mut next: Vec<(&str, &str)> = Vec::new();
         for (h, ns) in self.headers.iter().zip(out.iter_mut()).rev() {
             if ns.is_none() {
-                *ns = h.prefix().and_then(|p| next.get(p).copied());
+                *ns = h.prefix().and_then(|p| lookup(&next, p));
             }
             if let Some((Some(p), urn)) = ns_of(h) {
-                next.insert(p, urn);
+                next.push((p, urn));
             }
         }
         out

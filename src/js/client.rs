@@ -18,7 +18,6 @@ use crate::ua::{
 };
 use js_sys::{Function, Promise, Reflect, Uint8Array};
 use std::cell::RefCell;
-use std::collections::BTreeMap;
 use std::rc::{Rc, Weak};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::prelude::*;
@@ -75,7 +74,8 @@ struct State {
     timer: Option<JsValue>,
     callbacks: Option<Callbacks>,
     /// OpId → (resolve, reject) of the promise returned for it.
-    pending: BTreeMap<u64, (Function, Function)>,
+    /// The promises of operations in flight, by op id (few at a time: a vector).
+    pending: Vec<(u64, Function, Function)>,
 }
 
 /// JS work decided while the state was held, run after releasing it.
@@ -271,7 +271,8 @@ impl State {
     fn event(&mut self, e: Event, actions: &mut Vec<Action>) {
         let (kind, detail) = match e {
             Event::Completed { op, result } => {
-                if let Some((resolve, reject)) = self.pending.remove(&op.0) {
+                let at = self.pending.iter().position(|(id, ..)| *id == op.0);
+                if let Some((_, resolve, reject)) = at.map(|i| self.pending.swap_remove(i)) {
                     actions.push(match result {
                         Ok(o) => Action::Settle(resolve, outcome(&self.aor, o)),
                         Err(e) => Action::Settle(reject, from_ua(&e)),
@@ -553,7 +554,7 @@ impl ImClientCore {
             socket: None,
             timer: None,
             callbacks: None,
-            pending: BTreeMap::new(),
+            pending: Vec::new(),
         };
         let shared = Rc::new(Shared {
             state: RefCell::new(state),
@@ -576,7 +577,7 @@ impl ImClientCore {
                     // The executor runs synchronously, before the outputs (and the
                     // op's completion, when immediate) are drained.
                     Promise::new(&mut |resolve, reject| {
-                        pending.insert(op.0, (resolve, reject));
+                        pending.push((op.0, resolve, reject));
                     })
                 }
             });

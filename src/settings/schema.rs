@@ -158,15 +158,18 @@ fn self_contained(node: &XmlNode, parent: &Scope<'_>, ns: &str) -> XmlNode {
             }
             seen.push(p);
             if !declares(node, p) && uses(node, p) && !(p.is_empty() && v == ns) {
-                borrowed.push((k.clone(), v.clone()));
+                // Kept sorted as they come (names are unique: `seen`); a sort routine
+                // would cost more code than the few declarations it orders.
+                let at = borrowed.partition_point(|(name, _)| name < k);
+                borrowed.insert(at, (k.clone(), v.clone()));
             }
         }
         scope = s.parent;
     }
     if !seen.contains(&"") && !declares(node, "") && uses(node, "") {
-        borrowed.push(("xmlns".into(), String::new()));
+        let at = borrowed.partition_point(|(name, _)| name.as_str() < "xmlns");
+        borrowed.insert(at, ("xmlns".into(), String::new()));
     }
-    borrowed.sort();
     out.attributes.append(&mut borrowed);
     out
 }

@@ -12,13 +12,12 @@
 
 use super::api::{ComposingReceived, Event, Millis};
 use super::context::Ctx;
-use super::messager::Messager;
+use super::messager::{remember_at_most, Messager};
 use super::timers::Timer;
 use super::transaction::Req;
 use crate::im::iscomposing::{IsComposing, State, ISCOMPOSING_CONTENT_TYPE};
 use crate::message::date::iso8601;
 use crate::message::Uri;
-use std::collections::VecDeque;
 
 /// Peers tracked each way; the oldest is forgotten beyond this.
 const MAX_PEERS: usize = 64;
@@ -47,10 +46,10 @@ struct Indicator {
 
 #[derive(Debug, Default)]
 pub(super) struct Composing {
-    composers: VecDeque<Composer>,
-    indicators: VecDeque<Indicator>,
+    composers: Vec<Composer>,
+    indicators: Vec<Indicator>,
     /// Peers that refused an indication.
-    refused: VecDeque<String>,
+    refused: Vec<String>,
 }
 
 fn key_of(peer: &Uri) -> String {
@@ -90,21 +89,19 @@ impl Composing {
             }
             (None, true) => {
                 let req = Self::indication(cx, &peer, State::Active, cx.now);
-                self.composers.push_back(Composer {
+                let composer = Composer {
                     peer,
                     key,
                     last_sent: cx.now,
                     last_activity: cx.now,
-                });
-                if self.composers.len() > MAX_PEERS {
-                    self.composers.pop_front();
-                }
+                };
+                remember_at_most(&mut self.composers, composer, MAX_PEERS);
                 Some(req)
             }
-            (Some(i), false) => self
-                .composers
-                .remove(i)
-                .map(|c| Self::indication(cx, &c.peer, State::Idle, c.last_activity)),
+            (Some(i), false) => {
+                let c = self.composers.remove(i);
+                Some(Self::indication(cx, &c.peer, State::Idle, c.last_activity))
+            }
             (None, false) => None,
         };
         self.arm_send(cx);
@@ -126,9 +123,8 @@ impl Composing {
         while i < self.composers.len() {
             let c = &self.composers[i];
             if cx.now >= Self::idle_at(cx, c) {
-                if let Some(c) = self.composers.remove(i) {
-                    out.push(Self::indication(cx, &c.peer, State::Idle, c.last_activity));
-                }
+                let c = self.composers.remove(i);
+                out.push(Self::indication(cx, &c.peer, State::Idle, c.last_activity));
                 continue;
             }
             if cx.now >= Self::resend_at(cx, c) {
@@ -148,10 +144,7 @@ impl Composing {
         let key = key_of(peer);
         self.composers.retain(|c| c.key != key);
         if !self.refused.contains(&key) {
-            self.refused.push_back(key);
-            if self.refused.len() > MAX_PEERS * 4 {
-                self.refused.pop_front();
-            }
+            remember_at_most(&mut self.refused, key, MAX_PEERS * 4);
         }
         self.arm_send(cx);
     }
@@ -191,13 +184,11 @@ impl Composing {
     pub fn on_indication(&mut self, cx: &mut Ctx<'_>, from: String, doc: IsComposing) {
         self.indicators.retain(|i| i.from != from);
         if let Some(secs) = doc.active_timeout_secs() {
-            self.indicators.push_back(Indicator {
+            let indicator = Indicator {
                 from: from.clone(),
                 lapses_at: cx.now + Millis::from(secs) * 1000,
-            });
-            if self.indicators.len() > MAX_PEERS {
-                self.indicators.pop_front();
-            }
+            };
+            remember_at_most(&mut self.indicators, indicator, MAX_PEERS);
         }
         self.arm_lapse(cx);
         cx.emit(Event::Composing(ComposingReceived {

@@ -9,7 +9,6 @@ use crate::im::imdn::{self, DispositionRequest, Notification, MESSAGE_IMDN_CONTE
 use crate::im::iscomposing::{IsComposing, ISCOMPOSING_CONTENT_TYPE};
 use crate::message::date::{iso8601, parse_sip_date};
 use crate::message::{HeaderName, MediaType, Message, Method, Scheme, Uri};
-use std::collections::VecDeque;
 
 /// The CPIM media type (RFC 3862).
 pub(super) const CPIM_CONTENT_TYPE: &str = "message/cpim";
@@ -22,15 +21,15 @@ pub(super) const TEXT_PLAIN_UTF8: &str = "text/plain;charset=UTF-8";
 #[derive(Debug, Default)]
 pub(super) struct Messager {
     /// (Call-ID, CSeq) of recent incoming MESSAGEs.
-    seen: VecDeque<(String, u32)>,
+    seen: Vec<(String, u32)>,
     /// `imdn.Message-ID`s of recent incoming messages.
-    seen_ids: VecDeque<String>,
+    seen_ids: Vec<String>,
     /// Our messages in flight that went in CPIM, for their outcomes and for the
     /// fallback to plain (bounded: a message that fails otherwise leaves its entry
     /// until it is pushed out).
-    in_cpim: VecDeque<InCpim>,
+    in_cpim: Vec<InCpim>,
     /// Peers that refused `message/cpim`: they get plain bodies for the session.
-    plain_only: VecDeque<String>,
+    plain_only: Vec<String>,
 }
 
 /// A message of ours sent in CPIM with IMDN requests.
@@ -172,7 +171,7 @@ impl Messager {
             .in_cpim
             .iter()
             .position(|s| s.op == op)
-            .and_then(|i| self.in_cpim.remove(i));
+            .map(|i| self.in_cpim.remove(i));
         if let Some(sent) = sent {
             if matches!(status, 415 | 488 | 606) && !accepts_cpim(msg) {
                 // The peer (or a server on the way) does not take CPIM: the app's
@@ -377,10 +376,16 @@ fn accepts_cpim(refusal: &Message) -> bool {
     })
 }
 
-fn remember<T>(window: &mut VecDeque<T>, item: T) {
-    window.push_back(item);
-    if window.len() > DEDUP_WINDOW {
-        window.pop_front();
+fn remember<T>(window: &mut Vec<T>, item: T) {
+    remember_at_most(window, item, DEDUP_WINDOW);
+}
+
+/// Appends `item`, forgetting the oldest beyond `max`. The windows of the chat
+/// parts are small and rarely full: a vector costs less code than a deque.
+pub(super) fn remember_at_most<T>(window: &mut Vec<T>, item: T, max: usize) {
+    window.push(item);
+    if window.len() > max {
+        window.remove(0);
     }
 }
 

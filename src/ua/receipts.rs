@@ -10,12 +10,11 @@
 
 use super::context::Ctx;
 use super::error::UaError;
-use super::messager::{ImdnRequest, Messager, CPIM_CONTENT_TYPE};
+use super::messager::{remember_at_most, ImdnRequest, Messager, CPIM_CONTENT_TYPE};
 use super::transaction::Req;
 use crate::im::cpim::CpimMessage;
 use crate::im::imdn::{self, Kind, Notification, Status};
 use crate::message::Uri;
-use std::collections::VecDeque;
 
 /// Received messages remembered for `mark_displayed` (the newest; an older one can
 /// no longer be marked).
@@ -26,9 +25,9 @@ const REFUSED_WINDOW: usize = 256;
 #[derive(Debug, Default)]
 pub(super) struct Receipts {
     /// Received messages whose sender asked for a display notification.
-    awaiting_display: VecDeque<ImdnRequest>,
+    awaiting_display: Vec<ImdnRequest>,
     /// Peers that refused a notification (415, 488, 606).
-    refused: VecDeque<String>,
+    refused: Vec<String>,
 }
 
 /// Which of the notifications asked for an incoming message answers right away.
@@ -41,10 +40,7 @@ impl Receipts {
     /// was asked for, and the delivery notification to send when `auto_delivery`.
     pub fn on_message(&mut self, cx: &mut Ctx<'_>, request: &ImdnRequest) -> Option<Req> {
         if request.asked.display {
-            self.awaiting_display.push_back(request.clone());
-            if self.awaiting_display.len() > DISPLAY_WINDOW {
-                self.awaiting_display.pop_front();
-            }
+            remember_at_most(&mut self.awaiting_display, request.clone(), DISPLAY_WINDOW);
         }
         let status = delivery_answer(request, cx.cfg.auto_delivery)?;
         self.notification(cx, request, Kind::Delivery, status)
@@ -76,9 +72,7 @@ impl Receipts {
         else {
             return Ok(None);
         };
-        let Some(request) = self.awaiting_display.remove(i) else {
-            return Ok(None);
-        };
+        let request = self.awaiting_display.remove(i);
         Ok(self.notification(cx, &request, Kind::Display, Status::Displayed))
     }
 
@@ -86,10 +80,7 @@ impl Receipts {
     pub fn refused(&mut self, peer: &Uri) {
         let key = peer.as_str().to_ascii_lowercase();
         if !self.refused.contains(&key) {
-            self.refused.push_back(key);
-            if self.refused.len() > REFUSED_WINDOW {
-                self.refused.pop_front();
-            }
+            remember_at_most(&mut self.refused, key, REFUSED_WINDOW);
         }
     }
 
