@@ -12,6 +12,7 @@ use super::options::{self, Options};
 use super::settings;
 use crate::auth::RandomSource;
 use crate::im::imdn::{DispositionRequest, Kind};
+use crate::ua::Fifo;
 use crate::ua::{
     ConnectionState, Event, Input, MessageOptions, OpId, Outcome, Output, PolicyOutcome,
     PublicationState, Registration, RegistrationState, SettingsSource, UaError, UserAgent,
@@ -90,7 +91,7 @@ struct Shared {
     state: RefCell<State>,
     /// Work that arrived while the state was held (a socket or constructor that
     /// calls back synchronously): run by the holder before it lets go.
-    deferred: RefCell<std::collections::VecDeque<Deferred>>,
+    deferred: RefCell<Vec<Deferred>>,
     /// `emit(type, detail)`: the shim dispatches a `CustomEvent`.
     emit: Function,
 }
@@ -438,7 +439,7 @@ impl Shared {
     /// [`Shared::run`], deferring `f` when the state is held.
     fn with(&self, first: Vec<Action>, f: impl FnOnce(&mut State) + 'static) {
         if let Err((first, f)) = self.run(first, f) {
-            self.deferred.borrow_mut().push_back((first, Box::new(f)));
+            self.deferred.borrow_mut().push((first, Box::new(f)));
         }
     }
 

@@ -20,11 +20,11 @@ use super::subscriber::{NotifyOutcome, Subscriber};
 use super::timers::{Timer, TimerTable};
 use super::transaction::{ClientTx, Notice, Transactions, Usage, MAX_AUTH_ROUNDS};
 use super::uas::{screen, Incoming};
+use super::work::Fifo;
 use super::work::{Work, WorkQueue};
 use crate::auth::{AuthError, RandomSource};
 use crate::message::Message;
 use crate::settings::ServiceSettings;
-use std::collections::VecDeque;
 
 /// Times are clamped here (about 146 million years of milliseconds) so that adding
 /// any delay can never overflow.
@@ -57,7 +57,7 @@ mod chat;
 pub struct UserAgent {
     cfg: Config,
     rng: Box<dyn RandomSource>,
-    out: VecDeque<Output>,
+    out: Vec<Output>,
     now: Millis,
     next_op: u64,
     /// The wake-up last handed to the caller.
@@ -103,7 +103,7 @@ impl UserAgent {
         let watch_tag = token(&mut *rng, 10);
         let creds = CredentialStore::new(cfg.credentials.take());
         UserAgent {
-            out: VecDeque::new(),
+            out: Vec::new(),
             now: 0,
             next_op: 1,
             armed: None,
@@ -219,7 +219,7 @@ impl UserAgent {
         if next != self.armed {
             self.armed = next;
             if let Some(at) = next {
-                self.out.push_back(Output::Timeout(at));
+                self.out.push(Output::Timeout(at));
             }
         }
     }
@@ -237,7 +237,7 @@ impl UserAgent {
                 let at = self.now + self.cfg.work_wait_timeout;
                 self.timers.set(Timer::WorkWait(work.op()), at);
             }
-            self.queue.push_back(work);
+            self.queue.push(work);
             self.flow.want(cx!(self));
             self.flush_queue();
         }

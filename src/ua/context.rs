@@ -11,7 +11,6 @@ use super::timers::{Timer, TimerTable};
 use super::transaction::{ClientTx, Req, Transactions, Usage};
 use crate::auth::RandomSource;
 use crate::message::{HeaderName, Message, MessageBuilder, Method, NameAddr, Uri};
-use std::collections::VecDeque;
 
 /// Methods we answer (RFC 3261 §20.5 Allow).
 pub(super) const ALLOW: &str = "MESSAGE, NOTIFY, OPTIONS";
@@ -100,7 +99,7 @@ pub(super) struct Ctx<'a> {
     pub cfg: &'a Config,
     pub local: &'a mut Local,
     pub rng: &'a mut dyn RandomSource,
-    pub out: &'a mut VecDeque<Output>,
+    pub out: &'a mut Vec<Output>,
     pub txs: &'a mut Transactions,
     pub creds: &'a mut CredentialStore,
     pub timers: &'a mut TimerTable,
@@ -112,7 +111,7 @@ pub(super) struct Ctx<'a> {
 
 impl Ctx<'_> {
     pub fn emit(&mut self, e: Event) {
-        self.out.push_back(Output::Event(e));
+        self.out.push(Output::Event(e));
     }
 
     pub fn complete(&mut self, op: OpId, result: Result<Outcome, UaError>) {
@@ -120,7 +119,7 @@ impl Ctx<'_> {
     }
 
     pub fn transmit(&mut self, frame: String) {
-        self.out.push_back(Output::Transmit(frame));
+        self.out.push(Output::Transmit(frame));
     }
 
     /// Unix seconds now (for `DateTime`s, RFC 3862 §5.4 / RFC 5438).

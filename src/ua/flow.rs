@@ -76,7 +76,7 @@ impl Flow {
 
     fn start_connect(&mut self, cx: &mut Ctx<'_>) {
         self.state = FlowState::Connecting;
-        cx.out.push_back(Output::Connect);
+        cx.out.push(Output::Connect);
         cx.emit(Event::Connection(ConnectionState::Connecting));
     }
 
@@ -147,7 +147,7 @@ impl Flow {
             }
             Timer::PongDeadline if self.state == FlowState::Connected => {
                 // RFC 5626 §4.4.1: no pong → the flow is dead; close it and recover.
-                cx.out.push_back(Output::Close);
+                cx.out.push(Output::Close);
                 true
             }
             Timer::Reconnect if self.state == FlowState::Waiting => {

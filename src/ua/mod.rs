@@ -87,3 +87,5 @@ pub use agent::UserAgent;
 pub use api::*;
 pub use config::*;
 pub use error::*;
+#[cfg(target_arch = "wasm32")]
+pub(crate) use work::Fifo;

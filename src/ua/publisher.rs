@@ -22,9 +22,9 @@ use super::error::UaError;
 use super::timers::Timer;
 use super::transaction::{Req, Usage};
 use super::work::take_jobs;
+use super::work::Fifo;
 use crate::message::{HeaderName, Message, Method};
 use crate::settings::SERVICE_SETTINGS_CONTENT_TYPE;
-use std::collections::VecDeque;
 
 pub(super) const SERVICE_SETTINGS: &str = "service-settings";
 
@@ -57,7 +57,7 @@ pub(super) struct Publisher {
     state: Option<PublicationState>,
     last_error: Option<UaError>,
     in_flight: Option<PubJob>,
-    queued: VecDeque<PubJob>,
+    queued: Vec<PubJob>,
     /// A 412 restarted a job: a second 412 cannot loop.
     restarted: bool,
     failures: u32,
@@ -77,7 +77,7 @@ impl Publisher {
             state: None,
             last_error: None,
             in_flight: None,
-            queued: VecDeque::new(),
+            queued: Vec::new(),
             restarted: false,
             failures: 0,
             removing: false,
@@ -98,7 +98,7 @@ impl Publisher {
         policy: bool,
     ) {
         self.removing = false;
-        self.queued.push_back(PubJob::Publish {
+        self.queued.push(PubJob::Publish {
             body,
             expires,
             op,
@@ -118,7 +118,7 @@ impl Publisher {
             return;
         }
         self.removing = true;
-        self.queued.push_back(PubJob::Remove(Some(op)));
+        self.queued.push(PubJob::Remove(Some(op)));
         self.pump(cx);
     }
 
@@ -138,7 +138,7 @@ impl Publisher {
             .iter()
             .any(|j| matches!(j, PubJob::Refresh | PubJob::Remove(_)));
         if !already {
-            self.queued.push_back(job);
+            self.queued.push(job);
         }
         self.pump(cx);
     }
@@ -427,7 +427,7 @@ impl Publisher {
                     self.body.clone(),
                     self.state.unwrap_or(PublicationState::Lost),
                 ) {
-                    self.queued.push_back(PubJob::Publish {
+                    self.queued.push(PubJob::Publish {
                         body,
                         expires: self.expires,
                         op: None,

@@ -26,8 +26,8 @@ use super::error::UaError;
 use super::timers::Timer;
 use super::transaction::{Req, Usage};
 use super::work::take_jobs;
+use super::work::Fifo;
 use crate::message::{HeaderName, Message, Method, Uri};
-use std::collections::VecDeque;
 
 /// What the registrar said in its last 2xx.
 #[derive(Debug, Clone, Default)]
@@ -72,7 +72,7 @@ pub(super) struct Registerer {
     error: Option<UaError>,
     retry_in: Option<Millis>,
     in_flight: Option<RegJob>,
-    queued: VecDeque<RegJob>,
+    queued: Vec<RegJob>,
     /// Consecutive failed attempts (sets the retry backoff).
     failures: u32,
     /// A 500 already made us switch to a fresh Call-ID.
@@ -95,7 +95,7 @@ impl Registerer {
             error: None,
             retry_in: None,
             in_flight: None,
-            queued: VecDeque::new(),
+            queued: Vec::new(),
             failures: 0,
             fresh_call_id_tried: false,
             bound_until: None,
@@ -206,7 +206,7 @@ impl Registerer {
         // Register jobs still waiting are overtaken by this unregister.
         for job in std::mem::take(&mut self.queued) {
             if job.unregister {
-                self.queued.push_back(job);
+                self.queued.push(job);
             } else {
                 for op in job.ops {
                     cx.complete(
@@ -241,7 +241,7 @@ impl Registerer {
         if let Some(job) = self.queued.iter_mut().find(|j| j.unregister == unregister) {
             job.ops.extend(op);
         } else {
-            self.queued.push_back(RegJob {
+            self.queued.push(RegJob {
                 unregister,
                 ops: op.into_iter().collect(),
             });

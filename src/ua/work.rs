@@ -3,7 +3,6 @@
 
 use super::api::OpId;
 use super::transaction::Req;
-use std::collections::VecDeque;
 
 /// App work that waits for the flow (and for a registration in progress).
 #[derive(Debug)]
@@ -40,7 +39,7 @@ impl Work {
 
 /// Every job of a part that runs one at a time: the one in flight first, then
 /// those waiting (the flow is gone or the client closed).
-pub(super) fn take_jobs<J>(in_flight: &mut Option<J>, queued: &mut VecDeque<J>) -> Vec<J> {
+pub(super) fn take_jobs<J>(in_flight: &mut Option<J>, queued: &mut Vec<J>) -> Vec<J> {
     in_flight
         .take()
         .into_iter()
@@ -51,12 +50,12 @@ pub(super) fn take_jobs<J>(in_flight: &mut Option<J>, queued: &mut VecDeque<J>) 
 /// The work waiting, oldest first.
 #[derive(Debug, Default)]
 pub(super) struct WorkQueue {
-    items: VecDeque<Work>,
+    items: Vec<Work>,
 }
 
 impl WorkQueue {
-    pub fn push_back(&mut self, work: Work) {
-        self.items.push_back(work);
+    pub fn push(&mut self, work: Work) {
+        self.items.push(work);
     }
 
     pub fn pop_front(&mut self) -> Option<Work> {
@@ -66,11 +65,30 @@ impl WorkQueue {
     /// Takes the work of `op` out of the queue.
     pub fn remove(&mut self, op: OpId) -> Option<Work> {
         let i = self.items.iter().position(|w| w.op() == op)?;
-        self.items.remove(i)
+        Some(self.items.remove(i))
     }
 
     /// Everything waiting (the flow is gone or the client closed).
     pub fn drain(&mut self) -> Vec<Work> {
         self.items.drain(..).collect()
+    }
+}
+
+/// First-in first-out on a vector. The queues of the user agent hold a handful of
+/// items, and a vector's code is a fraction of a ring buffer's in the wasm build.
+pub(crate) trait Fifo<T> {
+    /// Removes and returns the oldest item.
+    fn pop_front(&mut self) -> Option<T>;
+    /// Puts `item` first.
+    fn push_front(&mut self, item: T);
+}
+
+impl<T> Fifo<T> for Vec<T> {
+    fn pop_front(&mut self) -> Option<T> {
+        (!self.is_empty()).then(|| self.remove(0))
+    }
+
+    fn push_front(&mut self, item: T) {
+        self.insert(0, item);
     }
 }

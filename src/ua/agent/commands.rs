@@ -211,7 +211,7 @@ impl UserAgent {
         }
         if self.flow.is_connected() {
             if self.flow.pong_required() {
-                self.out.push_back(Output::Transmit("\r\n\r\n".to_owned()));
+                self.out.push(Output::Transmit("\r\n\r\n".to_owned()));
             } else {
                 let req = Messager::probe(cx!(self));
                 cx!(self).send(req, Usage::Probe);
@@ -262,7 +262,7 @@ impl UserAgent {
         }
         self.timers.clear();
         if was_open {
-            self.out.push_back(Output::Close);
+            self.out.push(Output::Close);
         }
         self.arm();
     }
