@@ -136,8 +136,12 @@ function addTrace({ direction, text, at }) {
   };
   li.addEventListener('click', show);
   li.addEventListener('keydown', (e) => { if (e.key === 'Enter') show(); });
-  $('ladder').append(li);
-  li.scrollIntoView({ block: 'nearest' });
+  // Follow the ladder when it was at its end; scroll the ladder only, never the page
+  // (a page that jumps to the ladder at every frame would hide the chat being read).
+  const ladder = $('ladder');
+  const atEnd = ladder.scrollHeight - ladder.scrollTop - ladder.clientHeight < 8;
+  ladder.append(li);
+  if (atEnd) ladder.scrollTop = ladder.scrollHeight;
 }
 
 function setBusy(on) {
@@ -167,9 +171,20 @@ function showSettings(s, note) {
   $('settings-note').textContent = note;
 }
 
+function badgeFor(b) {
+  const tag = document.createElement('span');
+  tag.className = `badge ${b}`;
+  tag.textContent = b;
+  tag.title = {
+    deferred: 'Stored by the IM Server while you were offline; the time is when it was sent.',
+    stored: 'The recipient is offline: the IM Server stored it (202 Accepted) and delivers it when they register.',
+  }[b] ?? b;
+  return tag;
+}
+
 // One chat line. `badge`: 'stored' (202: the IM Server keeps it for an offline
-// user), 'delivered' (200), or 'deferred' (it waited at the IM Server for us; the
-// time shown is when it was sent).
+// user), or 'deferred' (it waited at the IM Server for us; the time shown is when it
+// was sent). Returns the <li>.
 function addMessage({ from, displayName, body, deferred, dateTime }, mine = false, badge = null, list = $('messages')) {
   const li = document.createElement('li');
   li.className = mine ? 'mine' : 'theirs';
@@ -184,19 +199,129 @@ function addMessage({ from, displayName, body, deferred, dateTime }, mine = fals
   p.textContent = body;
   li.append(who, at);
   const b = badge ?? (deferred ? 'deferred' : null);
-  if (b) {
-    const tag = document.createElement('span');
-    tag.className = `badge ${b}`;
-    tag.textContent = b;
-    tag.title = {
-      deferred: 'Stored by the IM Server while you were offline; the time is when it was sent.',
-      stored: 'The recipient is offline: the IM Server stored it (202 Accepted) and delivers it when they register.',
-      delivered: 'Delivered (200 OK).',
-    }[b] ?? b;
-    li.append(tag);
-  }
+  if (b) li.append(badgeFor(b));
   li.append(p);
+  // Follow the conversation when it was already at its end (the list scrolls, not the page).
+  const atEnd = list.scrollHeight - list.scrollTop - list.clientHeight < 8;
   list.append(li);
+  if (atEnd) list.scrollTop = list.scrollHeight;
+  return li;
+}
+
+// Receipts of our own messages (RFC 5438 IMDN): sending → sent (✓, the MESSAGE got
+// its 2xx) → delivered (✓✓) → displayed (✓✓ "read"); failed (✗) on a negative delivery
+// notification or when the send itself failed. A receipt only ever moves forward: a
+// "delivered" may overtake its own 200, and a display proves delivery.
+const RECEIPTS = {
+  sending: { rank: 0, mark: '…', label: 'sending' },
+  sent: { rank: 1, mark: '✓', label: 'sent' },
+  failed: { rank: 2, mark: '✗', label: 'failed' },
+  delivered: { rank: 3, mark: '✓✓', label: 'delivered' },
+  displayed: { rank: 4, mark: '✓✓', label: 'read' },
+};
+const sentByMessageId = new Map(); // messageId → the <li> of our message
+const earlyReceipts = new Map(); // messageId → { state, note }, for a receipt that beat sendMessage's answer
+
+function setReceipt(li, state, note = '') {
+  const tick = li.querySelector('.receipt');
+  const now = RECEIPTS[tick.dataset.receipt];
+  if (now && RECEIPTS[state].rank <= now.rank) return;
+  const { mark, label } = RECEIPTS[state];
+  tick.dataset.receipt = state;
+  if (state === 'failed') {
+    // note: the notification's status (failed, error) or why the send failed.
+    tick.textContent = `${mark} ${note}`;
+    tick.title = `not delivered: ${note}`;
+    tick.setAttribute('aria-label', `failed: ${note}`);
+  } else {
+    tick.textContent = mark;
+    tick.title = note ? `${label} ${note}` : label;
+    tick.setAttribute('aria-label', label);
+  }
+}
+
+function addOwnMessage(to, body) {
+  const li = addMessage({ from: to, body }, true);
+  const tick = document.createElement('span');
+  tick.className = 'receipt';
+  tick.setAttribute('role', 'img');
+  li.querySelector('time').after(tick);
+  setReceipt(li, 'sending');
+  return li;
+}
+
+function onImdn({ messageId, kind, status, at }) {
+  let state = null;
+  if (kind === 'delivery' && status === 'delivered') state = 'delivered';
+  else if (kind === 'delivery' && (status === 'failed' || status === 'error')) state = 'failed';
+  else if (kind === 'display' && status === 'displayed') state = 'displayed';
+  if (!state) return; // processing, or a peer that will not say (forbidden)
+  const note = state === 'failed' ? status : (at ? `at ${new Date(at).toLocaleTimeString([], { hour12: false })}` : '');
+  const li = sentByMessageId.get(messageId);
+  if (li) { setReceipt(li, state, note); return; }
+  // Not ours yet (sendMessage has not answered), or another tab's message: keep a few.
+  const seen = earlyReceipts.get(messageId);
+  if (seen && RECEIPTS[seen.state].rank >= RECEIPTS[state].rank) return;
+  earlyReceipts.set(messageId, { state, note });
+  if (earlyReceipts.size > 256) earlyReceipts.delete(earlyReceipts.keys().next().value);
+}
+
+// Display receipts: a message is "displayed" when it is on screen (half of it, or a
+// good part of a long one) while the page is visible; one that arrives in a hidden
+// tab waits until the tab is shown. markDisplayed sends the receipt once (and nothing
+// when its sender did not ask for one); every tab of the shared client may call it.
+const incoming = new WeakMap(); // <li> → its message event's detail
+const onScreen = new Set();
+const seenObserver = new IntersectionObserver((entries) => {
+  for (const e of entries) {
+    const visible = e.isIntersecting && (e.intersectionRatio >= 0.5 || e.intersectionRect.height >= 64);
+    e.target.dataset.onscreen = String(visible);
+    if (visible) onScreen.add(e.target);
+    else onScreen.delete(e.target);
+  }
+  markSeen();
+}, { threshold: [0, 0.1, 0.25, 0.5, 0.75, 1] });
+
+function markSeen() {
+  if (document.visibilityState !== 'visible' || !client) return;
+  for (const li of onScreen) {
+    const detail = incoming.get(li);
+    onScreen.delete(li);
+    seenObserver.unobserve(li);
+    li.dataset.seen = 'true';
+    client.markDisplayed(detail).catch(() => { /* unregistered meanwhile: nothing to do */ });
+  }
+}
+document.addEventListener('visibilitychange', markSeen);
+
+function addIncoming(detail) {
+  const li = addMessage(detail);
+  if (detail.messageId && detail.imdn?.includes('display')) {
+    li.dataset.messageId = detail.messageId;
+    incoming.set(li, detail);
+    seenObserver.observe(li);
+  }
+}
+
+// Typing (RFC 3994): our keystrokes go to setComposing (the client decides what to
+// send); the peer's state, from `composing` events, shows under the chat.
+const typing = new Map(); // peer URI (as compared) → 'active' | 'idle'
+let composingTo = null;
+const sameUri = (uri) => uri.trim().replace(/^<|>$/g, '').replace(/^sips?:/i, '').replace(/[;?].*$/, '').toLowerCase();
+const peer = () => $('chat-to').value.trim();
+
+function showTyping() {
+  const p = peer();
+  const active = p !== '' && typing.get(sameUri(p)) === 'active';
+  const box = $('typing');
+  box.dataset.state = active ? 'active' : 'idle';
+  box.textContent = active ? `${sameUri(p).split('@')[0]} is typing…` : '';
+}
+
+function sendTyping(to, active) {
+  if (!client || !to) return;
+  composingTo = active ? to : null;
+  client.setComposing(to, active).catch(() => { /* a typing indication is best effort */ });
 }
 
 setInterval(() => {
@@ -238,7 +363,12 @@ async function register(ev) {
     }
     if (d.error && d.state === 'failed') showError(d.error);
   });
-  client.addEventListener('message', (e) => addMessage(e.detail));
+  client.addEventListener('message', (e) => addIncoming(e.detail));
+  client.addEventListener('imdn', (e) => onImdn(e.detail));
+  client.addEventListener('composing', (e) => {
+    typing.set(sameUri(e.detail.from), e.detail.state);
+    showTyping();
+  });
   client.addEventListener('servicesettings', (e) => {
     const s = e.detail.settings;
     const f = readSettingsForm();
@@ -305,12 +435,35 @@ $('remove').addEventListener('click', () => run($('remove'), async () => {
 $('chat-form').addEventListener('submit', (ev) => {
   ev.preventDefault();
   run($('send'), async () => {
-    const to = $('chat-to').value.trim();
+    const to = peer();
     const body = $('chat-text').value;
-    const r = await client.sendMessage(to, body);
-    addMessage({ from: to, body }, true, r.status === 202 ? 'stored' : 'delivered');
+    const li = addOwnMessage(to, body);
+    composingTo = null; // the message ends our typing at the peer by itself
+    let r;
+    try {
+      r = await client.sendMessage(to, body, { imdn: ['delivery', 'display'] });
+    } catch (e) {
+      setReceipt(li, 'failed', e.status ? `${e.status} ${e.reason ?? ''}`.trim() : (e.code ?? 'not sent').replace(/_/g, ' '));
+      throw e;
+    }
+    if (r.status === 202) li.querySelector('.receipt').after(badgeFor('stored'));
+    setReceipt(li, 'sent', `(${r.status} ${r.reason})`);
+    if (r.messageId) {
+      li.dataset.messageId = r.messageId;
+      sentByMessageId.set(r.messageId, li);
+      const early = earlyReceipts.get(r.messageId);
+      if (early) {
+        earlyReceipts.delete(r.messageId);
+        setReceipt(li, early.state, early.note);
+      }
+    }
     $('chat-text').value = '';
   });
+});
+$('chat-text').addEventListener('input', () => sendTyping(peer(), $('chat-text').value !== ''));
+$('chat-to').addEventListener('input', () => {
+  if (composingTo && composingTo !== peer()) sendTyping(composingTo, false);
+  showTyping();
 });
 document.querySelectorAll('[data-preset]').forEach((b) => b.addEventListener('click', () => applyPreset(b.dataset.preset)));
 document.querySelectorAll('input[name=authKind]').forEach((r) => r.addEventListener('change', toggleAuthFields));

@@ -42,7 +42,9 @@ before(async () => {
   const bin = path.join(root, 'target', 'debug', 'imsip-devcore');
   assert.ok(existsSync(bin), `build devcore first (cargo build -p imsip-devcore): ${bin}`);
   assert.ok(existsSync(path.join(root, 'pkg', 'imsip.js')), 'build the package first (js/build.sh)');
-  core = spawn(bin, ['--listen', `127.0.0.1:${port}`, '--db', db], { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
+  // This repository's page and package, whichever tree the binary was built in.
+  core = spawn(bin, ['--listen', `127.0.0.1:${port}`, '--db', db, '--www', path.join(root, 'www'), '--pkg', path.join(root, 'pkg')],
+    { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
   base = `http://127.0.0.1:${port}`;
   await waitForHttp(`${base}/`);
   browser = await chromium.launch({

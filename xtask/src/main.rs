@@ -212,7 +212,12 @@ fn test() -> Result<(), String> {
     run_in(
         &e2e,
         "node",
-        &["--test", "demo.test.mjs", "shared.test.mjs"],
+        &[
+            "--test",
+            "demo.test.mjs",
+            "shared.test.mjs",
+            "chat.test.mjs",
+        ],
         &[],
     )?;
     Ok(())
