@@ -407,11 +407,13 @@ impl Shared {
     /// Runs `f` on the state, drains the outputs (and any work deferred meanwhile),
     /// releases the state, then runs the JS callbacks. Gives `f` back when the
     /// state is held further up the stack.
-    fn run<F: FnOnce(&mut State)>(&self, first: Vec<Action>, f: F) -> Result<(), (Vec<Action>, F)> {
+    // Not generic (a `dyn` step): one copy of this body in the wasm, not one per
+    // command.
+    fn run(&self, first: Vec<Action>, f: &mut dyn FnMut(&mut State)) -> Result<(), Vec<Action>> {
         let mut actions = first;
         {
             let Ok(mut st) = self.state.try_borrow_mut() else {
-                return Err((actions, f));
+                return Err(actions);
             };
             f(&mut st);
             st.drain(&mut actions);
@@ -438,7 +440,13 @@ impl Shared {
 
     /// [`Shared::run`], deferring `f` when the state is held.
     fn with(&self, first: Vec<Action>, f: impl FnOnce(&mut State) + 'static) {
-        if let Err((first, f)) = self.run(first, f) {
+        let mut once = Some(f);
+        let ran = self.run(first, &mut |st| {
+            if let Some(f) = once.take() {
+                f(st)
+            }
+        });
+        if let (Err(first), Some(f)) = (ran, once) {
             self.deferred.borrow_mut().push((first, Box::new(f)));
         }
     }
@@ -567,9 +575,9 @@ impl ImClientCore {
         Ok(ImClientCore { shared })
     }
 
-    fn command(&self, f: impl FnOnce(&mut UserAgent, u64) -> Result<OpId, UaError>) -> Promise {
+    fn command(&self, f: &mut dyn FnMut(&mut UserAgent, u64) -> Result<OpId, UaError>) -> Promise {
         let mut result = None;
-        let _ = self.shared.run(Vec::new(), |st| {
+        let _ = self.shared.run(Vec::new(), &mut |st| {
             let now = st.now();
             result = Some(match f(&mut st.ua, now) {
                 Err(e) => Promise::reject(&from_ua(&e)),
@@ -590,19 +598,19 @@ impl ImClientCore {
 
     /// Registers; resolves with `{expires, contacts, serviceRoute, associatedUris}`.
     pub fn register(&self) -> Promise {
-        self.command(|ua, now| Ok(ua.register(now)))
+        self.command(&mut |ua, now| Ok(ua.register(now)))
     }
 
     /// Unregisters (Expires 0).
     pub fn unregister(&self) -> Promise {
-        self.command(|ua, now| Ok(ua.unregister(now)))
+        self.command(&mut |ua, now| Ok(ua.unregister(now)))
     }
 
     /// Publishes settings; resolves with `{etag, expires}`.
     #[wasm_bindgen(js_name = publishServiceSettings)]
     pub fn publish_service_settings(&self, settings: JsValue, options: JsValue) -> Promise {
         let aor = self.aor();
-        self.command(|ua, now| {
+        self.command(&mut |ua, now| {
             let doc = settings::from_js(&settings, "settings", Some(&aor))?;
             let mut expires = None;
             if !options.is_undefined() {
@@ -616,20 +624,20 @@ impl ImClientCore {
     /// Removes our publication.
     #[wasm_bindgen(js_name = removeServiceSettings)]
     pub fn remove_service_settings(&self) -> Promise {
-        self.command(|ua, now| Ok(ua.remove_settings(now)))
+        self.command(&mut |ua, now| Ok(ua.remove_settings(now)))
     }
 
     /// One-shot fetch; resolves with a settings object or `null`.
     #[wasm_bindgen(js_name = fetchServiceSettings)]
     pub fn fetch_service_settings(&self) -> Promise {
-        self.command(|ua, now| Ok(ua.fetch_settings(now)))
+        self.command(&mut |ua, now| Ok(ua.fetch_settings(now)))
     }
 
     /// Checks the flow at once (page visible again, resumed, back online): see
     /// `UserAgent::check_flow`.
     #[wasm_bindgen(js_name = checkFlow)]
     pub fn check_flow(&self) {
-        let _ = self.shared.run(Vec::new(), |st| {
+        let _ = self.shared.run(Vec::new(), &mut |st| {
             let now = st.now();
             st.ua.check_flow(now);
         });
@@ -638,7 +646,7 @@ impl ImClientCore {
     /// The host went offline (`false`) or came back (`true`).
     #[wasm_bindgen(js_name = setOnline)]
     pub fn set_online(&self, online: bool) {
-        let _ = self.shared.run(Vec::new(), |st| {
+        let _ = self.shared.run(Vec::new(), &mut |st| {
             let now = st.now();
             st.ua.set_online(now, online);
         });
@@ -648,26 +656,26 @@ impl ImClientCore {
     /// since?, limit? }`); resolves with the messages, oldest first.
     #[wasm_bindgen(js_name = fetchHistory)]
     pub fn fetch_history(&self, query: JsValue) -> Promise {
-        self.command(|ua, now| Ok(ua.fetch_history(now, history_query(&query)?)))
+        self.command(&mut |ua, now| Ok(ua.fetch_history(now, history_query(&query)?)))
     }
 
     /// Starts watching; resolves with `{expires}`.
     #[wasm_bindgen(js_name = watchServiceSettings)]
     pub fn watch_service_settings(&self) -> Promise {
-        self.command(|ua, now| Ok(ua.watch_settings(now)))
+        self.command(&mut |ua, now| Ok(ua.watch_settings(now)))
     }
 
     /// Ends the watch.
     #[wasm_bindgen(js_name = unwatchServiceSettings)]
     pub fn unwatch_service_settings(&self) -> Promise {
-        self.command(|ua, now| Ok(ua.unwatch_settings(now)))
+        self.command(&mut |ua, now| Ok(ua.unwatch_settings(now)))
     }
 
     /// Sends a pager-mode MESSAGE; `body` is a string (sent as UTF-8) or a
     /// `Uint8Array`. Resolves with `{status, reason}`.
     #[wasm_bindgen(js_name = sendMessage)]
     pub fn send_message(&self, to: JsValue, body: JsValue, options: JsValue) -> Promise {
-        self.command(|ua, now| {
+        self.command(&mut |ua, now| {
             let to = to
                 .as_string()
                 .ok_or_else(|| UaError::BadInput("to: must be a string".into()))?;
@@ -697,7 +705,7 @@ impl ImClientCore {
     /// `{ sent }`: `false` when none was due.
     #[wasm_bindgen(js_name = markDisplayed)]
     pub fn mark_displayed(&self, message: JsValue) -> Promise {
-        self.command(|ua, now| {
+        self.command(&mut |ua, now| {
             let id = match message.as_string() {
                 Some(id) => id,
                 None if message.is_object() => Reflect::get(&message, &"messageId".into())
@@ -725,7 +733,7 @@ impl ImClientCore {
     #[wasm_bindgen(js_name = setComposing)]
     pub fn set_composing(&self, to: JsValue, active: JsValue) -> Promise {
         let mut result = Err(UaError::InvalidState("the client is busy".into()));
-        let _ = self.shared.run(Vec::new(), |st| {
+        let _ = self.shared.run(Vec::new(), &mut |st| {
             let now = st.now();
             result = match (to.as_string(), active.as_bool()) {
                 (Some(to), Some(active)) => st.ua.set_composing(now, &to, active),
