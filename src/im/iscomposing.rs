@@ -244,7 +244,8 @@ impl fmt::Display for IsComposingError {
                 namespace.as_deref().unwrap_or("(none)")
             ),
             Self::MissingState => f.write_str("isComposing document without <state>"),
-            Self::UnknownState(s) => write!(f, "unknown isComposing state {s:?}"),
+            // Quoted by hand: Debug formatting would add its escaping code to the wasm.
+            Self::UnknownState(s) => write!(f, "unknown isComposing state \"{s}\""),
             Self::Duplicate(element) => {
                 write!(f, "isComposing document with more than one <{element}>")
             }

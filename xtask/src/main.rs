@@ -90,7 +90,7 @@ fn output(program: &str, args: &[&str]) -> String {
 
 /// Installs what a fresh Debian/Ubuntu machine with Rust lacks: the wasm target,
 /// wasm-bindgen-cli at the version pinned in Cargo.toml and wasm-pack (cargo
-/// install; never a GitHub download), and, with `browser_and_kamailio`, Debian's
+/// install; never a GitHub download), the nightly js/build.sh pins (rustup), and, with `browser_and_kamailio`, Debian's
 /// chromium, chromium-driver, kamailio, kamailio-websocket-modules and
 /// kamailio-outbound-modules (apt-get, as
 /// root). npm packages are installed by the scripts that use them (`npm ci`).
@@ -113,6 +113,31 @@ fn setup(browser_and_kamailio: bool) -> Result<(), String> {
     if !has("wasm-pack") {
         run("cargo", &["install", "wasm-pack", "--locked"], &[])?;
     }
+    // The pinned nightly js/build.sh builds the release wasm with (-Zbuild-std,
+    // panic=immediate-abort): the package's size, which the size budget checks.
+    // rustup skips what is installed already.
+    let nightly = std::fs::read_to_string(root().join("js/build.sh"))
+        .map_err(|e| e.to_string())?
+        .lines()
+        .find_map(|l| l.strip_prefix("NIGHTLY="))
+        .ok_or("js/build.sh must name its NIGHTLY")?
+        .trim()
+        .to_owned();
+    run(
+        "rustup",
+        &[
+            "toolchain",
+            "install",
+            &nightly,
+            "--profile",
+            "minimal",
+            "--component",
+            "rust-src",
+            "--target",
+            "wasm32-unknown-unknown",
+        ],
+        &[],
+    )?;
     if browser_and_kamailio {
         let missing: Vec<&str> = [
             "chromium",
