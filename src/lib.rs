@@ -7,6 +7,7 @@
 //!   reads, build requests and responses).
 //! - [`auth`]: HTTP/SIP digest (RFC 2617/7616/8760) and IMS AKA (RFC 3310/4169,
 //!   Milenage).
+//! - [`msrp`]: the MSRP codec (RFC 4975/4976/7977 frames, URIs, streaming parser).
 //! - [`settings`]: OMA IM `application/service-settings+xml` and RFC 4354
 //!   `application/poc-settings+xml` documents.
 //!
@@ -18,6 +19,7 @@
 pub mod auth;
 pub mod im;
 pub mod message;
+pub mod msrp;
 pub mod settings;
 pub mod ua;
 
