@@ -8,6 +8,7 @@
 //! - [`auth`]: HTTP/SIP digest (RFC 2617/7616/8760) and IMS AKA (RFC 3310/4169,
 //!   Milenage).
 //! - [`msrp`]: the MSRP codec (RFC 4975/4976/7977 frames, URIs, streaming parser).
+//! - [`sdp`]: session descriptions as MSRP sessions use them (RFC 8866, RFC 4975 §8).
 //! - [`settings`]: OMA IM `application/service-settings+xml` and RFC 4354
 //!   `application/poc-settings+xml` documents.
 //!
@@ -20,6 +21,7 @@ pub mod auth;
 pub mod im;
 pub mod message;
 pub mod msrp;
+pub mod sdp;
 pub mod settings;
 pub mod ua;
 
