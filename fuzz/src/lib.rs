@@ -3,4 +3,5 @@
 //! too, so stable CI checks the same properties the fuzzer does.
 
 pub mod checks;
+pub mod msrp_check;
 pub mod ua_driver;

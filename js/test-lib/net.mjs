@@ -1,5 +1,5 @@
 // Loopback helpers of the Node test suites (js/test/, js/interop/, tests/robustness/):
-// a free port, waiting until something listens, bounding a promise.
+// a free port, waiting until something listens (TCP or HTTP), bounding a promise.
 import net from 'node:net';
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -28,6 +28,19 @@ export async function waitForPort(port, ms = 30_000) {
     await sleep(50);
   }
   throw new Error(`nothing listens on 127.0.0.1:${port}`);
+}
+
+/** Resolves once `url` answers 2xx to a GET; rejects after `ms`. */
+export async function waitForHttp(url, ms = 60_000) {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    try {
+      const r = await fetch(url);
+      if (r.ok) return;
+    } catch { /* not listening yet */ }
+    await sleep(100);
+  }
+  throw new Error(`${url} did not come up`);
 }
 
 /** `p` or a rejection `Error('hung: …')` after `ms`. */

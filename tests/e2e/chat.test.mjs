@@ -29,6 +29,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { freePort, waitForHttp } from '../../js/test-lib/net.mjs';
 import { startDevcore } from '../../js/test-lib/devcore.mjs';
 import { deployKamailioRuns, missingDeployKamailio } from '../../js/test-lib/kamailio.mjs';
 
@@ -41,22 +42,7 @@ const PHONE = { width: 390, height: 844 };
 const kamailioMissing = missingDeployKamailio();
 const { start: startKamailio } = deployKamailioRuns({ prefix: 'e2e-chat' });
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
-    s.on('error', reject);
-  });
-}
 
-async function waitForHttp(url, ms = 60_000) {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    try { const r = await fetch(url); if (r.ok) return; } catch { /* not yet */ }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`${url} did not come up`);
-}
 
 let core, browser, base;
 

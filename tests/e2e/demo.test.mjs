@@ -11,27 +11,13 @@ import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { freePort, waitForHttp } from '../../js/test-lib/net.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const shots = path.join(root, 'target', 'e2e');
 mkdirSync(shots, { recursive: true });
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
-    s.on('error', reject);
-  });
-}
 
-async function waitForHttp(url, ms = 120_000) {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    try { const r = await fetch(url); if (r.ok) return; } catch { /* not yet */ }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`${url} did not come up`);
-}
 
 let core, browser, base;
 const consoleErrors = [];
@@ -46,7 +32,7 @@ before(async () => {
   core = spawn(bin, ['--listen', `127.0.0.1:${port}`, '--db', db, '--www', path.join(root, 'www'), '--pkg', path.join(root, 'pkg')],
     { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
   base = `http://127.0.0.1:${port}`;
-  await waitForHttp(`${base}/`);
+  await waitForHttp(`${base}/`, 120_000);
   browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',

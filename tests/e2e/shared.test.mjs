@@ -20,6 +20,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { chromium } from 'playwright-core';
+import { freePort, waitForHttp } from '../../js/test-lib/net.mjs';
 import { WebSocket } from 'ws';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -34,22 +35,7 @@ await init();
 const LONG = 60_000; // upper bound of any wait (the heartbeat drops a tab after ~15-20 s)
 const USERS = ['bob', 'two', 'close', 'last', 'trace', 'settings', 'frozen', 'resume', 'unshared', 'offline', 'noworker', 'node'];
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
-    s.on('error', reject);
-  });
-}
 
-async function waitForHttp(url, ms = 30_000) {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    try { const r = await fetch(url); if (r.ok) return; } catch { /* not yet */ }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`${url} did not come up`);
-}
 
 const dir = mkdtempSync(path.join(tmpdir(), 'imsip-shared-'));
 const www = path.join(dir, 'www');
