@@ -1,7 +1,8 @@
 //! The MSRP codec: frames of the Message Session Relay Protocol (RFC 4975), its relay
 //! extensions (RFC 4976: `AUTH`, `Use-Path`, `Expires`, digest headers) and its
-//! WebSocket transport (RFC 7977: the `ws` URI transport). Codec only: chunking,
-//! reports and relay sessions are built on it elsewhere.
+//! WebSocket transport (RFC 7977: the `ws` URI transport). The codec knows no
+//! session: [`session`] is the sans-IO engine on top of it (relay AUTH, chunking,
+//! reassembly, reports and timeouts over one WebSocket).
 //!
 //! ```text
 //! MSRP a786hjs2 SEND                                         start line
@@ -63,6 +64,7 @@ mod frame;
 mod headers;
 mod ident;
 mod parse;
+pub mod session;
 mod uri;
 
 pub use build::{RequestBuilder, ResponseBuilder};
