@@ -45,9 +45,9 @@ defines() {
         want=$hard
     fi
     ARGS+=(-A "OPEN_FILES_LIMIT=$want")
-    # Shared memory (MB): Kamailio's default 64 ran out near 2,000 WebSocket clients
+    # Shared memory (MB): Kamailio's default 64 (and 256) ran out near 2,000 WebSocket clients
     # (the benchmark's imsip, then JsSIP, clients all registered at once).
-    ARGS+=(-m "${KAMAILIO_SHM_MB:-256}")
+    ARGS+=(-m "${KAMAILIO_SHM_MB:-1024}")
     if [[ ${KAMAILIO_SIP_TRACE:-0} == 1 ]]; then
         ARGS+=(-A SIP_TRACE)
     fi
