@@ -179,6 +179,8 @@ fn outcome(aor: &str, o: Outcome) -> JsValue {
             o.opt_bool("sent", Some(sent));
             o.done()
         }
+        // No JS session API yet (issue 18 item 4): nothing starts these.
+        Outcome::SessionEstablished { .. } | Outcome::SessionEnded => JsValue::UNDEFINED,
     }
 }
 
@@ -398,6 +400,9 @@ impl State {
                 o.str("reason", &reason);
                 ("dropped", o.done())
             }
+            // No JS session API yet (issue 18 item 4): invitations go unanswered
+            // until the caller or the core gives up.
+            Event::Session(_) => return,
         };
         actions.push(Action::Emit(kind, detail));
     }

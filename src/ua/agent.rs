@@ -2,7 +2,7 @@
 //! deadlines into one wake-up, orders recovery (RFC 5626 §4.2: register first,
 //! then the publication and the watch, then queued work) and runs the publish
 //! policy. The parts are the [`Flow`], the Registerer, the Publisher, the
-//! Subscriber, the Messager and the UAS rules.
+//! Subscriber, the Messager, the Sessions and the UAS rules.
 
 use super::api::*;
 use super::composing::Composing;
@@ -16,6 +16,7 @@ use super::messager::Messager;
 use super::publisher::Publisher;
 use super::receipts::Receipts;
 use super::registerer::{RegSignal, Registerer};
+use super::sessions::Sessions;
 use super::subscriber::{NotifyOutcome, Subscriber};
 use super::timers::{Timer, TimerTable};
 use super::transaction::{ClientTx, Notice, Transactions, Usage, MAX_AUTH_ROUNDS};
@@ -23,7 +24,7 @@ use super::uas::{screen, Incoming};
 use super::work::Fifo;
 use super::work::{Work, WorkQueue};
 use crate::auth::{AuthError, RandomSource};
-use crate::message::Message;
+use crate::message::{Message, Method};
 use crate::settings::ServiceSettings;
 
 /// Times are clamped here (about 146 million years of milliseconds) so that adding
@@ -52,6 +53,8 @@ macro_rules! cx {
 mod commands;
 // Incoming MESSAGEs and the notices the user agent sends by itself.
 mod chat;
+// INVITE sessions: the app's commands and the routing of their messages.
+mod sessions;
 
 /// The sans-IO user agent. See [`crate::ua`].
 pub struct UserAgent {
@@ -74,6 +77,7 @@ pub struct UserAgent {
     messager: Messager,
     receipts: Receipts,
     composing: Composing,
+    sessions: Sessions,
     queue: WorkQueue,
     /// Unix time in ms at `now == 0` (set by `set_wall_clock`).
     unix_offset: u64,
@@ -119,6 +123,7 @@ impl UserAgent {
             messager: Messager::default(),
             receipts: Receipts::default(),
             composing: Composing::default(),
+            sessions: Sessions::default(),
             queue: WorkQueue::default(),
             unix_offset: 0,
             current_settings: None,
@@ -273,6 +278,8 @@ impl UserAgent {
             Work::DisplayNotice(req, op) => {
                 Messager::send(cx!(self), *req, Usage::Notice(Notice::Imdn, Some(op)))
             }
+            Work::Invite(session, _) => self.sessions.send_invite(cx!(self), session),
+            Work::Bye(session, op) => self.sessions.end(cx!(self), session, op),
         }
     }
 
@@ -291,8 +298,8 @@ impl UserAgent {
                     }
                 }
                 Timer::WorkWait(op) => {
-                    if self.queue.remove(op).is_some() {
-                        cx!(self).complete(op, Err(UaError::Timeout));
+                    if let Some(work) = self.queue.remove(op) {
+                        self.drop_work(work, UaError::Timeout);
                     }
                 }
                 Timer::KeepAlive | Timer::PongDeadline | Timer::Reconnect => {
@@ -318,6 +325,9 @@ impl UserAgent {
                     }
                 }
                 Timer::ComposingLapse => self.composing.on_lapse_timer(cx!(self)),
+                Timer::AnswerRetransmit(_) | Timer::AckWait(_) => {
+                    self.sessions.on_timer(cx!(self), timer)
+                }
             }
         }
     }
@@ -360,6 +370,7 @@ impl UserAgent {
                 cx!(self).complete(op, Err(UaError::Transport));
             }
         }
+        self.sessions.on_flow_lost(cx!(self));
         self.registerer.on_flow_lost(cx!(self), delay);
         self.publisher.on_flow_lost(cx!(self));
         self.subscriber.on_flow_lost(cx!(self));
@@ -367,8 +378,7 @@ impl UserAgent {
             self.policy_after_fetch(result);
         }
         for w in self.queue.drain() {
-            self.timers.stop(Timer::WorkWait(w.op()));
-            cx!(self).complete(w.op(), Err(UaError::Transport));
+            self.drop_work(w, UaError::Transport);
         }
         self.restore_pending = true;
     }
@@ -407,6 +417,7 @@ impl UserAgent {
     fn on_request(&mut self, msg: &Message) {
         match screen(cx!(self), msg) {
             Some(Incoming::Message) => self.on_message(msg),
+            Some(Incoming::Session) => self.on_session_request(msg),
             Some(Incoming::Notify) if self.fetcher.owns(msg) => {
                 if let Some(result) = self.fetcher.on_notify(cx!(self), msg) {
                     self.policy_after_fetch(result);
@@ -451,13 +462,23 @@ impl UserAgent {
             return;
         };
         // RFC 3261 §17.1.3: match by the top Via branch and the CSeq method.
-        if status < 200 || !self.txs.matches(&branch, &cseq.method) {
-            return; // provisional (Timer F keeps running), or stray
+        if status < 200 {
+            // Provisional: only an INVITE's matters (Timer F keeps running otherwise).
+            if let Some(Usage::Invite(s)) = self.txs.usage_of(&branch, &cseq.method) {
+                self.sessions.on_provisional(cx!(self), s, msg, status);
+            }
+            return;
         }
         let Some(tx) = self.txs.take_matching(&branch, &cseq.method) else {
-            return;
+            if cseq.method == Method::Invite && status < 300 {
+                self.sessions.on_stray_2xx(cx!(self), msg);
+            }
+            return; // stray
         };
         self.timers.stop(Timer::Transaction(tx.id));
+        if let Usage::Invite(s) = tx.usage {
+            return self.on_invite_final(s, tx, msg, status);
+        }
         if status == 401 || status == 407 {
             return self.on_challenge(tx, msg, status == 407);
         }
@@ -480,12 +501,18 @@ impl UserAgent {
             }
             Usage::Message(op) => self.messager.on_final(cx!(self), op, msg, status),
             Usage::Notice(kind, op) => self.on_notice_final(kind, op, &tx.req.ruri, msg, status),
+            Usage::Bye(s) => self.sessions.on_bye_final(cx!(self), s),
+            Usage::Invite(_) | Usage::Cancel(_) => {}
         }
     }
 
     /// A 401/407: answer it (RFC 3261 §22.2) or fail the request.
     fn on_challenge(&mut self, mut tx: ClientTx, msg: &Message, proxy: bool) {
-        if matches!(tx.usage, Usage::MacFailureNotice | Usage::Probe) {
+        // A CANCEL is never sent again (it must keep its INVITE's branch).
+        if matches!(
+            tx.usage,
+            Usage::MacFailureNotice | Usage::Probe | Usage::Cancel(_)
+        ) {
             return;
         }
         if tx.auth_rounds >= MAX_AUTH_ROUNDS {
@@ -502,6 +529,7 @@ impl UserAgent {
                     Usage::Register => self.registerer.next_cseq(),
                     Usage::Publish => self.publisher.next_cseq(),
                     Usage::Watch => self.subscriber.next_cseq(),
+                    Usage::Bye(s) => self.sessions.next_cseq(s, tx.req.cseq),
                     _ => tx.req.cseq.saturating_add(1),
                 };
                 cx!(self).resend(tx);
@@ -535,6 +563,9 @@ impl UserAgent {
             }
             Usage::Message(op) | Usage::Notice(_, Some(op)) => cx!(self).complete(op, Err(err)),
             Usage::Notice(_, None) => {}
+            Usage::Invite(_) | Usage::Cancel(_) | Usage::Bye(_) => {
+                self.sessions.on_failed(cx!(self), tx.usage, err)
+            }
         }
     }
 

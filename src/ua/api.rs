@@ -13,6 +13,11 @@ pub type Millis = u64;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct OpId(pub u64);
 
+/// Identifies a SIP session (one INVITE dialog, RFC 3261 §12–§15), ours or the
+/// peer's, for as long as the user agent keeps it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SessionId(pub u64);
+
 /// What the caller feeds in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Input<'a> {
@@ -264,6 +269,71 @@ pub enum Outcome {
         /// A notification was sent and accepted.
         sent: bool,
     },
+    /// `start_session()`: the peer answered 2xx and was ACKed; `accept_session()`:
+    /// the peer's ACK arrived.
+    SessionEstablished {
+        /// The session.
+        session: SessionId,
+        /// The peer's SDP: the answer in the 2xx (ours) or the body of the ACK
+        /// (theirs: an answer to the offer our 2xx carried when the INVITE had
+        /// none, RFC 3264 §4); `None` when it carried none.
+        answer: Option<String>,
+    },
+    /// `end_session()`: the BYE was answered.
+    SessionEnded,
+}
+
+/// Why a session ended without the app asking (the app's own `end_session`,
+/// `cancel_session` and `reject_session` complete or return instead).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionEndReason {
+    /// The peer sent BYE (RFC 3261 §15.1.2).
+    RemoteBye,
+    /// The peer cancelled its INVITE before the app answered it (RFC 3261 §9.2).
+    RemoteCancel,
+    /// Our 2xx was never ACKed (RFC 3261 §13.3.1.4): a BYE was sent.
+    Timeout,
+    /// The flow broke before the session was confirmed (an invitation, or our 2xx
+    /// waiting for its ACK): nothing can be answered on a flow that is gone.
+    FlowLost,
+}
+
+/// A SIP session's news for the app.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SessionEvent {
+    /// An INVITE arrived (answered 100 Trying): the app calls `accept_session` or
+    /// `reject_session`.
+    Invitation {
+        /// The new session.
+        session: SessionId,
+        /// The caller (the From URI).
+        from: String,
+        /// The caller's display name.
+        display_name: Option<String>,
+        /// The To URI.
+        to: String,
+        /// The SDP offer, when the INVITE carried one (else our 2xx must offer).
+        offer: Option<String>,
+        /// The INVITE asked for OMA IM large-message mode (`Accept-Contact` with
+        /// `+g.oma.sip-im.large-message`).
+        large_message: bool,
+    },
+    /// A provisional response to our INVITE (180 Ringing, 183 Session Progress).
+    Progress {
+        /// The session.
+        session: SessionId,
+        /// Status code.
+        status: u16,
+        /// Reason phrase.
+        reason: String,
+    },
+    /// The session is gone.
+    Ended {
+        /// The session.
+        session: SessionId,
+        /// Why.
+        reason: SessionEndReason,
+    },
 }
 
 /// The options of [`UserAgent::send_message_with`](super::UserAgent::send_message_with).
@@ -289,6 +359,8 @@ pub enum Event {
     Imdn(ImdnReceived),
     /// A peer's composition state changed (RFC 3994).
     Composing(ComposingReceived),
+    /// An INVITE session changed (RFC 3261 §13–§15).
+    Session(SessionEvent),
     /// Settings arrived (NOTIFY of a watch, or adopted by the policy).
     ServiceSettings {
         /// The document.

@@ -13,7 +13,7 @@ use crate::auth::RandomSource;
 use crate::message::{HeaderName, Message, MessageBuilder, Method, NameAddr, Uri};
 
 /// Methods we answer (RFC 3261 §20.5 Allow).
-pub(super) const ALLOW: &str = "MESSAGE, NOTIFY, OPTIONS";
+pub(super) const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, MESSAGE, NOTIFY, OPTIONS";
 /// Our option tags (RFC 3261 §20.37).
 pub(super) const SUPPORTED: &str = "path, outbound, gruu";
 
@@ -80,10 +80,11 @@ impl Local {
         }
     }
 
-    /// The Contact of dialog-forming requests (our SUBSCRIBE): with outbound
-    /// negotiated, our contact with `;ob`, so that the edge proxy routes the dialog
-    /// over this flow (RFC 5626 §4.3, §5.4); else the pub-gruu when assigned
-    /// (RFC 5627 §4.1); else our contact.
+    /// The Contact of dialog-forming requests and answers (our SUBSCRIBE and
+    /// INVITE, our 2xx to an INVITE): with outbound negotiated, our contact with
+    /// `;ob`, so that the edge proxy routes the dialog over this flow (RFC 5626
+    /// §4.3, §5.4); else the pub-gruu when assigned (RFC 5627 §4.1); else our
+    /// contact.
     pub fn dialog_contact(&self) -> String {
         match &self.pub_gruu {
             _ if self.outbound => format!("<{};ob>", self.contact_uri),
@@ -189,6 +190,83 @@ impl Ctx<'_> {
 
     fn send_round(&mut self, req: Req, usage: Usage, auth_rounds: u8) -> u64 {
         let branch = format!("z9hG4bK{}", self.token(16));
+        self.start_tx(req, usage, branch, auth_rounds, true)
+    }
+
+    /// Sends `req` as a new client transaction on `branch`, with no credentials of
+    /// its own: a CANCEL, which carries its INVITE's branch (RFC 3261 §9.1) and is
+    /// answered hop by hop, so never re-sent after a challenge.
+    pub fn send_on_branch(&mut self, req: Req, usage: Usage, branch: String) -> u64 {
+        self.start_tx(req, usage, branch, 0, false)
+    }
+
+    fn start_tx(
+        &mut self,
+        req: Req,
+        usage: Usage,
+        branch: String,
+        auth_rounds: u8,
+        authorize: bool,
+    ) -> u64 {
+        let mut b = self.request_head(&req, &branch);
+        let body = req.body.as_ref().map(|(_, b)| b.as_slice()).unwrap_or(&[]);
+        let answers = if authorize {
+            self.creds
+                .authorize(req.method.as_str(), req.ruri.as_str(), body, self.rng)
+        } else {
+            Vec::new()
+        };
+        let is_register = req.method == Method::Register;
+        if answers.is_empty() && is_register && self.cfg.ims_initial_authorization {
+            if let Some(v) = self.creds.initial_authorization(&self.local.registrar) {
+                b.push_header(HeaderName::Authorization, v);
+            }
+        }
+        let mut carried = Vec::with_capacity(answers.len());
+        let mut credentials = Vec::with_capacity(answers.len());
+        for (name, value, c) in answers {
+            b.push_header(name.clone(), &value);
+            credentials.push((name, value));
+            carried.push(c);
+        }
+        self.transmit(Self::finish(b, &req, &self.local.user_agent));
+        let id = self.txs.next_id();
+        self.timers.set(
+            Timer::Transaction(id),
+            self.now + self.cfg.transaction_timeout,
+        );
+        self.txs.push(ClientTx {
+            id,
+            branch,
+            req,
+            usage,
+            carried,
+            auth_rounds,
+            credentials,
+        });
+        id
+    }
+
+    /// Sends an ACK, which is no transaction (RFC 3261 §17.1.1.3 for a non-2xx,
+    /// on the INVITE's branch; §13.2.2.4 for a 2xx, on a new one, with the INVITE's
+    /// `credentials`). Returns the frame, for the ACK of a retransmitted 2xx.
+    pub fn send_ack(
+        &mut self,
+        req: &Req,
+        branch: &str,
+        credentials: &[(HeaderName, String)],
+    ) -> String {
+        let mut b = self.request_head(req, branch);
+        for (n, v) in credentials {
+            b.push_header(n.clone(), v);
+        }
+        let frame = Self::finish(b, req, &self.local.user_agent);
+        self.transmit(frame.clone());
+        frame
+    }
+
+    /// Via, Max-Forwards, Route, From, To, Call-ID, CSeq and the owner's headers.
+    fn request_head(&self, req: &Req, branch: &str) -> MessageBuilder {
         let mut b = MessageBuilder::request(req.method.clone(), req.ruri.clone());
         b.push_header(
             HeaderName::Via,
@@ -211,41 +289,17 @@ impl Ctx<'_> {
         for (n, v) in &req.headers {
             b.push_header(n.clone(), v);
         }
-        let body = req.body.as_ref().map(|(_, b)| b.as_slice()).unwrap_or(&[]);
-        let answers = self
-            .creds
-            .authorize(req.method.as_str(), req.ruri.as_str(), body, self.rng);
-        let is_register = req.method == Method::Register;
-        if answers.is_empty() && is_register && self.cfg.ims_initial_authorization {
-            if let Some(v) = self.creds.initial_authorization(&self.local.registrar) {
-                b.push_header(HeaderName::Authorization, v);
-            }
-        }
-        let mut carried = Vec::with_capacity(answers.len());
-        for (name, value, c) in answers {
-            b.push_header(name, value);
-            carried.push(c);
-        }
-        b.push_header(HeaderName::UserAgent, &self.local.user_agent);
+        b
+    }
+
+    /// User-Agent and the body: the frame.
+    fn finish(mut b: MessageBuilder, req: &Req, user_agent: &str) -> String {
+        b.push_header(HeaderName::UserAgent, user_agent);
         let msg = match &req.body {
             Some((ct, bytes)) => b.body(Some(ct), bytes.clone()).build(),
             None => b.build(),
         };
-        self.transmit(msg.to_string());
-        let id = self.txs.next_id();
-        self.timers.set(
-            Timer::Transaction(id),
-            self.now + self.cfg.transaction_timeout,
-        );
-        self.txs.push(ClientTx {
-            id,
-            branch,
-            req,
-            usage,
-            carried,
-            auth_rounds,
-        });
-        id
+        msg.to_string()
     }
 
     /// Answers a request (RFC 3261 §8.2.6), adding `extra` headers.
@@ -257,13 +311,34 @@ impl Ctx<'_> {
         extra: &[(HeaderName, String)],
     ) {
         let tag = self.token(10);
-        let mut b = MessageBuilder::reply(req, status, reason, Some(&tag));
+        self.reply(req, status, reason, Some(&tag), extra, None);
+    }
+
+    /// Answers a request with our To `tag` (none on a 100 Trying, RFC 3261
+    /// §8.2.6.1; the dialog's on every response to an INVITE, §12.1.1) and an
+    /// optional body `(content type, bytes)`. Returns the frame, for a
+    /// retransmission.
+    pub fn reply(
+        &mut self,
+        req: &Message,
+        status: u16,
+        reason: &str,
+        tag: Option<&str>,
+        extra: &[(HeaderName, String)],
+        body: Option<(&str, &[u8])>,
+    ) -> String {
+        let mut b = MessageBuilder::reply(req, status, reason, tag);
         for (n, v) in extra {
             b.push_header(n.clone(), v);
         }
         b.push_header(HeaderName::UserAgent, &self.local.user_agent);
-        let frame = b.build().to_string();
-        self.transmit(frame);
+        let msg = match body {
+            Some((ct, bytes)) => b.body(Some(ct), bytes).build(),
+            None => b.build(),
+        };
+        let frame = msg.to_string();
+        self.transmit(frame.clone());
+        frame
     }
 }
 

@@ -40,12 +40,16 @@ pub enum UaError {
     BadInput(String),
     /// The core answered something unusable (bad XML, malformed header).
     BadResponse(String),
+    /// The app cancelled the INVITE (`cancel_session`) before it was answered
+    /// (RFC 3261 §9.1: the peer's 487 Request Terminated, or no final response
+    /// within 64·T1 of the CANCEL).
+    Cancelled,
 }
 
 impl UaError {
     /// Stable machine-readable code: `auth_failed`, `network_auth_failed`, `timeout`,
     /// `transport`, `rejected`, `unsupported_event`, `invalid_state`, `bad_input`,
-    /// `bad_response`.
+    /// `bad_response`, `cancelled`.
     pub fn code(&self) -> &'static str {
         match self {
             UaError::AuthFailed { .. } => "auth_failed",
@@ -57,6 +61,7 @@ impl UaError {
             UaError::InvalidState(_) => "invalid_state",
             UaError::BadInput(_) => "bad_input",
             UaError::BadResponse(_) => "bad_response",
+            UaError::Cancelled => "cancelled",
         }
     }
 
@@ -105,6 +110,7 @@ impl fmt::Display for UaError {
             UaError::InvalidState(s) => write!(f, "not possible now: {s}"),
             UaError::BadInput(s) => write!(f, "invalid input: {s}"),
             UaError::BadResponse(s) => write!(f, "unusable response from the core: {s}"),
+            UaError::Cancelled => f.write_str("the session was cancelled before it was answered"),
         }
     }
 }

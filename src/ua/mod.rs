@@ -1,5 +1,6 @@
-//! The sans-IO user agent: Registerer, Publisher, Subscriber and Messager over
-//! one SIP-over-WebSocket flow (RFC 7118), with flow recovery (RFC 5626).
+//! The sans-IO user agent: Registerer, Publisher, Subscriber, Messager and
+//! Sessions over one SIP-over-WebSocket flow (RFC 7118), with flow recovery
+//! (RFC 5626).
 //!
 //! It never touches a socket, a clock, a timer or a random source of its own. The
 //! caller owns those and runs this loop:
@@ -51,8 +52,10 @@
 //!   ├ messager.rs    pager-mode MESSAGE both ways (RFC 3428), CPIM (RFC 3862)
 //!   ├ receipts.rs    disposition notifications we send (RFC 5438)
 //!   ├ composing.rs   composition indications both ways (RFC 3994)
+//!   ├ sessions.rs    INVITE sessions both ways (RFC 3261 §9, §12–§15), the SDP
+//!   │                  carried as opaque text; its commands in agent/sessions.rs
 //!   └ uas.rs         what is answered before any part sees a request (RFC 3261 §8.2)
-//!  transaction.rs  client transactions: a usage tag, Timer F, response matching
+//!  transaction.rs  client transactions: a usage tag, Timer F (B), response matching
 //!  credentials.rs  401/407 state per realm (RFC 3261 §22, RFC 7616)
 //!  timers.rs       every deadline in one table; the next wake-up is its minimum
 //!  context.rs      what the parts share for one step
@@ -77,6 +80,7 @@ mod messager;
 mod publisher;
 mod receipts;
 mod registerer;
+mod sessions;
 mod subscriber;
 mod timers;
 mod transaction;

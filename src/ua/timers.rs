@@ -8,7 +8,7 @@
 //! A timer that fires late, by seconds or by minutes (a throttled or frozen
 //! browser tab), is simply expired: its owner acts as of `now`.
 
-use super::api::{Millis, OpId};
+use super::api::{Millis, OpId, SessionId};
 
 /// A named deadline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,6 +45,14 @@ pub(super) enum Timer {
     ComposingLapse,
     /// App work waiting for the registration gives up.
     WorkWait(OpId),
+    /// Send our 2xx to an INVITE again: it travels end to end, so the UAS core
+    /// retransmits it until the ACK, T1 doubling to T2, even over a reliable
+    /// transport (RFC 3261 §13.3.1.4).
+    AnswerRetransmit(SessionId),
+    /// 64·T1 after our final response to an INVITE: a 2xx never ACKed ends the
+    /// session with a BYE (RFC 3261 §13.3.1.4); a refused INVITE stops waiting for
+    /// its ACK and retransmissions (Timer H, RFC 3261 §17.2.1).
+    AckWait(SessionId),
 }
 
 /// The deadlines in force. Small (a handful of entries plus one per transaction),

@@ -1,8 +1,11 @@
-//! Client transactions (RFC 3261 §17.1.2, non-INVITE): request building,
-//! response matching, Timer F. A transaction carries a small [`Usage`] tag
-//! saying which part owns it; the owner keeps its own job data.
+//! Client transactions (RFC 3261 §17.1.2, non-INVITE; and the INVITE's, §17.1.1,
+//! which over a reliable transport differs only in its provisional responses and
+//! the ACK of a non-2xx, sent by the Sessions part): request building, response
+//! matching, Timer F (as Timer B for an INVITE: the same 64·T1). A transaction
+//! carries a small [`Usage`] tag saying which part owns it; the owner keeps its
+//! own job data.
 
-use super::api::OpId;
+use super::api::{OpId, SessionId};
 use super::credentials::Carried;
 use crate::message::{HeaderName, Method, Uri};
 
@@ -27,6 +30,13 @@ pub(super) enum Usage {
     Notice(Notice, Option<OpId>),
     /// An OPTIONS checking the flow (`check_flow`); any answer proves it alive.
     Probe,
+    /// A session's INVITE (the Sessions part keeps the app's op).
+    Invite(SessionId),
+    /// The CANCEL of a session's INVITE: its answer changes nothing, the INVITE's
+    /// final response decides (RFC 3261 §9.1).
+    Cancel(SessionId),
+    /// A session's BYE.
+    Bye(SessionId),
 }
 
 impl Usage {
@@ -79,6 +89,9 @@ pub(super) struct ClientTx {
     /// How many times this request was challenged already: a bound so that a core
     /// that challenges every answer with a fresh nonce cannot loop us.
     pub auth_rounds: u8,
+    /// The Authorization / Proxy-Authorization headers the request carried: the
+    /// ACK of a 2xx repeats the INVITE's (RFC 3261 §13.2.2.4).
+    pub credentials: Vec<(HeaderName, String)>,
 }
 
 /// A request is sent again after at most this many challenges.
@@ -111,11 +124,17 @@ impl Transactions {
         Some(self.list.swap_remove(i))
     }
 
-    /// Whether a response would match a transaction (without taking it).
-    pub fn matches(&self, branch: &str, method: &Method) -> bool {
+    /// The owner of the transaction a response would match.
+    pub fn usage_of(&self, branch: &str, method: &Method) -> Option<Usage> {
         self.list
             .iter()
-            .any(|t| t.branch == branch && t.req.method == *method)
+            .find(|t| t.branch == branch && t.req.method == *method)
+            .map(|t| t.usage)
+    }
+
+    /// The transaction in flight for `usage` (a session's INVITE, to cancel it).
+    pub fn find(&self, usage: Usage) -> Option<&ClientTx> {
+        self.list.iter().find(|t| t.usage == usage)
     }
 
     pub fn take(&mut self, id: u64) -> Option<ClientTx> {

@@ -9,6 +9,9 @@ use crate::settings::SERVICE_SETTINGS_CONTENT_TYPE;
 pub(super) enum Incoming {
     Message,
     Notify,
+    /// INVITE, ACK, CANCEL or BYE: the Sessions part matches it to a session or
+    /// answers 481 (RFC 3261 §9.2, §12.2.2, §15.1.2).
+    Session,
 }
 
 /// Checks and answers what it can; returns the requests a part must handle.
@@ -40,11 +43,17 @@ pub(super) fn screen(cx: &mut Ctx<'_>, msg: &Message) -> Option<Incoming> {
     let method = msg.method()?.clone();
     // RFC 3261 §8.2.1: method first.
     match method {
-        Method::Ack => return None,
-        Method::Message | Method::Notify | Method::Options => {}
-        // RFC 3261 §9.2 / §15.1.2: no transaction or dialog of ours matches
-        // (we have no INVITE sessions): 481.
-        Method::Cancel | Method::Bye | Method::Info => {
+        // Never answered (RFC 3261 §17.2.1): its session, if any, absorbs it.
+        Method::Ack => return Some(Incoming::Session),
+        Method::Message
+        | Method::Notify
+        | Method::Options
+        | Method::Invite
+        | Method::Cancel
+        | Method::Bye => {}
+        // RFC 3261 §12.2.2: INFO only travels in a dialog, and no usage of ours
+        // takes it (no INFO packages, RFC 6086): 481, as for a dialog we lack.
+        Method::Info => {
             cx.respond(msg, 481, "Call/Transaction Does Not Exist", &[]);
             return None;
         }
@@ -98,6 +107,7 @@ pub(super) fn screen(cx: &mut Ctx<'_>, msg: &Message) -> Option<Incoming> {
         }
         Method::Message => Some(Incoming::Message),
         Method::Notify => Some(Incoming::Notify),
+        Method::Invite | Method::Cancel | Method::Bye => Some(Incoming::Session),
         _ => None,
     }
 }

@@ -1,7 +1,7 @@
 //! App work waiting for the flow, and for a registration in progress (each item
 //! with a `WorkWait` deadline in the timer table while it waits).
 
-use super::api::OpId;
+use super::api::{OpId, SessionId};
 use super::transaction::Req;
 
 /// App work that waits for the flow (and for a registration in progress).
@@ -20,6 +20,11 @@ pub(super) enum Work {
     Message(Box<Req>, OpId),
     /// A display notification the app asked for (`mark_displayed`).
     DisplayNotice(Box<Req>, OpId),
+    /// A session's INVITE (`start_session`): built when it goes, with the Contact
+    /// and Route of the registration then in force.
+    Invite(SessionId, OpId),
+    /// A session's BYE (`end_session`).
+    Bye(SessionId, OpId),
 }
 
 impl Work {
@@ -32,7 +37,9 @@ impl Work {
             | Work::Watch(op)
             | Work::Unwatch(op)
             | Work::Message(_, op)
-            | Work::DisplayNotice(_, op) => *op,
+            | Work::DisplayNotice(_, op)
+            | Work::Invite(_, op)
+            | Work::Bye(_, op) => *op,
         }
     }
 }

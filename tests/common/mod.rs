@@ -27,6 +27,12 @@ impl RandomSource for TestRng {
 pub const REALM: &str = "imsip.test";
 pub const ALICE: &str = "sip:alice@imsip.test";
 pub const BOB: &str = "sip:bob@imsip.test";
+/// Bob's Contact in his answers to our INVITEs (the remote target).
+pub const BOB_CONTACT: &str = "sip:bob@b0b.invalid;transport=ws";
+/// The Record-Route of Bob's 2xx: the proxy nearest Bob first (RFC 3261 §16.6).
+pub const BOB_RECORD_ROUTE: &str = "<sip:scscf.imsip.test;lr>, <sip:edge.imsip.test;lr>";
+/// Bob's SDP answer.
+pub const BOB_ANSWER: &str = "v=0\r\no=bob 1 1 IN IP4 b0b.invalid\r\ns=-\r\nc=IN IP4 b0b.invalid\r\nt=0 0\r\nm=message 9 TCP/WSS/MSRP *\r\na=accept-types:text/plain\r\na=path:msrps://b0b.invalid:443/bob1;ws\r\n";
 
 pub fn carol_keys() -> AkaKeys {
     AkaKeys {
@@ -74,6 +80,10 @@ pub struct Behaviour {
     /// Close the connection whenever a REGISTER arrives (a front proxy that
     /// accepts the upgrade and then drops the flow).
     pub drop_on_register: bool,
+    /// Bob's final answer to an INVITE (after 100 and 180) when not 200.
+    pub invite_status: Option<u16>,
+    /// Bob rings (100, 180) and never answers: the INVITE waits for a CANCEL.
+    pub invite_ring_only: bool,
 }
 
 pub struct FakeCore {
@@ -106,6 +116,10 @@ pub struct FakeCore {
     pub history: Vec<imsip::im::history::HistoryEntry>,
     /// The last history query received.
     pub last_history_query: Option<imsip::im::history::HistoryQuery>,
+    /// INVITEs ringing without a final answer (`invite_ring_only`).
+    pub ringing: Vec<Message>,
+    /// Bob's last 2xx to an INVITE (to send again).
+    pub last_invite_ok: Option<String>,
 }
 
 impl FakeCore {
@@ -138,6 +152,8 @@ impl FakeCore {
             drop_now: false,
             history: Vec::new(),
             last_history_query: None,
+            ringing: Vec::new(),
+            last_invite_ok: None,
         }
     }
 
@@ -216,11 +232,83 @@ impl FakeCore {
     }
 
     fn reply(&mut self, req: &Message, status: u16, reason: &str, extra: &[(&str, String)]) {
-        let mut b = MessageBuilder::reply(req, status, reason, Some("core1"));
+        self.reply_as(req, status, reason, "core1", extra, None);
+    }
+
+    /// A response with our To `tag` and an optional SDP body; returns the frame.
+    fn reply_as(
+        &mut self,
+        req: &Message,
+        status: u16,
+        reason: &str,
+        tag: &str,
+        extra: &[(&str, String)],
+        sdp: Option<&str>,
+    ) -> String {
+        let mut b = MessageBuilder::reply(req, status, reason, Some(tag));
         for (n, v) in extra {
             b.push_header(*n, v);
         }
-        self.outbox.push(b.build().to_string());
+        if let Some(sdp) = sdp {
+            b = b.body(Some("application/sdp"), sdp);
+        }
+        let frame = b.build().to_string();
+        self.outbox.push(frame.clone());
+        frame
+    }
+
+    /// Bob (through the core) answers an INVITE: 100, 180, then 200 with his SDP,
+    /// Contact and the proxies' Record-Route, or `invite_status`, or nothing more
+    /// (`invite_ring_only`).
+    fn on_invite(&mut self, msg: &Message) {
+        self.reply_as(msg, 100, "Trying", "bob1", &[], None);
+        let contact = ("Contact", format!("<{BOB_CONTACT}>"));
+        self.reply_as(
+            msg,
+            180,
+            "Ringing",
+            "bob1",
+            std::slice::from_ref(&contact),
+            None,
+        );
+        if self.behaviour.invite_ring_only {
+            self.ringing.push(msg.clone());
+            return;
+        }
+        match self.behaviour.invite_status {
+            Some(s) => {
+                self.reply_as(msg, s, "Scripted", "bob1", &[], None);
+            }
+            None => {
+                let extra = [contact, ("Record-Route", BOB_RECORD_ROUTE.to_owned())];
+                let ok = self.reply_as(msg, 200, "OK", "bob1", &extra, Some(BOB_ANSWER));
+                self.last_invite_ok = Some(ok);
+            }
+        }
+    }
+
+    /// A CANCEL of a ringing INVITE (same top Via branch): 200, then 487 to the
+    /// INVITE (RFC 3261 §9.2); else 481.
+    fn on_cancel(&mut self, msg: &Message) {
+        let branch = |m: &Message| m.top_via().unwrap().branch().map(str::to_owned);
+        let Some(i) = self.ringing.iter().position(|i| branch(i) == branch(msg)) else {
+            self.reply(msg, 481, "Call/Transaction Does Not Exist", &[]);
+            return;
+        };
+        let invite = self.ringing.remove(i);
+        self.reply_as(msg, 200, "OK", "bob1", &[], None);
+        self.reply_as(&invite, 487, "Request Terminated", "bob1", &[], None);
+    }
+
+    /// Sends Bob's last 2xx to an INVITE again (its ACK was lost).
+    pub fn retransmit_invite_ok(&mut self) {
+        let ok = self.last_invite_ok.clone().expect("a 2xx was sent");
+        self.outbox.push(ok);
+    }
+
+    /// The responses the user agent sent (to requests the core delivered).
+    pub fn responses(&self) -> Vec<&Message> {
+        self.received.iter().filter(|m| !m.is_request()).collect()
     }
 
     fn challenge(&mut self, req: &Message, stale: bool) {
@@ -332,8 +420,13 @@ impl FakeCore {
         if self.behaviour.silent {
             return;
         }
+        // Kamailio's script relays ACK and CANCEL before authenticating (they
+        // cannot be challenged: neither is ever sent again).
         if self.behaviour.proxy_auth
-            && msg.method() != Some(&Method::Register)
+            && !matches!(
+                msg.method(),
+                Some(Method::Register | Method::Ack | Method::Cancel)
+            )
             && !self.proxy_check(&msg)
         {
             return;
@@ -354,6 +447,10 @@ impl FakeCore {
                     .unwrap_or(200);
                 self.reply(&msg, s, if s == 200 { "OK" } else { "Rejected" }, &[]);
             }
+            Some(Method::Invite) => self.on_invite(&msg),
+            Some(Method::Cancel) => self.on_cancel(&msg),
+            Some(Method::Bye) => self.reply(&msg, 200, "OK", &[]),
+            Some(Method::Ack) => {}
             _ => self.reply(&msg, 405, "Method Not Allowed", &[]),
         }
     }

@@ -239,7 +239,7 @@ impl UserAgent {
     }
 
     /// Closes the client: pending operations fail with `invalid_state`, the socket
-    /// is closed and nothing more is sent.
+    /// is closed and nothing more is sent (no BYE either: sessions are forgotten).
     pub fn close(&mut self, now: Millis) {
         self.advance(now);
         if self.flow.is_closed() {
@@ -252,13 +252,14 @@ impl UserAgent {
         self.publisher.close(cx!(self), &err);
         self.subscriber.close(cx!(self), &err);
         self.fetcher.close(cx!(self), &err);
+        self.sessions.close(cx!(self), &err);
         for tx in self.txs.drain() {
             if let Some(op) = tx.usage.op() {
                 cx!(self).complete(op, Err(err.clone()));
             }
         }
         for w in self.queue.drain() {
-            cx!(self).complete(w.op(), Err(err.clone()));
+            self.drop_work(w, err.clone());
         }
         self.timers.clear();
         if was_open {
