@@ -21,9 +21,11 @@ set -euo pipefail
 # with chat (CPIM, IMDN, isComposing), then 145.6 KB after the cuts: no BTreeMap, sort or
 # VecDeque in the wasm, one step runner for every command, no Debug formatting, and the
 # release wasm on the pinned nightly of js/build.sh with panic=immediate-abort and sha2's
-# compact backend). Lower it when the package shrinks; raise it only with a reason in the
-# commit. Measured on js/build.sh's nightly build (xtask and .ci/run install it).
-BUDGET=147 # KB (1 KB = 1024 B)
+# compact backend); 153.1 KB with SIP INVITE sessions in the user agent (issue 18: the
+# budget is set where MSRP lands; the JS API for sessions comes with the MSRP engine).
+# Lower it when the package shrinks; raise it only with a reason in the commit. Measured
+# on js/build.sh's nightly build (xtask and .ci/run install it).
+BUDGET=155 # KB (1 KB = 1024 B)
 TARGET=45  # KB: the issue's target, reported, never enforced
 
 cd "$(dirname "$0")/.."

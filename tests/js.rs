@@ -604,6 +604,27 @@ async fn receipts_and_typing_cross_the_binding() {
 }
 
 #[wasm_bindgen_test]
+async fn an_incoming_invite_is_refused_488_until_the_js_api_has_sessions() {
+    let (c, sock, _core) = registered("").await;
+    let sdp = "v=0\r\no=- 1 1 IN IP4 b.invalid\r\ns=-\r\nt=0 0\r\nm=message 9 TCP/WSS/MSRP *\r\na=path:msrps://b.invalid:2855/x;ws\r\n";
+    let frame = format!(
+        "INVITE sip:alice@imsip.test SIP/2.0\r\nVia: SIP/2.0/WSS core.invalid;branch=z9hG4bKinv1\r\n\
+         Max-Forwards: 70\r\nFrom: <sip:bob@imsip.test>;tag=b1\r\nTo: <sip:alice@imsip.test>\r\n\
+         Call-ID: inv-1\r\nCSeq: 1 INVITE\r\nContact: <sip:bob@b.invalid;transport=ws>\r\n\
+         Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
+        sdp.len()
+    );
+    sock.receive(&frame);
+    let sent = sock.take_sent();
+    let answers: Vec<String> = sent.iter().filter_map(|f| f.as_string()).collect();
+    assert!(
+        answers.iter().any(|a| a.starts_with("SIP/2.0 488")),
+        "{answers:?}"
+    );
+    c.core.close();
+}
+
+#[wasm_bindgen_test]
 async fn settings_publish_fetch_and_watch() {
     let (c, sock, mut core) = registered("").await;
     let p = c.core.publish_service_settings(

@@ -15,7 +15,8 @@ use crate::im::imdn::{DispositionRequest, Kind};
 use crate::ua::Fifo;
 use crate::ua::{
     ConnectionState, Event, Input, MessageOptions, OpId, Outcome, Output, PolicyOutcome,
-    PublicationState, Registration, RegistrationState, SettingsSource, UaError, UserAgent,
+    PublicationState, Registration, RegistrationState, SessionEvent, SettingsSource, UaError,
+    UserAgent,
 };
 use js_sys::{Function, Promise, Reflect, Uint8Array};
 use std::cell::RefCell;
@@ -402,6 +403,14 @@ impl State {
             }
             // No JS session API yet (issue 18 item 4): invitations go unanswered
             // until the caller or the core gives up.
+            Event::Session(SessionEvent::Invitation { session, .. }) => {
+                // The JS API has no sessions yet (MSRP, issue 18): refuse at once, as
+                // the 405 of before did, instead of leaving the caller ringing. 488:
+                // the session offered is not acceptable here (RFC 3261 §21.4.26).
+                let now = self.now();
+                let _ = self.ua.reject_session(now, session, 488);
+                return;
+            }
             Event::Session(_) => return,
         };
         actions.push(Action::Emit(kind, detail));
