@@ -28,7 +28,7 @@ import { tmpdir } from 'node:os';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { launchChromium } from './browser.mjs';
 import { freePort, waitForHttp } from '../../js/test-lib/net.mjs';
 import { startDevcore } from '../../js/test-lib/devcore.mjs';
 import { deployKamailioRuns, missingDeployKamailio } from '../../js/test-lib/kamailio.mjs';
@@ -54,11 +54,7 @@ before(async () => {
   core = startDevcore({ port, db, stderr: 'inherit', args: ['--www', path.join(root, 'www'), '--pkg', path.join(root, 'pkg')] });
   base = `http://127.0.0.1:${port}`;
   await waitForHttp(`${base}/`);
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'],
-  });
+  browser = await launchChromium();
 });
 
 after(async () => {

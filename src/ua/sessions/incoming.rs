@@ -210,20 +210,7 @@ impl Sessions {
             // Answered already: the CANCEL changes nothing.
             return;
         }
-        if let Some(invite) = &s.invite {
-            let frame = cx.reply(
-                invite,
-                487,
-                "Request Terminated",
-                Some(&s.local_tag),
-                &[],
-                None,
-            );
-            s.last = Some(frame);
-        }
-        s.state = State::Refused;
-        cx.timers
-            .set(Timer::AckWait(s.id), cx.now + cx.cfg.transaction_timeout);
+        refuse(cx, s, 487, "Request Terminated");
         s.ended(cx, SessionEndReason::RemoteCancel);
     }
 
@@ -302,21 +289,10 @@ impl Sessions {
             )));
         }
         let s = self.invited(id)?;
-        let Some(invite) = &s.invite else {
+        if s.invite.is_none() {
             return Err(no_such_session());
-        };
-        let frame = cx.reply(
-            invite,
-            status,
-            reason_phrase(status),
-            Some(&s.local_tag),
-            &[],
-            None,
-        );
-        s.last = Some(frame);
-        s.state = State::Refused;
-        cx.timers
-            .set(Timer::AckWait(id), cx.now + cx.cfg.transaction_timeout);
+        }
+        refuse(cx, s, status, reason_phrase(status));
         Ok(())
     }
 
@@ -346,4 +322,16 @@ fn reason_phrase(status: u16) -> &'static str {
         603 => "Decline",
         _ => "Rejected",
     }
+}
+
+/// Answers the INVITE of `s` with the final refusal `status` (kept for its
+/// retransmissions) and waits for the ACK that absorbs it (RFC 3261 §17.2.1).
+fn refuse(cx: &mut Ctx<'_>, s: &mut Session, status: u16, reason: &str) {
+    if let Some(invite) = &s.invite {
+        let frame = cx.reply(invite, status, reason, Some(&s.local_tag), &[], None);
+        s.last = Some(frame);
+    }
+    s.state = State::Refused;
+    cx.timers
+        .set(Timer::AckWait(s.id), cx.now + cx.cfg.transaction_timeout);
 }
