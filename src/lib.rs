@@ -7,8 +7,11 @@
 //!   reads, build requests and responses).
 //! - [`auth`]: HTTP/SIP digest (RFC 2617/7616/8760) and IMS AKA (RFC 3310/4169,
 //!   Milenage).
-//! - [`msrp`]: the MSRP codec (RFC 4975/4976/7977 frames, URIs, streaming parser).
+//! - [`msrp`]: the MSRP codec (RFC 4975/4976/7977 frames, URIs, streaming parser) and
+//!   the sans-IO MSRP session engine ([`msrp::session`]).
 //! - [`sdp`]: session descriptions as MSRP sessions use them (RFC 8866, RFC 4975 §8).
+//! - [`im`]: CPIM, IMDN, isComposing and IM history documents.
+//! - [`ua`]: the sans-IO user agent.
 //! - [`settings`]: OMA IM `application/service-settings+xml` and RFC 4354
 //!   `application/poc-settings+xml` documents.
 //!
