@@ -8,8 +8,9 @@
 //!   a registrar with digest (MD5, SHA-256, SHA-512-256) and IMS AKA
 //!   (AKAv1-MD5, AKAv2-MD5, Milenage) authentication, an IM server storing
 //!   `service-settings` / `poc-settings` publications (RFC 3903) in SQLite and
-//!   notifying their watchers (RFC 6665), and a pager-mode MESSAGE proxy
-//!   (RFC 3428).
+//!   notifying their watchers (RFC 6665), a pager-mode MESSAGE proxy
+//!   (RFC 3428), and a session proxy relaying INVITE/ACK/BYE/CANCEL between
+//!   registered users with devcore in the route set (RFC 3261 §16).
 //! - `http://HOST:PORT/`: `www/index.html`, `/pkg/...` (the wasm package) and
 //!   `/www/...`.
 //!
@@ -29,6 +30,7 @@
 //!   ├ publications.rs  event packages and PUBLISH: the event state compositor
 //!   ├ notifier.rs      subscriptions, SUBSCRIBE, NOTIFY
 //!   ├ proxy.rs         relaying by branch: MESSAGE forking, best response
+//!   │ └ invite.rs        INVITE sessions: forking, 1xx, CANCEL, Record-Route, in-dialog routing
 //!   └ im_server.rs     the IM Server's policy hook on incoming MESSAGEs
 //!      ├ content.rs       what a MESSAGE carries: chat, IMDN, composing
 //!      └ stored_notice.rs the `stored` processing notification (RFC 5438)
