@@ -11,6 +11,11 @@
 //!   notifying their watchers (RFC 6665), a pager-mode MESSAGE proxy
 //!   (RFC 3428), and a session proxy relaying INVITE/ACK/BYE/CANCEL between
 //!   registered users with devcore in the route set (RFC 3261 §16).
+//! - `ws://HOST:PORT/msrp`: an MSRP relay over WebSocket (RFC 4976, RFC 7977,
+//!   subprotocol `msrp`): AUTH with the user's digest password, Use-Path
+//!   `msrps://HOST:PORT/<id>;ws` per connection, SEND/REPORT relayed frame
+//!   by frame between its connections, responses back hop by hop. Clients
+//!   put `ws://HOST:PORT/msrp` as their relay (`msrp_relay.rs`).
 //! - `http://HOST:PORT/`: `www/index.html`, `/pkg/...` (the wasm package) and
 //!   `/www/...`.
 //!
@@ -67,6 +72,7 @@ mod core;
 mod flows;
 mod im_server;
 mod message_store;
+mod msrp_relay;
 mod notifier;
 mod proxy;
 mod publications;
@@ -259,7 +265,19 @@ pub async fn serve(config: Config) -> Result<Server, Error> {
         timers::Now::system(),
     );
     let (stop_tx, stop_rx) = watch::channel(false);
-    let app = Arc::new(web::App::new(core, config.www.clone(), stop_rx.clone()));
+    let relay = msrp_relay::MsrpRelay::new(
+        msrp_relay::RelayConfig {
+            authority: addr.to_string(),
+            realm: realm.clone(),
+        },
+        config.users.clone(),
+    );
+    let app = Arc::new(web::App::new(
+        core,
+        relay,
+        config.www.clone(),
+        stop_rx.clone(),
+    ));
     let router = web::router(app.clone(), config.www.clone(), config.pkg.clone());
     info!(
         %addr,
