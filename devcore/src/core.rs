@@ -19,6 +19,7 @@ use crate::authenticator::{AuthConfig, Authenticator};
 use crate::flows::{ConnId, Flows, Outbound};
 use crate::im_server::ImServer;
 use crate::notifier::Notifier;
+use crate::proxy::invite::{routed_to_us, SessionProxy};
 use crate::proxy::Proxy;
 use crate::publications::{allow_events, Publications};
 use crate::registrar::Registrar;
@@ -37,7 +38,7 @@ pub(crate) const DEFAULT_EXPIRES: u32 = 3600;
 /// The longest registration or publication granted.
 pub(crate) const MAX_EXPIRES: u32 = 86_400;
 /// The methods the core answers (Allow).
-const ALLOW: &str = "REGISTER, PUBLISH, SUBSCRIBE, MESSAGE, OPTIONS, ACK, INVITE";
+const ALLOW: &str = "REGISTER, PUBLISH, SUBSCRIBE, MESSAGE, OPTIONS, ACK, INVITE, CANCEL, BYE";
 
 /// Settings of the [`Core`].
 #[derive(Debug, Clone)]
@@ -109,6 +110,7 @@ pub(crate) struct Core {
     publications: Publications,
     notifier: Notifier,
     proxy: Proxy,
+    sessions: SessionProxy,
     im_server: ImServer,
 }
 
@@ -143,6 +145,7 @@ impl Core {
             publications: Publications,
             notifier: Notifier::default(),
             proxy: Proxy::default(),
+            sessions: SessionProxy::default(),
         };
         let mut cx = cx!(core, now);
         core.publications.arm(&mut cx);
@@ -166,6 +169,7 @@ impl Core {
         self.notifier.close(&mut cx, conn);
         self.proxy
             .close(&mut cx, conn, &mut self.im_server, &self.registrar);
+        self.sessions.close(&mut cx, conn);
     }
 
     /// Asks every flow to close (server shutdown).
@@ -200,6 +204,8 @@ impl Core {
                 }
                 Timer::Delivery(id) => self.im_server.delivery_timed_out(id),
                 Timer::StoredNotice(id) => self.im_server.stored_notice_timed_out(id),
+                Timer::Invite(id) => self.sessions.invite_timed_out(&mut cx, id),
+                Timer::DialogHop(id) => self.sessions.hop_timed_out(id),
             }
         }
     }
@@ -229,6 +235,14 @@ impl Core {
             } else {
                 warn!(conn, error = %e, "invalid request dropped (cannot be answered)");
             }
+            return;
+        }
+        // A request inside a dialog our Record-Route is in: it goes to the
+        // flow of its remote target, whatever its method (RFC 3261 §16.12).
+        let in_dialog = req.to().ok().is_some_and(|t| t.tag().is_some());
+        if in_dialog && method != Method::Cancel && routed_to_us(&cx, &req) {
+            self.sessions
+                .on_in_dialog(&mut cx, conn, &req, &self.registrar);
             return;
         }
         match method {
@@ -272,7 +286,9 @@ impl Core {
                             .on_history_subscribe(&mut cx, conn, &req, &user)
                     }
                     Method::Subscribe => self.notifier.on_subscribe(&mut cx, conn, &req, &user),
-                    Method::Invite => self.proxy.on_invite(&mut cx, conn, &req),
+                    Method::Invite => self
+                        .sessions
+                        .on_invite(&mut cx, conn, &req, &self.registrar),
                     _ => self.proxy.on_message(
                         &mut cx,
                         conn,
@@ -289,7 +305,14 @@ impl Core {
                 "OK",
                 &[("Allow", ALLOW.into()), ("Allow-Events", allow_events())],
             ),
+            // The ACK of a non-2xx answer we sent (ours, or the best one we
+            // passed back): it ends the transaction here (RFC 3261 §16.7:
+            // the ACK of a non-2xx is hop by hop).
             Method::Ack => {}
+            Method::Cancel => self.sessions.on_cancel(&mut cx, conn, &req),
+            Method::Bye => cx
+                .flows
+                .reply(conn, &req, 481, "Call/Transaction Does Not Exist", &[]),
             Method::Notify => cx
                 .flows
                 .reply(conn, &req, 481, "Subscription Does Not Exist", &[]),
@@ -315,6 +338,9 @@ impl Core {
         };
         let mut cx = cx!(self, now);
         if self.notifier.on_response(&mut cx, &branch, status) {
+            return;
+        }
+        if self.sessions.on_response(&mut cx, &branch, &resp) {
             return;
         }
         if self.proxy.on_response(

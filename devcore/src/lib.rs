@@ -8,8 +8,14 @@
 //!   a registrar with digest (MD5, SHA-256, SHA-512-256) and IMS AKA
 //!   (AKAv1-MD5, AKAv2-MD5, Milenage) authentication, an IM server storing
 //!   `service-settings` / `poc-settings` publications (RFC 3903) in SQLite and
-//!   notifying their watchers (RFC 6665), and a pager-mode MESSAGE proxy
-//!   (RFC 3428).
+//!   notifying their watchers (RFC 6665), a pager-mode MESSAGE proxy
+//!   (RFC 3428), and a session proxy relaying INVITE/ACK/BYE/CANCEL between
+//!   registered users with devcore in the route set (RFC 3261 §16).
+//! - `ws://HOST:PORT/msrp`: an MSRP relay over WebSocket (RFC 4976, RFC 7977,
+//!   subprotocol `msrp`): AUTH with the user's digest password, Use-Path
+//!   `msrps://HOST:PORT/<id>;ws` per connection, SEND/REPORT relayed frame
+//!   by frame between its connections, responses back hop by hop. Clients
+//!   put `ws://HOST:PORT/msrp` as their relay (`msrp_relay.rs`).
 //! - `http://HOST:PORT/`: `www/index.html`, `/pkg/...` (the wasm package) and
 //!   `/www/...`.
 //!
@@ -29,6 +35,7 @@
 //!   ├ publications.rs  event packages and PUBLISH: the event state compositor
 //!   ├ notifier.rs      subscriptions, SUBSCRIBE, NOTIFY
 //!   ├ proxy.rs         relaying by branch: MESSAGE forking, best response
+//!   │ └ invite.rs        INVITE sessions: forking, 1xx, CANCEL, Record-Route, in-dialog routing
 //!   └ im_server.rs     the IM Server's policy hook on incoming MESSAGEs
 //!      ├ content.rs       what a MESSAGE carries: chat, IMDN, composing
 //!      └ stored_notice.rs the `stored` processing notification (RFC 5438)
@@ -65,6 +72,7 @@ mod core;
 mod flows;
 mod im_server;
 mod message_store;
+mod msrp_relay;
 mod notifier;
 mod proxy;
 mod publications;
@@ -257,7 +265,19 @@ pub async fn serve(config: Config) -> Result<Server, Error> {
         timers::Now::system(),
     );
     let (stop_tx, stop_rx) = watch::channel(false);
-    let app = Arc::new(web::App::new(core, config.www.clone(), stop_rx.clone()));
+    let relay = msrp_relay::MsrpRelay::new(
+        msrp_relay::RelayConfig {
+            authority: addr.to_string(),
+            realm: realm.clone(),
+        },
+        config.users.clone(),
+    );
+    let app = Arc::new(web::App::new(
+        core,
+        relay,
+        config.www.clone(),
+        stop_rx.clone(),
+    ));
     let router = web::router(app.clone(), config.www.clone(), config.pkg.clone());
     info!(
         %addr,

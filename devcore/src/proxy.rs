@@ -5,9 +5,9 @@
 //!
 //! The relay itself is method-agnostic: a [`Relay`] is one upstream request
 //! and its downstream legs, each leg keyed by the branch of the Via we put on
-//! top; [`Timer::Relay`] ends the wait. What INVITE would add is listed where
-//! it belongs: forwarding 1xx, CANCEL matched to a relay by the upstream
-//! branch, ACK of a non-2xx hop by hop, Timer C instead of one deadline.
+//! top; [`Timer::Relay`] ends the wait. INVITE sessions, which add forwarded
+//! 1xx, CANCEL, the ACK of a non-2xx hop by hop, Timer C, Record-Route and
+//! the requests inside dialogs, are relayed by [`invite::SessionProxy`].
 //!
 //! Relays live in memory only. A relay never sends to a closed flow; a leg
 //! whose flow closes counts as not answering.
@@ -28,6 +28,8 @@ use crate::util::random_hex;
 use imsip::message::{branch, warning_399, HeaderName, Message, MessageBuilder, Uri};
 use std::collections::{HashMap, HashSet};
 use tracing::{debug, info, warn};
+
+pub(crate) mod invite;
 
 /// One relayed request: the upstream side (who sent it, what it was) and
 /// the state of its downstream legs.
@@ -65,7 +67,7 @@ pub(crate) struct Proxy {
 
 /// A response with the top Via removed, to pass back upstream; `None` if it
 /// has fewer than two Vias.
-fn strip_top_via(resp: &Message) -> Option<Message> {
+pub(crate) fn strip_top_via(resp: &Message) -> Option<Message> {
     let vias = resp.via().ok()?;
     if vias.len() < 2 {
         return None;
@@ -88,8 +90,6 @@ fn strip_top_via(resp: &Message) -> Option<Message> {
     Some(b.body(None, resp.body().to_vec()).build())
 }
 
-/// Of two final non-2xx responses, the one to pass upstream (RFC 3261
-/// §16.7 step 6, simplified: a 6xx wins, then the lowest status).
 /// The (sender, recipient) AoRs of a relayed request: From and Request-URI.
 fn parties(req: &Message) -> (String, String) {
     let sender = req
@@ -101,7 +101,9 @@ fn parties(req: &Message) -> (String, String) {
     (sender, recipient)
 }
 
-fn better(a: Option<Message>, b: Message) -> Message {
+/// Of two final non-2xx responses, the one to pass upstream (RFC 3261
+/// §16.7 step 6, simplified: a 6xx wins, then the lowest status).
+pub(crate) fn better(a: Option<Message>, b: Message) -> Message {
     let Some(a) = a else { return b };
     let (sa, sb) = (a.status().unwrap_or(999), b.status().unwrap_or(999));
     let key = |s: u16| if (600..700).contains(&s) { 0 } else { s };
@@ -185,38 +187,6 @@ impl Proxy {
             cx.flows
                 .reply(conn, req, 480, "Temporarily Unavailable", &[]);
         }
-    }
-
-    /// An INVITE to a local user (OMA IM session mode). Sessions are not relayed
-    /// yet (they come with MSRP), but the IM Server's policy applies already: an
-    /// INVITE to a user with incoming session barring gets the same 403 and
-    /// Warning as a MESSAGE; any other gets 501.
-    pub fn on_invite(&mut self, cx: &mut Cx<'_>, conn: ConnId, req: &Message) {
-        let target = req.request_uri().and_then(aor_key);
-        let Some(recipient) = target.and_then(|t| cx.users.by_aor(&t)) else {
-            cx.flows.reply(conn, req, 404, "Not Found", &[]);
-            return;
-        };
-        if let Some(Disposition::Refuse {
-            status,
-            reason,
-            warning,
-        }) = ImServer::barring(cx.store, &recipient.aor, cx.now.unix)
-        {
-            let headers: Vec<(&str, String)> = warning
-                .map(|w| ("Warning", warning_399(&cx.cfg.domain, &w)))
-                .into_iter()
-                .collect();
-            cx.flows.reply(conn, req, status, &reason, &headers);
-            return;
-        }
-        cx.flows.reply(
-            conn,
-            req,
-            501,
-            "Not Implemented (sessions are not relayed yet)",
-            &[],
-        );
     }
 
     /// Forwards a copy of `incoming`'s request to every target (a contact URI

@@ -184,6 +184,28 @@ impl Registrar {
             .collect()
     }
 
+    /// The flow of the current binding whose contact is `target` (the remote
+    /// target of a dialog), compared by user, host and port: a dialog Contact
+    /// carries parameters the registered one has not (`;ob` with outbound,
+    /// RFC 5626 §5.4), yet names the same flow.
+    pub fn flow_of_target(&self, target: &Uri, now: Instant) -> Option<ConnId> {
+        let key = |u: &Uri| (u.user_at_host().to_ascii_lowercase(), u.port());
+        let wanted = key(target);
+        self.bindings
+            .values()
+            .flatten()
+            .find(|b| b.expires_at > now && key(&b.contact.uri) == wanted)
+            .map(|b| b.conn)
+    }
+
+    /// Whether any AoR has a current binding over `conn`.
+    pub fn any_registered_on(&self, conn: ConnId, now: Instant) -> bool {
+        self.bindings
+            .values()
+            .flatten()
+            .any(|b| b.conn == conn && b.expires_at > now)
+    }
+
     /// Whether `aor` has a current binding over `conn`.
     pub fn registered_on(&self, aor: &str, conn: ConnId, now: Instant) -> bool {
         self.bindings

@@ -78,6 +78,10 @@ pub(crate) enum Timer {
     Delivery(u64),
     /// IM Server: the `stored` notification `id` stops waiting for its answer.
     StoredNotice(u64),
+    /// Session proxy: relayed INVITE `id` has rung too long (Timer C).
+    Invite(u64),
+    /// Session proxy: in-dialog request `id` stops waiting for its answer.
+    DialogHop(u64),
 }
 
 /// The deadlines in force: at most one per [`Timer`], kept ordered so the

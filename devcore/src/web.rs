@@ -8,6 +8,7 @@
 
 use crate::core::Core;
 use crate::flows::{ConnId, Outbound};
+use crate::msrp_relay::{MsrpRelay, Verdict};
 use crate::timers::Now;
 use axum::extract::ws::{Message as WsMessage, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, State};
@@ -28,6 +29,8 @@ use tracing::{info, warn};
 /// What every request handler shares.
 pub(crate) struct App {
     core: Mutex<Core>,
+    /// The MSRP relay (`/msrp`): its own lock, it shares nothing with SIP.
+    relay: Mutex<MsrpRelay>,
     www: PathBuf,
     stop: watch::Receiver<bool>,
     /// Tells the timer task that the core's next deadline moved.
@@ -35,9 +38,10 @@ pub(crate) struct App {
 }
 
 impl App {
-    pub fn new(core: Core, www: PathBuf, stop: watch::Receiver<bool>) -> App {
+    pub fn new(core: Core, relay: MsrpRelay, www: PathBuf, stop: watch::Receiver<bool>) -> App {
         App {
             core: Mutex::new(core),
+            relay: Mutex::new(relay),
             www,
             stop,
             deadline_moved: Notify::new(),
@@ -48,6 +52,11 @@ impl App {
     /// every handler leaves it consistent between statements that matter).
     pub fn core(&self) -> MutexGuard<'_, Core> {
         self.core.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The MSRP relay (even if a panic poisoned the lock).
+    fn relay(&self) -> MutexGuard<'_, MsrpRelay> {
+        self.relay.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Runs `f` on the core; wakes the timer task if its next deadline
@@ -100,6 +109,7 @@ const PLACEHOLDER: &str = "<!doctype html>
 pub(crate) fn router(app: Arc<App>, www: PathBuf, pkg: PathBuf) -> Router {
     Router::new()
         .route("/sip", get(ws_upgrade))
+        .route("/msrp", get(msrp_upgrade))
         .route("/", get(index))
         .nest_service("/pkg", ServeDir::new(&pkg))
         .nest_service("/www/pkg", ServeDir::new(&pkg))
@@ -193,4 +203,73 @@ async fn flow(app: Arc<App>, socket: WebSocket, peer: SocketAddr) {
     app.with_core(|core| core.close(conn, Now::system()));
     let _ = writer.await;
     info!(conn, %peer, "flow closed");
+}
+
+/// `/msrp`: the MSRP relay's WebSocket (RFC 7977 §3, subprotocol `msrp`).
+async fn msrp_upgrade(
+    ws: WebSocketUpgrade,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    State(app): State<Arc<App>>,
+) -> Response {
+    // MSRP chunks are small (RFC 4975 §7.1 suggests 2048 bytes); a client
+    // that sends whole messages in one frame is still bounded by this.
+    ws.protocols(["msrp"])
+        .max_message_size(MAX_WS_MESSAGE * 2)
+        .max_frame_size(MAX_WS_MESSAGE * 2)
+        .on_upgrade(move |socket| msrp_connection(app, socket, peer))
+}
+
+/// One MSRP relay connection: frames in go to the relay as they arrive (no
+/// buffering of whole messages); frames it queues go out.
+async fn msrp_connection(app: Arc<App>, socket: WebSocket, peer: SocketAddr) {
+    let (mut sink, mut stream) = socket.split();
+    let (tx, mut rx) = mpsc::unbounded_channel::<Outbound>();
+    let Some(conn) = app.relay().open(tx) else {
+        warn!(%peer, "MSRP: cannot name a relay URI for this host");
+        return;
+    };
+    info!(conn, %peer, "MSRP connection opened");
+    let writer = tokio::spawn(async move {
+        while let Some(out) = rx.recv().await {
+            let msg = match out {
+                Outbound::Frame(bytes) => match String::from_utf8(bytes) {
+                    Ok(text) => WsMessage::Text(text.into()),
+                    Err(e) => WsMessage::Binary(e.into_bytes().into()),
+                },
+                Outbound::Close => break,
+            };
+            if sink.send(msg).await.is_err() {
+                break;
+            }
+        }
+        let _ = sink.close().await;
+    });
+    let mut stop = app.stop.clone();
+    loop {
+        let next = tokio::select! {
+            m = stream.next() => m,
+            _ = stop.wait_for(|s| *s) => None,
+        };
+        let verdict = match next {
+            Some(Ok(WsMessage::Text(t))) => {
+                app.relay()
+                    .on_frame(conn, t.as_bytes(), std::time::Instant::now())
+            }
+            Some(Ok(WsMessage::Binary(b))) => {
+                app.relay().on_frame(conn, &b, std::time::Instant::now())
+            }
+            Some(Ok(WsMessage::Close(_))) | None => break,
+            Some(Ok(_)) => Verdict::Ok,
+            Some(Err(e)) => {
+                warn!(conn, error = %e, "MSRP WebSocket error");
+                break;
+            }
+        };
+        if verdict == Verdict::Close {
+            break;
+        }
+    }
+    app.relay().close(conn);
+    let _ = writer.await;
+    info!(conn, %peer, "MSRP connection closed");
 }

@@ -189,11 +189,13 @@ async fn barring_refuses_messages_and_session_invites_alike() {
             .build()
     };
     let req = invite(&mut bob, "sip:alice@imsip.test");
-    let r = bob.call(&req).await;
+    assert_eq!(bob.call(&req).await.status(), Some(100));
+    let r = bob.response().await;
     assert_eq!(r.status(), Some(403), "an INVITE is barred too: {r}");
-    // Not barred: sessions are not relayed yet.
+    // Not barred: the INVITE is relayed (tests/sessions.rs has the rest).
     let req = invite(&mut alice, "sip:bob@imsip.test");
-    assert_eq!(alice.call(&req).await.status(), Some(501));
+    assert_eq!(alice.call(&req).await.status(), Some(100));
+    assert_eq!(bob.request().await.method(), Some(&Method::Invite));
 }
 
 /// bob's service settings: offline delivery on.

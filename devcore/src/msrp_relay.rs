@@ -1,0 +1,353 @@
+//! The MSRP relay (RFC 4976) over WebSocket (RFC 7977): `ws://HOST:PORT/msrp`,
+//! subprotocol `msrp`. Clients put `ws://HOST:PORT/msrp` as their relay.
+//!
+//! ```text
+//!  connection ──AUTH──► 401 (digest, realm = devcore's realm)        RFC 4976 §5
+//!             ──AUTH + Authorization──► 200 Use-Path: msrps://HOST:PORT/<id>;ws, Expires
+//!                                     (423 Min-Expires when too brief)
+//!  SEND/REPORT, To-Path = [this connection's relay URI, …]            RFC 4976 §6
+//!     our URIs popped off To-Path, each pushed onto From-Path; the frame goes,
+//!     as it arrived (chunk by chunk, nothing buffered), to the connection whose
+//!     relay URI was the last popped, else whose client URI is next in To-Path;
+//!     none: 481 to a SEND (a REPORT is dropped).
+//!  response to a forwarded SEND ──► back to the connection that sent the SEND
+//!     (table keyed by connection + transaction id, forgotten after 30 s)
+//! ```
+//!
+//! Sans-IO like the SIP core: frames come in as bytes with a monotonic time,
+//! frames go out to each connection's channel. The digest check is RFC 2617 /
+//! RFC 7616 with `qop=auth`, `method` AUTH, computed by `imsip::auth` and
+//! compared in constant time; only password users can authenticate (an AKA
+//! user has no password to digest with). A frame that does not parse closes
+//! its connection (logged).
+
+use crate::flows::Outbound;
+use crate::users::{UserSecret, Users};
+use crate::util::random_hex;
+use imsip::auth::{ct_eq, Algorithm, DigestInput, DigestSecret, Qop};
+use imsip::msrp::{Frame, Method, MsrpUri, RequestBuilder, ResponseBuilder, StartLine};
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc::UnboundedSender;
+use tracing::{debug, info, warn};
+
+/// One relay connection's id.
+pub(crate) type RelayConnId = u64;
+
+/// The shortest AUTH lifetime granted (below: 423).
+const MIN_EXPIRES: u32 = 60;
+/// The lifetime granted when none is asked (RFC 4976 §5.1 leaves it to us).
+const DEFAULT_EXPIRES: u32 = 3600;
+/// The longest lifetime granted.
+const MAX_EXPIRES: u32 = 86_400;
+/// How long a forwarded SEND waits for its response (RFC 4975 §7.2: 30 s).
+const RESPONSE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Nonces a connection may hold at once (one per 401).
+const MAX_NONCES: usize = 8;
+
+/// One WebSocket connection to the relay.
+struct Connection {
+    tx: UnboundedSender<Outbound>,
+    /// This connection's relay URI (its Use-Path), drawn at open.
+    relay_uri: MsrpUri,
+    /// The client's URI (From-Path of its AUTH) once authenticated.
+    client: Option<MsrpUri>,
+    /// Nonces of the challenges sent on this connection.
+    nonces: Vec<String>,
+    /// When the authentication ends.
+    expires_at: Option<Instant>,
+}
+
+/// A forwarded SEND waiting for its response.
+struct Pending {
+    origin: RelayConnId,
+    deadline: Instant,
+}
+
+/// The relay's settings.
+#[derive(Debug, Clone)]
+pub(crate) struct RelayConfig {
+    /// `HOST:PORT` of devcore (the authority of every relay URI).
+    pub authority: String,
+    /// The digest realm (devcore's realm).
+    pub realm: String,
+}
+
+/// Every relay connection and every forwarded SEND.
+pub(crate) struct MsrpRelay {
+    cfg: RelayConfig,
+    users: Users,
+    conns: HashMap<RelayConnId, Connection>,
+    /// (connection it was forwarded to, transaction id) → who sent it.
+    pending: HashMap<(RelayConnId, String), Pending>,
+    last_id: RelayConnId,
+}
+
+/// What the relay makes of one frame.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    /// Handled.
+    Ok,
+    /// The frame is garbage: close the connection.
+    Close,
+}
+
+impl MsrpRelay {
+    /// A relay for `users`.
+    pub fn new(cfg: RelayConfig, users: Users) -> MsrpRelay {
+        MsrpRelay {
+            cfg,
+            users,
+            conns: HashMap::new(),
+            pending: HashMap::new(),
+            last_id: 0,
+        }
+    }
+
+    /// A new connection whose frames go to `tx`; `None` if its URI cannot be
+    /// built (an authority that is no MSRP host).
+    pub fn open(&mut self, tx: UnboundedSender<Outbound>) -> Option<RelayConnId> {
+        let text = format!("msrps://{}/{};ws", self.cfg.authority, random_hex(12));
+        let relay_uri = MsrpUri::parse(&text).ok()?;
+        self.last_id += 1;
+        self.conns.insert(
+            self.last_id,
+            Connection {
+                tx,
+                relay_uri,
+                client: None,
+                nonces: Vec::new(),
+                expires_at: None,
+            },
+        );
+        Some(self.last_id)
+    }
+
+    /// The connection `conn` closed.
+    pub fn close(&mut self, conn: RelayConnId) {
+        self.conns.remove(&conn);
+        self.pending
+            .retain(|(to, _), p| *to != conn && p.origin != conn);
+    }
+
+    fn send(&self, conn: RelayConnId, bytes: Vec<u8>) -> bool {
+        self.conns
+            .get(&conn)
+            .is_some_and(|c| c.tx.send(Outbound::Frame(bytes)).is_ok())
+    }
+
+    fn answer(&self, conn: RelayConnId, req: &Frame, code: u16) {
+        if let Ok(bytes) = ResponseBuilder::for_request(req, code).and_then(|r| r.encode()) {
+            self.send(conn, bytes);
+        }
+    }
+
+    /// One WebSocket message received on `conn` at `now`.
+    pub fn on_frame(&mut self, conn: RelayConnId, bytes: &[u8], now: Instant) -> Verdict {
+        self.pending.retain(|_, p| p.deadline > now);
+        let frame = match Frame::parse(bytes) {
+            Ok(f) => f,
+            Err(e) => {
+                warn!(conn, error = %e, "MSRP: unparseable frame, connection closed");
+                return Verdict::Close;
+            }
+        };
+        debug!(conn, tid = %frame.tid(), "MSRP ← {:?}", frame.start_line());
+        match frame.start_line().clone() {
+            StartLine::Request(Method::Auth) => self.on_auth(conn, &frame, now),
+            StartLine::Request(method) => self.on_request(conn, method, &frame, now),
+            StartLine::Response { .. } => self.on_response(conn, &frame),
+        }
+        Verdict::Ok
+    }
+
+    /// RFC 4976 §5: AUTH to this connection's relay (any of our URIs first in
+    /// To-Path): 401 without (or with wrong) credentials; 423 when the
+    /// Expires is too brief; 200 with Use-Path and Expires.
+    fn on_auth(&mut self, conn: RelayConnId, req: &Frame, now: Instant) {
+        let Some(c) = self.conns.get(&conn) else {
+            return;
+        };
+        let realm = self.cfg.realm.clone();
+        let verified = req
+            .authorization()
+            .ok()
+            .and_then(|v| v.into_iter().next())
+            .is_some_and(|a| {
+                let p = |n: &str| a.param(n).unwrap_or_default().to_owned();
+                let Some(user) = self.users.by_private_id(&p("username")) else {
+                    return false;
+                };
+                let UserSecret::Password(pw) = &user.secret else {
+                    return false;
+                };
+                let (nonce, uri, cnonce) = (p("nonce"), p("uri"), p("cnonce"));
+                let nc = u32::from_str_radix(&p("nc"), 16).unwrap_or(0);
+                let input = DigestInput {
+                    algorithm: Algorithm::MD5,
+                    username: &p("username"),
+                    realm: &realm,
+                    nonce: &nonce,
+                    cnonce: &cnonce,
+                    nc,
+                    qop: Some(Qop::Auth),
+                    method: "AUTH",
+                    uri: &uri,
+                    body: b"",
+                };
+                let expected = input.response(DigestSecret::Password(pw.expose()));
+                p("realm") == realm
+                    && c.nonces.contains(&nonce)
+                    && ct_eq(expected.as_bytes(), p("response").as_bytes())
+            });
+        if !verified {
+            let nonce = random_hex(16);
+            let challenge =
+                format!("Digest realm=\"{realm}\", nonce=\"{nonce}\", qop=\"auth\", algorithm=MD5");
+            if let Some(c) = self.conns.get_mut(&conn) {
+                if c.nonces.len() >= MAX_NONCES {
+                    c.nonces.remove(0);
+                }
+                c.nonces.push(nonce);
+            }
+            if let Ok(bytes) = ResponseBuilder::for_request(req, 401)
+                .and_then(|r| r.header("WWW-Authenticate", challenge).encode())
+            {
+                self.send(conn, bytes);
+            }
+            return;
+        }
+        let asked = req.expires().ok().flatten().unwrap_or(DEFAULT_EXPIRES);
+        if asked < MIN_EXPIRES {
+            if let Ok(bytes) = ResponseBuilder::for_request(req, 423)
+                .and_then(|r| r.min_expires(MIN_EXPIRES).encode())
+            {
+                self.send(conn, bytes);
+            }
+            return;
+        }
+        let granted = asked.min(MAX_EXPIRES);
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        c.client = req.from_path().first().cloned();
+        c.expires_at = Some(now + Duration::from_secs(u64::from(granted)));
+        let use_path = [c.relay_uri.clone()];
+        info!(conn, relay = %c.relay_uri, "MSRP: AUTH accepted");
+        if let Ok(bytes) = ResponseBuilder::for_request(req, 200)
+            .and_then(|r| r.use_path(&use_path).expires(granted).encode())
+        {
+            self.send(conn, bytes);
+        }
+    }
+
+    /// The connection whose relay URI is `uri`.
+    fn by_relay_uri(&self, uri: &MsrpUri) -> Option<RelayConnId> {
+        self.conns
+            .iter()
+            .find(|(_, c)| c.relay_uri.matches(uri))
+            .map(|(id, _)| *id)
+    }
+
+    /// The authenticated connection whose client URI is `uri`.
+    fn by_client_uri(&self, uri: &MsrpUri, now: Instant) -> Option<RelayConnId> {
+        self.conns
+            .iter()
+            .find(|(_, c)| {
+                c.expires_at.is_some_and(|e| e > now)
+                    && c.client.as_ref().is_some_and(|u| u.matches(uri))
+            })
+            .map(|(id, _)| *id)
+    }
+
+    /// RFC 4976 §6: a SEND or REPORT to relay on.
+    fn on_request(&mut self, conn: RelayConnId, method: Method, req: &Frame, now: Instant) {
+        let is_send = method == Method::Send;
+        let Some(c) = self.conns.get(&conn) else {
+            return;
+        };
+        let authenticated = c.expires_at.is_some_and(|e| e > now);
+        let mut to: Vec<MsrpUri> = req.to_path().to_vec();
+        // §6.3: the first To-Path URI must be ours for this connection, and
+        // the connection must have authenticated.
+        let first_ok = to.first().is_some_and(|u| c.relay_uri.matches(u));
+        if !authenticated || !first_ok {
+            if is_send {
+                let code = if authenticated { 481 } else { 403 };
+                self.answer(conn, req, code);
+            }
+            return;
+        }
+        let mut from: Vec<MsrpUri> = req.from_path().to_vec();
+        let mut next = None;
+        while let Some(id) = to.first().and_then(|u| self.by_relay_uri(u)) {
+            from.insert(0, to.remove(0));
+            next = (id != conn).then_some(id).or(next);
+        }
+        let next = next.or_else(|| to.first().and_then(|u| self.by_client_uri(u, now)));
+        let Some(next) = next.filter(|_| !to.is_empty()) else {
+            debug!(conn, "MSRP: no next hop");
+            if is_send {
+                self.answer(conn, req, 481);
+            }
+            return;
+        };
+        let mut out = RequestBuilder::new(method, req.tid().clone(), to, from);
+        for h in req.headers() {
+            out = out.header(h.name(), h.value());
+        }
+        if let (Some(ct), Some(body)) = (req.content_type(), req.body()) {
+            out = out.body(ct, body.to_vec());
+        }
+        let bytes = match out.continuation(req.continuation()).encode() {
+            Ok(b) => b,
+            Err(e) => {
+                warn!(conn, error = %e, "MSRP: cannot re-encode a frame");
+                if is_send {
+                    self.answer(conn, req, 400);
+                }
+                return;
+            }
+        };
+        if !self.send(next, bytes) {
+            if is_send {
+                self.answer(conn, req, 481);
+            }
+            return;
+        }
+        if is_send {
+            self.pending.insert(
+                (next, req.tid().as_str().to_owned()),
+                Pending {
+                    origin: conn,
+                    deadline: now + RESPONSE_TIMEOUT,
+                },
+            );
+        }
+    }
+
+    /// A response from `conn` to a SEND we forwarded to it: back to the
+    /// connection that sent the SEND (RFC 4976 §6.1: To-Path its sender,
+    /// From-Path that connection's relay URI).
+    fn on_response(&mut self, conn: RelayConnId, resp: &Frame) {
+        let Some(p) = self.pending.remove(&(conn, resp.tid().as_str().to_owned())) else {
+            debug!(conn, "MSRP: response to nothing pending dropped");
+            return;
+        };
+        let Some(origin) = self.conns.get(&p.origin) else {
+            return;
+        };
+        let Some(code) = resp.status_code() else {
+            return;
+        };
+        let to: Vec<MsrpUri> = origin.client.clone().into_iter().collect();
+        let mut r =
+            ResponseBuilder::new(resp.tid().clone(), code, to, vec![origin.relay_uri.clone()]);
+        if let Some(c) = resp.comment() {
+            r = r.comment(c);
+        }
+        if let Ok(bytes) = r.encode() {
+            self.send(p.origin, bytes);
+        }
+    }
+}

@@ -1,0 +1,182 @@
+//! MSRP relay over WebSocket (RFC 4976 with RFC 7977): AUTH 401 → 200 with
+//! Use-Path, a wrong password, and a SEND relayed between two clients.
+
+mod common;
+
+use common::*;
+use futures_util::{SinkExt, StreamExt};
+use imsip::auth::{Algorithm, DigestInput, DigestSecret, Qop};
+use imsip::msrp::{Frame, MsrpUri, RequestBuilder, TransactionId};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn connect(addr: std::net::SocketAddr) -> Ws {
+    let mut req = format!("ws://{addr}/msrp").into_client_request().unwrap();
+    req.headers_mut()
+        .insert("Sec-WebSocket-Protocol", "msrp".parse().unwrap());
+    let (ws, resp) = tokio_tungstenite::connect_async(req).await.unwrap();
+    assert_eq!(
+        resp.headers().get("sec-websocket-protocol").unwrap(),
+        "msrp"
+    );
+    ws
+}
+
+async fn recv(ws: &mut Ws) -> Frame {
+    loop {
+        let m = tokio::time::timeout(WAIT, ws.next())
+            .await
+            .expect("timed out waiting for a frame")
+            .expect("stream ended")
+            .expect("ws error");
+        let bytes = match m {
+            WsMessage::Text(t) => t.as_bytes().to_vec(),
+            WsMessage::Binary(b) => b.to_vec(),
+            _ => continue,
+        };
+        return Frame::parse(&bytes).expect("an MSRP frame");
+    }
+}
+
+async fn send(ws: &mut Ws, bytes: Vec<u8>) {
+    ws.send(WsMessage::binary(bytes)).await.unwrap();
+}
+
+fn uri(s: &str) -> MsrpUri {
+    MsrpUri::parse(s).unwrap()
+}
+
+/// AUTH as `user` with `password`: 401, then the answer; returns the final
+/// response.
+async fn auth(
+    ws: &mut Ws,
+    addr: std::net::SocketAddr,
+    me: &MsrpUri,
+    user: &str,
+    password: &str,
+) -> Frame {
+    let relay = uri(&format!("msrps://{addr};ws"));
+    let first = RequestBuilder::auth(
+        TransactionId::new(unique("authtid")).unwrap(),
+        relay.clone(),
+        me.clone(),
+    );
+    send(ws, first.encode().unwrap()).await;
+    let r = recv(ws).await;
+    assert_eq!(r.status_code(), Some(401));
+    let ch = r.www_authenticate().unwrap().remove(0);
+    assert_eq!(ch.param("realm"), Some("imsip.test"));
+    let nonce = ch.param("nonce").unwrap().to_owned();
+    let relay_text = relay.to_string();
+    let input = DigestInput {
+        algorithm: Algorithm::MD5,
+        username: user,
+        realm: "imsip.test",
+        nonce: &nonce,
+        cnonce: "c0ffee",
+        nc: 1,
+        qop: Some(Qop::Auth),
+        method: "AUTH",
+        uri: &relay_text,
+        body: b"",
+    };
+    let response = input.response(DigestSecret::Password(password.as_bytes()));
+    let authz = format!(
+        "Digest username=\"{user}\", realm=\"imsip.test\", nonce=\"{nonce}\", uri=\"{relay_text}\", \
+         response=\"{response}\", qop=auth, nc=00000001, cnonce=\"c0ffee\", algorithm=MD5"
+    );
+    let second = RequestBuilder::auth(
+        TransactionId::new(unique("authtid")).unwrap(),
+        relay,
+        me.clone(),
+    )
+    .header("Authorization", authz);
+    send(ws, second.encode().unwrap()).await;
+    recv(ws).await
+}
+
+#[tokio::test]
+async fn auth_is_challenged_then_gets_use_path_and_expires() {
+    let core = start().await;
+    let mut ws = connect(core.addr).await;
+    let me = uri("msrps://a.invalid:2855/alice1;ws");
+    let r = auth(&mut ws, core.addr, &me, "alice@imsip.test", "alice-secret").await;
+    assert_eq!(r.status_code(), Some(200));
+    let path = r.use_path().unwrap().unwrap();
+    assert_eq!(path.len(), 1);
+    let text = path[0].to_string();
+    assert!(
+        text.starts_with(&format!("msrps://{}/", core.addr)),
+        "{text}"
+    );
+    assert!(path[0].is_websocket(), "{text}");
+    assert_eq!(r.expires().unwrap(), Some(3600));
+}
+
+#[tokio::test]
+async fn a_wrong_password_fails_auth() {
+    let core = start().await;
+    let mut ws = connect(core.addr).await;
+    let me = uri("msrps://a.invalid:2855/alice2;ws");
+    let r = auth(&mut ws, core.addr, &me, "alice@imsip.test", "wrong").await;
+    assert_eq!(r.status_code(), Some(401));
+}
+
+#[tokio::test]
+async fn a_large_send_is_relayed_chunk_by_chunk_byte_exact() {
+    let core = start().await;
+    let (mut a, mut b) = (connect(core.addr).await, connect(core.addr).await);
+    let (alice, bob) = (
+        uri("msrps://a.invalid:2855/alice3;ws"),
+        uri("msrps://b.invalid:2855/bob3;ws"),
+    );
+    let ra = auth(
+        &mut a,
+        core.addr,
+        &alice,
+        "alice@imsip.test",
+        "alice-secret",
+    )
+    .await;
+    let rb = auth(&mut b, core.addr, &bob, "bob@imsip.test", "bob-secret").await;
+    let relay_a = ra.use_path().unwrap().unwrap().remove(0);
+    let relay_b = rb.use_path().unwrap().unwrap().remove(0);
+
+    // 1 MiB of every byte value, in 16 chunks of 64 KiB.
+    let body: Vec<u8> = (0..1 << 20).map(|i: u32| (i % 251) as u8).collect();
+    let chunk = 64 * 1024;
+    let total = body.len() as u64;
+    let mut got = Vec::new();
+    for (i, part) in body.chunks(chunk).enumerate() {
+        let start = (i * chunk) as u64 + 1;
+        let end = start + part.len() as u64 - 1;
+        let tid = TransactionId::new(unique("sendtid")).unwrap();
+        // To-Path: alice's relay URI, bob's relay URI, bob.
+        let send_frame = RequestBuilder::new(
+            imsip::msrp::Method::Send,
+            tid.clone(),
+            vec![relay_a.clone(), relay_b.clone(), bob.clone()],
+            vec![alice.clone()],
+        )
+        .message_id("msg1")
+        .byte_range(imsip::msrp::ByteRange::new(start, Some(end), Some(total)).unwrap())
+        .body("application/octet-stream", part.to_vec());
+        send(&mut a, send_frame.encode().unwrap()).await;
+        let at_b = recv(&mut b).await;
+        assert_eq!(at_b.to_path(), std::slice::from_ref(&bob));
+        assert_eq!(
+            at_b.from_path(),
+            [relay_b.clone(), relay_a.clone(), alice.clone()]
+        );
+        got.extend_from_slice(at_b.body().unwrap());
+        let ok = imsip::msrp::ResponseBuilder::for_request(&at_b, 200).unwrap();
+        send(&mut b, ok.encode().unwrap()).await;
+        let back = recv(&mut a).await;
+        assert_eq!(back.status_code(), Some(200));
+        assert_eq!(back.tid(), &tid);
+    }
+    assert_eq!(got, body, "byte-exact through the relay");
+}
