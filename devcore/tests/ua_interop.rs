@@ -268,3 +268,104 @@ async fn aka_user_agent_registers() {
     ));
     assert_eq!(carol.ua.aka_sqn(), Some(1));
 }
+
+/// Issue 18, items 3 and 5: a SIP session set up, answered and ended between two
+/// user agents through devcore (Record-Route, ACK and BYE over devcore's flows), and
+/// an invitation the callee declines.
+#[tokio::test]
+async fn user_agents_set_up_and_end_a_session_through_devcore() {
+    use imsip::ua::{SessionEndReason, SessionEvent};
+    let core = start().await;
+    let mut alice = Driver::new(
+        core.addr,
+        "sip:alice@imsip.test",
+        Credentials::password("alice@imsip.test", "alice-secret"),
+        3,
+    );
+    let mut bob = Driver::new(
+        core.addr,
+        "sip:bob@imsip.test",
+        Credentials::password("bob@imsip.test", "bob-secret"),
+        4,
+    );
+    for d in [&mut alice, &mut bob] {
+        let op = d.ua.register(d.now());
+        outcome(until(&mut [d], 0, completed(op)).await);
+    }
+    let offer = "v=0\r\no=- 1 1 IN IP4 alice.invalid\r\ns=-\r\nc=IN IP4 alice.invalid\r\nt=0 0\r\nm=message 9 TCP/WSS/MSRP *\r\na=accept-types:text/plain\r\na=path:msrps://alice.invalid:2855/a1;ws\r\n";
+    let answer = offer.replace("alice", "bob").replace("/a1", "/b1");
+
+    // alice invites; bob is told, with the offer, and accepts.
+    let (op, alice_session) =
+        alice
+            .ua
+            .start_session(alice.now(), "sip:bob@imsip.test", offer, false);
+    let e = until(&mut [&mut alice, &mut bob], 1, |e| {
+        matches!(e, Event::Session(SessionEvent::Invitation { .. }))
+    })
+    .await;
+    let Event::Session(SessionEvent::Invitation {
+        session: bob_session,
+        from,
+        offer: got_offer,
+        large_message,
+        ..
+    }) = e
+    else {
+        unreachable!()
+    };
+    assert_eq!(from, "sip:alice@imsip.test");
+    assert_eq!(got_offer.as_deref(), Some(offer));
+    assert!(!large_message);
+    let accepted = bob.ua.accept_session(bob.now(), bob_session, &answer);
+    match outcome(until(&mut [&mut alice, &mut bob], 0, completed(op)).await) {
+        Outcome::SessionEstablished { answer: got, .. } => {
+            assert_eq!(got.as_deref(), Some(answer.as_str()))
+        }
+        other => panic!("{other:?}"),
+    }
+    // bob's accept completes when alice's ACK has come through devcore.
+    assert!(matches!(
+        outcome(until(&mut [&mut alice, &mut bob], 1, completed(accepted)).await),
+        Outcome::SessionEstablished { .. }
+    ));
+
+    // alice hangs up: the BYE reaches bob through devcore.
+    let bye = alice.ua.end_session(alice.now(), alice_session);
+    let e = until(&mut [&mut alice, &mut bob], 1, |e| {
+        matches!(e, Event::Session(SessionEvent::Ended { .. }))
+    })
+    .await;
+    assert!(matches!(
+        e,
+        Event::Session(SessionEvent::Ended { session, reason: SessionEndReason::RemoteBye })
+            if session == bob_session
+    ));
+    assert_eq!(
+        outcome(until(&mut [&mut alice, &mut bob], 0, completed(bye)).await),
+        Outcome::SessionEnded
+    );
+
+    // bob declines the next one: alice's start fails with the 603.
+    let (op, _) = alice
+        .ua
+        .start_session(alice.now(), "sip:bob@imsip.test", offer, true);
+    let e = until(&mut [&mut alice, &mut bob], 1, |e| {
+        matches!(e, Event::Session(SessionEvent::Invitation { .. }))
+    })
+    .await;
+    let Event::Session(SessionEvent::Invitation {
+        session,
+        large_message,
+        ..
+    }) = e
+    else {
+        unreachable!()
+    };
+    assert!(large_message, "the large-message tag came through devcore");
+    bob.ua.reject_session(bob.now(), session, 603).unwrap();
+    match until(&mut [&mut alice, &mut bob], 0, completed(op)).await {
+        Event::Completed { result: Err(e), .. } => assert_eq!(e.status(), Some(603)),
+        other => panic!("{other:?}"),
+    }
+}
