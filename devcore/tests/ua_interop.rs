@@ -7,7 +7,7 @@ mod common;
 use common::*;
 use futures_util::future::select_all;
 use futures_util::{SinkExt, StreamExt};
-use imsip::auth::{AkaKeys, Credentials, Key, OpOrOpc, RandomSource};
+use imsip::auth::{AkaKeys, Credentials, Key, OpOrOpc};
 use imsip::settings::ServiceSettings;
 use imsip::ua::{
     Config, Event, Input, Millis, OpId, Outcome, Output, PolicyOutcome, RegistrationState,
@@ -19,20 +19,6 @@ use std::time::{Duration, Instant};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
-
-struct Rng(u64);
-
-impl RandomSource for Rng {
-    fn fill(&mut self, buf: &mut [u8]) {
-        for b in buf {
-            self.0 = self
-                .0
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1_442_695_040_888_963_407);
-            *b = (self.0 >> 33) as u8;
-        }
-    }
-}
 
 enum Got {
     Frame(String),
@@ -55,7 +41,7 @@ impl Driver {
         let mut cfg = Config::new(&format!("ws://{addr}/sip"), aor).unwrap();
         cfg.credentials = Some(creds);
         Driver {
-            ua: UserAgent::new(cfg, Box::new(Rng(seed))),
+            ua: UserAgent::new(cfg, Box::new(TestRng(seed))),
             addr,
             ws: None,
             epoch: Instant::now(),

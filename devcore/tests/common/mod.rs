@@ -22,7 +22,7 @@ pub const WAIT: Duration = Duration::from_secs(5);
 
 /// A deterministic random source for cnonces (the server draws its own
 /// nonces from the OS).
-pub struct TestRng(u64);
+pub struct TestRng(pub u64);
 
 impl RandomSource for TestRng {
     fn fill(&mut self, buf: &mut [u8]) {
