@@ -50,6 +50,11 @@ wasm_pack_test tests/js.rs --node
 step "wasm-bindgen-test in headless Chromium"
 wasm_pack_test tests/js_browser.rs --headless --chrome
 
+# Firefox too: Debian's firefox-esr with geckodriver from crates.io (cargo install
+# geckodriver; wasm-pack would download it from GitHub otherwise).
+step "wasm-bindgen-test in headless Firefox"
+wasm_pack_test tests/js_browser.rs --headless --firefox
+
 if [ "${IMSIP_SKIP_BUILD:-0}" != 1 ]; then
   step "package build"
   js/build.sh

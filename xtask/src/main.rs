@@ -113,6 +113,10 @@ fn setup(browser_and_kamailio: bool) -> Result<(), String> {
     if !has("wasm-pack") {
         run("cargo", &["install", "wasm-pack", "--locked"], &[])?;
     }
+    // The browser tests' Firefox driver (wasm-pack would fetch it from GitHub).
+    if browser_and_kamailio && !has("geckodriver") {
+        run("cargo", &["install", "geckodriver", "--locked"], &[])?;
+    }
     // The pinned nightly js/build.sh builds the release wasm with (-Zbuild-std,
     // panic=immediate-abort): the package's size, which the size budget checks.
     // rustup skips what is installed already.
@@ -142,6 +146,7 @@ fn setup(browser_and_kamailio: bool) -> Result<(), String> {
         let missing: Vec<&str> = [
             "chromium",
             "chromium-driver",
+            "firefox-esr",
             "kamailio",
             "kamailio-websocket-modules",
             // RFC 5626 outbound for the strict Kamailio set-up (tests/interop/strict/).
