@@ -7,6 +7,9 @@
 //! target/interop/ (log: kamailio.log there, every SIP message traced in full)
 //! and stops it when done, also on failure.
 
+mod common;
+
+use common::kamailio::Kamailio;
 use futures_util::{SinkExt, StreamExt};
 use imsip::auth::{Credentials, RandomSource};
 use imsip::message::{Message as Sip, Method};
@@ -15,8 +18,7 @@ use imsip::ua::{
     Config, ConnectionState, Event, Input, OpId, Outcome, Output, PolicyOutcome, PublishPolicy,
     SettingsSource, UaError, UserAgent,
 };
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::net::TcpStream;
@@ -25,81 +27,10 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-const KAMAILIO: &str = "/usr/sbin/kamailio";
 const ALICE: &str = "sip:alice@imsip.test";
 const BOB: &str = "sip:bob@imsip.test";
 /// How long any single step may take before the test fails.
 const STEP: Duration = Duration::from_secs(8);
-
-// ---------------------------------------------------------------------------
-// Kamailio, started by the script and stopped on drop.
-
-struct Kamailio {
-    dir: PathBuf,
-    url: String,
-}
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("devcore lives inside the repository")
-        .to_path_buf()
-}
-
-impl Kamailio {
-    /// Starts an instance for test `name`, or `None` (after saying so) when
-    /// Kamailio is not installed.
-    fn start(name: &str, env: &[(&str, &str)]) -> Option<Kamailio> {
-        if !Path::new(KAMAILIO).exists() {
-            eprintln!("skipped: kamailio not installed");
-            return None;
-        }
-        let root = repo_root();
-        let dir = root.join("target").join("interop").join(name);
-        std::fs::create_dir_all(&dir).unwrap();
-        let mut cmd = Command::new("bash");
-        cmd.arg(root.join("tests/interop/kamailio.sh"))
-            .arg("start")
-            .env("IMSIP_INTEROP_DIR", &dir)
-            .env("KAMAILIO_SIP_TRACE", "1");
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let out = cmd.output().expect("run tests/interop/kamailio.sh");
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success(),
-            "kamailio.sh start failed: {stdout}{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let url = stdout
-            .lines()
-            .rfind(|l| l.starts_with("ws://"))
-            .expect("kamailio.sh prints the ws:// URL")
-            .to_owned();
-        Some(Kamailio { dir, url })
-    }
-
-    /// The part of Kamailio's log written so far (for failure messages).
-    fn log_tail(&self) -> String {
-        let log = std::fs::read_to_string(self.dir.join("kamailio.log")).unwrap_or_default();
-        let start = log.len().saturating_sub(6000);
-        let start = (start..log.len())
-            .find(|i| log.is_char_boundary(*i))
-            .unwrap_or(0);
-        log[start..].to_owned()
-    }
-}
-
-impl Drop for Kamailio {
-    fn drop(&mut self) {
-        let _ = Command::new("bash")
-            .arg(repo_root().join("tests/interop/kamailio.sh"))
-            .arg("stop")
-            .env("IMSIP_INTEROP_DIR", &self.dir)
-            .output();
-    }
-}
 
 // ---------------------------------------------------------------------------
 // A client: one UserAgent driven over a real WebSocket by a local task.

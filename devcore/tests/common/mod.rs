@@ -396,3 +396,7 @@ pub fn message_to(from: &mut Ua, to_aor: &str, text: &str) -> Message {
     .body(Some("text/plain;charset=UTF-8"), text)
     .build()
 }
+
+pub mod kamailio;
+pub mod msrp_driver;
+pub mod ua_driver;
