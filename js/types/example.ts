@@ -10,9 +10,12 @@ import init, {
   version,
 } from 'imsip';
 import type {
+  ComposingDetail,
   ConnectionState,
   ImClientOptions,
   ImErrorCode,
+  ImdnDetail,
+  ImdnKind,
   MessageResult,
   ParsedMessage,
   PublishResult,
@@ -159,6 +162,26 @@ export async function whole(bytes: Uint8Array): Promise<void> {
   void back.extensions?.xml, first.entity, version().length;
   new ImError('bad_input', 'made by the app');
 
+  // ── chat: receipts and typing ──
+  const sent: MessageResult = await client.sendMessage('sip:bob@example.net', 'lunch?', { imdn: ['delivery', 'display'] });
+  const id: string | undefined = sent.messageId;
+  client.addEventListener('imdn', (e) => {
+    const d: ImdnDetail = e.detail;
+    const tick: 'delivered' | 'failed' | 'displayed' | 'processed' | 'stored' | 'forbidden' | 'error' = d.status;
+    void [d.messageId === id, d.kind, tick, d.at, d.from];
+  });
+  client.addEventListener('message', async (e) => {
+    const asked: ImdnKind[] | undefined = e.detail.imdn;
+    const { sent: shown }: { sent: boolean } = await client.markDisplayed(e.detail);
+    void [asked, shown, e.detail.messageId, await client.markDisplayed('some-id')];
+  });
+  client.addEventListener('composing', (e) => {
+    const c: ComposingDetail = e.detail;
+    void [c.from, c.state === 'active', c.lastActive, c.contentType];
+  });
+  await client.setComposing('sip:bob@example.net', true);
+  new ImClient({ server, aor, autoDelivery: false, composingRefresh: 90, composingIdleTimeout: 10 });
+
   // ── what must NOT compile ──
   // @ts-expect-error a misspelt option
   new ImClient({ server, aor, pasword: 'secret' });
@@ -182,6 +205,10 @@ export async function whole(bytes: Uint8Array): Promise<void> {
   new ImClient({ server, aor, publishPolicy: 'sometimes' });
   // @ts-expect-error sharing is between tabs only
   new ImClient({ server, aor, share: 'windows' });
+  // @ts-expect-error receipts are delivery, display or processing
+  void client.sendMessage('sip:bob@example.net', 'x', { imdn: ['read'] });
+  // @ts-expect-error typing is on or off
+  void client.setComposing('sip:bob@example.net', 'yes');
   // @ts-expect-error `shared` is read-only
   client.shared = true;
   void wrongCode;
