@@ -64,8 +64,16 @@ test('JsSIP and ImClient exchange MESSAGEs both ways on devcore, UTF-8 intact', 
     session_timers: false,
   });
   const jssipReceived = [];
+  let jssipGotOne;
+  const jssipFirst = new Promise((resolve) => { jssipGotOne = resolve; });
   jssip.on('newMessage', (e) => {
-    if (e.originator === 'remote') jssipReceived.push({ from: e.request.from.uri.toString(), body: e.request.body });
+    if (e.originator !== 'remote') return;
+    jssipReceived.push({
+      from: e.request.from.uri.toString(),
+      body: e.request.body,
+      contentType: e.request.getHeader('Content-Type'),
+    });
+    jssipGotOne();
   });
   const jssipRegistered = new Promise((resolve, reject) => {
     jssip.on('registered', resolve);
@@ -79,10 +87,14 @@ test('JsSIP and ImClient exchange MESSAGEs both ways on devcore, UTF-8 intact', 
   await alice.register();
 
   // ImClient → JsSIP
+  // Without `imdn` the body goes as plain text (issue 16: JsSIP peers keep working).
   const r = await alice.sendMessage('sip:bob@imsip.test', 'grüße an JsSIP 👋 — ünïcødé');
   assert.equal(r.status, 200);
-  await new Promise((res) => setTimeout(res, 200));
-  assert.deepEqual(jssipReceived, [{ from: 'sip:alice@imsip.test', body: 'grüße an JsSIP 👋 — ünïcødé' }]);
+  assert.equal(r.messageId, undefined);
+  await jssipFirst;
+  assert.deepEqual(jssipReceived, [{
+    from: 'sip:alice@imsip.test', body: 'grüße an JsSIP 👋 — ünïcødé', contentType: 'text/plain;charset=UTF-8',
+  }]);
 
   // JsSIP → ImClient
   const got = next(alice, 'message');
@@ -95,6 +107,10 @@ test('JsSIP and ImClient exchange MESSAGEs both ways on devcore, UTF-8 intact', 
   await sent;
   assert.equal(m.from, 'sip:bob@imsip.test');
   assert.equal(m.body, 'héllo from JsSIP ✓ 日本語');
+  // A plain MESSAGE asks for no receipt: no id, nothing sent back but the 200.
+  assert.equal(m.messageId, undefined);
+  assert.equal(m.imdn, undefined);
+  assert.equal(jssipReceived.length, 1, 'no receipt went to JsSIP');
 });
 
 test('core killed mid-session: disconnected, pending work rejects with transport, then re-registers by itself', async () => {
