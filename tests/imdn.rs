@@ -3,6 +3,8 @@
 //! headers, and properties (decode never panics; what decodes round trips).
 #![cfg(not(target_arch = "wasm32"))]
 
+mod mutation;
+
 use imsip::im::imdn::{
     new_message_id, DispositionRequest, ImdnError, Kind, Notification, Status, CPIM_NS,
     DISPOSITION_NOTIFICATION_HEADER, IMDN_NS, MESSAGE_ID_HEADER, MESSAGE_ID_MIN_RANDOM_BYTES,
@@ -727,25 +729,6 @@ const SNIPPETS: [&str; 12] = [
     "\u{e9}",
 ];
 
-/// A mutation's edits: at a position, truncate, delete a byte, or splice in a snippet.
-fn edits() -> impl Strategy<Value = Vec<(prop::sample::Index, usize)>> {
-    proptest::collection::vec((any::<prop::sample::Index>(), 0..SNIPPETS.len() + 2), 1..6)
-}
-
-fn mutate(text: &str, edits: Vec<(prop::sample::Index, usize)>) -> Vec<u8> {
-    let mut bytes = text.as_bytes().to_vec();
-    for (at, what) in edits {
-        let at = at.index(bytes.len() + 1);
-        match what {
-            0 => bytes.truncate(at),
-            1 if at < bytes.len() => drop(bytes.remove(at)),
-            1 => {}
-            k => bytes.splice(at..at, SNIPPETS[k - 2].bytes()).for_each(drop),
-        }
-    }
-    bytes
-}
-
 proptest! {
     #![proptest_config(config())]
 
@@ -755,11 +738,11 @@ proptest! {
     }
 
     #[test]
-    fn mutated_documents_never_panic_and_round_trip(seed in 0usize..3, edits in edits()) {
+    fn mutated_documents_never_panic_and_round_trip(seed in 0usize..3, edits in mutation::edits(SNIPPETS.len())) {
         let stored = doc(
             "<processing-notification><status><stored/></status></processing-notification>",
         );
-        check(&mutate([RFC_DELIVERED, RFC_DISPLAYED, &stored][seed], edits));
+        check(&mutation::mutate([RFC_DELIVERED, RFC_DISPLAYED, &stored][seed], edits, &SNIPPETS));
     }
 
     #[test]

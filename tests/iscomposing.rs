@@ -3,6 +3,8 @@
 //! the timer values, and properties (decode never panics; what decodes round trips).
 #![cfg(not(target_arch = "wasm32"))]
 
+mod mutation;
+
 use imsip::im::iscomposing::{
     IsComposing, IsComposingError, State, DEFAULT_REFRESH_SECS, IDLE_TIMEOUT_SECS,
     ISCOMPOSING_CONTENT_TYPE, ISCOMPOSING_NS, RECEIVER_ACTIVE_TIMEOUT_SECS,
@@ -379,25 +381,6 @@ const SNIPPETS: [&str; 10] = [
     "\u{1f600}",
 ];
 
-/// A mutation's edits: at a position, truncate, delete a byte, or splice in a snippet.
-fn edits() -> impl Strategy<Value = Vec<(prop::sample::Index, usize)>> {
-    proptest::collection::vec((any::<prop::sample::Index>(), 0..SNIPPETS.len() + 2), 1..6)
-}
-
-fn mutate(text: &str, edits: Vec<(prop::sample::Index, usize)>) -> Vec<u8> {
-    let mut bytes = text.as_bytes().to_vec();
-    for (at, what) in edits {
-        let at = at.index(bytes.len() + 1);
-        match what {
-            0 => bytes.truncate(at),
-            1 if at < bytes.len() => drop(bytes.remove(at)),
-            1 => {}
-            k => bytes.splice(at..at, SNIPPETS[k - 2].bytes()).for_each(drop),
-        }
-    }
-    bytes
-}
-
 proptest! {
     #![proptest_config(config())]
 
@@ -407,11 +390,11 @@ proptest! {
     }
 
     #[test]
-    fn mutated_documents_never_panic_and_round_trip(seed in 0usize..2, edits in edits()) {
+    fn mutated_documents_never_panic_and_round_trip(seed in 0usize..2, edits in mutation::edits(SNIPPETS.len())) {
         let active = doc(
             "<state>active</state><contenttype>text/plain</contenttype><refresh>60</refresh>",
         );
-        check(&mutate([RFC_EXAMPLE, &active][seed], edits));
+        check(&mutation::mutate([RFC_EXAMPLE, &active][seed], edits, &SNIPPETS));
     }
 
     #[test]
