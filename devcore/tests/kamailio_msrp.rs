@@ -13,6 +13,7 @@
 
 mod common;
 
+use common::driver::until;
 use common::kamailio::Kamailio;
 use common::{msrp_driver, ua_driver};
 use imsip::auth::Credentials;
@@ -85,7 +86,7 @@ async fn run(url: String) {
         msrp_driver::Driver::new(addr, "alice", "alice@imsip.test", "alice-secret", 21);
     let mut bob_msrp = msrp_driver::Driver::new(addr, "bob", "bob@imsip.test", "bob-secret", 22);
     for who in 0..2 {
-        let e = msrp_driver::until(&mut [&mut alice_msrp, &mut bob_msrp], who, |e| {
+        let e = until(&mut [&mut alice_msrp, &mut bob_msrp], who, |e| {
             matches!(e, MsrpEvent::Authenticated { .. })
         })
         .await;
@@ -115,14 +116,14 @@ async fn run(url: String) {
     );
     for d in [&mut alice, &mut bob] {
         let op = d.ua.register(d.now());
-        ua_driver::outcome(ua_driver::until(&mut [d], 0, ua_driver::completed(op)).await);
+        ua_driver::outcome(until(&mut [d], 0, ua_driver::completed(op)).await);
     }
     let offer = sdp("alice.invalid", &alice_path);
     let (op, alice_session) =
         alice
             .ua
             .start_session(alice.now(), "sip:bob@imsip.test", &offer, true);
-    let e = ua_driver::until(&mut [&mut alice, &mut bob], 1, |e| {
+    let e = until(&mut [&mut alice, &mut bob], 1, |e| {
         matches!(e, Event::Session(SessionEvent::Invitation { .. }))
     })
     .await;
@@ -144,9 +145,8 @@ async fn run(url: String) {
 
     let answer = sdp("bob.invalid", &bob_path);
     let accepted = bob.ua.accept_session(bob.now(), bob_session, &answer);
-    match ua_driver::outcome(
-        ua_driver::until(&mut [&mut alice, &mut bob], 0, ua_driver::completed(op)).await,
-    ) {
+    match ua_driver::outcome(until(&mut [&mut alice, &mut bob], 0, ua_driver::completed(op)).await)
+    {
         Outcome::SessionEstablished { answer: got, .. } => {
             let got = got.expect("the 200 carried the answer");
             assert_eq!(path_of(&got), bob_path);
@@ -157,7 +157,7 @@ async fn run(url: String) {
     // bob's accept completes when alice's ACK came along the route set.
     assert!(matches!(
         ua_driver::outcome(
-            ua_driver::until(
+            until(
                 &mut [&mut alice, &mut bob],
                 1,
                 ua_driver::completed(accepted)
@@ -179,7 +179,7 @@ async fn run(url: String) {
             Reports::large_message(),
         )
         .unwrap();
-    let e = msrp_driver::until(&mut [&mut alice_msrp, &mut bob_msrp], 1, |e| {
+    let e = until(&mut [&mut alice_msrp, &mut bob_msrp], 1, |e| {
         matches!(e, MsrpEvent::Message { .. })
     })
     .await;
@@ -194,7 +194,7 @@ async fn run(url: String) {
         }
         other => panic!("{other:?}"),
     }
-    let e = msrp_driver::until(&mut [&mut alice_msrp, &mut bob_msrp], 0, |e| {
+    let e = until(&mut [&mut alice_msrp, &mut bob_msrp], 0, |e| {
         matches!(
             e,
             MsrpEvent::Delivered { .. } | MsrpEvent::SendFailed { .. }
@@ -220,7 +220,7 @@ async fn run(url: String) {
                 Reports::default(),
             )
             .unwrap();
-        let e = msrp_driver::until(&mut [&mut alice_msrp, &mut bob_msrp], 0, |e| {
+        let e = until(&mut [&mut alice_msrp, &mut bob_msrp], 0, |e| {
             matches!(e, MsrpEvent::Message { .. })
         })
         .await;
@@ -232,7 +232,7 @@ async fn run(url: String) {
 
     // bob hangs up: the BYE reaches alice along the route set.
     let bye = bob.ua.end_session(bob.now(), bob_session);
-    let e = ua_driver::until(&mut [&mut alice, &mut bob], 0, |e| {
+    let e = until(&mut [&mut alice, &mut bob], 0, |e| {
         matches!(e, Event::Session(SessionEvent::Ended { .. }))
     })
     .await;
@@ -242,9 +242,7 @@ async fn run(url: String) {
             if session == alice_session
     ));
     assert_eq!(
-        ua_driver::outcome(
-            ua_driver::until(&mut [&mut alice, &mut bob], 1, ua_driver::completed(bye)).await
-        ),
+        ua_driver::outcome(until(&mut [&mut alice, &mut bob], 1, ua_driver::completed(bye)).await),
         Outcome::SessionEnded
     );
 }

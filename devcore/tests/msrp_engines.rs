@@ -7,7 +7,8 @@
 
 mod common;
 
-use common::msrp_driver::{until, Driver};
+use common::driver::until;
+use common::msrp_driver::Driver;
 use common::*;
 use imsip::msrp::session::{Event, Reports};
 

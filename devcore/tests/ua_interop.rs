@@ -4,7 +4,8 @@
 
 mod common;
 
-use common::ua_driver::{completed, outcome, until, Driver};
+use common::driver::until;
+use common::ua_driver::{completed, outcome, Driver};
 use common::*;
 use imsip::auth::{AkaKeys, Credentials, Key, OpOrOpc};
 use imsip::settings::ServiceSettings;

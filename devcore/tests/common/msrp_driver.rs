@@ -2,26 +2,17 @@
 //! to a relay, driven as the package's binding will drive it: shared by the
 //! devcore and Kamailio relay tests.
 
-use super::{TestRng, WAIT};
-use futures_util::future::select_all;
-use futures_util::{SinkExt, StreamExt};
+use super::driver::{next_wake, Driven, Wake, Ws};
+use super::TestRng;
+use futures_util::SinkExt;
 use imsip::auth::Credentials;
 use imsip::msrp::session::{Config, Event, Input, MsrpSession, Output};
 use imsip::msrp::MsrpUri;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
-
-pub type Ws =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-pub enum Got {
-    Frame(Vec<u8>),
-    Closed,
-    Timer,
-}
 
 /// One engine and its WebSocket, driven as the package's binding will drive it.
 pub struct Driver {
@@ -82,72 +73,35 @@ impl Driver {
             }
         }
     }
+}
 
-    pub async fn next_input(&mut self) -> Got {
-        let timer = self.timer;
-        let epoch = self.epoch;
-        let sleep = async move {
-            match timer {
-                Some(at) => {
-                    let wait = at.saturating_sub(epoch.elapsed().as_millis() as u64);
-                    tokio::time::sleep(Duration::from_millis(wait)).await
-                }
-                None => std::future::pending().await,
-            }
-        };
-        let frame = async {
-            match self.ws.as_mut() {
-                Some(ws) => loop {
-                    match ws.next().await {
-                        Some(Ok(WsMessage::Binary(b))) => return Got::Frame(b.to_vec()),
-                        Some(Ok(WsMessage::Text(t))) => return Got::Frame(t.as_bytes().to_vec()),
-                        Some(Ok(WsMessage::Close(_))) | None | Some(Err(_)) => return Got::Closed,
-                        Some(Ok(_)) => continue,
-                    }
-                },
-                None => std::future::pending().await,
-            }
-        };
-        tokio::select! {
-            g = frame => g,
-            _ = sleep => Got::Timer,
-        }
+impl Driven for Driver {
+    type Event = Event;
+
+    async fn pump(&mut self) {
+        Driver::pump(self).await
     }
 
-    pub fn feed(&mut self, got: Got) {
+    async fn next_wake(&mut self) -> Wake {
+        next_wake(self.ws.as_mut(), self.timer, self.epoch).await
+    }
+
+    fn feed(&mut self, wake: Wake) {
         let now = self.now();
-        match got {
-            Got::Frame(f) => self.session.handle_input(now, Input::Frame(&f)),
-            Got::Closed => {
+        match wake {
+            Wake::Frame(f) => self.session.handle_input(now, Input::Frame(&f)),
+            Wake::Closed => {
                 self.ws = None;
                 self.session.handle_input(now, Input::Disconnected)
             }
-            Got::Timer => {
+            Wake::Timer => {
                 self.timer = None;
                 self.session.handle_input(now, Input::Timeout)
             }
         }
     }
-}
 
-/// Runs both drivers until driver `who` reports an event matching `want`.
-pub async fn until(
-    drivers: &mut [&mut Driver],
-    who: usize,
-    mut want: impl FnMut(&Event) -> bool,
-) -> Event {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        for d in drivers.iter_mut() {
-            d.pump().await;
-        }
-        if let Some(i) = drivers[who].events.iter().position(&mut want) {
-            return drivers[who].events.remove(i).unwrap();
-        }
-        let inputs = drivers.iter_mut().map(|d| Box::pin(d.next_input()));
-        let Ok((got, i, _)) = tokio::time::timeout_at(deadline, select_all(inputs)).await else {
-            panic!("timed out; events of {who}: {:?}", drivers[who].events);
-        };
-        drivers[i].feed(got);
+    fn events(&mut self) -> &mut VecDeque<Event> {
+        &mut self.events
     }
 }

@@ -1,29 +1,21 @@
 //! A user agent (`imsip::ua::UserAgent`) and its WebSocket, driven as the JS
 //! binding drives it: shared by the devcore and Kamailio session tests.
 
-use super::{connect_ws, TestRng, WAIT};
-use futures_util::future::select_all;
-use futures_util::{SinkExt, StreamExt};
+use super::driver::{next_wake, Driven, Wake, Ws};
+use super::{connect_ws, TestRng};
+use futures_util::SinkExt;
 use imsip::auth::Credentials;
 use imsip::ua::{Config, Event, Input, Millis, OpId, Outcome, Output, UserAgent};
 use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
-use tokio::net::TcpStream;
+use std::time::Instant;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
-
-pub enum Got {
-    Frame(String),
-    Closed,
-    Timer,
-}
 
 /// One user agent and its socket, driven as the JS binding drives it.
 pub struct Driver {
     pub ua: UserAgent,
     pub addr: SocketAddr,
-    pub ws: Option<WebSocketStream<MaybeTlsStream<TcpStream>>>,
+    pub ws: Option<Ws>,
     pub epoch: Instant,
     pub timer: Option<Millis>,
     pub events: VecDeque<Event>,
@@ -73,74 +65,41 @@ impl Driver {
             }
         }
     }
+}
 
-    pub async fn next_input(&mut self) -> Got {
-        let timer = self.timer;
-        let sleep = async {
-            match timer {
-                Some(at) => {
-                    let wait = at.saturating_sub(self.epoch.elapsed().as_millis() as Millis);
-                    tokio::time::sleep(Duration::from_millis(wait)).await
-                }
-                None => std::future::pending().await,
-            }
-        };
-        let frame = async {
-            match self.ws.as_mut() {
-                Some(ws) => loop {
-                    match ws.next().await {
-                        Some(Ok(WsMessage::Text(t))) => return Got::Frame(t.as_str().to_owned()),
-                        Some(Ok(WsMessage::Binary(b))) => {
-                            return Got::Frame(String::from_utf8_lossy(&b).into_owned())
-                        }
-                        Some(Ok(WsMessage::Close(_))) | None | Some(Err(_)) => return Got::Closed,
-                        Some(Ok(_)) => continue,
-                    }
-                },
-                None => std::future::pending().await,
-            }
-        };
-        tokio::select! {
-            g = frame => g,
-            _ = sleep => Got::Timer,
-        }
+impl Driven for Driver {
+    type Event = Event;
+
+    async fn pump(&mut self) {
+        Driver::pump(self).await
     }
 
-    pub fn feed(&mut self, got: Got) {
+    async fn next_wake(&mut self) -> Wake {
+        next_wake(self.ws.as_mut(), self.timer, self.epoch).await
+    }
+
+    fn feed(&mut self, wake: Wake) {
         let now = self.now();
-        match got {
-            Got::Frame(f) => self.ua.handle_input(now, Input::Frame(&f)),
-            Got::Closed => {
+        match wake {
+            // SIP over WebSocket is text (RFC 7118 §4.1); bytes that are not UTF-8
+            // reach the agent as such and are dropped there.
+            Wake::Frame(f) => {
+                let text = String::from_utf8_lossy(&f);
+                self.ua.handle_input(now, Input::Frame(&text))
+            }
+            Wake::Closed => {
                 self.ws = None;
                 self.ua.handle_input(now, Input::Disconnected)
             }
-            Got::Timer => {
+            Wake::Timer => {
                 self.timer = None;
                 self.ua.handle_input(now, Input::Timeout)
             }
         }
     }
-}
 
-/// Runs every driver until driver `who` reports an event matching `want`.
-pub async fn until(
-    drivers: &mut [&mut Driver],
-    who: usize,
-    mut want: impl FnMut(&Event) -> bool,
-) -> Event {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        for d in drivers.iter_mut() {
-            d.pump().await;
-        }
-        if let Some(i) = drivers[who].events.iter().position(&mut want) {
-            return drivers[who].events.remove(i).unwrap();
-        }
-        let inputs = drivers.iter_mut().map(|d| Box::pin(d.next_input()));
-        let Ok((got, i, _)) = tokio::time::timeout_at(deadline, select_all(inputs)).await else {
-            panic!("timed out; events of {who}: {:?}", drivers[who].events);
-        };
-        drivers[i].feed(got);
+    fn events(&mut self) -> &mut VecDeque<Event> {
+        &mut self.events
     }
 }
 

@@ -1,0 +1,93 @@
+//! What the engine drivers (`ua_driver`, `msrp_driver`) share: waiting for the
+//! next thing that wakes a sans-IO engine — a WebSocket message, the socket
+//! closing, or the one timer it asked for — and running several drivers until
+//! one of them reports the event a test waits for (bounded by `WAIT`).
+
+use super::WAIT;
+use futures_util::future::select_all;
+use futures_util::StreamExt;
+use std::collections::VecDeque;
+use std::fmt::Debug;
+use std::time::{Duration, Instant};
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+
+pub type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// What woke a driver.
+pub enum Wake {
+    /// A WebSocket message (text or binary), as bytes.
+    Frame(Vec<u8>),
+    /// The socket closed or failed.
+    Closed,
+    /// The engine's timer (`at` ms after the driver's epoch) is due.
+    Timer,
+}
+
+/// The next message on `ws` or the timer at `timer` (ms since `epoch`), whichever
+/// comes first; without a socket or a timer that side never wakes.
+pub async fn next_wake(ws: Option<&mut Ws>, timer: Option<u64>, epoch: Instant) -> Wake {
+    let sleep = async move {
+        match timer {
+            Some(at) => {
+                let wait = at.saturating_sub(epoch.elapsed().as_millis() as u64);
+                tokio::time::sleep(Duration::from_millis(wait)).await
+            }
+            None => std::future::pending().await,
+        }
+    };
+    let frame = async {
+        match ws {
+            Some(ws) => loop {
+                match ws.next().await {
+                    Some(Ok(WsMessage::Binary(b))) => return Wake::Frame(b.to_vec()),
+                    Some(Ok(WsMessage::Text(t))) => return Wake::Frame(t.as_bytes().to_vec()),
+                    Some(Ok(WsMessage::Close(_))) | None | Some(Err(_)) => return Wake::Closed,
+                    Some(Ok(_)) => continue,
+                }
+            },
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        w = frame => w,
+        _ = sleep => Wake::Timer,
+    }
+}
+
+/// A sans-IO engine under test with its socket.
+#[allow(async_fn_in_trait)] // test code: never used through `dyn`
+pub trait Driven {
+    type Event: Debug;
+    /// Carries out everything the engine asked for.
+    async fn pump(&mut self);
+    /// Waits for what wakes it next.
+    async fn next_wake(&mut self) -> Wake;
+    /// Hands it what woke it.
+    fn feed(&mut self, wake: Wake);
+    /// The events it reported and nobody took yet.
+    fn events(&mut self) -> &mut VecDeque<Self::Event>;
+}
+
+/// Runs every driver until driver `who` reports an event matching `want`.
+pub async fn until<D: Driven>(
+    drivers: &mut [&mut D],
+    who: usize,
+    mut want: impl FnMut(&D::Event) -> bool,
+) -> D::Event {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        for d in drivers.iter_mut() {
+            d.pump().await;
+        }
+        let events = drivers[who].events();
+        if let Some(i) = events.iter().position(&mut want) {
+            return events.remove(i).unwrap();
+        }
+        let wakes = drivers.iter_mut().map(|d| Box::pin(d.next_wake()));
+        let Ok((wake, i, _)) = tokio::time::timeout_at(deadline, select_all(wakes)).await else {
+            panic!("timed out; events of {who}: {:?}", drivers[who].events());
+        };
+        drivers[i].feed(wake);
+    }
+}
