@@ -56,6 +56,61 @@ struct Leg {
     conn: ConnId,
 }
 
+/// A forwarded request waiting on its legs (a MESSAGE relay or an INVITE relay).
+trait Forked {
+    /// The branches of the legs still waiting for a final response.
+    fn pending(&mut self) -> &mut HashSet<String>;
+}
+
+/// One leg of a forwarded request.
+trait ForkLeg {
+    fn relay(&self) -> u64;
+    fn conn(&self) -> ConnId;
+}
+
+impl Forked for Relay {
+    fn pending(&mut self) -> &mut HashSet<String> {
+        &mut self.pending
+    }
+}
+
+impl ForkLeg for Leg {
+    fn relay(&self) -> u64 {
+        self.relay
+    }
+    fn conn(&self) -> ConnId {
+        self.conn
+    }
+}
+
+/// The flow `conn` closed: its legs are forgotten and count as not answering.
+/// Returns the relays left with no leg pending, for the caller to finish (a relay
+/// may appear twice; finishing is idempotent).
+fn legs_lost<L: ForkLeg, R: Forked>(
+    legs: &mut HashMap<String, L>,
+    relays: &mut HashMap<u64, R>,
+    conn: ConnId,
+) -> Vec<u64> {
+    let gone: Vec<(String, u64)> = legs
+        .iter()
+        .filter(|(_, l)| l.conn() == conn)
+        .map(|(b, l)| (b.clone(), l.relay()))
+        .collect();
+    let mut done = Vec::new();
+    for (branch, relay) in gone {
+        legs.remove(&branch);
+        let empty = relays.get_mut(&relay).is_some_and(|r| {
+            let pending = r.pending();
+            pending.remove(&branch);
+            pending.is_empty()
+        });
+        if empty {
+            done.push(relay);
+        }
+    }
+    done
+}
+
 /// Every relay in progress.
 #[derive(Debug, Default)]
 pub(crate) struct Proxy {
@@ -396,21 +451,8 @@ impl Proxy {
         im_server: &mut ImServer,
         registrar: &Registrar,
     ) {
-        let gone: Vec<(String, u64)> = self
-            .legs
-            .iter()
-            .filter(|(_, l)| l.conn == conn)
-            .map(|(b, l)| (b.clone(), l.relay))
-            .collect();
-        for (branch, relay) in gone {
-            self.legs.remove(&branch);
-            let done = self.relays.get_mut(&relay).is_some_and(|r| {
-                r.pending.remove(&branch);
-                r.pending.is_empty()
-            });
-            if done {
-                self.finish(cx, relay, im_server, registrar);
-            }
+        for relay in legs_lost(&mut self.legs, &mut self.relays, conn) {
+            self.finish(cx, relay, im_server, registrar);
         }
     }
 }

@@ -76,6 +76,21 @@ struct InviteLeg {
     forwarded: Message,
 }
 
+impl super::Forked for InviteRelay {
+    fn pending(&mut self) -> &mut HashSet<String> {
+        &mut self.pending
+    }
+}
+
+impl super::ForkLeg for InviteLeg {
+    fn relay(&self) -> u64 {
+        self.relay
+    }
+    fn conn(&self) -> ConnId {
+        self.conn
+    }
+}
+
 /// One request inside a dialog, forwarded and waiting for its answer.
 #[derive(Debug)]
 struct DialogHop {
@@ -529,21 +544,8 @@ impl SessionProxy {
     /// The flow `conn` closed: its INVITE legs count as not answering (and
     /// the caller of an INVITE it sent gets nothing more).
     pub fn close(&mut self, cx: &mut Cx<'_>, conn: ConnId) {
-        let gone: Vec<(String, u64)> = self
-            .legs
-            .iter()
-            .filter(|(_, l)| l.conn == conn)
-            .map(|(b, l)| (b.clone(), l.relay))
-            .collect();
-        for (leg, relay) in gone {
-            self.legs.remove(&leg);
-            let done = self.invites.get_mut(&relay).is_some_and(|r| {
-                r.pending.remove(&leg);
-                r.pending.is_empty()
-            });
-            if done {
-                self.finish(cx, relay);
-            }
+        for relay in super::legs_lost(&mut self.legs, &mut self.invites, conn) {
+            self.finish(cx, relay);
         }
         let hops: Vec<u64> = self
             .hops
