@@ -46,7 +46,77 @@ const COMMANDS = Object.freeze([
   'register', 'unregister', 'publishServiceSettings', 'removeServiceSettings', 'fetchServiceSettings',
   'watchServiceSettings', 'unwatchServiceSettings', 'fetchHistory', 'sendMessage',
   'markDisplayed', 'setComposing',
+  // The core's commands of large messages and chat sessions (ChatSession wraps the chat ones).
+  'sendLargeMessage', 'startChat', 'acceptChat', 'rejectChat', 'chatSend', 'chatComposing', 'closeChat',
 ]);
+/** Runs one of COMMANDS as the core has it (the worker's way in; not API). */
+const RUN = Symbol.for('imsip.run');
+/** A client whose `chat` and `invitation` events stay raw (the worker's, which forwards them). */
+const RAW_EVENTS = Symbol.for('imsip.rawEvents');
+/** How the client hands a chat session its events. */
+const DELIVER = Symbol('imsip.deliver');
+/** At most this many chat ids keep events that came before their ChatSession. */
+const EARLY_CHATS = 32;
+
+/**
+ * One MSRP chat session (OMA IM session mode): `client.startChat(to)` or an
+ * invitation's `accept()` gives it. Events: `message`, `composing`, `report`, `ended`.
+ */
+export class ChatSession extends EventTarget {
+  #run;
+  #state = 'open';
+  /** Events wait until the task that made the session is over, so its listeners are added first. */
+  #held = true;
+  #queue;
+
+  constructor(run, chat, peer, early) {
+    super();
+    /** The session's id (the `chat` of the client's events). */
+    this.id = chat;
+    /** The other side's URI. */
+    this.peer = peer;
+    this.#run = run;
+    this.#queue = early;
+    setTimeout(() => {
+      this.#held = false;
+      const queued = this.#queue;
+      this.#queue = [];
+      for (const d of queued) this.#deliver(d);
+    }, 0);
+  }
+
+  /** `'open'` until the `ended` event. */
+  get state() {
+    return this.#state;
+  }
+
+  /** Sends a message (a string as UTF-8 `text/plain`, or bytes with `contentType`); resolves `{ messageId }`. */
+  send(body, options) {
+    return this.#run('chatSend', [this.id, body, options]);
+  }
+
+  /** The user is typing (`true`, on every keystroke) or stopped (`false`): RFC 3994 inside the session. */
+  setComposing(active) {
+    return this.#run('chatComposing', [this.id, active]);
+  }
+
+  /** Ends the session (BYE); resolves when it is answered. */
+  close() {
+    return this.#run('closeChat', [this.id]);
+  }
+
+  [DELIVER](d) {
+    if (this.#held) this.#queue.push(d);
+    else this.#deliver(d);
+  }
+
+  #deliver({ type, chat, ...detail }) {
+    if (type === 'ended') this.#state = 'ended';
+    this.dispatchEvent(new CustomEvent(type, { detail }));
+  }
+
+  get [Symbol.toStringTag]() { return 'ChatSession'; }
+}
 
 /** An ImError from the plain data the worker sent (`{ code, message, status?, reason?, retryAfter? }`). */
 function errorFrom(d) {
@@ -77,6 +147,10 @@ export class ImClient extends EventTarget {
   #closed = false;
   /** Removes the page-lifecycle listeners. */
   #unlisten = null;
+  /** Chat id → ChatSession. */
+  #chats = new Map();
+  /** Chat id → events that came before its ChatSession was made. */
+  #early = new Map();
 
   constructor(options) {
     super();
@@ -94,7 +168,7 @@ export class ImClient extends EventTarget {
     this.#listenLifecycle();
   }
 
-  #makeCore(options, emit = (type, detail) => this.dispatchEvent(new CustomEvent(type, { detail }))) {
+  #makeCore(options, emit = (type, detail) => this.#dispatch(type, detail)) {
     try {
       return new ImClientCore(options, emit);
     } catch (e) {
@@ -209,8 +283,52 @@ export class ImClient extends EventTarget {
         for (const [capture, isOnce] of byCapture) if (isOnce) once.push([listener, capture]);
       }
     }
-    this.dispatchEvent(new CustomEvent(type, { detail }));
+    this.#dispatch(type, detail);
     for (const [listener, capture] of once) this.#untrackTrace(listener, capture);
+  }
+
+  /** Dispatches a core event: chat events go to their ChatSession, invitations get accept/reject. */
+  #dispatch(type, detail) {
+    if (this[RAW_EVENTS] !== true) {
+      if (type === 'chat') {
+        this.#toSession(detail);
+        return;
+      }
+      if (type === 'invitation') {
+        const id = detail.chat;
+        detail.accept = () => this.#run('acceptChat', [id]).then((r) => this.#session(r));
+        detail.reject = (status) => this.#run('rejectChat', [id, status]);
+      }
+    }
+    this.dispatchEvent(new CustomEvent(type, { detail }));
+  }
+
+  #toSession(detail) {
+    const session = this.#chats.get(detail.chat);
+    if (session) {
+      if (detail.type === 'ended') this.#chats.delete(detail.chat);
+      session[DELIVER](detail);
+      return;
+    }
+    // Its ChatSession is made when the promise of startChat/accept settles: keep the
+    // events till then (a few sessions' worth: a shared client's other tabs' are never claimed).
+    let early = this.#early.get(detail.chat);
+    if (!early) {
+      if (this.#early.size >= EARLY_CHATS) this.#early.delete(this.#early.keys().next().value);
+      this.#early.set(detail.chat, (early = []));
+    }
+    if (early.length < 1024) early.push(detail);
+  }
+
+  /** The ChatSession of `{ chat, peer }` (what startChat and accept resolve with in the core). */
+  #session({ chat, peer }) {
+    const existing = this.#chats.get(chat);
+    if (existing) return existing;
+    const early = this.#early.get(chat) ?? [];
+    this.#early.delete(chat);
+    const session = new ChatSession((method, args) => this.#run(method, args), chat, peer, early);
+    if (!early.some((d) => d.type === 'ended')) this.#chats.set(chat, session);
+    return session;
   }
 
   // While shared, the worker sends `trace` events (every frame) only to tabs that listen.
@@ -311,6 +429,24 @@ export class ImClient extends EventTarget {
 
   setComposing(to, active) {
     return this.#run('setComposing', [to, active]);
+  }
+
+  /** OMA IM large-message mode: an MSRP session carries `body` (string, Uint8Array or Blob). */
+  sendLargeMessage(to, body, options) {
+    if (typeof Blob === 'function' && body instanceof Blob) {
+      return body.arrayBuffer().then((b) => this.#run('sendLargeMessage', [to, new Uint8Array(b), options]));
+    }
+    return this.#run('sendLargeMessage', [to, body, options]);
+  }
+
+  /** Invites `to` to a chat session (OMA IM session mode); resolves with its ChatSession once accepted. */
+  startChat(to) {
+    return this.#run('startChat', [to]).then((r) => this.#session(r));
+  }
+
+  /** One of COMMANDS, run as the core has it (for the worker; not API). */
+  [RUN](method, args) {
+    return this.#run(method, args);
   }
 
   /**

@@ -86,6 +86,12 @@ class Host {
     const host = this;
     // Every event the client dispatches, whatever its type, goes to the tabs.
     this.client = new (class extends ImClient {
+      // `chat` and `invitation` go to the tabs as they are: each tab's ImClient makes
+      // its own ChatSessions and invitation handlers.
+      get [Symbol.for('imsip.rawEvents')]() {
+        return true;
+      }
+
       dispatchEvent(event) {
         host.#forward(event.type, event.detail);
         return super.dispatchEvent(event);
@@ -234,7 +240,7 @@ function handle(port, host, m) {
         reply({ error: { code: 'bad_input', message: `invalid input: no command ${String(m.method)}` } });
         return;
       }
-      host.client[m.method](...(Array.isArray(m.args) ? m.args : [])).then(
+      host.client[Symbol.for('imsip.run')](m.method, Array.isArray(m.args) ? m.args : []).then(
         (value) => reply({ value }),
         (e) => reply({ error: errorData(e) }),
       );

@@ -21,6 +21,7 @@
 #![warn(missing_docs)]
 
 pub mod auth;
+pub mod client;
 pub mod im;
 pub mod message;
 pub mod msrp;

@@ -1,22 +1,23 @@
-//! `ImClientCore`: one [`UserAgent`] driven by a WebSocket, one timer and the
-//! app's commands.
+//! `ImClientCore`: one [`Client`] (the user agent and its MSRP sessions) driven by
+//! a WebSocket, one more per MSRP session, one timer and the app's commands.
 //!
 //! Every entry (a command, a socket event, the timer) does the same: feed the user
 //! agent while holding the state, drain `poll_output` (send frames, open or close the
 //! socket, re-arm the timer), release the state, and only then run JS callbacks
 //! (events, promise settlement), so a listener may call back into the client.
 
+use super::chat::MsrpSocket;
 use super::error::{from_ua, js_error};
 use super::obj::{str_array, Fields, Obj};
 use super::options::{self, Options};
 use super::settings;
 use crate::auth::RandomSource;
+use crate::client::{Client, Output};
 use crate::im::imdn::{DispositionRequest, Kind};
 use crate::ua::Fifo;
 use crate::ua::{
-    ConnectionState, Event, Input, MessageOptions, OpId, Outcome, Output, PolicyOutcome,
-    PublicationState, Registration, RegistrationState, SessionEvent, SettingsSource, UaError,
-    UserAgent,
+    ConnectionState, Event, Input, MessageOptions, OpId, Outcome, PolicyOutcome, PublicationState,
+    Registration, RegistrationState, SettingsSource, UaError,
 };
 use js_sys::{Function, Promise, Reflect, Uint8Array};
 use std::cell::RefCell;
@@ -67,28 +68,32 @@ struct Callbacks {
     timer: Closure<dyn FnMut()>,
 }
 
-struct State {
-    ua: UserAgent,
+pub(super) struct State {
+    pub(super) client: Client,
     aor: String,
     server: String,
     web_socket: Option<Function>,
     socket: Option<WebSocket>,
+    /// One WebSocket per MSRP session (subprotocol `msrp`).
+    pub(super) msrp_sockets: Vec<MsrpSocket>,
+    /// The shared state itself, for the handlers of MSRP sockets made later.
+    pub(super) weak: Weak<Shared>,
     timer: Option<JsValue>,
     callbacks: Option<Callbacks>,
     /// OpId → (resolve, reject) of the promise returned for it.
     /// The promises of operations in flight, by op id (few at a time: a vector).
-    pending: Vec<(u64, Function, Function)>,
+    pub(super) pending: Vec<(u64, Function, Function)>,
 }
 
 /// JS work decided while the state was held, run after releasing it.
-enum Action {
+pub(super) enum Action {
     Emit(&'static str, JsValue),
     Settle(Function, JsValue),
 }
 
 type Deferred = (Vec<Action>, Box<dyn FnOnce(&mut State)>);
 
-struct Shared {
+pub(super) struct Shared {
     state: RefCell<State>,
     /// Work that arrived while the state was held (a socket or constructor that
     /// calls back synchronously): run by the holder before it lets go.
@@ -104,7 +109,7 @@ pub struct ImClientCore {
     shared: Rc<Shared>,
 }
 
-fn trace(direction: &str, text: &str) -> Action {
+pub(super) fn trace(direction: &str, text: &str) -> Action {
     let o = Obj::new();
     o.str("direction", direction)
         .str("text", text)
@@ -128,7 +133,7 @@ fn registration_info(r: &Registration) -> Obj {
     o
 }
 
-fn outcome(aor: &str, o: Outcome) -> JsValue {
+pub(super) fn outcome(aor: &str, o: Outcome) -> JsValue {
     match o {
         Outcome::Registered(r) => {
             let o = registration_info(&r);
@@ -180,7 +185,7 @@ fn outcome(aor: &str, o: Outcome) -> JsValue {
             o.opt_bool("sent", Some(sent));
             o.done()
         }
-        // No JS session API yet (issue 18 item 4): nothing starts these.
+        // The client (src/client) owns every SIP session: never the app's ops.
         Outcome::SessionEstablished { .. } | Outcome::SessionEnded => JsValue::UNDEFINED,
     }
 }
@@ -188,17 +193,20 @@ fn outcome(aor: &str, o: Outcome) -> JsValue {
 impl State {
     /// The monotonic time for the user agent; tells it the wall clock as well (for
     /// CPIM and IMDN `DateTime`s), which the host may have set since.
-    fn now(&mut self) -> u64 {
+    pub(super) fn now(&mut self) -> u64 {
         let now = now();
-        self.ua.set_wall_clock(now, date_now().max(0.0) as u64);
+        self.client.set_clock(now, date_now().max(0.0) as u64);
         now
     }
 
     /// Drains the user agent's outputs into socket and timer work (done here) and
     /// JS callbacks (returned).
     fn drain(&mut self, actions: &mut Vec<Action>) {
-        while let Some(out) = self.ua.poll_output() {
+        while let Some(out) = self.client.poll_output() {
             match out {
+                Output::MsrpConnect { channel, url } => self.connect_msrp(channel, &url),
+                Output::MsrpTransmit(channel, bytes) => self.send_msrp(channel, &bytes, actions),
+                Output::MsrpClose(channel) => self.close_msrp(channel),
                 Output::Transmit(frame) => {
                     actions.push(trace("out", &frame));
                     if let Some(s) = &self.socket {
@@ -210,9 +218,14 @@ impl State {
                 Output::Connect => self.connect(),
                 Output::Close => self.drop_socket(),
                 Output::Timeout(at) => self.arm(at),
-                Output::Event(e) => self.event(e, actions),
+                Output::Event(e) => self.client_event(e, actions),
             }
         }
+    }
+
+    /// The WebSocket constructor the app gave, if any.
+    pub(super) fn web_socket(&self) -> Option<Function> {
+        self.web_socket.clone()
     }
 
     fn connect(&mut self) {
@@ -239,7 +252,7 @@ impl State {
                 // No WebSocket in this context, or the URL was refused: the flow
                 // failed (the user agent reports it and retries with backoff).
                 let now = self.now();
-                self.ua.handle_input(now, Input::Disconnected);
+                self.client.handle_input(now, Input::Disconnected);
             }
         }
     }
@@ -272,7 +285,7 @@ impl State {
         }
     }
 
-    fn event(&mut self, e: Event, actions: &mut Vec<Action>) {
+    pub(super) fn event(&mut self, e: Event, actions: &mut Vec<Action>) {
         let (kind, detail) = match e {
             Event::Completed { op, result } => {
                 let at = self.pending.iter().position(|(id, ..)| *id == op.0);
@@ -401,16 +414,7 @@ impl State {
                 o.str("reason", &reason);
                 ("dropped", o.done())
             }
-            // No JS session API yet (issue 18 item 4): invitations go unanswered
-            // until the caller or the core gives up.
-            Event::Session(SessionEvent::Invitation { session, .. }) => {
-                // The JS API has no sessions yet (MSRP, issue 18): refuse at once, as
-                // the 405 of before did, instead of leaving the caller ringing. 488:
-                // the session offered is not acceptable here (RFC 3261 §21.4.26).
-                let now = self.now();
-                let _ = self.ua.reject_session(now, session, 488);
-                return;
-            }
+            // The client (src/client) keeps every SIP session to itself.
             Event::Session(_) => return,
         };
         actions.push(Action::Emit(kind, detail));
@@ -423,7 +427,11 @@ impl Shared {
     /// state is held further up the stack.
     // Not generic (a `dyn` step): one copy of this body in the wasm, not one per
     // command.
-    fn run(&self, first: Vec<Action>, f: &mut dyn FnMut(&mut State)) -> Result<(), Vec<Action>> {
+    pub(super) fn run(
+        &self,
+        first: Vec<Action>,
+        f: &mut dyn FnMut(&mut State),
+    ) -> Result<(), Vec<Action>> {
         let mut actions = first;
         {
             let Ok(mut st) = self.state.try_borrow_mut() else {
@@ -453,7 +461,7 @@ impl Shared {
     }
 
     /// [`Shared::run`], deferring `f` when the state is held.
-    fn with(&self, first: Vec<Action>, f: impl FnOnce(&mut State) + 'static) {
+    pub(super) fn with(&self, first: Vec<Action>, f: impl FnOnce(&mut State) + 'static) {
         let mut once = Some(f);
         let ran = self.run(first, &mut |st| {
             if let Some(f) = once.take() {
@@ -468,7 +476,7 @@ impl Shared {
     fn input(&self, first: Vec<Action>, input: Input<'static>) {
         self.with(first, move |st| {
             let now = st.now();
-            st.ua.handle_input(now, input);
+            st.client.handle_input(now, input);
         });
     }
 
@@ -476,7 +484,7 @@ impl Shared {
         let first = vec![trace("in", &text)];
         self.with(first, move |st| {
             let now = st.now();
-            st.ua.handle_input(now, Input::Frame(&text));
+            st.client.handle_input(now, Input::Frame(&text));
         });
     }
 }
@@ -515,7 +523,7 @@ fn make_callbacks(weak: &Weak<Shared>) -> Callbacks {
                 // onerror and onclose both land here: only the first counts.
                 st.drop_socket();
                 let now = st.now();
-                st.ua.handle_input(now, Input::Disconnected);
+                st.client.handle_input(now, Input::Disconnected);
             });
         }
     });
@@ -549,7 +557,11 @@ impl ImClientCore {
     /// idle client: nothing is sent before the first command.
     #[wasm_bindgen(constructor)]
     pub fn new(options: JsValue, emit: Function) -> Result<ImClientCore, JsValue> {
-        let Options { config, web_socket } = options::read(&options).map_err(|e| from_ua(&e))?;
+        let Options {
+            config,
+            msrp,
+            web_socket,
+        } = options::read(&options).map_err(|e| from_ua(&e))?;
         if web_socket.is_none()
             && !Reflect::get(&js_sys::global(), &"WebSocket".into()).is_ok_and(|w| w.is_function())
         {
@@ -570,11 +582,13 @@ impl ImClientCore {
         let aor = config.aor.as_str().to_owned();
         let server = config.server.clone();
         let state = State {
-            ua: UserAgent::new(config, Box::new(CryptoRandom)),
+            client: Client::new(config, msrp, Box::new(|| Box::new(CryptoRandom))),
             aor,
             server,
             web_socket,
             socket: None,
+            msrp_sockets: Vec::new(),
+            weak: Weak::new(),
             timer: None,
             callbacks: None,
             pending: Vec::new(),
@@ -586,14 +600,18 @@ impl ImClientCore {
         });
         let cbs = make_callbacks(&Rc::downgrade(&shared));
         shared.state.borrow_mut().callbacks = Some(cbs);
+        shared.state.borrow_mut().weak = Rc::downgrade(&shared);
         Ok(ImClientCore { shared })
     }
 
-    fn command(&self, f: &mut dyn FnMut(&mut UserAgent, u64) -> Result<OpId, UaError>) -> Promise {
+    pub(super) fn command(
+        &self,
+        f: &mut dyn FnMut(&mut Client, u64) -> Result<OpId, UaError>,
+    ) -> Promise {
         let mut result = None;
         let _ = self.shared.run(Vec::new(), &mut |st| {
             let now = st.now();
-            result = Some(match f(&mut st.ua, now) {
+            result = Some(match f(&mut st.client, now) {
                 Err(e) => Promise::reject(&from_ua(&e)),
                 Ok(op) => {
                     let pending = &mut st.pending;
@@ -612,39 +630,39 @@ impl ImClientCore {
 
     /// Registers; resolves with `{expires, contacts, serviceRoute, associatedUris}`.
     pub fn register(&self) -> Promise {
-        self.command(&mut |ua, now| Ok(ua.register(now)))
+        self.command(&mut |c, now| Ok(c.ua().register(now)))
     }
 
     /// Unregisters (Expires 0).
     pub fn unregister(&self) -> Promise {
-        self.command(&mut |ua, now| Ok(ua.unregister(now)))
+        self.command(&mut |c, now| Ok(c.ua().unregister(now)))
     }
 
     /// Publishes settings; resolves with `{etag, expires}`.
     #[wasm_bindgen(js_name = publishServiceSettings)]
     pub fn publish_service_settings(&self, settings: JsValue, options: JsValue) -> Promise {
         let aor = self.aor();
-        self.command(&mut |ua, now| {
+        self.command(&mut |c, now| {
             let doc = settings::from_js(&settings, "settings", Some(&aor))?;
             let mut expires = None;
             if !options.is_undefined() {
                 let f = Fields::new(&options, "options", &["expires"])?;
                 expires = f.integer("expires", 1, u32::MAX)?;
             }
-            Ok(ua.publish_settings(now, &doc, expires))
+            Ok(c.ua().publish_settings(now, &doc, expires))
         })
     }
 
     /// Removes our publication.
     #[wasm_bindgen(js_name = removeServiceSettings)]
     pub fn remove_service_settings(&self) -> Promise {
-        self.command(&mut |ua, now| Ok(ua.remove_settings(now)))
+        self.command(&mut |c, now| Ok(c.ua().remove_settings(now)))
     }
 
     /// One-shot fetch; resolves with a settings object or `null`.
     #[wasm_bindgen(js_name = fetchServiceSettings)]
     pub fn fetch_service_settings(&self) -> Promise {
-        self.command(&mut |ua, now| Ok(ua.fetch_settings(now)))
+        self.command(&mut |c, now| Ok(c.ua().fetch_settings(now)))
     }
 
     /// Checks the flow at once (page visible again, resumed, back online): see
@@ -653,7 +671,7 @@ impl ImClientCore {
     pub fn check_flow(&self) {
         let _ = self.shared.run(Vec::new(), &mut |st| {
             let now = st.now();
-            st.ua.check_flow(now);
+            st.client.ua().check_flow(now);
         });
     }
 
@@ -662,7 +680,7 @@ impl ImClientCore {
     pub fn set_online(&self, online: bool) {
         let _ = self.shared.run(Vec::new(), &mut |st| {
             let now = st.now();
-            st.ua.set_online(now, online);
+            st.client.ua().set_online(now, online);
         });
     }
 
@@ -670,26 +688,26 @@ impl ImClientCore {
     /// since?, limit? }`); resolves with the messages, oldest first.
     #[wasm_bindgen(js_name = fetchHistory)]
     pub fn fetch_history(&self, query: JsValue) -> Promise {
-        self.command(&mut |ua, now| Ok(ua.fetch_history(now, history_query(&query)?)))
+        self.command(&mut |c, now| Ok(c.ua().fetch_history(now, history_query(&query)?)))
     }
 
     /// Starts watching; resolves with `{expires}`.
     #[wasm_bindgen(js_name = watchServiceSettings)]
     pub fn watch_service_settings(&self) -> Promise {
-        self.command(&mut |ua, now| Ok(ua.watch_settings(now)))
+        self.command(&mut |c, now| Ok(c.ua().watch_settings(now)))
     }
 
     /// Ends the watch.
     #[wasm_bindgen(js_name = unwatchServiceSettings)]
     pub fn unwatch_service_settings(&self) -> Promise {
-        self.command(&mut |ua, now| Ok(ua.unwatch_settings(now)))
+        self.command(&mut |c, now| Ok(c.ua().unwatch_settings(now)))
     }
 
     /// Sends a pager-mode MESSAGE; `body` is a string (sent as UTF-8) or a
     /// `Uint8Array`. Resolves with `{status, reason}`.
     #[wasm_bindgen(js_name = sendMessage)]
     pub fn send_message(&self, to: JsValue, body: JsValue, options: JsValue) -> Promise {
-        self.command(&mut |ua, now| {
+        self.command(&mut |c, now| {
             let to = to
                 .as_string()
                 .ok_or_else(|| UaError::BadInput("to: must be a string".into()))?;
@@ -710,7 +728,7 @@ impl ImClientCore {
                     opts.imdn = imdn_request(&names)?;
                 }
             }
-            Ok(ua.send_message_with(now, &to, &bytes, &opts))
+            Ok(c.send_message(now, &to, bytes, &opts))
         })
     }
 
@@ -719,7 +737,7 @@ impl ImClientCore {
     /// `{ sent }`: `false` when none was due.
     #[wasm_bindgen(js_name = markDisplayed)]
     pub fn mark_displayed(&self, message: JsValue) -> Promise {
-        self.command(&mut |ua, now| {
+        self.command(&mut |c, now| {
             let id = match message.as_string() {
                 Some(id) => id,
                 None if message.is_object() => Reflect::get(&message, &"messageId".into())
@@ -737,7 +755,7 @@ impl ImClientCore {
                     ))
                 }
             };
-            Ok(ua.mark_displayed(now, &id))
+            Ok(c.ua().mark_displayed(now, &id))
         })
     }
 
@@ -746,14 +764,22 @@ impl ImClientCore {
     /// 3994 says.
     #[wasm_bindgen(js_name = setComposing)]
     pub fn set_composing(&self, to: JsValue, active: JsValue) -> Promise {
+        self.immediate(&mut |c, now| match (to.as_string(), active.as_bool()) {
+            (Some(to), Some(active)) => c.ua().set_composing(now, &to, active),
+            (None, _) => Err(UaError::BadInput("to: must be a string".into())),
+            (_, None) => Err(UaError::BadInput("active: must be a boolean".into())),
+        })
+    }
+
+    /// A command that is done at once: a promise already settled.
+    pub(super) fn immediate(
+        &self,
+        f: &mut dyn FnMut(&mut Client, u64) -> Result<(), UaError>,
+    ) -> Promise {
         let mut result = Err(UaError::InvalidState("the client is busy".into()));
         let _ = self.shared.run(Vec::new(), &mut |st| {
             let now = st.now();
-            result = match (to.as_string(), active.as_bool()) {
-                (Some(to), Some(active)) => st.ua.set_composing(now, &to, active),
-                (None, _) => Err(UaError::BadInput("to: must be a string".into())),
-                (_, None) => Err(UaError::BadInput("active: must be a boolean".into())),
-            };
+            result = f(&mut st.client, now);
         });
         match result {
             Ok(()) => Promise::resolve(&JsValue::UNDEFINED),
@@ -766,7 +792,8 @@ impl ImClientCore {
     pub fn close(&self) {
         self.shared.with(Vec::new(), |st| {
             let now = st.now();
-            st.ua.close(now);
+            st.client.close(now);
+            st.msrp_sockets.clear();
             // Free the callbacks first: the outputs still to drain (Close, a last
             // Timeout) then find nothing to re-arm.
             st.callbacks = None;
@@ -780,26 +807,26 @@ impl ImClientCore {
     /// The `+sip.instance` URN in use: persist it and pass it back as `instanceId`.
     #[wasm_bindgen(getter, js_name = instanceId)]
     pub fn instance_id(&self) -> String {
-        self.read(|st| st.ua.instance_id().to_owned())
+        self.read(|st| st.client.ua_ref().instance_id().to_owned())
     }
 
     /// The registration Call-ID: persist it and pass it back as `callId`.
     #[wasm_bindgen(getter, js_name = callId)]
     pub fn call_id(&self) -> String {
-        self.read(|st| st.ua.registration_call_id().to_owned())
+        self.read(|st| st.client.ua_ref().registration_call_id().to_owned())
     }
 
     /// The last accepted AKA sequence number (hex), to persist as `aka.sqn`.
     #[wasm_bindgen(getter, js_name = akaSqn)]
     pub fn aka_sqn(&self) -> Option<String> {
-        self.read(|st| st.ua.aka_sqn().map(|s| format!("{s:012x}")))
+        self.read(|st| st.client.ua_ref().aka_sqn().map(|s| format!("{s:012x}")))
     }
 
     /// The last registration state and the registrar's answer.
     #[wasm_bindgen(getter)]
     pub fn registration(&self) -> JsValue {
         self.read(|st| {
-            let r = st.ua.registration();
+            let r = st.client.ua_ref().registration();
             let o = registration_info(&r);
             o.str("state", registration_state(r.state));
             o.done()

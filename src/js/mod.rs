@@ -28,6 +28,7 @@
 //! needs no serde code in the wasm. `parseMessage` returns an index of offsets
 //! into the caller's string instead (see `parse.rs`). Build and tests: `js/build.sh`, `js/test.sh`; tests in `tests/js.rs`.
 
+mod chat;
 mod client;
 mod error;
 mod obj;

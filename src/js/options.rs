@@ -3,6 +3,8 @@
 use super::obj::Fields;
 use super::settings;
 use crate::auth::{hex_decode, AkaKeys, Credentials, Key, OpOrOpc};
+use crate::client::{relay_uri, MsrpConfig};
+use crate::msrp::MsrpUri;
 use crate::ua::{Config, PublishPolicy, UaError};
 use js_sys::Function;
 use wasm_bindgen::JsValue;
@@ -29,11 +31,16 @@ const KEYS: &[&str] = &[
     "autoDelivery",
     "composingRefresh",
     "composingIdleTimeout",
+    "msrpRelay",
+    "largeMessageThreshold",
+    "maxLargeMessageSize",
 ];
 
 /// What the binding needs besides the user agent's configuration.
 pub(crate) struct Options {
     pub config: Config,
+    /// The MSRP relay and limits (large messages, chat sessions).
+    pub msrp: Option<MsrpConfig>,
     /// The WebSocket constructor to use instead of the global one.
     pub web_socket: Option<Function>,
 }
@@ -193,6 +200,64 @@ pub(crate) fn read(value: &JsValue) -> Result<Options, UaError> {
             }
         };
     }
+    let msrp = msrp(&f, &config)?;
     let web_socket = f.function("webSocket")?;
-    Ok(Options { config, web_socket })
+    Ok(Options {
+        config,
+        msrp,
+        web_socket,
+    })
+}
+
+/// The MSRP relay (`msrpRelay`: a `ws(s)://` URL, or `{ url, uri }` when its MSRP
+/// URI is not the one its URL gives; default: the server's origin with path
+/// `/msrp`), with copies of the password or HA1 (AKA answers no MSRP relay), and
+/// the large-message limits.
+fn msrp(f: &Fields<'_>, config: &Config) -> Result<Option<MsrpConfig>, UaError> {
+    use crate::auth::CredentialSecret;
+    let credentials = config.credentials.as_ref().and_then(|c| match &c.secret {
+        CredentialSecret::Password(p) => Some(Credentials::password(
+            c.username.clone(),
+            p.expose().to_vec(),
+        )),
+        CredentialSecret::Ha1(h) => Some(Credentials::ha1(
+            c.username.clone(),
+            &String::from_utf8_lossy(h.expose()),
+        )),
+        CredentialSecret::Aka(_) => None,
+    });
+    let (url, uri) = match f.get("msrpRelay") {
+        None => (default_relay(&config.server), None),
+        Some(v) if v.is_string() => (v.as_string().unwrap_or_default(), None),
+        Some(v) => {
+            let r = Fields::new(&v, "msrpRelay", &["url", "uri"])?;
+            (r.required_string("url")?, r.string("uri")?)
+        }
+    };
+    let mut m = MsrpConfig::new(url.trim(), credentials)?;
+    if let Some(uri) = uri {
+        m.relay = MsrpUri::parse(uri.trim()).map_err(|e| bad(format!("msrpRelay.uri: {e}")))?;
+    } else {
+        m.relay = relay_uri(url.trim())?;
+    }
+    if let Some(t) = f.integer("largeMessageThreshold", 0, u32::MAX)? {
+        m.large_message_threshold = t as usize;
+    }
+    if let Some(max) = f.number(
+        "maxLargeMessageSize",
+        1.0,
+        2f64.powi(40),
+        "a number of bytes from 1 to 2^40",
+    )? {
+        m.max_large_message_size = max as u64;
+    }
+    Ok(Some(m))
+}
+
+/// `ws(s)://host[:port]/msrp` for the server `ws(s)://host[:port]/...`: devcore's
+/// relay; Kamailio with `sub_protocols` 3 takes any path.
+fn default_relay(server: &str) -> String {
+    let (scheme, rest) = server.split_once("://").unwrap_or(("ws", server));
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or(rest);
+    format!("{scheme}://{authority}/msrp")
 }

@@ -359,7 +359,7 @@ fn stable_token(seed: &str, salt: u8, n: usize) -> String {
 }
 
 /// A random token of lowercase letters and digits (tags, branches, Call-IDs).
-pub(super) fn token(rng: &mut dyn RandomSource, n: usize) -> String {
+pub(crate) fn token(rng: &mut dyn RandomSource, n: usize) -> String {
     const ALPHABET: &[u8; 36] = b"abcdefghijklmnopqrstuvwxyz0123456789";
     let mut buf = vec![0u8; n];
     rng.fill(&mut buf);

@@ -90,6 +90,7 @@ mod work;
 pub use agent::UserAgent;
 pub use api::*;
 pub use config::*;
+pub(crate) use context::token as random_token;
 pub use error::*;
 #[cfg(target_arch = "wasm32")]
 pub(crate) use work::Fifo;

@@ -1,0 +1,130 @@
+// The MSRP scenarios of issue 18, run by js/test/msrp.test.mjs (devcore's relay) and
+// js/interop/msrp.test.mjs (Kamailio's msrp module): two registered ImClients of the
+// built package, `alice` and `bob`.
+import assert from 'node:assert/strict';
+import { loadImsip } from './client.mjs';
+
+const { ImError } = await loadImsip();
+
+/** The next `type` event of `target` that passes `filter`. */
+export function nextEvent(target, type, filter = () => true) {
+  return new Promise((resolve) => {
+    const on = (e) => {
+      if (!filter(e.detail)) return;
+      target.removeEventListener(type, on);
+      resolve(e.detail);
+    };
+    target.addEventListener(type, on);
+  });
+}
+
+/** 1 MiB of every byte value, in an order that shows a misplaced chunk. */
+export function mebibyte() {
+  const body = new Uint8Array(1024 * 1024);
+  for (let i = 0; i < body.length; i++) body[i] = (i * 7 + (i >> 11)) & 0xff;
+  return body;
+}
+
+/**
+ * A 1 MiB binary body in large-message mode, byte-exact, with progress events; then a
+ * long text through `sendMessage`, which switches to large-message mode by itself.
+ */
+export async function largeMessageScenario(alice, bob) {
+  const body = mebibyte();
+  const progress = [];
+  const onProgress = (e) => progress.push(e.detail);
+  alice.addEventListener('progress', onProgress);
+  const arrived = nextEvent(bob, 'message', (d) => d.largeMessage);
+  const result = await alice.sendLargeMessage('sip:bob@imsip.test', body, { contentType: 'application/octet-stream' });
+  alice.removeEventListener('progress', onProgress);
+  assert.equal(result.largeMessage, true);
+  assert.equal(result.bytes, body.length);
+  const got = await arrived;
+  assert.equal(got.from, 'sip:alice@imsip.test');
+  assert.equal(got.contentType, 'application/octet-stream');
+  assert.ok(got.body instanceof Uint8Array, 'a binary body arrives as a Uint8Array');
+  assert.equal(got.body.length, body.length);
+  assert.ok(Buffer.from(got.body).equals(Buffer.from(body)), 'the body arrived byte-exact');
+  assert.ok(progress.length > 1, 'progress events came');
+  assert.ok(progress.every((p, i) => i === 0 || p.bytesSent >= progress[i - 1].bytesSent), 'progress only grows');
+  assert.equal(progress.at(-1).bytesSent, body.length);
+  assert.equal(progress.at(-1).total, body.length);
+
+  // Above the threshold (1300 bytes by default) sendMessage goes in large-message mode.
+  const text = 'é'.repeat(2000);
+  const arrivedText = nextEvent(bob, 'message', (d) => d.largeMessage);
+  const sent = await alice.sendMessage('sip:bob@imsip.test', text);
+  assert.equal(sent.largeMessage, true);
+  const gotText = await arrivedText;
+  assert.equal(gotText.body, text, 'a text/* body arrives as a string');
+  assert.match(gotText.contentType, /^text\/plain/);
+}
+
+/**
+ * A chat session: invitation accepted, 100 messages each way in order with typing
+ * indications, delivery reports, then BYE from `closer`.
+ */
+export async function chatSessionScenario(alice, bob, { closer = 'alice' } = {}) {
+  const invited = nextEvent(bob, 'invitation');
+  const starting = alice.startChat('sip:bob@imsip.test');
+  const invitation = await invited;
+  assert.equal(invitation.from, 'sip:alice@imsip.test');
+  const [a, b] = await Promise.all([starting, invitation.accept()]);
+  assert.equal(a.peer, 'sip:bob@imsip.test');
+  assert.equal(b.peer, 'sip:alice@imsip.test');
+  assert.equal(a.state, 'open');
+
+  const typing = nextEvent(b, 'composing', (d) => d.state === 'active');
+  await a.setComposing(true);
+  await typing;
+
+  const N = 100;
+  const gotByBob = [];
+  const gotByAlice = [];
+  const bobHasAll = new Promise((resolve) => {
+    b.addEventListener('message', (e) => { gotByBob.push(e.detail.body); if (gotByBob.length === N) resolve(); });
+  });
+  const aliceHasAll = new Promise((resolve) => {
+    a.addEventListener('message', (e) => { gotByAlice.push(e.detail.body); if (gotByAlice.length === N) resolve(); });
+  });
+  const reports = [];
+  a.addEventListener('report', (e) => reports.push(e.detail));
+  // A message ends alice's typing for bob.
+  const idle = nextEvent(b, 'composing', (d) => d.state === 'idle');
+  const sends = [];
+  for (let i = 0; i < N; i++) {
+    sends.push(a.send(`from alice ${i}`));
+    sends.push(b.send(`from bob ${i}`));
+  }
+  const results = await Promise.all(sends);
+  assert.ok(results.every((r) => typeof r.messageId === 'string' && r.messageId.length > 0));
+  await Promise.all([bobHasAll, aliceHasAll, idle]);
+  assert.deepEqual(gotByBob, Array.from({ length: N }, (_, i) => `from alice ${i}`));
+  assert.deepEqual(gotByAlice, Array.from({ length: N }, (_, i) => `from bob ${i}`));
+  await until(() => reports.length === N);
+  assert.ok(reports.every((r) => r.status === 'delivered'), 'every message reported delivered');
+
+  // BYE from either side: both see `ended`.
+  const [closing, other] = closer === 'alice' ? [a, b] : [b, a];
+  const endedHere = nextEvent(closing, 'ended');
+  const endedThere = nextEvent(other, 'ended');
+  await closing.close();
+  assert.equal((await endedHere).reason, 'local');
+  assert.equal((await endedThere).reason, 'remote');
+  assert.equal(other.state, 'ended');
+  await assert.rejects(other.send('too late'), (e) => e instanceof ImError && e.code === 'invalid_state');
+}
+
+/** An invitation declined: the caller's startChat rejects with the status. */
+export async function declinedChatScenario(alice, bob) {
+  const invited = nextEvent(bob, 'invitation');
+  const starting = alice.startChat('sip:bob@imsip.test');
+  const invitation = await invited;
+  await invitation.reject(486);
+  await assert.rejects(starting, (e) => e instanceof ImError && e.code === 'rejected' && e.status === 486);
+}
+
+/** Polls `check` each macrotask (no clock involved) until it holds. */
+export async function until(check) {
+  while (!check()) await new Promise((r) => setImmediate(r));
+}

@@ -1,0 +1,68 @@
+// Large messages and chat sessions over MSRP (issue 18) end to end: two ImClients of
+// the built package (pkg/) through imsip-devcore, whose relay at /msrp carries the
+// MSRP sessions (RFC 4976 AUTH, RFC 7977). The scenarios are js/test-lib/msrp.mjs,
+// also run through Kamailio (js/interop/msrp.test.mjs).
+//
+//   cargo build -p imsip-devcore && js/build.sh && node --test js/test/msrp.test.mjs
+import { test, before, after } from 'node:test';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { WebSocket } from 'ws';
+import { loadImsip } from '../test-lib/client.mjs';
+import { USERS, startDevcore } from '../test-lib/devcore.mjs';
+import { freePort, waitForPort } from '../test-lib/net.mjs';
+import { chatSessionScenario, declinedChatScenario, largeMessageScenario } from '../test-lib/msrp.mjs';
+
+const { ImClient } = await loadImsip();
+
+let dir;
+let core;
+let server;
+const clients = [];
+
+before(async () => {
+  dir = mkdtempSync(path.join(tmpdir(), 'imsip-msrp-'));
+  const port = await freePort();
+  server = `ws://127.0.0.1:${port}/sip`;
+  core = startDevcore({ port, db: path.join(dir, 'devcore.sqlite'), stderr: process.env.IMSIP_E2E_LOG ? 'inherit' : 'ignore' });
+  await waitForPort(port);
+});
+
+after(async () => {
+  for (const c of clients) c.close();
+  await core?.stop();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+/** A registered alice and bob, gone when test `t` ends (an invitation forks to every bob registered). */
+async function pair(t) {
+  const made = ['alice', 'bob'].map((u) => new ImClient({ server, publishPolicy: 'never', webSocket: WebSocket, ...USERS[u] }));
+  clients.push(...made);
+  t.after(async () => {
+    await Promise.all(made.map((c) => c.unregister().catch(() => {})));
+    for (const c of made) c.close();
+  });
+  await Promise.all(made.map((c) => c.register()));
+  return made;
+}
+
+test('a 1 MiB binary body in large-message mode arrives byte-exact; sendMessage switches by itself', async (t) => {
+  const [alice, bob] = await pair(t);
+  await largeMessageScenario(alice, bob);
+});
+
+test('a chat session: 100 messages each way with typing and reports, BYE from the caller', async (t) => {
+  const [alice, bob] = await pair(t);
+  await chatSessionScenario(alice, bob, { closer: 'alice' });
+});
+
+test('a chat session ended by the callee', async (t) => {
+  const [alice, bob] = await pair(t);
+  await chatSessionScenario(alice, bob, { closer: 'bob' });
+});
+
+test('a declined invitation rejects startChat with its status', async (t) => {
+  const [alice, bob] = await pair(t);
+  await declinedChatScenario(alice, bob);
+});
