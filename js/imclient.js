@@ -149,6 +149,8 @@ export class ImClient extends EventTarget {
   #unlisten = null;
   /** Chat id → ChatSession. */
   #chats = new Map();
+  /** `invitation` listeners, listener → captures: with none, invitations are declined at once. */
+  #invitationListeners = new Map();
   /** Chat id → events that came before its ChatSession was made. */
   #early = new Map();
 
@@ -298,6 +300,12 @@ export class ImClient extends EventTarget {
         const id = detail.chat;
         detail.accept = () => this.#run('acceptChat', [id]).then((r) => this.#session(r));
         detail.reject = (status) => this.#run('rejectChat', [id, status]);
+        // Nobody to ask (an app of pager messages only): 480 Temporarily Unavailable
+        // at once rather than a caller left ringing (RFC 3261 §21.4.18).
+        if (this.#invitationListeners.size === 0 && this.#port === null) {
+          detail.reject(480).catch(() => {});
+          return;
+        }
       }
     }
     this.dispatchEvent(new CustomEvent(type, { detail }));
@@ -334,11 +342,21 @@ export class ImClient extends EventTarget {
   // While shared, the worker sends `trace` events (every frame) only to tabs that listen.
   addEventListener(type, listener, options) {
     super.addEventListener(type, listener, options);
+    if (type === 'invitation' && listener) {
+      const capture = typeof options === 'boolean' ? options : !!options?.capture;
+      if (!this.#invitationListeners.has(listener)) this.#invitationListeners.set(listener, new Set());
+      this.#invitationListeners.get(listener).add(capture);
+    }
     if (type === 'trace' && listener && this.#port !== null) this.#trackTrace(listener, options);
   }
 
   removeEventListener(type, listener, options) {
     super.removeEventListener(type, listener, options);
+    if (type === 'invitation' && listener) {
+      const captures = this.#invitationListeners.get(listener);
+      captures?.delete(typeof options === 'boolean' ? options : !!options?.capture);
+      if (captures?.size === 0) this.#invitationListeners.delete(listener);
+    }
     if (type === 'trace' && listener && this.#port !== null) {
       this.#untrackTrace(listener, typeof options === 'boolean' ? options : !!options?.capture);
     }

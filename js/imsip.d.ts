@@ -207,6 +207,22 @@ interface ImClientOptionsBase {
    * when it has none; `'always'` publishes them; `'never'` does nothing.
    */
   publishPolicy?: 'if-absent' | 'always' | 'never';
+  /**
+   * The MSRP relay of large messages and chat sessions (RFC 7977: a browser reaches
+   * MSRP only through a relay, authenticating with the SIP password, RFC 4976): its
+   * `ws://`/`wss://` URL, opened with subprotocol `msrp`, or `{ url, uri }` when its
+   * MSRP URI is not `msrp(s)://host:port;ws` of the URL. Default: the server's origin
+   * with path `/msrp` (imsip-devcore's relay; Kamailio with `sub_protocols` 3 takes any
+   * path). AKA-only clients have no MSRP (`invalid_state`; invitations are refused 488).
+   */
+  msrpRelay?: string | { url: string; uri?: string };
+  /** `sendMessage` bodies above this many bytes go in large-message mode (default 1300). */
+  largeMessageThreshold?: number;
+  /**
+   * The largest incoming large message or chat message, in bytes (default 16 MiB): our
+   * SDP's `a=max-size`; a larger one is refused 413.
+   */
+  maxLargeMessageSize?: number;
   /** WebSocket constructor to use instead of the global one (e.g. `ws` in Node < 22). */
   webSocket?: WebSocketConstructor;
   /**
@@ -378,6 +394,44 @@ export interface MessageDetail {
   imdn?: ImdnKind[];
 }
 
+/** A message that came in large-message mode (an MSRP session of its own). */
+export interface LargeMessageDetail {
+  from: string;
+  displayName?: string;
+  to: string;
+  contentType: string;
+  /** A string for `text/*` types (UTF-8), the bytes otherwise. */
+  body: string | Uint8Array;
+  deferred: false;
+  largeMessage: true;
+  /** Pager-mode fields a large message never has. */
+  dateTime?: undefined;
+  messageId?: undefined;
+  imdn?: undefined;
+}
+
+/** More of a large message was taken by the relay. */
+export interface ProgressDetail {
+  /** Names the transfer (one per `sendLargeMessage`). */
+  transfer: number;
+  /** The recipient. */
+  to: string;
+  bytesSent: number;
+  total: number;
+}
+
+/** A peer invites this client to a chat session. */
+export interface InvitationDetail {
+  /** The session's id (the ChatSession's `id` once accepted). */
+  chat: number;
+  from: string;
+  displayName?: string;
+  /** Our relay grants a path, then our 200 goes; resolves once the caller's ACK came. */
+  accept(): Promise<ChatSession>;
+  /** Declines (486 Busy Here, 603 Decline: the default). */
+  reject(status?: number): Promise<void>;
+}
+
 /** Which notification: delivery (RFC 5438 positive/negative delivery), display, processing. */
 export type ImdnKind = 'delivery' | 'display' | 'processing';
 
@@ -420,8 +474,13 @@ export interface ServiceSettingsDetail {
 
 export interface TraceDetail {
   direction: 'in' | 'out';
-  /** The whole frame (never contains a password: digest sends only hashes). */
+  /**
+   * The whole frame (never contains a password: digest sends only hashes). MSRP frames'
+   * binary bodies are shown by their size.
+   */
   text: string;
+  /** `'msrp'` for a frame of an MSRP session; absent for SIP. */
+  protocol?: 'msrp';
   /** When, in milliseconds since the epoch (`Date.now()`). */
   at: number;
 }
@@ -449,7 +508,9 @@ export interface DroppedDetail {
 export interface ImClientEventMap {
   connection: CustomEvent<ConnectionDetail>;
   registration: CustomEvent<RegistrationDetail>;
-  message: CustomEvent<MessageDetail>;
+  message: CustomEvent<MessageDetail | LargeMessageDetail>;
+  progress: CustomEvent<ProgressDetail>;
+  invitation: CustomEvent<InvitationDetail>;
   imdn: CustomEvent<ImdnDetail>;
   composing: CustomEvent<ComposingDetail>;
   servicesettings: CustomEvent<ServiceSettingsDetail>;
@@ -479,6 +540,91 @@ export interface MessageResult {
   reason: string;
   /** With `imdn`: the message's `imdn.Message-ID`, which its `imdn` events name. */
   messageId?: string;
+  /** Sent in large-message mode (the body was over `largeMessageThreshold`). */
+  largeMessage?: true;
+  /** With `largeMessage`: the body's size. */
+  bytes?: number;
+}
+
+export interface LargeMessageResult {
+  /** 200: the receiver's success report covers the whole body. */
+  status: 200;
+  reason: string;
+  largeMessage: true;
+  bytes: number;
+}
+
+export interface ChatMessageDetail {
+  /** The MSRP Message-ID. */
+  messageId: string;
+  contentType: string;
+  /** A string for `text/*` types, the bytes otherwise. */
+  body: string | Uint8Array;
+}
+
+export interface ChatComposingDetail {
+  /** `active` lapses by itself after the peer's refresh; a message from the peer ends it. */
+  state: 'active' | 'idle';
+  /** RFC 3339 UTC, when said. */
+  lastActive?: string;
+}
+
+export interface ChatReportDetail {
+  /** The `messageId` that `send` resolved with. */
+  messageId: string;
+  /** `delivered`: the peer's success report; `failed`: an error after the relay took it. */
+  status: 'delivered' | 'failed';
+  code?: number;
+  reason?: string;
+}
+
+export interface ChatEndedDetail {
+  /**
+   * `local`: `close()`; `remote`: the peer's BYE; `cancelled`: the caller gave up before
+   * it was answered; `transport`: the MSRP connection was lost (a BYE went); `failed`:
+   * the SIP session failed (no ACK, the flow lost).
+   */
+  reason: 'local' | 'remote' | 'cancelled' | 'transport' | 'failed';
+}
+
+export interface ChatSessionEventMap {
+  message: CustomEvent<ChatMessageDetail>;
+  composing: CustomEvent<ChatComposingDetail>;
+  report: CustomEvent<ChatReportDetail>;
+  ended: CustomEvent<ChatEndedDetail>;
+}
+
+/**
+ * A chat session (OMA IM session mode: an INVITE set up an MSRP session both sides
+ * write into). Events that come before the task that made it ends wait for it, so
+ * listeners added right after `await` miss nothing.
+ */
+export class ChatSession extends EventTarget {
+  private constructor();
+  /** The session's id. */
+  readonly id: number;
+  /** The other side's URI. */
+  readonly peer: string;
+  readonly state: 'open' | 'ended';
+  addEventListener<K extends keyof ChatSessionEventMap>(
+    type: K,
+    listener: ((this: ChatSession, ev: ChatSessionEventMap[K]) => void) | { handleEvent(ev: ChatSessionEventMap[K]): void } | null,
+    options?: boolean | AddEventListenerOptions,
+  ): void;
+  removeEventListener<K extends keyof ChatSessionEventMap>(
+    type: K,
+    listener: ((this: ChatSession, ev: ChatSessionEventMap[K]) => void) | { handleEvent(ev: ChatSessionEventMap[K]): void } | null,
+    options?: boolean | EventListenerOptions,
+  ): void;
+  /**
+   * Sends a message (a string as `text/plain;charset=UTF-8`, or bytes with
+   * `contentType`); resolves once the relay took it. A `report` event follows.
+   */
+  send(body: string | Uint8Array, options?: { contentType?: string }): Promise<{ messageId: string }>;
+  /** The user is typing (`true`, on every keystroke) or stopped: RFC 3994 in the session. */
+  setComposing(active: boolean): Promise<void>;
+  /** Ends the session (BYE); resolves once it is answered. */
+  close(): Promise<void>;
 }
 
 export interface SendMessageOptions {
@@ -528,14 +674,29 @@ export class ImClient extends EventTarget {
   fetchHistory(query?: HistoryQuery): Promise<HistoryMessage[]>;
   /** Ends the watch. */
   unwatchServiceSettings(): Promise<void>;
-  /** Pager-mode MESSAGE (`text/plain;charset=UTF-8` unless `contentType`). */
+  /**
+   * Pager-mode MESSAGE (`text/plain;charset=UTF-8` unless `contentType`); a body over
+   * `largeMessageThreshold` bytes goes in large-message mode instead (see
+   * `sendLargeMessage`; `imdn` is not asked for then).
+   */
   sendMessage(to: string, body: string | Uint8Array, options?: SendMessageOptions): Promise<MessageResult>;
+  /**
+   * OMA IM large-message mode: an INVITE with `+g.oma.sip-im.large-message` sets up an
+   * MSRP session through the relay that carries `body` in chunks, then BYE. Resolves
+   * once the receiver's success report arrived (`progress` events meanwhile). Rejects
+   * `rejected` (status 413: larger than the peer's `a=max-size`; the peer's SIP or
+   * MSRP status otherwise), `transport` (the relay's socket dropped), `timeout`,
+   * `auth_failed` (the relay refused the credentials).
+   */
+  sendLargeMessage(to: string, body: string | Uint8Array | Blob, options?: { contentType?: string }): Promise<LargeMessageResult>;
+  /** Invites `to` to a chat session; resolves once accepted (rejects `rejected` with the status when declined). */
+  startChat(to: string): Promise<ChatSession>;
   /**
    * The user saw this message (a `message` event's detail, or its `messageId`): sends
    * the display notification its sender asked for, once. `sent: false` when none was
    * due (not asked for, sent already, or unknown to this client).
    */
-  markDisplayed(message: MessageDetail | string): Promise<{ sent: boolean }>;
+  markDisplayed(message: MessageDetail | LargeMessageDetail | string): Promise<{ sent: boolean }>;
   /**
    * The user is typing to `to` (`true`: call it on every keystroke, it sends only what
    * RFC 3994 asks for) or stopped (`false`). Sending a message ends it by itself. A

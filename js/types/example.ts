@@ -1,6 +1,7 @@
 // Uses the whole public API of `imsip` as an app would; compiled with
 // `tsc --strict --noEmit` (js/types/tsconfig.json) and never run.
 import init, {
+  ChatSession,
   ImClient,
   ImError,
   decodeServiceSettings,
@@ -16,6 +17,7 @@ import type {
   ImErrorCode,
   ImdnDetail,
   ImdnKind,
+  LargeMessageResult,
   MessageResult,
   ParsedMessage,
   PublishResult,
@@ -182,6 +184,40 @@ export async function whole(bytes: Uint8Array): Promise<void> {
   await client.setComposing('sip:bob@example.net', true);
   new ImClient({ server, aor, autoDelivery: false, composingRefresh: 90, composingIdleTimeout: 10 });
 
+  // Large messages and chat sessions over MSRP (issue 18).
+  new ImClient({ server, aor, password: 'x', msrpRelay: 'wss://relay.example.net/msrp', largeMessageThreshold: 4096, maxLargeMessageSize: 1 << 24 });
+  new ImClient({ server, aor, password: 'x', msrpRelay: { url: 'wss://relay.example.net/msrp', uri: 'msrps://relay.example.net:443;ws' } });
+  const file = new Blob([new Uint8Array([1, 2, 3])], { type: 'application/octet-stream' });
+  const big: LargeMessageResult = await client.sendLargeMessage('sip:bob@example.net', file, { contentType: file.type });
+  const bytesSent: number = big.bytes;
+  client.addEventListener('progress', (e) => void (e.detail.bytesSent / e.detail.total));
+  client.addEventListener('message', (e) => {
+    if ('largeMessage' in e.detail && e.detail.largeMessage) {
+      const body: string | Uint8Array = e.detail.body;
+      void body;
+    }
+  });
+  client.addEventListener('invitation', async (e) => {
+    const { from, chat } = e.detail;
+    if (from.endsWith('@spam.example')) {
+      await e.detail.reject(603);
+      return;
+    }
+    const session: ChatSession = await e.detail.accept();
+    void chat;
+    session.addEventListener('message', (m) => void m.detail.body);
+  });
+  const chat = await client.startChat('sip:bob@example.net');
+  chat.addEventListener('composing', (e) => void (e.detail.state === 'active'));
+  chat.addEventListener('report', (e) => void (e.detail.status === 'delivered' ? e.detail.messageId : e.detail.code));
+  chat.addEventListener('ended', (e) => void (e.detail.reason === 'remote'));
+  await chat.setComposing(true);
+  const { messageId: chatMessageId }: { messageId: string } = await chat.send('hello');
+  await chat.send(new Uint8Array([0xff]), { contentType: 'application/octet-stream' });
+  const open: 'open' | 'ended' = chat.state;
+  await chat.close();
+  void [bytesSent, chatMessageId, open, chat.id, chat.peer];
+
   // ── what must NOT compile ──
   // @ts-expect-error a misspelt option
   new ImClient({ server, aor, pasword: 'secret' });
@@ -209,6 +245,10 @@ export async function whole(bytes: Uint8Array): Promise<void> {
   void client.sendMessage('sip:bob@example.net', 'x', { imdn: ['read'] });
   // @ts-expect-error typing is on or off
   void client.setComposing('sip:bob@example.net', 'yes');
+  // @ts-expect-error a chat session is made by startChat or accept()
+  new ChatSession();
+  // @ts-expect-error a large message's body is text, bytes or a Blob
+  void client.sendLargeMessage('sip:bob@example.net', 42);
   // @ts-expect-error `shared` is read-only
   client.shared = true;
   void wrongCode;
