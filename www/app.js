@@ -40,6 +40,8 @@ function showError(err) {
   let text = code ? (EXPLAIN[code] ?? err.message) : String(err?.message ?? err);
   if (code === 'rejected' && err.status === 403 && /barring/i.test(err.message + (err.reason ?? ''))) {
     text = `${EXPLAIN.barred} (${err.status} ${err.reason ?? ''}).`;
+  } else if (code === 'rejected' && err.status === 413) {
+    text = `The recipient refuses a message this large (${err.status} ${err.reason ?? ''}).`;
   } else if (code === 'rejected' && err.status) text += `: ${err.status} ${err.reason ?? ''}.`;
   else if (code === 'invalid_state' || code === 'bad_input') text += `: ${err.message}`;
   box.innerHTML = '';
@@ -109,21 +111,29 @@ function options() {
   return opts;
 }
 
-function label(text) {
+function label(text, protocol) {
   const first = text.slice(0, text.indexOf('\r\n') >>> 0 || text.length);
+  // MSRP: the whole first line, "MSRP <transaction> SEND" or "MSRP <transaction> 200 OK".
+  if (protocol === 'msrp') return first.trim();
   if (/^\s*$/.test(text)) return 'keep-alive';
   const m = /^SIP\/2\.0 (\d{3}) ?(.*)$/.exec(first);
   if (m) return `${m[1]} ${m[2]}`.trim();
   return first.split(' ')[0];
 }
 
-function addTrace({ direction, text, at }) {
-  const entry = { direction, text, at: at ?? Date.now(), label: label(text) };
+// One arrow per frame: SIP frames between the client and the SIP/IP core, MSRP frames
+// (trace events with protocol 'msrp': the chunks of a file, the messages of a chat
+// session) to the MSRP relay, in their own colour.
+function addTrace({ direction, text, at, protocol }) {
+  const msrp = protocol === 'msrp';
+  const entry = { direction, text, at: at ?? Date.now(), label: label(text, protocol), protocol: msrp ? 'msrp' : 'sip' };
   trace.push(entry);
   const li = document.createElement('li');
   const keepalive = entry.label === 'keep-alive';
-  li.className = `arrow ${direction === 'out' ? 'out' : 'in'}${keepalive ? ' keepalive' : ''}`;
+  li.className = `arrow ${direction === 'out' ? 'out' : 'in'}${keepalive ? ' keepalive' : ''}${msrp ? ' msrp' : ''}`;
   li.dataset.label = entry.label;
+  li.dataset.protocol = entry.protocol;
+  li.title = msrp ? `MSRP, ${direction === 'out' ? 'to' : 'from'} the relay` : `SIP, ${direction === 'out' ? 'to' : 'from'} the SIP/IP core`;
   li.tabIndex = 0;
   const time = new Date(entry.at).toLocaleTimeString([], { hour12: false });
   li.innerHTML = `<span class="t"></span><span class="line"><span class="lbl"></span></span>`;
@@ -145,7 +155,7 @@ function addTrace({ direction, text, at }) {
 }
 
 function setBusy(on) {
-  for (const id of ['publish', 'fetch', 'remove', 'send', 'unregister', 'history-fetch']) $(id).disabled = !on;
+  for (const id of ['publish', 'fetch', 'remove', 'send', 'unregister', 'history-fetch', 'send-file', 'start-session']) $(id).disabled = !on;
 }
 
 function readSettingsForm() {
@@ -174,10 +184,11 @@ function showSettings(s, note) {
 function badgeFor(b) {
   const tag = document.createElement('span');
   tag.className = `badge ${b}`;
-  tag.textContent = b;
+  tag.textContent = b === 'msrp' ? 'MSRP' : b;
   tag.title = {
     deferred: 'Stored by the IM Server while you were offline; the time is when it was sent.',
     stored: 'The recipient is offline: the IM Server stored it (202 Accepted) and delivers it when they register.',
+    msrp: 'Large-message mode: sent in an MSRP session through the relay, not in a SIP MESSAGE.',
   }[b] ?? b;
   return tag;
 }
@@ -240,8 +251,8 @@ function setReceipt(li, state, note = '') {
   }
 }
 
-function addOwnMessage(to, body) {
-  const li = addMessage({ from: to, body }, true);
+function addOwnMessage(to, body, list = $('messages')) {
+  const li = addMessage({ from: to, body }, true, null, list);
   const tick = document.createElement('span');
   tick.className = 'receipt';
   tick.setAttribute('role', 'img');
@@ -295,6 +306,7 @@ function markSeen() {
 document.addEventListener('visibilitychange', markSeen);
 
 function addIncoming(detail) {
+  if (detail.largeMessage) { addIncomingFile(detail); return; }
   const li = addMessage(detail);
   if (detail.messageId && detail.imdn?.includes('display')) {
     li.dataset.messageId = detail.messageId;
@@ -324,6 +336,334 @@ function sendTyping(to, active) {
   client.setComposing(to, active).catch(() => { /* a typing indication is best effort */ });
 }
 
+// A short reason a send failed: the status of the refusal, or the error code.
+const whyNot = (e) => (e?.status ? `${e.status} ${e.reason ?? ''}`.trim() : (e?.code ?? 'not sent').replace(/_/g, ' '));
+/** Keeps a list at its end when it was there before `change` (the list scrolls, not the page). */
+function following(list, change) {
+  const atEnd = list.scrollHeight - list.scrollTop - list.clientHeight < 8;
+  const r = change();
+  if (atEnd) list.scrollTop = list.scrollHeight;
+  return r;
+}
+
+// Files: OMA IM large-message mode. sendLargeMessage opens an MSRP session through the
+// relay for one message; it resolves when the receiver's success report came back.
+// Incoming ones are `message` events with largeMessage: a file entry with a download link.
+function formatSize(n) {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(n < 10 * 1024 ? 1 : 0)} KB`;
+  return `${(n / 1024 / 1024).toFixed(1)} MB`;
+}
+const exactSize = (n) => `${n.toLocaleString('en')} bytes`;
+
+/** A file line in the conversation: name (ours only: the wire carries none), size, type. */
+function fileEntry({ from, displayName, name, size, contentType }, mine) {
+  const list = $('messages');
+  return following(list, () => {
+    const li = addMessage({ from, displayName, body: '' }, mine);
+    li.classList.add('file');
+    li.dataset.size = String(size);
+    li.dataset.contentType = contentType;
+    li.querySelector('time').after(badgeFor('msrp'));
+    const p = li.querySelector('p');
+    p.className = 'file-info';
+    p.textContent = `📎 ${name ? `${name} · ` : ''}${formatSize(size)} · ${contentType}`;
+    p.title = exactSize(size);
+    return li;
+  });
+}
+
+// Our sends waiting for their first `progress` event, which names the peer and the size
+// but not the send: matched on those, then by its transfer number.
+const pendingFiles = []; // { to, total, li }
+const fileByTransfer = new Map(); // transfer → <li>
+
+function setFileState(li, state, text) {
+  li.dataset.state = state;
+  li.querySelector('.file-status').textContent = text;
+}
+
+async function sendFile(to, file) {
+  const contentType = file.type || 'application/octet-stream';
+  const li = fileEntry({ from: to, name: file.name, size: file.size, contentType }, true);
+  const bar = document.createElement('progress');
+  bar.max = Math.max(file.size, 1);
+  bar.value = 0;
+  bar.setAttribute('aria-label', `Sending ${file.name}`);
+  const status = document.createElement('span');
+  status.className = 'file-status';
+  status.setAttribute('role', 'status');
+  li.append(bar, status);
+  setFileState(li, 'sending', 'sending…');
+  const pending = { to: sameUri(to), total: file.size, li };
+  pendingFiles.push(pending);
+  try {
+    const r = await client.sendLargeMessage(to, file, { contentType });
+    bar.value = bar.max;
+    setFileState(li, 'delivered', `delivered (${exactSize(r.bytes ?? file.size)})`);
+  } catch (e) {
+    setFileState(li, 'failed', `not delivered: ${whyNot(e)}`);
+    throw e;
+  } finally {
+    const i = pendingFiles.indexOf(pending);
+    if (i >= 0) pendingFiles.splice(i, 1);
+    for (const [t, l] of fileByTransfer) if (l === li) fileByTransfer.delete(t);
+  }
+}
+
+function onProgress({ transfer, to, bytesSent, total }) {
+  let li = fileByTransfer.get(transfer);
+  if (!li) {
+    const peerUri = sameUri(to);
+    let i = pendingFiles.findIndex((p) => p.to === peerUri && p.total === total);
+    if (i < 0) i = pendingFiles.findIndex((p) => p.to === peerUri);
+    if (i < 0) return; // another tab's file
+    li = pendingFiles.splice(i, 1)[0].li;
+    fileByTransfer.set(transfer, li);
+  }
+  if (li.dataset.state !== 'sending') return;
+  const bar = li.querySelector('progress');
+  bar.max = Math.max(total, 1);
+  bar.value = bytesSent;
+  setFileState(li, 'sending', `sending… ${total ? Math.floor((100 * bytesSent) / total) : 100}%`);
+}
+
+/** A download name: the wire carries no file name, so the sender, the time and the type's usual extension. */
+function fileName(from, contentType) {
+  const sub = (contentType.split(';')[0].split('/')[1] ?? '').trim().toLowerCase();
+  const ext = { plain: 'txt', 'octet-stream': 'bin', jpeg: 'jpg', 'svg+xml': 'svg' }[sub] ?? (/^[a-z0-9]{1,8}$/.test(sub) ? sub : 'bin');
+  const stamp = new Date().toISOString().replace(/\..*$/, '').replace(/[-:]/g, '').replace('T', '-');
+  return `${sameUri(from).split('@')[0]}-${stamp}.${ext}`;
+}
+
+const INLINE_TEXT = 4000; // text bodies up to this many characters also show in the conversation
+
+function addIncomingFile(detail) {
+  const { body, contentType = 'application/octet-stream' } = detail;
+  const text = typeof body === 'string';
+  const bytes = text ? new TextEncoder().encode(body) : body;
+  const li = fileEntry({ ...detail, contentType, size: bytes.length }, false);
+  following($('messages'), () => {
+    if (text && body.length <= INLINE_TEXT) {
+      const q = document.createElement('p');
+      q.className = 'file-text';
+      q.textContent = body;
+      li.append(q);
+    }
+    const a = document.createElement('a');
+    a.className = 'download';
+    a.href = URL.createObjectURL(new Blob([bytes], { type: contentType }));
+    a.download = fileName(detail.from, contentType);
+    a.textContent = `Download (${formatSize(bytes.length)})`;
+    a.setAttribute('aria-label', `Download the ${contentType} file of ${exactSize(bytes.length)} from ${detail.from}`);
+    li.append(a);
+  });
+}
+
+// Chat sessions (OMA IM session mode): an INVITE sets up an MSRP session; messages,
+// typing and delivery reports go inside it. Each session has its own tab and panel.
+let sessionSeq = 0;
+const sessionViews = new Set();
+
+function selectSession(view) {
+  for (const v of sessionViews) {
+    const on = v === view;
+    v.tab.setAttribute('aria-selected', String(on));
+    v.tab.tabIndex = on ? 0 : -1;
+    v.panel.hidden = !on;
+  }
+  delete view.tab.dataset.unread;
+}
+
+/** A tab and a panel for a session with `peerUri` (not started yet: attach one). */
+function sessionView(peerUri) {
+  const n = ++sessionSeq;
+  const who = sameUri(peerUri).split('@')[0];
+  const tab = document.createElement('button');
+  tab.type = 'button';
+  tab.className = 'session-tab';
+  tab.id = `session-tab-${n}`;
+  tab.setAttribute('role', 'tab');
+  tab.setAttribute('aria-controls', `session-${n}`);
+  tab.textContent = who;
+  const panel = document.createElement('section');
+  panel.className = 'session';
+  panel.id = `session-${n}`;
+  panel.setAttribute('role', 'tabpanel');
+  panel.setAttribute('aria-labelledby', tab.id);
+  panel.dataset.peer = peerUri;
+  panel.innerHTML = `
+    <div class="session-head"><h3></h3><span class="session-state" role="status"></span>
+      <button type="button" class="session-close">Close session</button></div>
+    <ol class="messages session-messages" aria-live="polite"></ol>
+    <p class="typing session-typing" data-state="idle" aria-live="polite"></p>
+    <form class="session-form">
+      <label>Message <textarea class="session-text" rows="2"></textarea></label>
+      <div class="buttons"><button type="submit" class="primary session-send">Send</button></div>
+    </form>`;
+  panel.querySelector('h3').textContent = `Session with ${peerUri}`;
+  panel.querySelector('.session-close').setAttribute('aria-label', `Close the chat session with ${peerUri}`);
+  panel.querySelector('.session-text').setAttribute('aria-label', `Message to ${peerUri} in this session`);
+  const view = {
+    tab, panel, peer: peerUri, who, session: null,
+    list: panel.querySelector('.session-messages'),
+    typing: panel.querySelector('.session-typing'),
+    text: panel.querySelector('.session-text'),
+    sent: new Map(), // messageId → <li> of our message
+    early: new Map(), // messageId → report that beat send()'s answer
+  };
+  tab.addEventListener('click', () => selectSession(view));
+  $('session-tabs').append(tab);
+  $('sessions').append(panel);
+  sessionViews.add(view);
+  $('sessions-note').hidden = true;
+  selectSession(view);
+  panel.querySelector('.session-form').addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    sendInSession(view);
+  });
+  view.text.addEventListener('input', () => {
+    view.session?.setComposing(view.text.value !== '').catch(() => { /* best effort */ });
+  });
+  const close = panel.querySelector('.session-close');
+  close.addEventListener('click', () => {
+    if (view.state === 'open') run(close, () => view.session.close());
+    else removeSessionView(view); // ended or failed: the button removes the tab
+  });
+  setSessionState(view, 'starting', '');
+  return view;
+}
+
+function removeSessionView(view) {
+  sessionViews.delete(view);
+  view.tab.remove();
+  view.panel.remove();
+  const next = [...sessionViews].pop();
+  if (next) selectSession(next);
+  else $('sessions-note').hidden = false;
+}
+
+// States of a view: inviting / joining → open → ended; failed when it never opened.
+function setSessionState(view, state, text) {
+  view.state = state;
+  view.panel.dataset.state = state;
+  view.tab.dataset.state = state;
+  view.panel.querySelector('.session-state').textContent = text;
+  const open = state === 'open';
+  for (const el of view.panel.querySelectorAll('.session-form textarea, .session-form button')) el.disabled = !open;
+  const close = view.panel.querySelector('.session-close');
+  close.disabled = !open && state !== 'ended' && state !== 'failed';
+  close.textContent = open || state === 'starting' || state === 'inviting' || state === 'joining' ? 'Close session' : 'Remove';
+  if (!open) showSessionTyping(view, false);
+}
+
+function showSessionTyping(view, active) {
+  view.typing.dataset.state = active ? 'active' : 'idle';
+  view.typing.textContent = active ? `${view.who} is typing…` : '';
+}
+
+function sessionBody(body, contentType) {
+  return typeof body === 'string' ? body : `(${exactSize(body.length)} of ${contentType})`;
+}
+
+function attachSession(view, session) {
+  view.session = session;
+  session.addEventListener('message', (e) => {
+    const { body, contentType } = e.detail;
+    showSessionTyping(view, false); // a message ends the typing that announced it
+    following(view.list, () => addMessage({ from: session.peer, body: sessionBody(body, contentType) }, false, null, view.list));
+    if (view.panel.hidden) view.tab.dataset.unread = 'true';
+  });
+  session.addEventListener('composing', (e) => showSessionTyping(view, e.detail.state === 'active'));
+  session.addEventListener('report', (e) => {
+    const { messageId, status, code, reason } = e.detail;
+    const state = status === 'delivered' ? 'delivered' : 'failed';
+    const note = state === 'failed' ? [code, reason].filter(Boolean).join(' ') || 'failed' : '(MSRP success report)';
+    const li = view.sent.get(messageId);
+    if (li) setReceipt(li, state, note);
+    else view.early.set(messageId, { state, note });
+  });
+  session.addEventListener('ended', (e) => setSessionState(view, 'ended', `session ended (${e.detail.reason})`));
+  if (session.state === 'ended') setSessionState(view, 'ended', 'session ended');
+  else setSessionState(view, 'open', 'open');
+}
+
+async function sendInSession(view) {
+  const body = view.text.value;
+  if (!body || view.state !== 'open') return;
+  const li = following(view.list, () => addOwnMessage(view.peer, body, view.list));
+  view.text.value = '';
+  try {
+    const { messageId } = await view.session.send(body);
+    setReceipt(li, 'sent', '(sent in the session)');
+    li.dataset.messageId = messageId;
+    view.sent.set(messageId, li);
+    const early = view.early.get(messageId);
+    if (early) {
+      view.early.delete(messageId);
+      setReceipt(li, early.state, early.note);
+    }
+  } catch (e) {
+    setReceipt(li, 'failed', whyNot(e));
+    showError(e);
+  }
+}
+
+async function startSession(to) {
+  const view = sessionView(to);
+  setSessionState(view, 'inviting', 'inviting…');
+  try {
+    attachSession(view, await client.startChat(to));
+  } catch (e) {
+    setSessionState(view, 'failed', e.status ? `declined (${e.status} ${e.reason ?? ''})`.replace(' )', ')') : `not started: ${whyNot(e)}`);
+    throw e;
+  }
+}
+
+function onInvitation(inv) {
+  const li = document.createElement('li');
+  li.className = 'invitation';
+  li.dataset.from = inv.from;
+  const who = inv.displayName ? `${inv.displayName} <${inv.from}>` : inv.from;
+  const p = document.createElement('span');
+  p.textContent = `${who} invites you to a chat session`;
+  const accept = document.createElement('button');
+  accept.type = 'button';
+  accept.className = 'primary accept';
+  accept.textContent = 'Accept';
+  accept.setAttribute('aria-label', `Accept the chat session with ${inv.from}`);
+  const decline = document.createElement('button');
+  decline.type = 'button';
+  decline.className = 'decline';
+  decline.textContent = 'Decline';
+  decline.setAttribute('aria-label', `Decline the chat session with ${inv.from}`);
+  li.append(p, accept, decline);
+  $('invitations').append(li);
+  accept.addEventListener('click', async () => {
+    showError(null);
+    li.remove();
+    const view = sessionView(inv.from);
+    setSessionState(view, 'joining', 'joining…');
+    try {
+      attachSession(view, await inv.accept());
+    } catch (e) {
+      setSessionState(view, 'failed', `not joined: ${whyNot(e)}`);
+      showError(e);
+    }
+  });
+  decline.addEventListener('click', async () => {
+    showError(null);
+    li.remove();
+    await inv.reject(603).catch(showError);
+  });
+}
+
+/** The client is being replaced or closed: its sessions and invitations go with it. */
+function dropSessions() {
+  $('invitations').innerHTML = '';
+  for (const v of sessionViews) if (v.state !== 'ended' && v.state !== 'failed') setSessionState(v, 'ended', 'session ended (client closed)');
+}
+
 setInterval(() => {
   if (!expiresAt) return;
   const left = Math.max(0, Math.round((expiresAt - Date.now()) / 1000));
@@ -334,7 +674,7 @@ async function register(ev) {
   ev.preventDefault();
   showError(null);
   try {
-    if (client) client.close();
+    if (client) { client.close(); dropSessions(); }
     client = new ImClient(options());
   } catch (e) {
     showError(e);
@@ -364,6 +704,8 @@ async function register(ev) {
     if (d.error && d.state === 'failed') showError(d.error);
   });
   client.addEventListener('message', (e) => addIncoming(e.detail));
+  client.addEventListener('progress', (e) => onProgress(e.detail));
+  client.addEventListener('invitation', (e) => onInvitation(e.detail));
   client.addEventListener('imdn', (e) => onImdn(e.detail));
   client.addEventListener('composing', (e) => {
     typing.set(sameUri(e.detail.from), e.detail.state);
@@ -447,6 +789,7 @@ $('chat-form').addEventListener('submit', (ev) => {
       throw e;
     }
     if (r.status === 202) li.querySelector('.receipt').after(badgeFor('stored'));
+    if (r.largeMessage) li.querySelector('.receipt').after(badgeFor('msrp')); // above the threshold: MSRP
     setReceipt(li, 'sent', `(${r.status} ${r.reason})`);
     if (r.messageId) {
       li.dataset.messageId = r.messageId;
@@ -461,6 +804,17 @@ $('chat-form').addEventListener('submit', (ev) => {
   });
 });
 $('chat-text').addEventListener('input', () => sendTyping(peer(), $('chat-text').value !== ''));
+$('file-form').addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  const file = $('file-input').files[0];
+  if (!file) { showError(new ImError('bad_input', 'choose a file first')); return; }
+  run($('send-file'), async () => {
+    const sending = sendFile(peer(), file);
+    $('file-input').value = '';
+    await sending;
+  });
+});
+$('start-session').addEventListener('click', () => run($('start-session'), () => startSession(peer())));
 $('chat-to').addEventListener('input', () => {
   if (composingTo && composingTo !== peer()) sendTyping(composingTo, false);
   showTyping();
@@ -468,9 +822,11 @@ $('chat-to').addEventListener('input', () => {
 document.querySelectorAll('[data-preset]').forEach((b) => b.addEventListener('click', () => applyPreset(b.dataset.preset)));
 document.querySelectorAll('input[name=authKind]').forEach((r) => r.addEventListener('change', toggleAuthFields));
 $('show-keepalive').addEventListener('change', (e) => $('ladder').classList.toggle('with-keepalive', e.target.checked));
+$('show-msrp').addEventListener('change', (e) => $('ladder').classList.toggle('without-msrp', !e.target.checked));
 $('clear-trace').addEventListener('click', () => { trace.length = 0; $('ladder').innerHTML = ''; $('frame').textContent = ''; });
 $('save-trace').addEventListener('click', () => {
-  const text = trace.map((t) => `--- ${t.direction === 'out' ? 'IM Client → SIP/IP Core' : 'SIP/IP Core → IM Client'} ${new Date(t.at).toISOString()} ${t.label}\n${t.text}`).join('\n\n');
+  const far = (t) => (t.protocol === 'msrp' ? 'MSRP relay' : 'SIP/IP Core');
+  const text = trace.map((t) => `--- ${t.direction === 'out' ? `IM Client → ${far(t)}` : `${far(t)} → IM Client`} ${new Date(t.at).toISOString()} ${t.label}\n${t.text}`).join('\n\n');
   const a = document.createElement('a');
   a.href = URL.createObjectURL(new Blob([text], { type: 'text/plain' }));
   a.download = `imsip-trace-${new Date().toISOString().replace(/[:.]/g, '-')}.txt`;
