@@ -247,6 +247,7 @@ fn test() -> Result<(), String> {
             "demo.test.mjs",
             "shared.test.mjs",
             "chat.test.mjs",
+            "msrp.test.mjs",
         ],
         &[],
     )?;

@@ -1,0 +1,242 @@
+// Files and chat sessions on the demo page (issue 18), both over MSRP through devcore's
+// relay, as two people would use them: alice and bob each in their own browser context
+// (so each has its own SharedWorker client), in headless Chromium (Debian's
+// /usr/bin/chromium via playwright-core). devcore serves the page and pkg/.
+//
+// The flows: alice picks a 300 KB binary file in the page's file input and sends it
+// (OMA IM large-message mode): her entry goes "sending… N%" → "delivered", bob's page
+// shows a file entry of the right size whose download link gives the same bytes. Alice
+// starts a chat session, bob accepts it; messages both ways with typing and delivery
+// ticks; bob closes it and both panels say it ended. A second invitation bob declines
+// ends in alice's panel as "declined (603 …)". Both ladders show the MSRP frames
+// (SEND, REPORT) in their own lane next to the SIP ones (INVITE, BYE).
+//
+// Every wait is for something on a page, bounded by a generous timeout; none sleeps.
+//
+//   cargo build -p imsip-devcore && bash js/build.sh && (cd tests/e2e && npm ci && node --test msrp.test.mjs)
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { launchChromium } from './browser.mjs';
+import { freePort, waitForHttp } from '../../js/test-lib/net.mjs';
+import { startDevcore } from '../../js/test-lib/devcore.mjs';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const shots = path.join(root, 'target', 'e2e');
+mkdirSync(shots, { recursive: true });
+const WAIT = 30_000; // upper bound of any wait on a page
+const FILE_SIZE = 300 * 1024;
+
+let core, browser, base, alice, bob;
+const errors = [];
+
+/** The demo page as `user` in a browser context of its own, registered at devcore. */
+async function signIn(user) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, acceptDownloads: true });
+  const page = await context.newPage();
+  page.setDefaultTimeout(WAIT);
+  page.on('console', (m) => { if (m.type() === 'error') errors.push(`${user}: ${m.text()}`); });
+  page.on('pageerror', (e) => errors.push(`${user}: ${e.message}`));
+  await page.goto(`${base}/?user=${user}`);
+  await page.waitForSelector('body[data-ready=true]').catch((e) => { throw new Error(`${e.message}\n${errors.join('\n')}`); });
+  await page.click('#register');
+  await page.waitForSelector('#reg-state[data-state=registered]');
+  return page;
+}
+
+before(async () => {
+  assert.ok(existsSync(path.join(root, 'pkg', 'imsip.js')), 'build the package first (js/build.sh)');
+  const port = await freePort();
+  const db = path.join(mkdtempSync(path.join(tmpdir(), 'imsip-e2e-msrp-')), 'devcore.sqlite');
+  // This repository's page and package, whichever tree the binary was built in.
+  core = startDevcore({ port, db, stderr: 'inherit', args: ['--www', path.join(root, 'www'), '--pkg', path.join(root, 'pkg')] });
+  base = `http://127.0.0.1:${port}`;
+  await waitForHttp(`${base}/`);
+  browser = await launchChromium();
+  // One alice and one bob for every test: their registrations stay as they are between flows.
+  alice = await signIn('alice');
+  bob = await signIn('bob');
+});
+
+after(async () => {
+  await browser?.close();
+  await core?.stop();
+});
+
+/** `n` bytes that look random (xorshift32, fixed seed): the same on every run. */
+function noise(n) {
+  const out = Buffer.alloc(n);
+  let x = 0x2545f491;
+  for (let i = 0; i < n; i++) {
+    x ^= x << 13; x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5; x >>>= 0;
+    out[i] = x & 0xff;
+  }
+  return out;
+}
+
+/** The labels of the ladder's arrows of `protocol` ('sip' | 'msrp') going `direction`. */
+const ladder = (page, protocol, direction) =>
+  page.$$eval(`#ladder .arrow.${direction}[data-protocol=${protocol}]`, (els) => els.map((e) => e.dataset.label));
+
+const unexpected = () => errors.filter((e) => !/WebSocket|net::/.test(e));
+
+test('a 300 KB file, sent from the file input, arrives whole and downloadable', async () => {
+  const bytes = noise(FILE_SIZE);
+  // Every status line alice's entry shows, in order.
+  await alice.evaluate(() => {
+    window.fileLog = [];
+    new MutationObserver(() => {
+      const s = document.querySelector('#messages li.mine.file .file-status')?.textContent;
+      if (s && window.fileLog.at(-1) !== s) window.fileLog.push(s);
+    }).observe(document.getElementById('messages'), { subtree: true, childList: true, characterData: true });
+  });
+  await alice.setInputFiles('#file-input', { name: 'noise.bin', mimeType: 'application/octet-stream', buffer: bytes });
+  await alice.click('#send-file');
+
+  // Alice: delivered once bob's success report came back, the bar full.
+  const mine = alice.locator('#messages li.mine.file');
+  await mine.and(alice.locator('[data-state=delivered]')).waitFor();
+  assert.match(await mine.locator('.file-info').textContent(), /noise\.bin · 300 KB · application\/octet-stream/);
+  assert.equal(await mine.locator('.file-status').textContent(), 'delivered (307,200 bytes)');
+  assert.equal(await mine.locator('progress').evaluate((p) => p.value === p.max), true);
+  const log = await alice.evaluate(() => window.fileLog);
+  assert.equal(log.at(-1), 'delivered (307,200 bytes)');
+  assert.ok(log.some((s) => /^sending… \d+%$/.test(s)), `progress shown: ${JSON.stringify(log)}`);
+  assert.equal(await alice.inputValue('#file-input'), '', 'the input is cleared for the next file');
+
+  // Bob: a file entry of the right size and type, whose download is the same bytes.
+  const theirs = bob.locator('#messages li.theirs.file');
+  await theirs.waitFor();
+  assert.equal(await theirs.getAttribute('data-size'), String(FILE_SIZE));
+  assert.equal(await theirs.getAttribute('data-content-type'), 'application/octet-stream');
+  assert.match(await theirs.locator('.who').textContent(), /sip:alice@imsip\.test/);
+  assert.match(await theirs.locator('.file-info').textContent(), /300 KB · application\/octet-stream/);
+  assert.equal(await theirs.locator('.badge.msrp').textContent(), 'MSRP');
+  const [download] = await Promise.all([bob.waitForEvent('download'), theirs.locator('a.download').click()]);
+  assert.match(download.suggestedFilename(), /^alice-\d{8}-\d{6}\.bin$/);
+  const got = readFileSync(await download.path());
+  assert.equal(got.length, FILE_SIZE);
+  assert.ok(got.equals(bytes), 'the downloaded bytes are the bytes sent');
+
+  // The ladders: the chunks go out as MSRP SENDs next to the SIP frames; bob receives
+  // them and alice has his success REPORT.
+  const aliceOut = await ladder(alice, 'msrp', 'out');
+  assert.ok(aliceOut.some((l) => /^MSRP \S+ SEND$/.test(l)), `alice's MSRP out: ${aliceOut.slice(0, 8)}`);
+  assert.ok((await ladder(bob, 'msrp', 'in')).some((l) => /^MSRP \S+ SEND$/.test(l)));
+  const aliceIn = await ladder(alice, 'msrp', 'in');
+  assert.ok(aliceIn.some((l) => /^MSRP \S+ REPORT$/.test(l)), `alice's MSRP in: ${aliceIn.slice(0, 8)}`);
+  assert.ok((await ladder(alice, 'sip', 'out')).includes('REGISTER'), 'SIP frames in the same ladder');
+  // A binary chunk, opened: its headers, its body summarised.
+  await alice.locator('#ladder .arrow.msrp.out', { hasText: 'SEND' }).first().click();
+  assert.match(await alice.textContent('#frame'), /^MSRP \S+ SEND\r?\n[^]*Byte-Range: 1-[^]*\(\d+ bytes of binary body\)/);
+  // The MSRP lane can be hidden, like keep-alives.
+  await alice.uncheck('#show-msrp');
+  assert.equal(await alice.locator('#ladder .arrow.msrp').first().isVisible(), false);
+  await alice.check('#show-msrp');
+  await alice.screenshot({ path: path.join(shots, 'msrp-file-alice.png'), fullPage: true });
+  await bob.screenshot({ path: path.join(shots, 'msrp-file-bob.png'), fullPage: true });
+  assert.deepEqual(unexpected(), []);
+});
+
+/** The session panel of `page` in state `state` (the newest one). */
+const panel = (page, state) => page.locator(`#sessions .session[data-state=${state}]`).last();
+
+async function say(from, to, text) {
+  const mine = panel(from, 'open');
+  await mine.locator('.session-text').pressSequentially(text.slice(0, 4));
+  await panel(to, 'open').locator('.session-typing[data-state=active]').waitFor();
+  await mine.locator('.session-text').fill(text);
+  await mine.locator('.session-send').click();
+  await panel(to, 'open').locator('li.theirs', { hasText: text }).waitFor();
+  await mine.locator('li.mine', { hasText: text }).locator('.receipt[data-receipt=delivered]').waitFor();
+}
+
+test('a chat session: invited, accepted, messages both ways with typing and ticks, closed by bob', async () => {
+  await alice.click('#start-session');
+  await panel(alice, 'inviting').waitFor();
+  const invitation = bob.locator('#invitations li.invitation[data-from="sip:alice@imsip.test"]');
+  await invitation.waitFor();
+  assert.match(await invitation.textContent(), /sip:alice@imsip\.test invites you to a chat session/);
+  await invitation.getByRole('button', { name: 'Accept the chat session with sip:alice@imsip.test' }).click();
+  const a = panel(alice, 'open');
+  const b = panel(bob, 'open');
+  await a.waitFor();
+  await b.waitFor();
+  assert.equal(await invitation.count(), 0, 'the invitation is answered');
+  assert.equal(await a.locator('h3').textContent(), 'Session with sip:bob@imsip.test');
+  assert.equal(await b.locator('h3').textContent(), 'Session with sip:alice@imsip.test');
+  assert.equal(await alice.locator('#session-tabs [role=tab][aria-selected=true]').textContent(), 'bob');
+
+  // Typing shows while the other types, and goes with the message.
+  await a.locator('.session-text').pressSequentially('Hi B');
+  await b.locator('.session-typing[data-state=active]').waitFor();
+  assert.equal(await b.locator('.session-typing').textContent(), 'alice is typing…');
+  await a.locator('.session-text').fill('Hi Bob, in a session');
+  await a.locator('.session-send').click();
+  await b.locator('li.theirs', { hasText: 'Hi Bob, in a session' }).waitFor();
+  assert.equal(await b.locator('.session-typing').getAttribute('data-state'), 'idle');
+  await a.locator('li.mine', { hasText: 'Hi Bob, in a session' }).locator('.receipt[data-receipt=delivered]').waitFor();
+
+  // Bob types and clears his input: alice sees him typing, then not.
+  await b.locator('.session-text').pressSequentially('Hm');
+  await a.locator('.session-typing[data-state=active]').waitFor();
+  assert.equal(await a.locator('.session-typing').textContent(), 'bob is typing…');
+  await b.locator('.session-text').press('Backspace');
+  await b.locator('.session-text').press('Backspace');
+  await a.locator('.session-typing[data-state=idle]').waitFor();
+
+  for (let i = 1; i <= 3; i++) {
+    await say(bob, alice, `bob ${i}: héllo 👋`);
+    await say(alice, bob, `alice ${i}: ✓✓ means delivered`);
+  }
+  // Each side has every message, in order.
+  const texts = (p) => p.locator('.session-messages li p').allTextContents();
+  const all = ['Hi Bob, in a session', ...[1, 2, 3].flatMap((i) => [`bob ${i}: héllo 👋`, `alice ${i}: ✓✓ means delivered`])];
+  assert.deepEqual(await texts(a), all);
+  assert.deepEqual(await texts(b), all);
+  await alice.screenshot({ path: path.join(shots, 'msrp-session-alice.png'), fullPage: true });
+
+  // Bob closes: both panels say it ended, and why.
+  await b.getByRole('button', { name: 'Close the chat session with sip:alice@imsip.test' }).click();
+  const aEnded = panel(alice, 'ended');
+  const bEnded = panel(bob, 'ended');
+  await aEnded.waitFor();
+  await bEnded.waitFor();
+  assert.equal(await bEnded.locator('.session-state').textContent(), 'session ended (local)');
+  assert.equal(await aEnded.locator('.session-state').textContent(), 'session ended (remote)');
+  assert.equal(await aEnded.locator('.session-text').isDisabled(), true);
+  assert.equal(await aEnded.locator('.session-close').textContent(), 'Remove');
+
+  // The ladders: INVITE and BYE in SIP, the messages as MSRP SENDs.
+  assert.ok((await ladder(alice, 'sip', 'out')).includes('INVITE'));
+  assert.ok((await ladder(alice, 'sip', 'in')).includes('BYE'));
+  assert.ok((await ladder(bob, 'sip', 'out')).includes('BYE'));
+  assert.ok((await ladder(bob, 'msrp', 'in')).some((l) => /^MSRP \S+ SEND$/.test(l)));
+  await bob.screenshot({ path: path.join(shots, 'msrp-session-bob.png'), fullPage: true });
+
+  // Removing the ended tab leaves no session.
+  await aEnded.locator('.session-close').click();
+  assert.equal(await alice.locator('#sessions .session').count(), 0);
+  assert.equal(await alice.locator('#sessions-note').isVisible(), true);
+  assert.deepEqual(unexpected(), []);
+});
+
+test('a declined chat session ends in the inviter\'s panel with the status', async () => {
+  await alice.click('#start-session');
+  const invitation = bob.locator('#invitations li.invitation');
+  await invitation.waitFor();
+  await invitation.getByRole('button', { name: /^Decline/ }).click();
+  const failed = panel(alice, 'failed');
+  await failed.waitFor();
+  assert.match(await failed.locator('.session-state').textContent(), /^declined \(603\b/);
+  assert.match(await alice.textContent('#error'), /rejected/);
+  assert.equal(await bob.locator('#sessions .session[data-state=open]').count(), 0);
+  assert.equal(await invitation.count(), 0);
+  // The only "errors" allowed: the 603 the page itself reports (as an alert, not the console).
+  assert.deepEqual(unexpected(), []);
+});
