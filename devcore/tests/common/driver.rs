@@ -1,7 +1,8 @@
-//! What the engine drivers (`ua_driver`, `msrp_driver`) share: waiting for the
-//! next thing that wakes a sans-IO engine — a WebSocket message, the socket
-//! closing, or the one timer it asked for — and running several drivers until
-//! one of them reports the event a test waits for (bounded by `WAIT`).
+//! What the engine drivers (`ua_driver`, `msrp_driver`, `client_driver`) share:
+//! waiting for the next thing that wakes a sans-IO engine — a WebSocket message,
+//! the socket closing, or the one timer it asked for — and running several
+//! drivers until one of them reports the event a test waits for, or until any
+//! condition on them holds (bounded by `WAIT`).
 
 use super::WAIT;
 use futures_util::future::select_all;
@@ -27,31 +28,38 @@ pub enum Wake {
 /// The next message on `ws` or the timer at `timer` (ms since `epoch`), whichever
 /// comes first; without a socket or a timer that side never wakes.
 pub async fn next_wake(ws: Option<&mut Ws>, timer: Option<u64>, epoch: Instant) -> Wake {
-    let sleep = async move {
-        match timer {
-            Some(at) => {
-                let wait = at.saturating_sub(epoch.elapsed().as_millis() as u64);
-                tokio::time::sleep(Duration::from_millis(wait)).await
-            }
-            None => std::future::pending().await,
-        }
-    };
     let frame = async {
         match ws {
-            Some(ws) => loop {
-                match ws.next().await {
-                    Some(Ok(WsMessage::Binary(b))) => return Wake::Frame(b.to_vec()),
-                    Some(Ok(WsMessage::Text(t))) => return Wake::Frame(t.as_bytes().to_vec()),
-                    Some(Ok(WsMessage::Close(_))) | None | Some(Err(_)) => return Wake::Closed,
-                    Some(Ok(_)) => continue,
-                }
-            },
+            Some(ws) => recv(ws).await,
             None => std::future::pending().await,
         }
     };
     tokio::select! {
         w = frame => w,
-        _ = sleep => Wake::Timer,
+        _ = sleep_until(timer, epoch) => Wake::Timer,
+    }
+}
+
+/// The next message on `ws` (pings and pongs skipped), or `Closed`.
+pub async fn recv(ws: &mut Ws) -> Wake {
+    loop {
+        match ws.next().await {
+            Some(Ok(WsMessage::Binary(b))) => return Wake::Frame(b.to_vec()),
+            Some(Ok(WsMessage::Text(t))) => return Wake::Frame(t.as_bytes().to_vec()),
+            Some(Ok(WsMessage::Close(_))) | None | Some(Err(_)) => return Wake::Closed,
+            Some(Ok(_)) => continue,
+        }
+    }
+}
+
+/// Returns when the timer at `timer` (ms since `epoch`) is due; never without one.
+pub async fn sleep_until(timer: Option<u64>, epoch: Instant) {
+    match timer {
+        Some(at) => {
+            let wait = at.saturating_sub(epoch.elapsed().as_millis() as u64);
+            tokio::time::sleep(Duration::from_millis(wait)).await
+        }
+        None => std::future::pending().await,
     }
 }
 
@@ -75,18 +83,35 @@ pub async fn until<D: Driven>(
     who: usize,
     mut want: impl FnMut(&D::Event) -> bool,
 ) -> D::Event {
+    let found = run_until(drivers, |ds| {
+        let events = ds[who].events();
+        let i = events.iter().position(&mut want)?;
+        events.remove(i)
+    })
+    .await;
+    match found {
+        Some(e) => e,
+        None => panic!("timed out; events of {who}: {:?}", drivers[who].events()),
+    }
+}
+
+/// Runs every driver until `done` returns something (checked after each round of
+/// pumping); `None` when `WAIT` passed first.
+pub async fn run_until<D: Driven, T>(
+    drivers: &mut [&mut D],
+    mut done: impl FnMut(&mut [&mut D]) -> Option<T>,
+) -> Option<T> {
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
         for d in drivers.iter_mut() {
             d.pump().await;
         }
-        let events = drivers[who].events();
-        if let Some(i) = events.iter().position(&mut want) {
-            return events.remove(i).unwrap();
+        if let Some(t) = done(drivers) {
+            return Some(t);
         }
         let wakes = drivers.iter_mut().map(|d| Box::pin(d.next_wake()));
         let Ok((wake, i, _)) = tokio::time::timeout_at(deadline, select_all(wakes)).await else {
-            panic!("timed out; events of {who}: {:?}", drivers[who].events());
+            return None;
         };
         drivers[i].feed(wake);
     }

@@ -397,6 +397,7 @@ pub fn message_to(from: &mut Ua, to_aor: &str, text: &str) -> Message {
     .build()
 }
 
+pub mod client_driver;
 pub mod driver;
 pub mod kamailio;
 pub mod msrp_driver;
