@@ -153,6 +153,10 @@ export class ImClient extends EventTarget {
   #invitationListeners = new Map();
   /** Chat id → events that came before its ChatSession was made. */
   #early = new Map();
+  /** Invitations shown to the app and not answered here: chat id → accepting (accept() called). */
+  #invitations = new Map();
+  /** startChat tags → the abort of their pending invitation, once its chat id is known. */
+  #inviting = new Map();
 
   constructor(options) {
     super();
@@ -298,7 +302,12 @@ export class ImClient extends EventTarget {
       }
       if (type === 'invitation') {
         const id = detail.chat;
-        detail.accept = () => this.#run('acceptChat', [id]).then((r) => this.#session(r));
+        this.#invitations.set(id, false);
+        detail.accept = () => {
+          this.#invitations.set(id, true);
+          const done = () => this.#invitations.delete(id);
+          return this.#run('acceptChat', [id]).then((r) => { done(); return this.#session(r); }, (e) => { done(); throw e; });
+        };
         detail.reject = (status) => this.#run('rejectChat', [id, status]);
         // Nobody to ask (an app of pager messages only): 480 Temporarily Unavailable
         // at once rather than a caller left ringing (RFC 3261 §21.4.18).
@@ -312,6 +321,18 @@ export class ImClient extends EventTarget {
   }
 
   #toSession(detail) {
+    if (detail.type === 'inviting') {
+      this.#inviting.get(detail.tag)?.(detail.chat);
+      return;
+    }
+    // An invitation shown here ended, or was answered elsewhere (another tab of a
+    // shared client): `invitationended`, and its events are not kept.
+    if (this.#invitations.get(detail.chat) === false) {
+      this.#invitations.delete(detail.chat);
+      const reason = detail.type === 'ended' ? detail.reason : 'answered';
+      this.dispatchEvent(new CustomEvent('invitationended', { detail: { chat: detail.chat, reason } }));
+      return;
+    }
     const session = this.#chats.get(detail.chat);
     if (session) {
       if (detail.type === 'ended') this.#chats.delete(detail.chat);
@@ -449,17 +470,54 @@ export class ImClient extends EventTarget {
     return this.#run('setComposing', [to, active]);
   }
 
-  /** OMA IM large-message mode: an MSRP session carries `body` (string, Uint8Array or Blob). */
+  /**
+   * OMA IM large-message mode: an MSRP session carries `body` (string, Uint8Array or
+   * Blob); `options.onProgress(detail)` gets this transfer's `progress` events.
+   */
   sendLargeMessage(to, body, options) {
-    if (typeof Blob === 'function' && body instanceof Blob) {
-      return body.arrayBuffer().then((b) => this.#run('sendLargeMessage', [to, new Uint8Array(b), options]));
+    let coreOptions = options;
+    let stop = () => {};
+    if (options !== null && typeof options === 'object' && 'onProgress' in options) {
+      const { onProgress, ...rest } = options;
+      if (typeof onProgress !== 'function') {
+        return Promise.reject(new ImError('bad_input', 'invalid input: options.onProgress: must be a function'));
+      }
+      const tag = newTag();
+      coreOptions = { ...rest, tag };
+      const listener = (e) => { if (e.detail.tag === tag) onProgress(e.detail); };
+      this.addEventListener('progress', listener);
+      stop = () => this.removeEventListener('progress', listener);
     }
-    return this.#run('sendLargeMessage', [to, body, options]);
+    const send = (bytes) => this.#run('sendLargeMessage', [to, bytes, coreOptions]);
+    const sending = typeof Blob === 'function' && body instanceof Blob
+      ? body.arrayBuffer().then((b) => send(new Uint8Array(b)))
+      : send(body);
+    return sending.finally(stop);
   }
 
-  /** Invites `to` to a chat session (OMA IM session mode); resolves with its ChatSession once accepted. */
-  startChat(to) {
-    return this.#run('startChat', [to]).then((r) => this.#session(r));
+  /**
+   * Invites `to` to a chat session (OMA IM session mode); resolves with its ChatSession
+   * once accepted. `options.signal` (an AbortSignal) cancels the invitation while it
+   * rings: the promise then rejects `cancelled`.
+   */
+  startChat(to, options) {
+    const signal = options?.signal;
+    if (signal === undefined) return this.#run('startChat', [to]).then((r) => this.#session(r));
+    if (signal?.aborted) return Promise.reject(new ImError('cancelled', 'cancelled: the signal was aborted'));
+    const tag = newTag();
+    let chat = null;
+    const abort = () => { if (chat !== null) this.#run('closeChat', [chat]).catch(() => {}); };
+    // The core names the chat (a `chat` event of type `inviting`) before startChat returns.
+    this.#inviting.set(tag, (id) => {
+      chat = id;
+      if (signal.aborted) abort();
+    });
+    signal.addEventListener('abort', abort, { once: true });
+    const done = () => {
+      this.#inviting.delete(tag);
+      signal.removeEventListener('abort', abort);
+    };
+    return this.#run('startChat', [to, { tag }]).then((r) => { done(); return this.#session(r); }, (e) => { done(); throw e; });
   }
 
   /** One of COMMANDS, run as the core has it (for the worker; not API). */
@@ -568,6 +626,13 @@ export class ImClient extends EventTarget {
   static get [Symbol.for('imsip.commands')]() {
     return COMMANDS;
   }
+}
+
+/** A tag no other call of any tab uses: ties a call to its events. */
+function newTag() {
+  const bytes = new Uint8Array(8);
+  crypto.getRandomValues(bytes);
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
 function needString(value, name) {

@@ -414,6 +414,8 @@ export interface LargeMessageDetail {
 export interface ProgressDetail {
   /** Names the transfer (one per `sendLargeMessage`). */
   transfer: number;
+  /** Set when the transfer has an `onProgress`: what ties these events to it. */
+  tag?: string;
   /** The recipient. */
   to: string;
   bytesSent: number;
@@ -430,6 +432,23 @@ export interface InvitationDetail {
   accept(): Promise<ChatSession>;
   /** Declines (486 Busy Here, 603 Decline: the default). */
   reject(status?: number): Promise<void>;
+}
+
+/** An invitation this client showed ended before it was accepted here. */
+export interface InvitationEndedDetail {
+  chat: number;
+  /**
+   * `cancelled`: the caller gave up; `local`: declined (here or in another tab);
+   * `answered`: accepted in another tab of a shared client; `failed`: the flow was lost.
+   */
+  reason: 'cancelled' | 'local' | 'answered' | 'failed' | 'remote' | 'transport';
+}
+
+export interface SendLargeMessageOptions {
+  /** The body's type (default `text/plain;charset=UTF-8`). */
+  contentType?: string;
+  /** Called with each `progress` event of this transfer. */
+  onProgress?: (progress: ProgressDetail) => void;
 }
 
 /** Which notification: delivery (RFC 5438 positive/negative delivery), display, processing. */
@@ -511,6 +530,7 @@ export interface ImClientEventMap {
   message: CustomEvent<MessageDetail | LargeMessageDetail>;
   progress: CustomEvent<ProgressDetail>;
   invitation: CustomEvent<InvitationDetail>;
+  invitationended: CustomEvent<InvitationEndedDetail>;
   imdn: CustomEvent<ImdnDetail>;
   composing: CustomEvent<ComposingDetail>;
   servicesettings: CustomEvent<ServiceSettingsDetail>;
@@ -688,9 +708,13 @@ export class ImClient extends EventTarget {
    * MSRP status otherwise), `transport` (the relay's socket dropped), `timeout`,
    * `auth_failed` (the relay refused the credentials).
    */
-  sendLargeMessage(to: string, body: string | Uint8Array | Blob, options?: { contentType?: string }): Promise<LargeMessageResult>;
-  /** Invites `to` to a chat session; resolves once accepted (rejects `rejected` with the status when declined). */
-  startChat(to: string): Promise<ChatSession>;
+  sendLargeMessage(to: string, body: string | Uint8Array | Blob, options?: SendLargeMessageOptions): Promise<LargeMessageResult>;
+  /**
+   * Invites `to` to a chat session; resolves once accepted (rejects `rejected` with the
+   * status when declined). `signal` cancels the invitation while it rings (CANCEL; the
+   * promise rejects `cancelled`).
+   */
+  startChat(to: string, options?: { signal?: AbortSignal }): Promise<ChatSession>;
   /**
    * The user saw this message (a `message` event's detail, or its `messageId`): sends
    * the display notification its sender asked for, once. `sent: false` when none was

@@ -603,24 +603,102 @@ async fn receipts_and_typing_cross_the_binding() {
     c.core.close();
 }
 
-#[wasm_bindgen_test]
-async fn an_incoming_invite_is_refused_488_until_the_js_api_has_sessions() {
-    let (c, sock, _core) = registered("").await;
-    let sdp = "v=0\r\no=- 1 1 IN IP4 b.invalid\r\ns=-\r\nt=0 0\r\nm=message 9 TCP/WSS/MSRP *\r\na=path:msrps://b.invalid:2855/x;ws\r\n";
-    let frame = format!(
-        "INVITE sip:alice@imsip.test SIP/2.0\r\nVia: SIP/2.0/WSS core.invalid;branch=z9hG4bKinv1\r\n\
+/// An INVITE from bob to alice offering `sdp`.
+fn invite(call_id: &str, sdp: &str) -> String {
+    format!(
+        "INVITE sip:alice@imsip.test SIP/2.0\r\nVia: SIP/2.0/WSS core.invalid;branch=z9hG4bK{call_id}\r\n\
          Max-Forwards: 70\r\nFrom: <sip:bob@imsip.test>;tag=b1\r\nTo: <sip:alice@imsip.test>\r\n\
-         Call-ID: inv-1\r\nCSeq: 1 INVITE\r\nContact: <sip:bob@b.invalid;transport=ws>\r\n\
+         Call-ID: {call_id}\r\nCSeq: 1 INVITE\r\nContact: <sip:bob@b.invalid;transport=ws>\r\n\
          Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
         sdp.len()
+    )
+}
+
+fn answers(sock: &FakeSocket) -> Vec<String> {
+    sock.take_sent()
+        .iter()
+        .filter_map(|f| f.as_string())
+        .collect()
+}
+
+#[wasm_bindgen_test]
+async fn chat_invitations_cross_the_binding_and_open_an_msrp_socket() {
+    // The MSRP options are checked like the others.
+    assert_bad_input(
+        &options(r#""msrpRelay":"http://relay.invalid/msrp""#),
+        "msrpRelay",
     );
-    sock.receive(&frame);
-    let sent = sock.take_sent();
-    let answers: Vec<String> = sent.iter().filter_map(|f| f.as_string()).collect();
+    assert_bad_input(
+        &options(r#""largeMessageThreshold":-1"#),
+        "largeMessageThreshold",
+    );
+    assert_bad_input(
+        &options(r#""maxLargeMessageSize":0"#),
+        "maxLargeMessageSize",
+    );
+    assert_bad_input(
+        &options(r#""msrpRelay":{"url":"wss://r.invalid/msrp","uri":"sip:x"}"#),
+        "msrpRelay.uri",
+    );
+
+    let (c, sock, _core) = registered("").await;
+    // No MSRP media in the offer: 488 at once (RFC 3261 §21.4.26).
+    let audio = "v=0\r\no=- 1 1 IN IP4 b.invalid\r\ns=-\r\nt=0 0\r\nm=audio 9 RTP/AVP 0\r\n";
+    sock.receive(&invite("inv-audio", audio));
+    assert!(answers(&sock).iter().any(|a| a.starts_with("SIP/2.0 488")));
+    assert!(c.events("invitation").is_empty());
+
+    // An MSRP chat offer: an `invitation` event for the app.
+    let sdp = "v=0\r\no=- 1 1 IN IP4 b.invalid\r\ns=-\r\nt=0 0\r\nm=message 9 TCP/WSS/MSRP *\r\na=accept-types:*\r\na=path:msrps://b.invalid:2855/x;ws\r\n";
+    sock.receive(&invite("inv-chat", sdp));
+    let got = c.events("invitation");
+    assert_eq!(got.len(), 1);
+    assert_eq!(s(&got[0], "from"), "sip:bob@imsip.test");
+    let chat = get(&got[0], "chat");
     assert!(
-        answers.iter().any(|a| a.starts_with("SIP/2.0 488")),
-        "{answers:?}"
+        answers(&sock).iter().all(|a| !a.starts_with("SIP/2.0 2")),
+        "no answer before accept"
     );
+
+    // Accepting opens the relay's socket (default: the server's origin, /msrp) with
+    // subprotocol msrp; once open, AUTH goes as a binary frame (RFC 4976 §5.1).
+    let before = FakeSocket::count();
+    let accepting = c.core.accept_chat(chat.clone());
+    assert_eq!(FakeSocket::count(), before + 1);
+    let relay = FakeSocket::last();
+    let relay_js: JsValue = relay.clone().into();
+    assert_eq!(s(&relay_js, "url"), "wss://core.imsip.test/msrp");
+    assert_eq!(relay.protocols().as_string().as_deref(), Some("msrp"));
+    relay.open();
+    let sent = relay.take_sent();
+    assert_eq!(sent.length(), 1);
+    let auth = String::from_utf8(js_sys::Uint8Array::new(&sent.get(0)).to_vec()).unwrap();
+    assert!(
+        auth.starts_with("MSRP ") && auth.contains(" AUTH\r\n"),
+        "{auth}"
+    );
+    assert!(
+        auth.contains("To-Path: msrps://core.imsip.test:443;ws\r\n"),
+        "{auth}"
+    );
+
+    // Closing while the relay is asked: the invitation is declined 603, the MSRP
+    // socket closed, the accept rejected `cancelled`.
+    let closing = c.core.close_chat(chat.clone());
+    assert!(resolved(closing).await.is_undefined());
+    let e = rejected(accepting).await;
+    assert_eq!(s(&e, "code"), "cancelled");
+    assert!(relay.closed());
+    assert!(answers(&sock).iter().any(|a| a.starts_with("SIP/2.0 603")));
+    // Not an invitation any more.
+    let e = rejected(c.core.reject_chat(chat, JsValue::UNDEFINED)).await;
+    assert_eq!(s(&e, "code"), "invalid_state");
+    let e = rejected(
+        c.core
+            .chat_send(JsValue::from(99.0), "x".into(), JsValue::UNDEFINED),
+    )
+    .await;
+    assert_eq!(s(&e, "code"), "invalid_state");
     c.core.close();
 }
 

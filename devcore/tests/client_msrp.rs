@@ -288,7 +288,7 @@ fn is_message(e: &ChatEvent) -> bool {
 /// alice invites bob, bob accepts: their chat ids.
 async fn open_chat(alice: &mut Driver, bob: &mut Driver) -> (ChannelId, ChannelId) {
     let now = alice.now();
-    let start = alice.client.start_chat(now, BOB);
+    let (start, _) = alice.client.start_chat(now, BOB);
     let b_chat = match until(&mut [&mut *alice, &mut *bob], 1, |e| {
         matches!(e, Event::Invitation { .. })
     })
@@ -508,7 +508,7 @@ async fn a_declined_chat_fails_486_and_a_cancelled_one_ends_remote_cancel() {
 
     // bob declines: 486 Busy Here.
     let now = alice.now();
-    let start = alice.client.start_chat(now, BOB);
+    let (start, _) = alice.client.start_chat(now, BOB);
     let b_chat = match until(&mut [&mut alice, &mut bob], 1, |e| {
         matches!(e, Event::Invitation { .. })
     })
@@ -519,6 +519,13 @@ async fn a_declined_chat_fails_486_and_a_cancelled_one_ends_remote_cancel() {
     };
     let now = bob.now();
     bob.client.reject_chat(now, b_chat, 486).unwrap();
+    // Whoever else shows the invitation (another tab) learns it was answered.
+    until(
+        &mut [&mut alice, &mut bob],
+        1,
+        chat_event(b_chat, chat_event_ended(ChatEndReason::Local)),
+    )
+    .await;
     match result(until(&mut [&mut alice, &mut bob], 0, completed(start)).await) {
         Err(UaError::Rejected { status: 486, .. }) => {}
         other => panic!("expected 486, got {other:?}"),
@@ -527,7 +534,7 @@ async fn a_declined_chat_fails_486_and_a_cancelled_one_ends_remote_cancel() {
 
     // alice gives up while it rings: bob's invitation ends as cancelled.
     let now = alice.now();
-    let start = alice.client.start_chat(now, BOB);
+    let (start, a_chat) = alice.client.start_chat(now, BOB);
     let b_chat = match until(&mut [&mut alice, &mut bob], 1, |e| {
         matches!(e, Event::Invitation { .. })
     })
@@ -536,8 +543,8 @@ async fn a_declined_chat_fails_486_and_a_cancelled_one_ends_remote_cancel() {
         Event::Invitation { chat, .. } => chat,
         other => panic!("{other:?}"),
     };
-    // The app learns the chat's id at ChatOpened; the binding sees it at MsrpConnect.
-    let a_chat = *alice.connected.last().expect("alice's channel");
+    // start_chat names the chat at once: the one whose MSRP socket opened.
+    assert_eq!(alice.connected.last(), Some(&a_chat));
     let now = alice.now();
     let close = alice.client.close_chat(now, a_chat);
     assert_eq!(

@@ -14,7 +14,7 @@ import path from 'node:path';
 import { WebSocket } from 'ws';
 import { root } from '../test-lib/client.mjs';
 import { kamailioClient, kamailioRuns, missingKamailio } from '../test-lib/kamailio.mjs';
-import { chatSessionScenario, largeMessageScenario } from '../test-lib/msrp.mjs';
+import { abortedChatScenario, chatSessionScenario, largeMessageScenario } from '../test-lib/msrp.mjs';
 
 globalThis.WebSocket ??= WebSocket;
 
@@ -54,4 +54,10 @@ test('a chat session through Kamailio ended by the callee', async (t) => {
   if (skipReason) return t.skip(skipReason);
   const [alice, bob] = await pair(t, 'chat-callee-bye');
   await chatSessionScenario(alice, bob, { closer: 'bob' });
+});
+
+test('an invitation cancelled through Kamailio while it rings', async (t) => {
+  if (skipReason) return t.skip(skipReason);
+  const [alice, bob] = await pair(t, 'chat-cancel');
+  await abortedChatScenario(alice, bob);
 });

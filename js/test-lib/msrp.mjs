@@ -32,11 +32,16 @@ export function mebibyte() {
 export async function largeMessageScenario(alice, bob) {
   const body = mebibyte();
   const progress = [];
-  const onProgress = (e) => progress.push(e.detail);
-  alice.addEventListener('progress', onProgress);
+  let events = 0;
+  const countEvents = () => events++;
+  alice.addEventListener('progress', countEvents);
   const arrived = nextEvent(bob, 'message', (d) => d.largeMessage);
-  const result = await alice.sendLargeMessage('sip:bob@imsip.test', body, { contentType: 'application/octet-stream' });
-  alice.removeEventListener('progress', onProgress);
+  const result = await alice.sendLargeMessage('sip:bob@imsip.test', body, {
+    contentType: 'application/octet-stream',
+    onProgress: (p) => progress.push(p),
+  });
+  alice.removeEventListener('progress', countEvents);
+  assert.equal(events, progress.length, 'onProgress gets the progress events of its transfer');
   assert.equal(result.largeMessage, true);
   assert.equal(result.bytes, body.length);
   const got = await arrived;
@@ -127,4 +132,22 @@ export async function declinedChatScenario(alice, bob) {
 /** Polls `check` each macrotask (no clock involved) until it holds. */
 export async function until(check) {
   while (!check()) await new Promise((r) => setImmediate(r));
+}
+
+/**
+ * startChat with an AbortSignal: aborted while it rings, it rejects `cancelled` and the
+ * callee's invitation ends (`invitationended`, reason `cancelled`).
+ */
+export async function abortedChatScenario(alice, bob) {
+  const ringing = new AbortController();
+  const invited = nextEvent(bob, 'invitation');
+  const starting = alice.startChat('sip:bob@imsip.test', { signal: ringing.signal });
+  const invitation = await invited;
+  const ended = nextEvent(bob, 'invitationended');
+  ringing.abort();
+  await assert.rejects(starting, (e) => e instanceof ImError && e.code === 'cancelled');
+  const gone = await ended;
+  assert.equal(gone.chat, invitation.chat);
+  assert.equal(gone.reason, 'cancelled');
+  await assert.rejects(invitation.accept(), (e) => e instanceof ImError && e.code === 'invalid_state');
 }

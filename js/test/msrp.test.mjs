@@ -13,7 +13,7 @@ import { WebSocket, WebSocketServer } from 'ws';
 import { loadImsip } from '../test-lib/client.mjs';
 import { USERS, startDevcore } from '../test-lib/devcore.mjs';
 import { freePort, waitForPort } from '../test-lib/net.mjs';
-import { chatSessionScenario, declinedChatScenario, largeMessageScenario, mebibyte, nextEvent } from '../test-lib/msrp.mjs';
+import { abortedChatScenario, chatSessionScenario, declinedChatScenario, largeMessageScenario, mebibyte, nextEvent } from '../test-lib/msrp.mjs';
 
 const { ImClient, ImError } = await loadImsip();
 
@@ -124,6 +124,11 @@ test('a relay that drops the WebSocket mid-transfer fails the transfer cleanly (
   await alice.sendLargeMessage('sip:bob@imsip.test', body, { contentType: 'application/octet-stream' });
   assert.equal((await arrived).body.length, 5000);
   assert.equal(large.length, 1, 'only the second message arrived');
+});
+
+test('startChat aborted while it rings rejects cancelled; the callee sees invitationended', async (t) => {
+  const [alice, bob] = await pair(t);
+  await abortedChatScenario(alice, bob);
 });
 
 test('without an invitation listener an invitation is declined at once (480)', async (t) => {

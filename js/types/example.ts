@@ -188,7 +188,14 @@ export async function whole(bytes: Uint8Array): Promise<void> {
   new ImClient({ server, aor, password: 'x', msrpRelay: 'wss://relay.example.net/msrp', largeMessageThreshold: 4096, maxLargeMessageSize: 1 << 24 });
   new ImClient({ server, aor, password: 'x', msrpRelay: { url: 'wss://relay.example.net/msrp', uri: 'msrps://relay.example.net:443;ws' } });
   const file = new Blob([new Uint8Array([1, 2, 3])], { type: 'application/octet-stream' });
-  const big: LargeMessageResult = await client.sendLargeMessage('sip:bob@example.net', file, { contentType: file.type });
+  const big: LargeMessageResult = await client.sendLargeMessage('sip:bob@example.net', file, {
+    contentType: file.type,
+    onProgress: (p) => void (p.bytesSent / p.total),
+  });
+  client.addEventListener('invitationended', (e) => void (e.detail.reason === 'cancelled' ? e.detail.chat : 0));
+  const ringing = new AbortController();
+  void client.startChat('sip:carol@example.net', { signal: ringing.signal });
+  ringing.abort();
   const bytesSent: number = big.bytes;
   client.addEventListener('progress', (e) => void (e.detail.bytesSent / e.detail.total));
   client.addEventListener('message', (e) => {

@@ -230,13 +230,16 @@ impl Client {
         op
     }
 
-    /// Invites `to` to a chat session; completes with [`Done::ChatOpened`].
-    pub fn start_chat(&mut self, now: Millis, to: &str) -> OpId {
+    /// Invites `to` to a chat session; completes with [`Done::ChatOpened`]. The
+    /// chat's id comes at once, for [`close_chat`](Self::close_chat) while it rings
+    /// (an id no channel has when the op failed at once).
+    pub fn start_chat(&mut self, now: Millis, to: &str) -> (OpId, ChannelId) {
         self.now = self.now.max(now);
         let op = self.op();
+        let id = ChannelId(self.next_channel);
         self.open(op, Role::Chat, to.to_owned(), None);
         self.pump();
-        op
+        (op, id)
     }
 
     /// Accepts a chat invitation ([`Event::Invitation`]): our relay grants a path,
@@ -277,6 +280,11 @@ impl Client {
         self.ua.reject_session(now, sip, status)?;
         self.channels[i].phase = Phase::Closed;
         self.channels[i].sip = None;
+        // Whoever else shows the invitation (another tab) learns it is answered.
+        let ended = ChatEvent::Ended {
+            reason: ChatEndReason::Local,
+        };
+        self.emit_chat(i, ended);
         self.pump();
         Ok(())
     }
@@ -382,6 +390,10 @@ impl Client {
                         let _ = self.ua.reject_session(now, sip, 603);
                     }
                     self.channels[i].phase = Phase::Closed;
+                    let ended = ChatEvent::Ended {
+                        reason: ChatEndReason::Local,
+                    };
+                    self.emit_chat(i, ended);
                     self.done(op, Done::ChatClosed);
                 }
                 Phase::Open => {

@@ -143,8 +143,11 @@ impl State {
     ) {
         actions.push(msrp_trace("out", bytes));
         if let Some(m) = self.msrp_sockets.iter().find(|m| m.channel == channel) {
-            // Binary: bodies are bytes (RFC 7977 §4.2 allows either kind of frame).
-            let _ = m.ws.send_with_u8_array(bytes);
+            // Binary: bodies are bytes (RFC 7977 §4.2 allows either kind of frame). A
+            // copy out of wasm memory: a socket may keep what it is given (Node's `ws`
+            // compressing with permessage-deflate) while that memory is reused.
+            let _ =
+                m.ws.send_with_array_buffer(&Uint8Array::from(bytes).buffer());
         }
     }
 
@@ -156,6 +159,7 @@ impl State {
         let (kind, detail) = match e {
             Event::Ua(e) => return self.event(e, actions),
             Event::Completed { op, result } => {
+                self.tags.retain(|(id, _)| *id != op.0);
                 let at = self.pending.iter().position(|(id, ..)| *id == op.0);
                 if let Some((_, resolve, reject)) = at.map(|i| self.pending.swap_remove(i)) {
                     actions.push(match result {
@@ -172,7 +176,9 @@ impl State {
                 total,
             } => {
                 let o = Obj::new();
-                o.num("transfer", op.0 as f64)
+                let tag = self.tags.iter().find(|(id, _)| *id == op.0);
+                o.opt_str("tag", tag.map(|(_, t)| t.as_str()))
+                    .num("transfer", op.0 as f64)
                     .str("to", &to)
                     .num("bytesSent", bytes_sent as f64)
                     .num("total", total as f64);
@@ -291,14 +297,20 @@ fn chat_id(chat: &JsValue) -> Result<ChannelId, UaError> {
         .ok_or_else(|| UaError::BadInput("chat: not a chat session id".into()))
 }
 
-/// `{ contentType }` (default `text/plain;charset=UTF-8`).
-fn content_type(options: &JsValue) -> Result<String, UaError> {
+/// `{ contentType, tag? }` (default `text/plain;charset=UTF-8`); `tag` where `tagged`.
+fn send_options(options: &JsValue, tagged: bool) -> Result<(String, Option<String>), UaError> {
+    let plain = || "text/plain;charset=UTF-8".to_owned();
     if options.is_undefined() || options.is_null() {
-        return Ok("text/plain;charset=UTF-8".into());
+        return Ok((plain(), None));
     }
-    let f = Fields::new(options, "options", &["contentType"])?;
-    Ok(f.string("contentType")?
-        .unwrap_or_else(|| "text/plain;charset=UTF-8".into()))
+    let keys: &[&str] = if tagged {
+        &["contentType", "tag"]
+    } else {
+        &["contentType"]
+    };
+    let f = Fields::new(options, "options", keys)?;
+    let tag = if tagged { f.string("tag")? } else { None };
+    Ok((f.string("contentType")?.unwrap_or_else(plain), tag))
 }
 
 fn string(value: &JsValue, name: &str) -> Result<String, UaError> {
@@ -311,21 +323,53 @@ fn string(value: &JsValue, name: &str) -> Result<String, UaError> {
 impl ImClientCore {
     /// Sends `body` in OMA IM large-message mode (an INVITE setting up an MSRP
     /// session through the relay); resolves `{ status, reason, largeMessage, bytes }`
-    /// once the success report came.
+    /// once the success report came. `options.tag` is echoed in its `progress` events.
     #[wasm_bindgen(js_name = sendLargeMessage)]
     pub fn send_large_message(&self, to: JsValue, body: JsValue, options: JsValue) -> Promise {
-        self.command(&mut |c, now| {
+        let mut tagged = None;
+        let p = self.command(&mut |c, now| {
             let to = string(&to, "to")?;
             let bytes = body_bytes(&body)?;
-            let ct = content_type(&options)?;
-            Ok(c.send_large_message(now, &to, &ct, bytes))
-        })
+            let (ct, tag) = send_options(&options, true)?;
+            let op = c.send_large_message(now, &to, &ct, bytes);
+            tagged = tag.map(|t| (op.0, t));
+            Ok(op)
+        });
+        if let Some(t) = tagged {
+            // Not when the op is over already (refused at once).
+            self.with_state(|st| {
+                if st.pending.iter().any(|(id, ..)| *id == t.0) {
+                    st.tags.push(t);
+                }
+            });
+        }
+        p
     }
 
-    /// Invites `to` to a chat session; resolves `{ chat, peer }`.
+    /// Invites `to` to a chat session; resolves `{ chat, peer }`. With
+    /// `options.tag`, a `chat` event `{ type: 'inviting', chat, tag }` comes at once:
+    /// the id `closeChat` takes to cancel the invitation while it rings.
     #[wasm_bindgen(js_name = startChat)]
-    pub fn start_chat(&self, to: JsValue) -> Promise {
-        self.command(&mut |c, now| Ok(c.start_chat(now, &string(&to, "to")?)))
+    pub fn start_chat(&self, to: JsValue, options: JsValue) -> Promise {
+        let mut inviting = None;
+        let p = self.command(&mut |c, now| {
+            let tag = if options.is_undefined() || options.is_null() {
+                None
+            } else {
+                Fields::new(&options, "options", &["tag"])?.string("tag")?
+            };
+            let (op, chat) = c.start_chat(now, &string(&to, "to")?);
+            inviting = tag.map(|t| (chat, t));
+            Ok(op)
+        });
+        if let Some((chat, tag)) = inviting {
+            let o = Obj::new();
+            o.num("chat", chat.0 as f64)
+                .str("type", "inviting")
+                .str("tag", &tag);
+            self.emit_now("chat", &o.done());
+        }
+        p
     }
 
     /// Accepts the invitation `chat`; resolves `{ chat, peer }`.
@@ -352,7 +396,7 @@ impl ImClientCore {
     pub fn chat_send(&self, chat: JsValue, body: JsValue, options: JsValue) -> Promise {
         self.command(&mut |c, now| {
             let bytes = body_bytes(&body)?;
-            let ct = content_type(&options)?;
+            let (ct, _) = send_options(&options, false)?;
             Ok(c.chat_send(now, chat_id(&chat)?, &ct, bytes))
         })
     }

@@ -83,6 +83,8 @@ pub(super) struct State {
     /// OpId → (resolve, reject) of the promise returned for it.
     /// The promises of operations in flight, by op id (few at a time: a vector).
     pub(super) pending: Vec<(u64, Function, Function)>,
+    /// The app's tags of large messages in flight, by op id: echoed in `progress`.
+    pub(super) tags: Vec<(u64, String)>,
 }
 
 /// JS work decided while the state was held, run after releasing it.
@@ -592,6 +594,7 @@ impl ImClientCore {
             timer: None,
             callbacks: None,
             pending: Vec::new(),
+            tags: Vec::new(),
         };
         let shared = Rc::new(Shared {
             state: RefCell::new(state),
@@ -831,6 +834,21 @@ impl ImClientCore {
             o.str("state", registration_state(r.state));
             o.done()
         })
+    }
+
+    /// Dispatches an event now (the state must not be held).
+    pub(super) fn emit_now(&self, kind: &str, detail: &JsValue) {
+        let _ = self
+            .shared
+            .emit
+            .call2(&JsValue::UNDEFINED, &kind.into(), detail);
+    }
+
+    /// Runs `f` on the state when it is free.
+    pub(super) fn with_state(&self, f: impl FnOnce(&mut State)) {
+        if let Ok(mut st) = self.shared.state.try_borrow_mut() {
+            f(&mut st);
+        }
     }
 
     fn aor(&self) -> String {
