@@ -373,11 +373,6 @@ function fileEntry({ from, displayName, name, size, contentType }, mine) {
   });
 }
 
-// Our sends waiting for their first `progress` event, which names the peer and the size
-// but not the send: matched on those, then by its transfer number.
-const pendingFiles = []; // { to, total, li }
-const fileByTransfer = new Map(); // transfer → <li>
-
 function setFileState(li, state, text) {
   li.dataset.state = state;
   li.querySelector('.file-status').textContent = text;
@@ -395,37 +390,21 @@ async function sendFile(to, file) {
   status.setAttribute('role', 'status');
   li.append(bar, status);
   setFileState(li, 'sending', 'sending…');
-  const pending = { to: sameUri(to), total: file.size, li };
-  pendingFiles.push(pending);
+  // onProgress gets this transfer's progress events only (not another send's, nor another tab's).
+  const onProgress = ({ bytesSent, total }) => {
+    if (li.dataset.state !== 'sending') return;
+    bar.max = Math.max(total, 1);
+    bar.value = bytesSent;
+    setFileState(li, 'sending', `sending… ${total ? Math.floor((100 * bytesSent) / total) : 100}%`);
+  };
   try {
-    const r = await client.sendLargeMessage(to, file, { contentType });
+    const r = await client.sendLargeMessage(to, file, { contentType, onProgress });
     bar.value = bar.max;
     setFileState(li, 'delivered', `delivered (${exactSize(r.bytes ?? file.size)})`);
   } catch (e) {
     setFileState(li, 'failed', `not delivered: ${whyNot(e)}`);
     throw e;
-  } finally {
-    const i = pendingFiles.indexOf(pending);
-    if (i >= 0) pendingFiles.splice(i, 1);
-    for (const [t, l] of fileByTransfer) if (l === li) fileByTransfer.delete(t);
   }
-}
-
-function onProgress({ transfer, to, bytesSent, total }) {
-  let li = fileByTransfer.get(transfer);
-  if (!li) {
-    const peerUri = sameUri(to);
-    let i = pendingFiles.findIndex((p) => p.to === peerUri && p.total === total);
-    if (i < 0) i = pendingFiles.findIndex((p) => p.to === peerUri);
-    if (i < 0) return; // another tab's file
-    li = pendingFiles.splice(i, 1)[0].li;
-    fileByTransfer.set(transfer, li);
-  }
-  if (li.dataset.state !== 'sending') return;
-  const bar = li.querySelector('progress');
-  bar.max = Math.max(total, 1);
-  bar.value = bytesSent;
-  setFileState(li, 'sending', `sending… ${total ? Math.floor((100 * bytesSent) / total) : 100}%`);
 }
 
 /** A download name: the wire carries no file name, so the sender, the time and the type's usual extension. */
@@ -528,7 +507,12 @@ function sessionView(peerUri) {
   const close = panel.querySelector('.session-close');
   close.addEventListener('click', () => {
     if (view.state === 'open') run(close, () => view.session.close());
-    else removeSessionView(view); // ended or failed: the button removes the tab
+    else if (view.state === 'inviting') {
+      // Still ringing: startChat's signal cancels the invitation (CANCEL); its promise
+      // then rejects `cancelled` and startSession shows it.
+      setSessionState(view, 'cancelling', 'cancelling…');
+      view.abort?.abort();
+    } else removeSessionView(view); // ended, failed or cancelled: the button removes the tab
   });
   setSessionState(view, 'starting', '');
   return view;
@@ -543,7 +527,9 @@ function removeSessionView(view) {
   else $('sessions-note').hidden = false;
 }
 
-// States of a view: inviting / joining → open → ended; failed when it never opened.
+// States of a view: inviting / joining → open → ended; failed when it never opened;
+// inviting → cancelling → cancelled when we gave up while it rang.
+const SESSION_OVER = new Set(['ended', 'failed', 'cancelled']);
 function setSessionState(view, state, text) {
   view.state = state;
   view.panel.dataset.state = state;
@@ -552,8 +538,10 @@ function setSessionState(view, state, text) {
   const open = state === 'open';
   for (const el of view.panel.querySelectorAll('.session-form textarea, .session-form button')) el.disabled = !open;
   const close = view.panel.querySelector('.session-close');
-  close.disabled = !open && state !== 'ended' && state !== 'failed';
-  close.textContent = open || state === 'starting' || state === 'inviting' || state === 'joining' ? 'Close session' : 'Remove';
+  // Open: BYE; inviting: CANCEL; over: removes the tab. Nothing to stop while joining or cancelling.
+  close.disabled = !open && state !== 'inviting' && !SESSION_OVER.has(state);
+  close.textContent = SESSION_OVER.has(state) ? 'Remove' : 'Close session';
+  close.title = state === 'inviting' ? 'Cancel the invitation (CANCEL)' : '';
   if (!open) showSessionTyping(view, false);
 }
 
@@ -611,21 +599,66 @@ async function sendInSession(view) {
 
 async function startSession(to) {
   const view = sessionView(to);
+  view.abort = new AbortController();
   setSessionState(view, 'inviting', 'inviting…');
   try {
-    attachSession(view, await client.startChat(to));
+    attachSession(view, await client.startChat(to, { signal: view.abort.signal }));
   } catch (e) {
+    if (e?.code === 'cancelled') {
+      setSessionState(view, 'cancelled', 'cancelled'); // we gave up: no error to show
+      return;
+    }
     setSessionState(view, 'failed', e.status ? `declined (${e.status} ${e.reason ?? ''})`.replace(' )', ')') : `not started: ${whyNot(e)}`);
     throw e;
+  } finally {
+    view.abort = null;
   }
+}
+
+// Why an invitation shown here went away before it was accepted here (invitationended).
+const INVITATION_ENDED = {
+  cancelled: 'cancelled: the caller gave up',
+  local: 'declined in another tab', // declined here: the item went at the click
+  answered: 'accepted in another tab',
+  failed: 'failed: the invitation was lost',
+  remote: 'ended by the caller',
+  transport: 'ended: the connection was lost',
+};
+const invitationItems = new Map(); // chat → its <li> in #invitations
+
+function onInvitationEnded({ chat, reason }) {
+  const li = invitationItems.get(chat);
+  invitationItems.delete(chat);
+  if (!li?.isConnected) return; // answered here (the item went at the click)
+  li.dataset.state = 'ended';
+  li.dataset.reason = reason;
+  li.querySelector('.accept')?.remove();
+  li.querySelector('.decline')?.remove();
+  const text = li.querySelector('.invitation-text');
+  text.textContent = text.textContent.replace(/ invites you /, ' invited you ');
+  const why = document.createElement('span');
+  why.className = 'invitation-status';
+  why.setAttribute('role', 'status');
+  why.textContent = INVITATION_ENDED[reason] ?? `ended (${reason})`;
+  const dismiss = document.createElement('button');
+  dismiss.type = 'button';
+  dismiss.className = 'dismiss';
+  dismiss.textContent = 'Dismiss';
+  dismiss.setAttribute('aria-label', `Dismiss the ended invitation from ${li.dataset.from}`);
+  dismiss.addEventListener('click', () => li.remove());
+  li.append(why, dismiss);
 }
 
 function onInvitation(inv) {
   const li = document.createElement('li');
   li.className = 'invitation';
   li.dataset.from = inv.from;
+  li.dataset.chat = String(inv.chat);
+  li.dataset.state = 'ringing';
+  invitationItems.set(inv.chat, li);
   const who = inv.displayName ? `${inv.displayName} <${inv.from}>` : inv.from;
   const p = document.createElement('span');
+  p.className = 'invitation-text';
   p.textContent = `${who} invites you to a chat session`;
   const accept = document.createElement('button');
   accept.type = 'button';
@@ -641,6 +674,7 @@ function onInvitation(inv) {
   $('invitations').append(li);
   accept.addEventListener('click', async () => {
     showError(null);
+    invitationItems.delete(inv.chat);
     li.remove();
     const view = sessionView(inv.from);
     setSessionState(view, 'joining', 'joining…');
@@ -653,6 +687,7 @@ function onInvitation(inv) {
   });
   decline.addEventListener('click', async () => {
     showError(null);
+    invitationItems.delete(inv.chat);
     li.remove();
     await inv.reject(603).catch(showError);
   });
@@ -661,7 +696,8 @@ function onInvitation(inv) {
 /** The client is being replaced or closed: its sessions and invitations go with it. */
 function dropSessions() {
   $('invitations').innerHTML = '';
-  for (const v of sessionViews) if (v.state !== 'ended' && v.state !== 'failed') setSessionState(v, 'ended', 'session ended (client closed)');
+  invitationItems.clear();
+  for (const v of sessionViews) if (!SESSION_OVER.has(v.state)) setSessionState(v, 'ended', 'session ended (client closed)');
 }
 
 setInterval(() => {
@@ -704,8 +740,8 @@ async function register(ev) {
     if (d.error && d.state === 'failed') showError(d.error);
   });
   client.addEventListener('message', (e) => addIncoming(e.detail));
-  client.addEventListener('progress', (e) => onProgress(e.detail));
   client.addEventListener('invitation', (e) => onInvitation(e.detail));
+  client.addEventListener('invitationended', (e) => onInvitationEnded(e.detail));
   client.addEventListener('imdn', (e) => onImdn(e.detail));
   client.addEventListener('composing', (e) => {
     typing.set(sameUri(e.detail.from), e.detail.state);

@@ -8,7 +8,9 @@
 // shows a file entry of the right size whose download link gives the same bytes. Alice
 // starts a chat session, bob accepts it; messages both ways with typing and delivery
 // ticks; bob closes it and both panels say it ended. A second invitation bob declines
-// ends in alice's panel as "declined (603 …)". Both ladders show the MSRP frames
+// ends in alice's panel as "declined (603 …)". A third one alice closes while it still
+// rings (CANCEL): her panel says "cancelled", bob's invitation loses its Accept/Decline
+// buttons and says "cancelled" (invitationended). Both ladders show the MSRP frames
 // (SEND, REPORT) in their own lane next to the SIP ones (INVITE, BYE).
 //
 // Every wait is for something on a page, bounded by a generous timeout; none sleeps.
@@ -238,5 +240,47 @@ test('a declined chat session ends in the inviter\'s panel with the status', asy
   assert.equal(await bob.locator('#sessions .session[data-state=open]').count(), 0);
   assert.equal(await invitation.count(), 0);
   // The only "errors" allowed: the 603 the page itself reports (as an alert, not the console).
+  assert.deepEqual(unexpected(), []);
+});
+
+test('a chat session cancelled by its inviter while it rings: both sides say cancelled', async () => {
+  const bobSessions = await bob.locator('#sessions .session').count(); // the ended ones of earlier flows
+  await alice.click('#start-session');
+  const inviting = panel(alice, 'inviting');
+  await inviting.waitFor();
+  const invitation = bob.locator('#invitations li.invitation[data-from="sip:alice@imsip.test"]');
+  await invitation.and(bob.locator('[data-state=ringing]')).waitFor();
+  // The Close button of a session still ringing is enabled: it cancels the invitation.
+  const close = inviting.getByRole('button', { name: 'Close the chat session with sip:bob@imsip.test' });
+  assert.equal(await close.isEnabled(), true);
+  await close.click();
+
+  // Alice: the panel says cancelled, with no error (she gave up herself).
+  const cancelled = panel(alice, 'cancelled');
+  await cancelled.waitFor();
+  assert.equal(await cancelled.locator('.session-state').textContent(), 'cancelled');
+  assert.equal(await cancelled.locator('.session-text').isDisabled(), true);
+  assert.equal(await cancelled.locator('.session-close').textContent(), 'Remove');
+  assert.equal(await alice.locator('#error').isVisible(), false);
+
+  // Bob: the invitation stays, greyed, without Accept/Decline, and says why.
+  const ended = bob.locator('#invitations li.invitation[data-state=ended][data-reason=cancelled]');
+  await ended.waitFor();
+  assert.match(await ended.locator('.invitation-status').textContent(), /^cancelled\b/);
+  assert.equal(await ended.getByRole('button', { name: /^(Accept|Decline)/ }).count(), 0);
+  assert.equal(await bob.locator('#sessions .session').count(), bobSessions, 'no new session on bob\'s side');
+
+  // The ladders: alice's CANCEL after her INVITE; bob received it.
+  const aliceOut = await ladder(alice, 'sip', 'out');
+  assert.ok(aliceOut.lastIndexOf('CANCEL') > aliceOut.lastIndexOf('INVITE'), `alice's SIP out: ${aliceOut.slice(-6)}`);
+  assert.ok((await ladder(bob, 'sip', 'in')).includes('CANCEL'));
+  await alice.screenshot({ path: path.join(shots, 'msrp-cancel-alice.png'), fullPage: true });
+  await bob.screenshot({ path: path.join(shots, 'msrp-cancel-bob.png'), fullPage: true });
+
+  // Both clear up: bob dismisses the ended invitation, alice removes the tab.
+  await ended.getByRole('button', { name: 'Dismiss the ended invitation from sip:alice@imsip.test' }).click();
+  assert.equal(await bob.locator('#invitations li').count(), 0);
+  await cancelled.locator('.session-close').click();
+  assert.equal(await alice.locator('#sessions .session[data-state=cancelled]').count(), 0);
   assert.deepEqual(unexpected(), []);
 });
