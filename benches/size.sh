@@ -22,10 +22,11 @@ set -euo pipefail
 # VecDeque in the wasm, one step runner for every command, no Debug formatting, and the
 # release wasm on the pinned nightly of js/build.sh with panic=immediate-abort and sha2's
 # compact backend); 153.1 KB with SIP INVITE sessions in the user agent (issue 18: the
-# budget is set where MSRP lands; the JS API for sessions comes with the MSRP engine).
+# budget is set where MSRP lands; the JS API for sessions comes with the MSRP engine);
+# 195.3 KB with MSRP: the codec and session engine, imsip::client, the JS API (issue 18).
 # Lower it when the package shrinks; raise it only with a reason in the commit. Measured
 # on js/build.sh's nightly build (xtask and .ci/run install it).
-BUDGET=155 # KB (1 KB = 1024 B)
+BUDGET=198 # KB (1 KB = 1024 B); 195.3 with MSRP (issue 18), 153.1 before it
 TARGET=45  # KB: the issue's target, reported, never enforced
 
 cd "$(dirname "$0")/.."

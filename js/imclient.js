@@ -333,6 +333,7 @@ export class ImClient extends EventTarget {
       this.dispatchEvent(new CustomEvent('invitationended', { detail: { chat: detail.chat, reason } }));
       return;
     }
+    if (detail.type === 'opened') return; // the ChatSession comes with the accept/startChat result
     const session = this.#chats.get(detail.chat);
     if (session) {
       if (detail.type === 'ended') this.#chats.delete(detail.chat);

@@ -43,7 +43,9 @@ export type ImErrorCode =
   /** A bad option or argument; the message names the field. */
   | 'bad_input'
   /** The core answered something unusable (bad XML, malformed header). */
-  | 'bad_response';
+  | 'bad_response'
+  /** Given up by the app: a chat invitation cancelled while it rang (`startChat`'s `signal`, `close()`). */
+  | 'cancelled';
 
 /** Every rejection and every throw of this package. Never carries a password or key. */
 export class ImError extends Error {

@@ -196,6 +196,8 @@ export async function whole(bytes: Uint8Array): Promise<void> {
   const ringing = new AbortController();
   void client.startChat('sip:carol@example.net', { signal: ringing.signal });
   ringing.abort();
+  const cancelledCode: ImErrorCode = 'cancelled';
+  void cancelledCode;
   const bytesSent: number = big.bytes;
   client.addEventListener('progress', (e) => void (e.detail.bytesSent / e.detail.total));
   client.addEventListener('message', (e) => {

@@ -161,6 +161,13 @@ impl State {
             Event::Completed { op, result } => {
                 self.tags.retain(|(id, _)| *id != op.0);
                 let at = self.pending.iter().position(|(id, ..)| *id == op.0);
+                if let Ok(Done::ChatOpened { chat, .. }) = &result {
+                    // Other tabs of a shared client that show this invitation learn it
+                    // was answered.
+                    let o = Obj::new();
+                    o.num("chat", chat.0 as f64).str("type", "opened");
+                    actions.push(Action::Emit("chat", o.done()));
+                }
                 if let Some((_, resolve, reject)) = at.map(|i| self.pending.swap_remove(i)) {
                     actions.push(match result {
                         Ok(d) => Action::Settle(resolve, done(d)),
