@@ -51,6 +51,9 @@ use channel::{their_media, Channel, Phase, Role};
 
 /// The client's own operation ids start here, clear of the user agent's.
 const FIRST_OP: u64 = 1 << 48;
+/// Large messages and chat sessions at once (each has its own WebSocket; the user
+/// agent takes 16 SIP sessions).
+const MAX_CHANNELS: usize = 16;
 /// The content type of RFC 3994 documents.
 const ISCOMPOSING: &str = "application/im-iscomposing+xml";
 
@@ -1046,6 +1049,13 @@ impl Client {
     ) -> Option<usize> {
         let i = match existing.and_then(|id| self.index(id)) {
             Some(i) => i,
+            None if self.channels.len() >= MAX_CHANNELS => {
+                let e = UaError::InvalidState(format!(
+                    "{MAX_CHANNELS} large messages and chat sessions at once: no more"
+                ));
+                self.fail(op, e);
+                return None;
+            }
             None => {
                 let id = ChannelId(self.next_channel);
                 self.next_channel += 1;
