@@ -30,7 +30,7 @@
 //! session stays until either side closes it; typing goes as RFC 3994 documents
 //! inside the session.
 //!
-//! Each channel's state is its [`channel::Phase`]; the client folds the wake-ups of
+//! Each channel's state is its `Phase` (`channel.rs`); the client folds the wake-ups of
 //! the user agent, of every MSRP session and of every channel into one timer.
 
 mod api;
