@@ -14,7 +14,9 @@ import path from 'node:path';
 import { WebSocket } from 'ws';
 import { root } from '../test-lib/client.mjs';
 import { kamailioClient, kamailioRuns, missingKamailio } from '../test-lib/kamailio.mjs';
-import { abortedChatScenario, chatSessionScenario, largeMessageScenario } from '../test-lib/msrp.mjs';
+import {
+  abortedChatScenario, chatSessionScenario, cuttingRelay, droppedTransferScenario, largeMessageScenario,
+} from '../test-lib/msrp.mjs';
 
 globalThis.WebSocket ??= WebSocket;
 
@@ -29,10 +31,13 @@ const { start: startKamailio } = kamailioRuns({
   prefix: 'msrp',
 });
 
-async function pair(t, slug) {
+async function pair(t, slug, { cutAfter } = {}) {
   const k = await startKamailio(t, slug);
+  // Kamailio takes MSRP on its SIP port (websocket sub_protocols 3), any path.
+  const relay = cutAfter === undefined ? undefined : await cuttingRelay(t, k.url.replace(/\/sip$/, '/msrp'), cutAfter);
   const made = ['alice', 'bob'].map((user) => kamailioClient(t, k, user, {
     aor: `sip:${user}@imsip.test`, password: `${user}-secret`, publishPolicy: 'never',
+    ...(user === 'alice' && relay ? { msrpRelay: { url: relay, uri: `msrp://127.0.0.1:${k.port};ws` } } : {}),
   }));
   await Promise.all(made.map((c) => c.register()));
   return made;
@@ -60,4 +65,10 @@ test('an invitation cancelled through Kamailio while it rings', async (t) => {
   if (skipReason) return t.skip(skipReason);
   const [alice, bob] = await pair(t, 'chat-cancel');
   await abortedChatScenario(alice, bob);
+});
+
+test('a relay connection dropped mid-transfer through Kamailio fails the transfer (transport), and the next one goes', async (t) => {
+  if (skipReason) return t.skip(skipReason);
+  const [alice, bob] = await pair(t, 'drop', { cutAfter: 40 });
+  await droppedTransferScenario(alice, bob);
 });

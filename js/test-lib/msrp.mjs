@@ -2,7 +2,8 @@
 // js/interop/msrp.test.mjs (Kamailio's msrp module): two registered ImClients of the
 // built package, `alice` and `bob`.
 import assert from 'node:assert/strict';
-import { loadImsip } from './client.mjs';
+import { WebSocket, WebSocketServer, loadImsip } from './client.mjs';
+import { freePort } from './net.mjs';
 
 const { ImError } = await loadImsip();
 
@@ -150,4 +151,65 @@ export async function abortedChatScenario(alice, bob) {
   assert.equal(gone.chat, invitation.chat);
   assert.equal(gone.reason, 'cancelled');
   await assert.rejects(invitation.accept(), (e) => e instanceof ImError && e.code === 'invalid_state');
+}
+
+/**
+ * A relay in front of `upstream` (an MSRP relay's WebSocket URL) that cuts its first
+ * connection, both ways, once the client has sent `cutAfter` frames; later
+ * connections pass untouched. Closed when test `t` ends.
+ */
+export async function cuttingRelay(t, upstream, cutAfter) {
+  const port = await freePort();
+  const wss = new WebSocketServer({ port, host: '127.0.0.1', handleProtocols: () => 'msrp' });
+  let connections = 0;
+  wss.on('connection', (client) => {
+    const first = connections++ === 0;
+    const up = new WebSocket(upstream, 'msrp');
+    const held = [];
+    let sent = 0;
+    up.on('open', () => { for (const [m, binary] of held.splice(0)) up.send(m, { binary }); });
+    up.on('message', (data, isBinary) => client.readyState === 1 && client.send(data, { binary: isBinary }));
+    client.on('message', (data, isBinary) => {
+      sent++;
+      if (first && sent > cutAfter) {
+        client.terminate();
+        up.terminate();
+        return;
+      }
+      if (up.readyState === 1) up.send(data, { binary: isBinary });
+      else held.push([data, isBinary]);
+    });
+    client.on('close', () => up.close());
+    up.on('close', () => client.close());
+    up.on('error', () => client.terminate());
+  });
+  await new Promise((r) => wss.once('listening', r));
+  t.after(() => new Promise((r) => { for (const c of wss.clients) c.terminate(); wss.close(r); }));
+  return `ws://127.0.0.1:${port}/msrp`;
+}
+
+/**
+ * alice's relay (a cuttingRelay) drops her WebSocket mid-transfer: sendLargeMessage
+ * rejects `transport` with part of the body acknowledged, bob sees nothing of it, and
+ * the next large message goes through a fresh connection.
+ */
+export async function droppedTransferScenario(alice, bob) {
+  let progressed = 0;
+  const large = [];
+  const onMessage = (e) => { if (e.detail.largeMessage) large.push(e.detail); };
+  bob.addEventListener('message', onMessage);
+  await assert.rejects(
+    alice.sendLargeMessage('sip:bob@imsip.test', mebibyte(), {
+      contentType: 'application/octet-stream',
+      onProgress: (p) => { progressed = p.bytesSent; },
+    }),
+    (e) => e instanceof ImError && e.code === 'transport',
+  );
+  assert.ok(progressed > 0 && progressed < 1024 * 1024, `cut mid-transfer (${progressed} bytes acknowledged)`);
+  const body = new Uint8Array(5000).fill(7);
+  const arrived = nextEvent(bob, 'message', (d) => d.largeMessage);
+  await alice.sendLargeMessage('sip:bob@imsip.test', body, { contentType: 'application/octet-stream' });
+  assert.equal((await arrived).body.length, 5000);
+  bob.removeEventListener('message', onMessage);
+  assert.equal(large.length, 1, 'only the second message arrived');
 }

@@ -9,11 +9,13 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { WebSocket, WebSocketServer } from 'ws';
+import { WebSocket } from 'ws';
 import { loadImsip } from '../test-lib/client.mjs';
 import { USERS, startDevcore } from '../test-lib/devcore.mjs';
 import { freePort, waitForPort } from '../test-lib/net.mjs';
-import { abortedChatScenario, chatSessionScenario, declinedChatScenario, largeMessageScenario, mebibyte, nextEvent } from '../test-lib/msrp.mjs';
+import {
+  abortedChatScenario, chatSessionScenario, cuttingRelay, declinedChatScenario, droppedTransferScenario, largeMessageScenario,
+} from '../test-lib/msrp.mjs';
 
 const { ImClient, ImError } = await loadImsip();
 
@@ -72,58 +74,10 @@ test('a declined invitation rejects startChat with its status', async (t) => {
   await declinedChatScenario(alice, bob);
 });
 
-/**
- * A relay in front of devcore's that cuts its first connection (both ways) once the
- * client has sent `cutAfter` frames; later connections pass untouched.
- */
-async function cuttingRelay(t, cutAfter) {
-  const port = await freePort();
-  const wss = new WebSocketServer({ port, host: '127.0.0.1', handleProtocols: () => 'msrp' });
-  let connections = 0;
-  wss.on('connection', (client) => {
-    const first = connections++ === 0;
-    const upstream = new WebSocket(`ws://127.0.0.1:${corePort}/msrp`, 'msrp');
-    const held = [];
-    let sent = 0;
-    upstream.on('open', () => { for (const m of held.splice(0)) upstream.send(m); });
-    upstream.on('message', (data, isBinary) => client.readyState === 1 && client.send(data, { binary: isBinary }));
-    client.on('message', (data, isBinary) => {
-      sent++;
-      if (first && sent > cutAfter) {
-        client.terminate();
-        upstream.terminate();
-        return;
-      }
-      if (upstream.readyState === 1) upstream.send(data, { binary: isBinary });
-      else held.push(data);
-    });
-    client.on('close', () => upstream.close());
-    upstream.on('close', () => client.close());
-    upstream.on('error', () => client.terminate());
-  });
-  await new Promise((r) => wss.once('listening', r));
-  t.after(() => new Promise((r) => { for (const c of wss.clients) c.terminate(); wss.close(r); }));
-  return `ws://127.0.0.1:${port}/msrp`;
-}
-
 test('a relay that drops the WebSocket mid-transfer fails the transfer cleanly (transport), and the next one goes', async (t) => {
-  const relay = await cuttingRelay(t, 40);
+  const relay = await cuttingRelay(t, `ws://127.0.0.1:${corePort}/msrp`, 40);
   const [alice, bob] = await pair(t, { msrpRelay: relay });
-  let progressed = 0;
-  alice.addEventListener('progress', (e) => { progressed = e.detail.bytesSent; });
-  const large = [];
-  bob.addEventListener('message', (e) => { if (e.detail.largeMessage) large.push(e.detail); });
-  await assert.rejects(
-    alice.sendLargeMessage('sip:bob@imsip.test', mebibyte(), { contentType: 'application/octet-stream' }),
-    (e) => e instanceof ImError && e.code === 'transport',
-  );
-  assert.ok(progressed > 0 && progressed < 1024 * 1024, `cut mid-transfer (${progressed} bytes acknowledged)`);
-  // The next large message goes through a fresh connection; nothing of the first surfaced.
-  const body = new Uint8Array(5000).fill(7);
-  const arrived = nextEvent(bob, 'message', (d) => d.largeMessage);
-  await alice.sendLargeMessage('sip:bob@imsip.test', body, { contentType: 'application/octet-stream' });
-  assert.equal((await arrived).body.length, 5000);
-  assert.equal(large.length, 1, 'only the second message arrived');
+  await droppedTransferScenario(alice, bob);
 });
 
 test('startChat aborted while it rings rejects cancelled; the callee sees invitationended', async (t) => {
