@@ -248,6 +248,7 @@ fn test() -> Result<(), String> {
             "shared.test.mjs",
             "chat.test.mjs",
             "msrp.test.mjs",
+            "shared-msrp.test.mjs",
         ],
         &[],
     )?;
