@@ -699,7 +699,8 @@ export class ImClient extends EventTarget {
   /**
    * Pager-mode MESSAGE (`text/plain;charset=UTF-8` unless `contentType`); a body over
    * `largeMessageThreshold` bytes goes in large-message mode instead (see
-   * `sendLargeMessage`; `imdn` is not asked for then).
+   * `sendLargeMessage`; `imdn` is not asked for then), or as a MESSAGE after all when
+   * the relay or the peer cannot do it (the result then has no `largeMessage`).
    */
   sendMessage(to: string, body: string | Uint8Array, options?: SendMessageOptions): Promise<MessageResult>;
   /**

@@ -309,3 +309,52 @@ fn invitations_the_client_cannot_take_are_declined_488() {
     assert!(responses(&out).contains(&"486"), "{out:?}");
     assert_eq!(c.channel_count(), 0);
 }
+
+#[test]
+fn a_message_put_in_large_mode_goes_as_a_message_when_the_relay_fails() {
+    let mut c = client(Some(msrp()));
+    let body = vec![b'y'; 5000];
+    let op = c.send_message(
+        0,
+        "sip:bob@imsip.test",
+        body.clone(),
+        &MessageOptions::default(),
+    );
+    let out = drain(&mut c);
+    let channel = out
+        .iter()
+        .find_map(|o| match o {
+            Output::MsrpConnect { channel, .. } => Some(*channel),
+            _ => None,
+        })
+        .expect("large-message mode first");
+    // The relay cannot be reached: no error, the MESSAGE goes instead.
+    c.handle_msrp(1, channel, MsrpInput::Disconnected);
+    let out = drain(&mut c);
+    assert_eq!(result(&out, op), None, "{out:?}");
+    assert!(out.iter().any(|o| matches!(o, Output::Connect)), "{out:?}");
+    c.handle_input(2, ua::Input::Connected);
+    let out = drain(&mut c);
+    let message = out
+        .iter()
+        .find_map(|o| match o {
+            Output::Transmit(f) if f.starts_with("MESSAGE ") => Some(f.clone()),
+            _ => None,
+        })
+        .expect("a MESSAGE");
+    assert!(message.ends_with(std::str::from_utf8(&body).unwrap()));
+    assert_eq!(c.channel_count(), 0);
+    // An explicit large message does not fall back: it fails.
+    let op = c.send_large_message(3, "sip:bob@imsip.test", "text/plain", body);
+    let out = drain(&mut c);
+    let channel = out
+        .iter()
+        .find_map(|o| match o {
+            Output::MsrpConnect { channel, .. } => Some(*channel),
+            _ => None,
+        })
+        .expect("a relay socket");
+    c.handle_msrp(4, channel, MsrpInput::Disconnected);
+    let out = drain(&mut c);
+    assert_eq!(result(&out, op), Some(Err(UaError::Transport)));
+}

@@ -111,6 +111,18 @@ test('JsSIP and ImClient exchange MESSAGEs both ways on devcore, UTF-8 intact', 
   assert.equal(m.messageId, undefined);
   assert.equal(m.imdn, undefined);
   assert.equal(jssipReceived.length, 1, 'no receipt went to JsSIP');
+
+  // A long text (over the 1300-byte threshold) tries large-message mode: JsSIP, with no
+  // session handler, refuses the INVITE, and the same text goes as a MESSAGE instead.
+  const long = 'ü'.repeat(1000); // 2000 bytes
+  const gotLong = new Promise((resolve) => jssip.on('newMessage', (e) => { if (e.originator === 'remote') resolve(e.request.body); }));
+  const rl = await alice.sendMessage('sip:bob@imsip.test', long);
+  assert.equal(rl.status, 200);
+  assert.equal(rl.largeMessage, undefined, 'sent as a MESSAGE');
+  assert.equal(await gotLong, long);
+  const invite = alice.frames.find((f) => f.direction === 'out' && f.text.startsWith('INVITE '));
+  assert.ok(invite, 'large-message mode was tried first');
+  assert.match(invite.text, /\+g\.oma\.sip-im\.large-message/);
 });
 
 test('core killed mid-session: disconnected, pending work rejects with transport, then re-registers by itself', async () => {

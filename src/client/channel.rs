@@ -79,6 +79,9 @@ pub(super) struct Channel {
     pub handle: Option<MessageHandle>,
     /// LargeOut: the body's size.
     pub total: u64,
+    /// LargeOut from `send_message`: its options, to send it as a MESSAGE when
+    /// large-message mode cannot be had.
+    pub fallback: Option<crate::ua::MessageOptions>,
     /// Chat: messages in flight, with the app's op until the relay took them.
     pub sends: Vec<(MessageHandle, Option<OpId>, String)>,
     pub composer: Composer,
@@ -104,6 +107,7 @@ impl Channel {
             body: None,
             handle: None,
             total: 0,
+            fallback: None,
             sends: Vec::new(),
             composer: Composer::default(),
             linger_until: None,

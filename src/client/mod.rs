@@ -98,6 +98,8 @@ pub struct Client {
     /// The user agent's operations we started for ourselves (BYEs, INVITEs we
     /// cancelled), with the app's `close_chat` waiting on some.
     internal: Vec<(OpId, Option<OpId>)>,
+    /// MESSAGEs sent instead of large messages: the user agent's op, the app's.
+    pagers: Vec<(OpId, OpId)>,
     out: Vec<Output>,
     ua_wake: Option<Millis>,
     armed: Option<Millis>,
@@ -128,6 +130,7 @@ impl Client {
             next_channel: 1,
             next_op: FIRST_OP,
             internal: Vec::new(),
+            pagers: Vec::new(),
             out: Vec::new(),
             ua_wake: None,
             armed: None,
@@ -203,7 +206,13 @@ impl Client {
                 .content_type
                 .clone()
                 .unwrap_or_else(|| "text/plain;charset=UTF-8".into());
-            self.send_large_message(now, to, &content_type, body)
+            let op = self.send_large_message(now, to, &content_type, body);
+            // Large-message mode is ours to choose here: when it cannot be had (no
+            // relay, a peer or core refusing the INVITE) the MESSAGE goes after all.
+            if let Some(c) = self.channels.iter_mut().find(|c| c.op == Some(op)) {
+                c.fallback = Some(options.clone());
+            }
+            op
         } else {
             let op = self.ua.send_message_with(now, to, &body, options);
             self.pump();
@@ -572,6 +581,11 @@ impl Client {
                     self.channels[i].sip_op = None;
                     return self.on_sip_done(i, result);
                 }
+                if let Some(j) = self.pagers.iter().position(|(pager, _)| *pager == op) {
+                    let (_, app) = self.pagers.swap_remove(j);
+                    let done = ua::Event::Completed { op: app, result };
+                    return self.emit(Event::Ua(done));
+                }
                 if let Some(j) = self.internal.iter().position(|(bye, _)| *bye == op) {
                     if let (_, Some(app)) = self.internal.swap_remove(j) {
                         self.done(app, Done::ChatClosed);
@@ -592,10 +606,13 @@ impl Client {
             Ok(Outcome::SessionEstablished { answer, .. }) => answer,
             Ok(_) => None,
             Err(e) => {
+                self.channels[i].sip = None;
+                if matches!(e, UaError::Rejected { .. }) && self.as_pager(i) {
+                    return;
+                }
                 if let Some(op) = self.channels[i].op.take() {
                     self.fail(op, e);
                 }
-                self.channels[i].sip = None;
                 self.channels[i].phase = Phase::Closed;
                 return self.close_msrp(i);
             }
@@ -873,6 +890,10 @@ impl Client {
                 if c.phase == Phase::Closed {
                     return;
                 }
+                if c.phase == Phase::Relay && self.as_pager(i) {
+                    return;
+                }
+                let c = &mut self.channels[i];
                 let error = channel::end_error(&reason);
                 if let Some(op) = c.op.take() {
                     self.fail(op, error);
@@ -999,6 +1020,29 @@ impl Client {
     }
 
     // ───────────── helpers ─────────────
+
+    /// A message `send_message` put in large-message mode that cannot go that way
+    /// (the relay failed before any SIP, or the INVITE was refused): sent as a SIP
+    /// MESSAGE after all, its op completing with the MESSAGE's outcome. `false` when
+    /// the channel is no such message.
+    fn as_pager(&mut self, i: usize) -> bool {
+        let now = self.now;
+        let c = &mut self.channels[i];
+        if c.role != Role::LargeOut || c.fallback.is_none() || c.op.is_none() {
+            return false;
+        }
+        let (Some(options), Some(op), Some((_, body))) =
+            (c.fallback.take(), c.op.take(), c.body.take())
+        else {
+            return false;
+        };
+        c.phase = Phase::Closed;
+        let peer = c.peer.clone();
+        let pager = self.ua.send_message_with(now, &peer, &body, &options);
+        self.pagers.push((pager, op));
+        self.close_msrp(i);
+        true
+    }
 
     fn op(&mut self) -> OpId {
         self.next_op += 1;
