@@ -5,8 +5,20 @@
 //! the answer a request gets: 401/407 challenges, 403, 400, or through.
 //! (The client side is `imsip::auth::DigestSession`.)
 //!
-//! Nonces live in memory only (forgotten on [`Timer::Nonces`] or a restart);
-//! the AKA SQN of each user is in the [`Store`]. Responses are recomputed with
+//! It is devcore's one digest verifier: the SIP core's instance checks
+//! REGISTER and other requests ([`Authenticator::authenticate_register`],
+//! [`Authenticator::authenticate_request`]); the MSRP relay owns another
+//! instance (same [`AuthConfig`], its own nonces and failure counts) for
+//! RFC 4976 AUTH ([`Authenticator::issue_digest`],
+//! [`Authenticator::verify_credentials`]). What a digest covers is a
+//! [`Digested`]: method, the URI the digest `uri` must name, and the body.
+//!
+//! Users have a password or AKA keys (no stored HA1). An AKA user has no
+//! digest password: the relay's AUTH answers such a user 403.
+//!
+//! Nonces live in memory only (forgotten on [`Timer::Nonces`], when a new
+//! challenge is issued after they aged out, or on a restart); the AKA SQN of
+//! each user is in the [`Store`]. Responses are recomputed with
 //! [`DigestInput`] and compared with [`ct_eq`]; nothing here logs a password,
 //! a key or an expected response.
 
@@ -14,7 +26,7 @@ use crate::core::Cx;
 use crate::flows::ConnId;
 use crate::store::{Store, StoreResult};
 use crate::timers::{Timer, TimerTable};
-use crate::users::{aor_key, User, UserSecret};
+use crate::users::{aor_key, User, UserSecret, Users};
 use crate::util::random_hex;
 use imsip::auth::{
     base64_decode, ct_eq, generate_challenge, verify_auts, AkaVector, AkaVersion, Algorithm,
@@ -62,6 +74,40 @@ pub(crate) enum Verdict {
     Forbidden(&'static str),
     /// 400 with this reason.
     BadRequest(&'static str),
+    /// AKA resynchronisation (RFC 3310 §3.4): the AUTS verified; the user's
+    /// SQN is to be set to `sqn` in the store, then a fresh challenge sent.
+    Resync {
+        /// SQN_MS from the AUTS.
+        sqn: u64,
+    },
+}
+
+/// What a digest response covers (RFC 7616 §3.4.3): the request's method,
+/// the URI the digest `uri` parameter must name, and the body (`auth-int`).
+#[derive(Clone, Copy)]
+pub(crate) struct Digested<'a> {
+    /// The request's method (`REGISTER`, `MESSAGE`, `AUTH`…).
+    pub method: &'a str,
+    /// The URI the request is sent to: a SIP Request-URI, the first To-Path
+    /// URI of an MSRP AUTH (the relay's, RFC 4976 §5.1).
+    pub target: &'a str,
+    /// Whether a digest `uri` (first argument) names `target` (second).
+    pub same_uri: fn(&str, &str) -> bool,
+    /// The body (empty when there is none).
+    pub body: &'a [u8],
+}
+
+impl<'a> Digested<'a> {
+    /// A SIP request: its method, its Request-URI compared as text, its body.
+    /// `None` for a response.
+    fn sip(req: &'a Message) -> Option<Digested<'a>> {
+        Some(Digested {
+            method: req.method()?.as_str(),
+            target: req.request_uri()?.as_str(),
+            same_uri: |a, b| a == b,
+            body: req.body(),
+        })
+    }
 }
 
 /// Which challenge a request gets: a registrar's 401 with WWW-Authenticate
@@ -83,7 +129,9 @@ enum NonceKind {
 
 struct NonceState {
     created: Instant,
-    private_id: String,
+    /// The user challenged; `None` when the challenge went out before the
+    /// user was known (MSRP AUTH): any password user may answer it.
+    private_id: Option<String>,
     offered: Vec<Algorithm>,
     kind: NonceKind,
     last_nc: u32,
@@ -172,6 +220,36 @@ impl Authenticator {
                 )
             }
         };
+        Ok(self.offer(
+            nonce,
+            Some(user.private_id.clone()),
+            offered,
+            kind,
+            stale,
+            now,
+        ))
+    }
+
+    /// Builds digest challenges bound to no user (one per offered password
+    /// algorithm, the same fresh nonce): the first answer to an MSRP AUTH,
+    /// which names no user (RFC 4976 §5.1). Answered through
+    /// [`Authenticator::verify_credentials`].
+    pub fn issue_digest(&mut self, stale: bool, now: Instant) -> Vec<AuthValue> {
+        self.prune(now);
+        let offered = self.cfg.digest.clone();
+        self.offer(random_hex(16), None, offered, NonceKind::Digest, stale, now)
+    }
+
+    /// Remembers `nonce` and returns its challenges.
+    fn offer(
+        &mut self,
+        nonce: String,
+        private_id: Option<String>,
+        offered: Vec<Algorithm>,
+        kind: NonceKind,
+        stale: bool,
+        now: Instant,
+    ) -> Vec<AuthValue> {
         let values = offered
             .iter()
             .map(|a: &Algorithm| {
@@ -194,56 +272,84 @@ impl Authenticator {
             nonce,
             NonceState {
                 created: now,
-                private_id: user.private_id.clone(),
+                private_id,
                 offered,
                 kind,
                 last_nc: 0,
             },
         );
-        Ok(values)
+        values
+    }
+
+    /// The verdict on the `Authorization` values of a request that names its
+    /// user only there (MSRP AUTH: the digest username is the private
+    /// identity). No credentials for our realm, or an unknown username: a
+    /// fresh challenge ([`Verdict::Challenge`], no failure counted). An AKA
+    /// user: 403, there is no digest password to answer with. Otherwise as
+    /// [`Authenticator::verify`].
+    pub fn verify_credentials(
+        &mut self,
+        authorization: &[AuthValue],
+        users: &Users,
+        req: &Digested<'_>,
+        now: Instant,
+    ) -> Verdict {
+        let creds = credentials_for(authorization, &self.cfg.realm).filter(|c| !is_initial(c));
+        let Some((creds, user)) =
+            creds.and_then(|c| Some((c, users.by_private_id(c.param("username")?)?)))
+        else {
+            return Verdict::Challenge { stale: false };
+        };
+        if let UserSecret::Aka { .. } = user.secret {
+            return Verdict::Forbidden("Forbidden (an AKA user has no digest password)");
+        }
+        self.verify(creds, user, req, now)
     }
 
     /// Checks `creds` (an answer to one of our challenges) of `user` for
-    /// `req`. AKA resynchronisation (an `auts` parameter) updates the user's
-    /// SQN in `store` and asks for a new challenge.
+    /// `req`: realm, nonce (known, offered to this user, not expired:
+    /// else `stale=true`), algorithm among those offered, qop, nc above the
+    /// last one seen for the nonce (replays are challenged again), digest
+    /// `uri` naming the request's target, and the response. A wrong response
+    /// counts a failure (403 after `max_failures`). AKA resynchronisation (an
+    /// `auts` parameter that verifies) gives [`Verdict::Resync`].
     pub fn verify(
         &mut self,
         creds: &AuthValue,
         user: &User,
-        req: &Message,
-        store: &mut dyn Store,
+        req: &Digested<'_>,
         now: Instant,
-    ) -> StoreResult<Verdict> {
+    ) -> Verdict {
         let p = |n: &str| creds.param(n);
         if p("username") != Some(user.private_id.as_str()) {
-            return Ok(Verdict::Forbidden(
+            return Verdict::Forbidden(
                 "Forbidden (private identity does not match the public identity)",
-            ));
+            );
         }
         let nonce = p("nonce").unwrap_or("");
         if p("realm") != Some(self.cfg.realm.as_str()) {
-            return Ok(Verdict::Challenge { stale: false });
+            return Verdict::Challenge { stale: false };
         }
         let Some(state) = self.nonces.get(nonce) else {
             // Unknown (never issued, or forgotten): a fresh challenge, no failure.
-            return Ok(Verdict::Challenge { stale: false });
+            return Verdict::Challenge { stale: false };
         };
-        if state.private_id != user.private_id {
-            return Ok(Verdict::Challenge { stale: false });
+        if state
+            .private_id
+            .as_ref()
+            .is_some_and(|id| *id != user.private_id)
+        {
+            return Verdict::Challenge { stale: false };
         }
         let algorithm = match p("algorithm") {
             Some(t) => match Algorithm::parse(t) {
                 Some(a) => a,
-                None => {
-                    return Ok(Verdict::BadRequest(
-                        "Bad Request (unknown digest algorithm)",
-                    ))
-                }
+                None => return Verdict::BadRequest("Bad Request (unknown digest algorithm)"),
             },
             None => Algorithm::MD5,
         };
         if !state.offered.contains(&algorithm) {
-            return Ok(Verdict::Challenge { stale: false });
+            return Verdict::Challenge { stale: false };
         }
         let (created, last_nc, kind) = (state.created, state.last_nc, state.kind.clone());
         if let (Some(auts), NonceKind::Aka(vector), UserSecret::Aka { keys, .. }) =
@@ -252,38 +358,38 @@ impl Authenticator {
             let sqn_ms = base64_decode(auts).and_then(|a| verify_auts(keys, &vector.rand, &a));
             if let Some(sqn_ms) = sqn_ms {
                 info!(user = %user.private_id, sqn_ms, "AKA resynchronisation");
-                store.set_aka_sqn(&user.private_id, sqn_ms.min(SQN_MAX))?;
                 self.nonces.remove(nonce);
-                return Ok(Verdict::Challenge { stale: false });
+                return Verdict::Resync {
+                    sqn: sqn_ms.min(SQN_MAX),
+                };
             }
             warn!(user = %user.private_id, "AKA resynchronisation: AUTS does not verify");
-            return Ok(self.failed(user));
+            return self.failed(user);
         }
         let qop = match p("qop") {
             Some(q) if q.eq_ignore_ascii_case("auth") => Qop::Auth,
             Some(q) if q.eq_ignore_ascii_case("auth-int") => Qop::AuthInt,
-            Some(_) => return Ok(Verdict::BadRequest("Bad Request (unknown qop)")),
-            None => return Ok(Verdict::BadRequest("Bad Request (qop=auth was offered)")),
+            Some(_) => return Verdict::BadRequest("Bad Request (unknown qop)"),
+            None => return Verdict::BadRequest("Bad Request (qop=auth was offered)"),
         };
         let Some(nc) = p("nc").and_then(|s| u32::from_str_radix(s, 16).ok()) else {
-            return Ok(Verdict::BadRequest("Bad Request (missing or bad nc)"));
+            return Verdict::BadRequest("Bad Request (missing or bad nc)");
         };
         let Some(cnonce) = p("cnonce") else {
-            return Ok(Verdict::BadRequest("Bad Request (missing cnonce)"));
+            return Verdict::BadRequest("Bad Request (missing cnonce)");
         };
-        let (Some(uri), Some(ruri), Some(method)) = (p("uri"), req.request_uri(), req.method())
-        else {
-            return Ok(Verdict::BadRequest("Bad Request (missing digest uri)"));
+        let Some(uri) = p("uri") else {
+            return Verdict::BadRequest("Bad Request (missing digest uri)");
         };
-        if uri != ruri.as_str() {
-            return Ok(Verdict::BadRequest(
-                "Bad Request (digest uri does not match the Request-URI)",
-            ));
+        if !(req.same_uri)(uri, req.target) {
+            return Verdict::BadRequest(
+                "Bad Request (digest uri does not name the request's target)",
+            );
         }
         let secret: Secret = match (&user.secret, &kind, algorithm.aka) {
             (UserSecret::Password(pw), NonceKind::Digest, None) => pw.clone(),
             (UserSecret::Aka { .. }, NonceKind::Aka(v), Some(version)) => v.password(version),
-            _ => return Ok(Verdict::Challenge { stale: false }),
+            _ => return Verdict::Challenge { stale: false },
         };
         let input = DigestInput {
             algorithm,
@@ -293,29 +399,29 @@ impl Authenticator {
             cnonce,
             nc,
             qop: Some(qop),
-            method: method.as_str(),
+            method: req.method,
             uri,
-            body: req.body(),
+            body: req.body,
         };
         let expected = Secret::new(input.response(DigestSecret::Password(secret.expose())));
         let given = p("response").unwrap_or("").to_ascii_lowercase();
         if !ct_eq(expected.expose(), given.as_bytes()) {
             warn!(user = %user.private_id, "wrong digest response");
-            return Ok(self.failed(user));
+            return self.failed(user);
         }
         if now.saturating_duration_since(created) > self.cfg.nonce_ttl {
             self.nonces.remove(nonce);
-            return Ok(Verdict::Challenge { stale: true });
+            return Verdict::Challenge { stale: true };
         }
         if nc <= last_nc {
             warn!(user = %user.private_id, nc, last_nc, "nonce-count replay");
-            return Ok(Verdict::Challenge { stale: false });
+            return Verdict::Challenge { stale: false };
         }
         if let Some(s) = self.nonces.get_mut(nonce) {
             s.last_nc = nc;
         }
         self.failures.remove(&user.private_id);
-        Ok(Verdict::Ok)
+        Verdict::Ok
     }
 
     fn failed(&mut self, user: &User) -> Verdict {
@@ -423,22 +529,30 @@ impl Authenticator {
             self.challenge(cx, conn, req, user, role, false);
             return false;
         };
-        match self.verify(creds, user, req, cx.store, cx.now.mono) {
-            Ok(Verdict::Ok) => true,
-            Ok(Verdict::Challenge { stale }) => {
+        let Some(digested) = Digested::sip(req) else {
+            cx.flows
+                .reply(conn, req, 400, "Bad Request (not a request)", &[]);
+            return false;
+        };
+        match self.verify(creds, user, &digested, cx.now.mono) {
+            Verdict::Ok => true,
+            Verdict::Challenge { stale } => {
                 self.challenge(cx, conn, req, user, role, stale);
                 false
             }
-            Ok(Verdict::Forbidden(reason)) => {
+            Verdict::Resync { sqn } => {
+                match cx.store.set_aka_sqn(&user.private_id, sqn) {
+                    Ok(()) => self.challenge(cx, conn, req, user, role, false),
+                    Err(e) => cx.flows.server_error(conn, req, &e),
+                }
+                false
+            }
+            Verdict::Forbidden(reason) => {
                 cx.flows.reply(conn, req, 403, reason, &[]);
                 false
             }
-            Ok(Verdict::BadRequest(reason)) => {
+            Verdict::BadRequest(reason) => {
                 cx.flows.reply(conn, req, 400, reason, &[]);
-                false
-            }
-            Err(e) => {
-                cx.flows.server_error(conn, req, &e);
                 false
             }
         }

@@ -12,7 +12,9 @@
 //!   (RFC 3428), and a session proxy relaying INVITE/ACK/BYE/CANCEL between
 //!   registered users with devcore in the route set (RFC 3261 §16).
 //! - `ws://HOST:PORT/msrp`: an MSRP relay over WebSocket (RFC 4976, RFC 7977,
-//!   subprotocol `msrp`): AUTH with the user's digest password, Use-Path
+//!   subprotocol `msrp`): AUTH with the user's digest password (checked by
+//!   the SIP side's authenticator: nonce expiry, nc replays, the configured
+//!   algorithms; AKA users get 403), Use-Path
 //!   `msrps://HOST:PORT/<id>;ws` per connection, SEND/REPORT relayed frame
 //!   by frame between its connections, responses back hop by hop. Clients
 //!   put `ws://HOST:PORT/msrp` as their relay (`msrp_relay.rs`).
@@ -31,6 +33,7 @@
 //!  core.rs           Core: routes frames to the parts; folds their deadlines
 //!   ├ flows.rs         the WebSocket flows: connection table, frames in and out, replies
 //!   ├ authenticator.rs digest + AKA challenges and checks; the 401/407/403 decision
+//!   │                  (the MSRP relay owns one too, for AUTH)
 //!   ├ registrar.rs     bindings, REGISTER, contacts of an AoR, registered-on-flow
 //!   ├ publications.rs  event packages and PUBLISH: the event state compositor
 //!   ├ notifier.rs      subscriptions, SUBSCRIBE, NOTIFY
@@ -242,6 +245,14 @@ pub async fn serve(config: Config) -> Result<Server, Error> {
         .realm
         .clone()
         .unwrap_or_else(|| config.users.realm.clone());
+    // One digest configuration for SIP and the MSRP relay.
+    let auth = authenticator::AuthConfig {
+        realm: realm.clone(),
+        digest: config.digest_algorithms.clone(),
+        aka: config.aka_versions.clone(),
+        nonce_ttl: config.nonce_ttl,
+        max_failures: config.max_failures.max(1),
+    };
     let core = core::Core::new(
         core::CoreConfig {
             domain: config.users.domain.clone(),
@@ -252,13 +263,7 @@ pub async fn serve(config: Config) -> Result<Server, Error> {
                 max_bytes: config.deferred_max_bytes,
                 max_age: config.deferred_max_age,
             },
-            auth: authenticator::AuthConfig {
-                realm: realm.clone(),
-                digest: config.digest_algorithms.clone(),
-                aka: config.aka_versions.clone(),
-                nonce_ttl: config.nonce_ttl,
-                max_failures: config.max_failures.max(1),
-            },
+            auth: auth.clone(),
         },
         config.users.clone(),
         Box::new(store),
@@ -268,7 +273,7 @@ pub async fn serve(config: Config) -> Result<Server, Error> {
     let relay = msrp_relay::MsrpRelay::new(
         msrp_relay::RelayConfig {
             authority: addr.to_string(),
-            realm: realm.clone(),
+            auth,
         },
         config.users.clone(),
     );

@@ -5,6 +5,10 @@
 //!  connection ──AUTH──► 401 (digest, realm = devcore's realm)        RFC 4976 §5
 //!             ──AUTH + Authorization──► 200 Use-Path: msrps://HOST:PORT/<id>;ws, Expires
 //!                                     (423 Min-Expires when too brief)
+//!                                     401 again: wrong answer, replayed nc, unknown
+//!                                       user; with stale=true: nonce expired
+//!                                     403: an AKA user, or too many failures
+//!                                     400: malformed credentials
 //!  SEND/REPORT, To-Path = [this connection's relay URI, …]            RFC 4976 §6
 //!     our URIs popped off To-Path, each pushed onto From-Path; the frame goes,
 //!     as it arrived (chunk by chunk, nothing buffered), to the connection whose
@@ -15,16 +19,21 @@
 //! ```
 //!
 //! Sans-IO like the SIP core: frames come in as bytes with a monotonic time,
-//! frames go out to each connection's channel. The digest check is RFC 2617 /
-//! RFC 7616 with `qop=auth`, `method` AUTH, computed by `imsip::auth` and
-//! compared in constant time; only password users can authenticate (an AKA
-//! user has no password to digest with). A frame that does not parse closes
-//! its connection (logged).
+//! frames go out to each connection's channel. The digest check is the
+//! SIP side's: the relay owns an [`Authenticator`] with the same
+//! [`AuthConfig`] (realm, algorithms, nonce lifetime, failures before 403),
+//! its own nonces and failure counts. The first 401 names no user (an AUTH
+//! carries no AoR): its nonce may be answered by any password user, whose
+//! digest username is the private identity, `method` AUTH, digest `uri` the
+//! relay's URI (first in To-Path). Nonces expire (`stale=true`), each nc is
+//! accepted once, MD5 and the other configured algorithms are offered. An AKA
+//! user has no password to digest with: 403. A frame that does not parse
+//! closes its connection (logged).
 
+use crate::authenticator::{AuthConfig, Authenticator, Digested, Verdict as AuthVerdict};
 use crate::flows::Outbound;
-use crate::users::{UserSecret, Users};
+use crate::users::Users;
 use crate::util::random_hex;
-use imsip::auth::{ct_eq, Algorithm, DigestInput, DigestSecret, Qop};
 use imsip::msrp::{Frame, Method, MsrpUri, RequestBuilder, ResponseBuilder, StartLine};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -42,8 +51,6 @@ const DEFAULT_EXPIRES: u32 = 3600;
 const MAX_EXPIRES: u32 = 86_400;
 /// How long a forwarded SEND waits for its response (RFC 4975 §7.2: 30 s).
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(30);
-/// Nonces a connection may hold at once (one per 401).
-const MAX_NONCES: usize = 8;
 
 /// One WebSocket connection to the relay.
 struct Connection {
@@ -52,8 +59,6 @@ struct Connection {
     relay_uri: MsrpUri,
     /// The client's URI (From-Path of its AUTH) once authenticated.
     client: Option<MsrpUri>,
-    /// Nonces of the challenges sent on this connection.
-    nonces: Vec<String>,
     /// When the authentication ends.
     expires_at: Option<Instant>,
 }
@@ -69,14 +74,17 @@ struct Pending {
 pub(crate) struct RelayConfig {
     /// `HOST:PORT` of devcore (the authority of every relay URI).
     pub authority: String,
-    /// The digest realm (devcore's realm).
-    pub realm: String,
+    /// The digest settings (the SIP core's: realm, algorithms, nonce
+    /// lifetime, failures before 403).
+    pub auth: AuthConfig,
 }
 
 /// Every relay connection and every forwarded SEND.
 pub(crate) struct MsrpRelay {
     cfg: RelayConfig,
     users: Users,
+    /// Challenges and checks AUTH credentials.
+    auth: Authenticator,
     conns: HashMap<RelayConnId, Connection>,
     /// (connection it was forwarded to, transaction id) → who sent it.
     pending: HashMap<(RelayConnId, String), Pending>,
@@ -96,6 +104,7 @@ impl MsrpRelay {
     /// A relay for `users`.
     pub fn new(cfg: RelayConfig, users: Users) -> MsrpRelay {
         MsrpRelay {
+            auth: Authenticator::new(cfg.auth.clone()),
             cfg,
             users,
             conns: HashMap::new(),
@@ -116,7 +125,6 @@ impl MsrpRelay {
                 tx,
                 relay_uri,
                 client: None,
-                nonces: Vec::new(),
                 expires_at: None,
             },
         );
@@ -162,61 +170,56 @@ impl MsrpRelay {
     }
 
     /// RFC 4976 §5: AUTH to this connection's relay (any of our URIs first in
-    /// To-Path): 401 without (or with wrong) credentials; 423 when the
-    /// Expires is too brief; 200 with Use-Path and Expires.
+    /// To-Path): 401 without (or with wrong, replayed or expired: then
+    /// `stale=true`) credentials; 403 for an AKA user or after too many
+    /// failures; 400 for malformed credentials; 423 when the Expires is too
+    /// brief; 200 with Use-Path and Expires.
     fn on_auth(&mut self, conn: RelayConnId, req: &Frame, now: Instant) {
-        let Some(c) = self.conns.get(&conn) else {
-            return;
-        };
-        let realm = self.cfg.realm.clone();
-        let verified = req
-            .authorization()
-            .ok()
-            .and_then(|v| v.into_iter().next())
-            .is_some_and(|a| {
-                let p = |n: &str| a.param(n).unwrap_or_default().to_owned();
-                let Some(user) = self.users.by_private_id(&p("username")) else {
-                    return false;
-                };
-                let UserSecret::Password(pw) = &user.secret else {
-                    return false;
-                };
-                let (nonce, uri, cnonce) = (p("nonce"), p("uri"), p("cnonce"));
-                let nc = u32::from_str_radix(&p("nc"), 16).unwrap_or(0);
-                let input = DigestInput {
-                    algorithm: Algorithm::MD5,
-                    username: &p("username"),
-                    realm: &realm,
-                    nonce: &nonce,
-                    cnonce: &cnonce,
-                    nc,
-                    qop: Some(Qop::Auth),
-                    method: "AUTH",
-                    uri: &uri,
-                    body: b"",
-                };
-                let expected = input.response(DigestSecret::Password(pw.expose()));
-                p("realm") == realm
-                    && c.nonces.contains(&nonce)
-                    && ct_eq(expected.as_bytes(), p("response").as_bytes())
-            });
-        if !verified {
-            let nonce = random_hex(16);
-            let challenge =
-                format!("Digest realm=\"{realm}\", nonce=\"{nonce}\", qop=\"auth\", algorithm=MD5");
-            if let Some(c) = self.conns.get_mut(&conn) {
-                if c.nonces.len() >= MAX_NONCES {
-                    c.nonces.remove(0);
-                }
-                c.nonces.push(nonce);
-            }
-            if let Ok(bytes) = ResponseBuilder::for_request(req, 401)
-                .and_then(|r| r.header("WWW-Authenticate", challenge).encode())
-            {
-                self.send(conn, bytes);
-            }
+        if !self.conns.contains_key(&conn) {
             return;
         }
+        // A malformed Authorization counts as none: challenged.
+        let authorization = req.authorization().unwrap_or_default();
+        let target = req
+            .to_path()
+            .first()
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        let method = Method::Auth;
+        let digested = Digested {
+            method: method.as_str(),
+            target: &target,
+            same_uri: same_msrp_uri,
+            body: req.body().unwrap_or_default(),
+        };
+        let verdict = self
+            .auth
+            .verify_credentials(&authorization, &self.users, &digested, now);
+        let (code, comment, challenges) = match verdict {
+            AuthVerdict::Ok => return self.grant(conn, req, now),
+            AuthVerdict::Challenge { stale } => (401, None, self.auth.issue_digest(stale, now)),
+            // No AKA nonce is issued here, so no resynchronisation either.
+            AuthVerdict::Resync { .. } => (401, None, self.auth.issue_digest(false, now)),
+            AuthVerdict::Forbidden(reason) => (403, Some(reason), Vec::new()),
+            AuthVerdict::BadRequest(reason) => (400, Some(reason), Vec::new()),
+        };
+        let built = ResponseBuilder::for_request(req, code).and_then(|mut r| {
+            if let Some(c) = comment {
+                r = r.comment(c);
+            }
+            for c in &challenges {
+                r = r.www_authenticate(c);
+            }
+            r.encode()
+        });
+        if let Ok(bytes) = built {
+            self.send(conn, bytes);
+        }
+    }
+
+    /// Authenticated AUTH: 423 when the Expires is too brief, else 200 with
+    /// Use-Path and the granted Expires.
+    fn grant(&mut self, conn: RelayConnId, req: &Frame, now: Instant) {
         let asked = req.expires().ok().flatten().unwrap_or(DEFAULT_EXPIRES);
         if asked < MIN_EXPIRES {
             if let Ok(bytes) = ResponseBuilder::for_request(req, 423)
@@ -351,3 +354,15 @@ impl MsrpRelay {
         }
     }
 }
+
+/// Whether the digest `uri` of an AUTH names `target`, the first To-Path URI
+/// (RFC 4975 §6.1 comparison).
+fn same_msrp_uri(uri: &str, target: &str) -> bool {
+    match (MsrpUri::parse(uri), MsrpUri::parse(target)) {
+        (Ok(a), Ok(b)) => a.matches(&b),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -29,16 +29,11 @@ fn answered(session: &mut DigestSession) -> Message {
         .build()
 }
 
-fn verify(
-    auth: &mut Authenticator,
-    store: &mut MemoryStore,
-    req: &Message,
-    now: Instant,
-) -> Verdict {
+fn verify(auth: &mut Authenticator, req: &Message, now: Instant) -> Verdict {
     let values = req.authorization().unwrap();
     let creds = credentials_for(&values, "imsip.test").unwrap();
     let alice = Kit::new().user(ALICE);
-    auth.verify(creds, &alice, req, store, now).unwrap()
+    auth.verify(creds, &alice, &Digested::sip(req).unwrap(), now)
 }
 
 #[test]
@@ -57,16 +52,16 @@ fn digest_answer_replay_and_stale_nonce() {
     let mut session = DigestSession::new(Credentials::password("alice@imsip.test", "alice-secret"));
     session.on_challenge(&values, false).unwrap();
     let req = answered(&mut session);
-    assert_eq!(verify(&mut auth, &mut store, &req, now), Verdict::Ok);
+    assert_eq!(verify(&mut auth, &req, now), Verdict::Ok);
     assert_eq!(
-        verify(&mut auth, &mut store, &req, now),
+        verify(&mut auth, &req, now),
         Verdict::Challenge { stale: false },
         "the same nc again is a replay"
     );
     let later = now + Duration::from_secs(301);
     let req = answered(&mut session);
     assert_eq!(
-        verify(&mut auth, &mut store, &req, later),
+        verify(&mut auth, &req, later),
         Verdict::Challenge { stale: true }
     );
 }
@@ -84,7 +79,7 @@ fn three_wrong_answers_are_403() {
         let values = auth.issue(&alice, false, &mut store, now).unwrap();
         let mut s = DigestSession::new(Credentials::password("alice@imsip.test", "wrong"));
         s.on_challenge(&values, false).unwrap();
-        verdicts.push(verify(&mut auth, &mut store, &answered(&mut s), now));
+        verdicts.push(verify(&mut auth, &answered(&mut s), now));
     }
     assert_eq!(verdicts[0], Verdict::Challenge { stale: false });
     assert_eq!(verdicts[1], Verdict::Challenge { stale: false });
