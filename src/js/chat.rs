@@ -2,7 +2,7 @@
 //! `msrp`, RFC 7977), the commands of large messages and chat sessions, and the
 //! client's events as JS objects.
 
-use super::client::{trace, Action, ImClientCore, Shared, State};
+use super::client::{message_head, trace, Action, ImClientCore, Shared, State};
 use super::error::from_ua;
 use super::obj::{Fields, Obj};
 use crate::client::{ChannelId, ChatEvent, Done, Event};
@@ -192,12 +192,8 @@ impl State {
                 ("progress", o.done())
             }
             Event::LargeMessage(m) => {
-                let o = Obj::new();
-                o.str("from", &m.from)
-                    .opt_str("displayName", m.display_name.as_deref())
-                    .str("to", &m.to)
-                    .str("contentType", &m.content_type)
-                    .set("body", &body(&m.content_type, m.body))
+                let o = message_head(&m.from, m.display_name.as_deref(), &m.to, &m.content_type);
+                o.set("body", &body(&m.content_type, m.body))
                     .opt_bool("deferred", Some(false))
                     .opt_bool("largeMessage", Some(true));
                 ("message", o.done())

@@ -123,6 +123,21 @@ fn registration_state(s: RegistrationState) -> &'static str {
     s.as_str()
 }
 
+/// What every `message` event starts with (pager or large-message mode).
+pub(super) fn message_head(
+    from: &str,
+    display_name: Option<&str>,
+    to: &str,
+    content_type: &str,
+) -> Obj {
+    let o = Obj::new();
+    o.str("from", from)
+        .opt_str("displayName", display_name)
+        .str("to", to)
+        .str("contentType", content_type);
+    o
+}
+
 /// The registrar's answer: what `register()` resolves with, and the base of the
 /// `registration` event.
 fn registration_info(r: &Registration) -> Obj {
@@ -320,12 +335,8 @@ impl State {
                 ("registration", o.done())
             }
             Event::Message(m) => {
-                let o = Obj::new();
-                o.str("from", &m.from)
-                    .opt_str("displayName", m.display_name.as_deref())
-                    .str("to", &m.to)
-                    .str("contentType", &m.content_type)
-                    .str("body", &String::from_utf8_lossy(&m.body))
+                let o = message_head(&m.from, m.display_name.as_deref(), &m.to, &m.content_type);
+                o.str("body", &String::from_utf8_lossy(&m.body))
                     .opt_bool("deferred", Some(m.deferred))
                     .opt_str("dateTime", m.date_time.as_deref())
                     .opt_str("messageId", m.message_id.as_deref());
