@@ -38,7 +38,7 @@ export function missingKamailio({ modules, apt }) {
  */
 export function missingDeployKamailio() {
   const reason = missingKamailio({
-    modules: ['websocket', 'db_sqlite', 'xmlops', 'msilo', 'sqlops', 'auth_db', 'htable'],
+    modules: ['websocket', 'db_sqlite', 'xmlops', 'msilo', 'sqlops', 'auth_db', 'htable', 'msrp', 'nathelper', 'rr'],
     apt: 'apt-get install -y kamailio kamailio-websocket-modules kamailio-sqlite-modules kamailio-xml-modules sqlite3',
   });
   if (reason) return reason;
