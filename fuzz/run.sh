@@ -23,7 +23,7 @@ cd "$(dirname "$0")"
 secs=${1:-60}
 shift $(( $# > 0 ? 1 : 0 ))
 if [ $# -gt 0 ]; then targets=("$@"); else
-  targets=(parse_message parse_uri challenge settings aka_nonce ua_frames cpim imdn iscomposing im_history msrp)
+  targets=(parse_message parse_uri challenge settings aka_nonce ua_frames cpim imdn iscomposing im_history msrp sdp)
 fi
 mkdir -p artifacts
 cargo +nightly fuzz build "${san[@]}" >artifacts/build.log 2>&1 || { cat artifacts/build.log; exit 2; }

@@ -2,6 +2,12 @@
 #![cfg(not(target_arch = "wasm32"))]
 
 use imsip::sdp::{MsrpMedia, SdpError, SessionDescription, MAX_LINES, MAX_SDP_BYTES};
+use proptest::prelude::*;
+
+// The invariant lives in fuzz/src/sdp_check.rs, shared with the fuzz target.
+#[path = "../fuzz/src/sdp_check.rs"]
+mod sdp_check;
+use sdp_check::check_sdp;
 
 /// An offer shaped like RFC 4975 §7.1's, re-typed for a WebSocket client.
 const OFFER: &str = "v=0\r\n\
@@ -137,5 +143,43 @@ fn hostile_descriptions_are_typed_errors() {
 fn no_prefix_of_an_offer_panics() {
     for end in 0..=OFFER.len() {
         let _ = SessionDescription::parse(&OFFER.as_bytes()[..end]);
+    }
+}
+
+/// Lines an SDP is made of, right and wrong.
+fn line() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just("v=0".to_owned()),
+        Just("o=- 1 1 IN IP4 a.invalid".to_owned()),
+        Just("s=-".to_owned()),
+        Just("t=0 0".to_owned()),
+        Just("c=IN IP4 a.invalid".to_owned()),
+        Just("m=message 9 TCP/WSS/MSRP *".to_owned()),
+        Just("m=message 0 TCP/MSRP *".to_owned()),
+        Just("m=audio 9 RTP/AVP 0".to_owned()),
+        "a=path:[ -~]{0,60}",
+        "a=(accept-types|accept-wrapped-types|max-size|setup):[ -~]{0,30}",
+        "[a-z]=[ -~]{0,20}",
+        "[ -~]{0,20}",
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn descriptions_from_lines_keep_the_fuzz_invariant(lines in prop::collection::vec(line(), 0..14), lf in any::<bool>()) {
+        let end = if lf { "\n" } else { "\r\n" };
+        check_sdp(lines.join(end).as_bytes());
+    }
+
+    #[test]
+    fn mutated_offers_keep_the_fuzz_invariant(at in 0..OFFER.len(), byte in any::<u8>(), cut in any::<bool>()) {
+        let mut bytes = OFFER.as_bytes().to_vec();
+        bytes[at] = byte;
+        if cut {
+            bytes.truncate(at);
+        }
+        check_sdp(&bytes);
     }
 }

@@ -4,4 +4,5 @@
 
 pub mod checks;
 pub mod msrp_check;
+pub mod sdp_check;
 pub mod ua_driver;
