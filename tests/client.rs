@@ -7,7 +7,7 @@ mod common;
 
 use common::{alice_config, carol_keys, TestRng, ALICE};
 use imsip::auth::{Credentials, RandomSource};
-use imsip::client::{relay_uri, Client, Event, MsrpConfig, Output};
+use imsip::client::{relay_uri, ChannelId, Client, Event, MsrpConfig, Output};
 use imsip::msrp::session::Input as MsrpInput;
 use imsip::ua::{self, MessageOptions, OpId, UaError};
 
@@ -37,6 +37,14 @@ fn result(outputs: &[Output], op: OpId) -> Option<Result<(), UaError>> {
         Output::Event(Event::Completed { op: o, result }) if *o == op => {
             Some(result.clone().map(|_| ()))
         }
+        _ => None,
+    })
+}
+
+/// The channel of the first MSRP socket the client asked for in `outputs`.
+fn msrp_connect(outputs: &[Output]) -> Option<ChannelId> {
+    outputs.iter().find_map(|o| match o {
+        Output::MsrpConnect { channel, .. } => Some(*channel),
         _ => None,
     })
 }
@@ -321,13 +329,7 @@ fn a_message_put_in_large_mode_goes_as_a_message_when_the_relay_fails() {
         &MessageOptions::default(),
     );
     let out = drain(&mut c);
-    let channel = out
-        .iter()
-        .find_map(|o| match o {
-            Output::MsrpConnect { channel, .. } => Some(*channel),
-            _ => None,
-        })
-        .expect("large-message mode first");
+    let channel = msrp_connect(&out).expect("large-message mode first");
     // The relay cannot be reached: no error, the MESSAGE goes instead.
     c.handle_msrp(1, channel, MsrpInput::Disconnected);
     let out = drain(&mut c);
@@ -347,13 +349,7 @@ fn a_message_put_in_large_mode_goes_as_a_message_when_the_relay_fails() {
     // An explicit large message does not fall back: it fails.
     let op = c.send_large_message(3, "sip:bob@imsip.test", "text/plain", body);
     let out = drain(&mut c);
-    let channel = out
-        .iter()
-        .find_map(|o| match o {
-            Output::MsrpConnect { channel, .. } => Some(*channel),
-            _ => None,
-        })
-        .expect("a relay socket");
+    let channel = msrp_connect(&out).expect("a relay socket");
     c.handle_msrp(4, channel, MsrpInput::Disconnected);
     let out = drain(&mut c);
     assert_eq!(result(&out, op), Some(Err(UaError::Transport)));

@@ -277,6 +277,18 @@ fn chat_event(chat: ChannelId, want: impl Fn(&ChatEvent) -> bool) -> impl FnMut(
     move |e| matches!(e, Event::Chat { chat: c, event } if *c == chat && want(event))
 }
 
+/// Runs both until driver `who`'s chat `chat` reports an event matching `want`:
+/// that event.
+async fn until_chat(
+    alice: &mut Driver,
+    bob: &mut Driver,
+    who: usize,
+    chat: ChannelId,
+    want: impl Fn(&ChatEvent) -> bool,
+) -> Event {
+    until(&mut [alice, bob], who, chat_event(chat, want)).await
+}
+
 fn composing(state: Typing) -> impl Fn(&ChatEvent) -> bool {
     move |e| matches!(e, ChatEvent::Composing { state: s, .. } if *s == state)
 }
@@ -285,21 +297,24 @@ fn is_message(e: &ChatEvent) -> bool {
     matches!(e, ChatEvent::Message { .. })
 }
 
-/// alice invites bob, bob accepts: their chat ids.
-async fn open_chat(alice: &mut Driver, bob: &mut Driver) -> (ChannelId, ChannelId) {
-    let now = alice.now();
-    let (start, _) = alice.client.start_chat(now, BOB);
-    let b_chat = match until(&mut [&mut *alice, &mut *bob], 1, |e| {
+/// Runs both until bob is invited: his chat id and the caller.
+async fn invitation(alice: &mut Driver, bob: &mut Driver) -> (ChannelId, String) {
+    match until(&mut [alice, bob], 1, |e| {
         matches!(e, Event::Invitation { .. })
     })
     .await
     {
-        Event::Invitation { chat, from, .. } => {
-            assert_eq!(from, ALICE);
-            chat
-        }
+        Event::Invitation { chat, from, .. } => (chat, from),
         other => panic!("{other:?}"),
-    };
+    }
+}
+
+/// alice invites bob, bob accepts: their chat ids.
+async fn open_chat(alice: &mut Driver, bob: &mut Driver) -> (ChannelId, ChannelId) {
+    let now = alice.now();
+    let (start, _) = alice.client.start_chat(now, BOB);
+    let (b_chat, from) = invitation(alice, bob).await;
+    assert_eq!(from, ALICE);
     let now = bob.now();
     let accept = bob.client.accept_chat(now, b_chat);
     let a_chat = match result(until(&mut [&mut *alice, &mut *bob], 0, completed(start)).await) {
@@ -340,18 +355,8 @@ async fn a_chat_session_types_talks_both_ways_with_reports_and_ends_with_bye() {
     let typed = Instant::now();
     let now = alice.now();
     alice.client.chat_composing(now, a_chat, true).unwrap();
-    until(
-        &mut [&mut alice, &mut bob],
-        1,
-        chat_event(b_chat, composing(Typing::Active)),
-    )
-    .await;
-    until(
-        &mut [&mut alice, &mut bob],
-        1,
-        chat_event(b_chat, composing(Typing::Idle)),
-    )
-    .await;
+    until_chat(&mut alice, &mut bob, 1, b_chat, composing(Typing::Active)).await;
+    until_chat(&mut alice, &mut bob, 1, b_chat, composing(Typing::Idle)).await;
     assert!(
         typed.elapsed().as_millis() >= 1000,
         "idle after the idle timeout, not before"
@@ -360,21 +365,14 @@ async fn a_chat_session_types_talks_both_ways_with_reports_and_ends_with_bye() {
     // Typing again, then a message: bob sees "idle" (RFC 3994 §3.3), then the message.
     let now = alice.now();
     alice.client.chat_composing(now, a_chat, true).unwrap();
-    until(
-        &mut [&mut alice, &mut bob],
-        1,
-        chat_event(b_chat, composing(Typing::Active)),
-    )
-    .await;
+    until_chat(&mut alice, &mut bob, 1, b_chat, composing(Typing::Active)).await;
     let now = alice.now();
     let op = alice
         .client
         .chat_send(now, a_chat, "text/plain", b"done typing".to_vec());
-    let e = until(
-        &mut [&mut alice, &mut bob],
-        1,
-        chat_event(b_chat, |e| composing(Typing::Idle)(e) || is_message(e)),
-    )
+    let e = until_chat(&mut alice, &mut bob, 1, b_chat, |e| {
+        composing(Typing::Idle)(e) || is_message(e)
+    })
     .await;
     assert!(
         matches!(
@@ -389,13 +387,7 @@ async fn a_chat_session_types_talks_both_ways_with_reports_and_ends_with_bye() {
         ),
         "idle before the message: {e:?}"
     );
-    match until(
-        &mut [&mut alice, &mut bob],
-        1,
-        chat_event(b_chat, is_message),
-    )
-    .await
-    {
+    match until_chat(&mut alice, &mut bob, 1, b_chat, is_message).await {
         Event::Chat {
             event: ChatEvent::Message { body, .. },
             ..
@@ -409,13 +401,7 @@ async fn a_chat_session_types_talks_both_ways_with_reports_and_ends_with_bye() {
     let b_ops = send_lines(&mut bob, b_chat, "bob", 20);
     for (who, chat, tag) in [(1, b_chat, "alice"), (0, a_chat, "bob")] {
         for i in 0..20 {
-            match until(
-                &mut [&mut alice, &mut bob],
-                who,
-                chat_event(chat, is_message),
-            )
-            .await
-            {
+            match until_chat(&mut alice, &mut bob, who, chat, is_message).await {
                 Event::Chat {
                     event:
                         ChatEvent::Message {
@@ -465,20 +451,17 @@ async fn a_chat_session_types_talks_both_ways_with_reports_and_ends_with_bye() {
     // bob hangs up.
     let now = bob.now();
     let close = bob.client.close_chat(now, b_chat);
-    until(
-        &mut [&mut alice, &mut bob],
-        1,
-        chat_event(b_chat, chat_event_ended(ChatEndReason::Local)),
-    )
-    .await;
+    until_chat(&mut alice, &mut bob, 1, b_chat, ended(ChatEndReason::Local)).await;
     assert_eq!(
         result(until(&mut [&mut alice, &mut bob], 1, completed(close)).await),
         Ok(Done::ChatClosed)
     );
-    until(
-        &mut [&mut alice, &mut bob],
+    until_chat(
+        &mut alice,
+        &mut bob,
         0,
-        chat_event(a_chat, chat_event_ended(ChatEndReason::RemoteBye)),
+        a_chat,
+        ended(ChatEndReason::RemoteBye),
     )
     .await;
     until_no_channels(&mut alice, &mut bob).await;
@@ -497,7 +480,7 @@ async fn a_chat_session_types_talks_both_ways_with_reports_and_ends_with_bye() {
     }
 }
 
-fn chat_event_ended(reason: ChatEndReason) -> impl Fn(&ChatEvent) -> bool {
+fn ended(reason: ChatEndReason) -> impl Fn(&ChatEvent) -> bool {
     move |e| matches!(e, ChatEvent::Ended { reason: r } if *r == reason)
 }
 
@@ -509,23 +492,11 @@ async fn a_declined_chat_fails_486_and_a_cancelled_one_ends_remote_cancel() {
     // bob declines: 486 Busy Here.
     let now = alice.now();
     let (start, _) = alice.client.start_chat(now, BOB);
-    let b_chat = match until(&mut [&mut alice, &mut bob], 1, |e| {
-        matches!(e, Event::Invitation { .. })
-    })
-    .await
-    {
-        Event::Invitation { chat, .. } => chat,
-        other => panic!("{other:?}"),
-    };
+    let (b_chat, _) = invitation(&mut alice, &mut bob).await;
     let now = bob.now();
     bob.client.reject_chat(now, b_chat, 486).unwrap();
     // Whoever else shows the invitation (another tab) learns it was answered.
-    until(
-        &mut [&mut alice, &mut bob],
-        1,
-        chat_event(b_chat, chat_event_ended(ChatEndReason::Local)),
-    )
-    .await;
+    until_chat(&mut alice, &mut bob, 1, b_chat, ended(ChatEndReason::Local)).await;
     match result(until(&mut [&mut alice, &mut bob], 0, completed(start)).await) {
         Err(UaError::Rejected { status: 486, .. }) => {}
         other => panic!("expected 486, got {other:?}"),
@@ -535,14 +506,7 @@ async fn a_declined_chat_fails_486_and_a_cancelled_one_ends_remote_cancel() {
     // alice gives up while it rings: bob's invitation ends as cancelled.
     let now = alice.now();
     let (start, a_chat) = alice.client.start_chat(now, BOB);
-    let b_chat = match until(&mut [&mut alice, &mut bob], 1, |e| {
-        matches!(e, Event::Invitation { .. })
-    })
-    .await
-    {
-        Event::Invitation { chat, .. } => chat,
-        other => panic!("{other:?}"),
-    };
+    let (b_chat, _) = invitation(&mut alice, &mut bob).await;
     // start_chat names the chat at once: the one whose MSRP socket opened.
     assert_eq!(alice.connected.last(), Some(&a_chat));
     let now = alice.now();
@@ -555,10 +519,12 @@ async fn a_declined_chat_fails_486_and_a_cancelled_one_ends_remote_cancel() {
         result(until(&mut [&mut alice, &mut bob], 0, completed(start)).await),
         Err(UaError::Cancelled)
     );
-    until(
-        &mut [&mut alice, &mut bob],
+    until_chat(
+        &mut alice,
+        &mut bob,
         1,
-        chat_event(b_chat, chat_event_ended(ChatEndReason::RemoteCancel)),
+        b_chat,
+        ended(ChatEndReason::RemoteCancel),
     )
     .await;
     until_no_channels(&mut alice, &mut bob).await;

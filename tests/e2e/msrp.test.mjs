@@ -23,6 +23,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { launchChromium } from './browser.mjs';
+import { noise } from './noise.mjs';
 import { freePort, waitForHttp } from '../../js/test-lib/net.mjs';
 import { startDevcore } from '../../js/test-lib/devcore.mjs';
 
@@ -67,19 +68,6 @@ after(async () => {
   await browser?.close();
   await core?.stop();
 });
-
-/** `n` bytes that look random (xorshift32, fixed seed): the same on every run. */
-function noise(n) {
-  const out = Buffer.alloc(n);
-  let x = 0x2545f491;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13; x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5; x >>>= 0;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
 
 /** The labels of the ladder's arrows of `protocol` ('sip' | 'msrp') going `direction`. */
 const ladder = (page, protocol, direction) =>

@@ -28,6 +28,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { WebSocket } from 'ws';
 import { launchChromium } from './browser.mjs';
+import { noise } from './noise.mjs';
 import { freePort, waitForHttp } from '../../js/test-lib/net.mjs';
 import { startDevcore, USERS } from '../../js/test-lib/devcore.mjs';
 import { loadImsip, next } from '../../js/test-lib/client.mjs';
@@ -95,19 +96,6 @@ async function openTab(name) {
 
 /** Waits until `fn(arg)` is true in the page (polled; no fixed delay). */
 const until = (page, fn, arg) => page.waitForFunction(fn, arg, { timeout: WAIT, polling: 50 });
-
-/** `n` bytes that look random (xorshift32, fixed seed): the same on every run. */
-function noise(n) {
-  const out = Buffer.alloc(n);
-  let x = 0x2545f491;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13; x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5; x >>>= 0;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
 
 before(async () => {
   const port = await freePort();

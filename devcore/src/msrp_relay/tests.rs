@@ -85,30 +85,60 @@ fn password(user: &str, pw: &str) -> DigestSession {
     DigestSession::new(Credentials::password(user, pw))
 }
 
+/// Sends `session`'s AUTH (`auth_frame`) on `conn` at `now`; the relay's answer.
+fn send_auth(
+    relay: &mut MsrpRelay,
+    conn: RelayConnId,
+    rx: &mut UnboundedReceiver<Outbound>,
+    session: &mut DigestSession,
+    rng: &mut Rng,
+    now: Instant,
+) -> Frame {
+    exchange(relay, conn, rx, &auth_frame(session, rng), now)
+}
+
+/// Sends `session`'s AUTH on `conn` at `now` and has `session` take the relay's
+/// challenge.
+fn get_challenged(
+    relay: &mut MsrpRelay,
+    conn: RelayConnId,
+    rx: &mut UnboundedReceiver<Outbound>,
+    session: &mut DigestSession,
+    rng: &mut Rng,
+    now: Instant,
+) {
+    let r = send_auth(relay, conn, rx, session, rng, now);
+    session
+        .on_challenge(&r.www_authenticate().unwrap(), false)
+        .unwrap();
+}
+
+/// The two-step AUTH on `conn` at `now`: the relay's challenge, then
+/// `session`'s answer to it; the relay's response to the answer.
+fn challenge_then_answer(
+    relay: &mut MsrpRelay,
+    conn: RelayConnId,
+    rx: &mut UnboundedReceiver<Outbound>,
+    session: &mut DigestSession,
+    rng: &mut Rng,
+    now: Instant,
+) -> Frame {
+    get_challenged(relay, conn, rx, session, rng, now);
+    send_auth(relay, conn, rx, session, rng, now)
+}
+
 #[test]
 fn a_stale_nonce_gets_stale_true_and_the_fresh_answer_passes() {
     let (mut relay, conn, mut rx) = relay_with(|_| {});
     let (mut s, mut rng) = (password("alice@imsip.test", "alice-secret"), Rng(0));
     let now = t0().mono;
-    let r = exchange(
-        &mut relay,
-        conn,
-        &mut rx,
-        &auth_frame(&mut s, &mut rng),
-        now,
-    );
+    let r = send_auth(&mut relay, conn, &mut rx, &mut s, &mut rng, now);
     assert_eq!(r.status_code(), Some(401));
     let ch = r.www_authenticate().unwrap();
     assert_eq!(ch.len(), 1);
     assert_eq!(ch[0].param("stale"), None);
     s.on_challenge(&ch, false).unwrap();
-    let r = exchange(
-        &mut relay,
-        conn,
-        &mut rx,
-        &auth_frame(&mut s, &mut rng),
-        now,
-    );
+    let r = send_auth(&mut relay, conn, &mut rx, &mut s, &mut rng, now);
     assert_eq!(r.status_code(), Some(200));
     s.on_success();
 
@@ -116,25 +146,13 @@ fn a_stale_nonce_gets_stale_true_and_the_fresh_answer_passes() {
     // right but expired: 401 with stale=true and a new nonce.
     let later = now + Duration::from_secs(301);
     let old_nonce = ch[0].param("nonce").unwrap().to_owned();
-    let r = exchange(
-        &mut relay,
-        conn,
-        &mut rx,
-        &auth_frame(&mut s, &mut rng),
-        later,
-    );
+    let r = send_auth(&mut relay, conn, &mut rx, &mut s, &mut rng, later);
     assert_eq!(r.status_code(), Some(401));
     let ch = r.www_authenticate().unwrap();
     assert_eq!(ch[0].param("stale"), Some("true"));
     assert_ne!(ch[0].param("nonce"), Some(old_nonce.as_str()));
     s.on_challenge(&ch, false).unwrap();
-    let r = exchange(
-        &mut relay,
-        conn,
-        &mut rx,
-        &auth_frame(&mut s, &mut rng),
-        later,
-    );
+    let r = send_auth(&mut relay, conn, &mut rx, &mut s, &mut rng, later);
     assert_eq!(r.status_code(), Some(200));
     assert_eq!(r.expires().unwrap(), Some(DEFAULT_EXPIRES));
 
@@ -142,35 +160,15 @@ fn a_stale_nonce_gets_stale_true_and_the_fresh_answer_passes() {
     // refusal, the client answers the new nonce and gets through.
     let (conn2, mut rx2) = connect(&mut relay);
     let mut s = password("alice@imsip.test", "alice-secret");
-    let r = exchange(
-        &mut relay,
-        conn2,
-        &mut rx2,
-        &auth_frame(&mut s, &mut rng),
-        later,
-    );
-    s.on_challenge(&r.www_authenticate().unwrap(), false)
-        .unwrap();
+    get_challenged(&mut relay, conn2, &mut rx2, &mut s, &mut rng, later);
     let much_later = later + Duration::from_secs(301);
-    let r = exchange(
-        &mut relay,
-        conn2,
-        &mut rx2,
-        &auth_frame(&mut s, &mut rng),
-        much_later,
-    );
+    let r = send_auth(&mut relay, conn2, &mut rx2, &mut s, &mut rng, much_later);
     assert_eq!(r.status_code(), Some(401));
     let ch = r.www_authenticate().unwrap();
     assert_eq!(ch[0].param("stale"), Some("true"));
     s.on_challenge(&ch, false)
         .expect("stale=true is answered again");
-    let r = exchange(
-        &mut relay,
-        conn2,
-        &mut rx2,
-        &auth_frame(&mut s, &mut rng),
-        much_later,
-    );
+    let r = send_auth(&mut relay, conn2, &mut rx2, &mut s, &mut rng, much_later);
     assert_eq!(r.status_code(), Some(200));
 }
 
@@ -179,15 +177,7 @@ fn a_replayed_authorization_is_challenged_again() {
     let (mut relay, conn, mut rx) = relay_with(|_| {});
     let (mut s, mut rng) = (password("bob@imsip.test", "bob-secret"), Rng(0));
     let now = t0().mono;
-    let r = exchange(
-        &mut relay,
-        conn,
-        &mut rx,
-        &auth_frame(&mut s, &mut rng),
-        now,
-    );
-    s.on_challenge(&r.www_authenticate().unwrap(), false)
-        .unwrap();
+    get_challenged(&mut relay, conn, &mut rx, &mut s, &mut rng, now);
     let answer = auth_frame(&mut s, &mut rng);
     let r = exchange(&mut relay, conn, &mut rx, &answer, now);
     assert_eq!(r.status_code(), Some(200));
@@ -200,13 +190,7 @@ fn a_replayed_authorization_is_challenged_again() {
     let r = exchange(&mut relay, conn2, &mut rx2, &answer, now);
     assert_eq!(r.status_code(), Some(401));
     // The next nc on the nonce (a refresh) passes.
-    let r = exchange(
-        &mut relay,
-        conn,
-        &mut rx,
-        &auth_frame(&mut s, &mut rng),
-        now,
-    );
+    let r = send_auth(&mut relay, conn, &mut rx, &mut s, &mut rng, now);
     assert_eq!(r.status_code(), Some(200));
 }
 
@@ -218,22 +202,7 @@ fn a_wrong_password_is_challenged_again_then_refused() {
     let mut codes = Vec::new();
     for _ in 0..3 {
         let mut s = password("alice@imsip.test", "wrong");
-        let r = exchange(
-            &mut relay,
-            conn,
-            &mut rx,
-            &auth_frame(&mut s, &mut rng),
-            now,
-        );
-        s.on_challenge(&r.www_authenticate().unwrap(), false)
-            .unwrap();
-        let r = exchange(
-            &mut relay,
-            conn,
-            &mut rx,
-            &auth_frame(&mut s, &mut rng),
-            now,
-        );
+        let r = challenge_then_answer(&mut relay, conn, &mut rx, &mut s, &mut rng, now);
         if r.status_code() == Some(401) {
             let ch = r.www_authenticate().unwrap();
             assert_eq!(ch[0].param("stale"), None);
@@ -248,22 +217,7 @@ fn a_wrong_password_is_challenged_again_then_refused() {
     assert_eq!(codes, [Some(401), Some(401), Some(403)]);
     // An unknown user is challenged again (no failure to count).
     let mut s = password("eve@imsip.test", "x");
-    let r = exchange(
-        &mut relay,
-        conn,
-        &mut rx,
-        &auth_frame(&mut s, &mut rng),
-        now,
-    );
-    s.on_challenge(&r.www_authenticate().unwrap(), false)
-        .unwrap();
-    let r = exchange(
-        &mut relay,
-        conn,
-        &mut rx,
-        &auth_frame(&mut s, &mut rng),
-        now,
-    );
+    let r = challenge_then_answer(&mut relay, conn, &mut rx, &mut s, &mut rng, now);
     assert_eq!(r.status_code(), Some(401));
 }
 
@@ -277,13 +231,7 @@ fn sha256_is_offered_with_md5_and_checked() {
     let (mut relay, conn, mut rx) = relay_with(|a| a.digest = vec![sha256, Algorithm::MD5]);
     let (mut s, mut rng) = (password("alice@imsip.test", "alice-secret"), Rng(0));
     let now = t0().mono;
-    let r = exchange(
-        &mut relay,
-        conn,
-        &mut rx,
-        &auth_frame(&mut s, &mut rng),
-        now,
-    );
+    let r = send_auth(&mut relay, conn, &mut rx, &mut s, &mut rng, now);
     let ch = r.www_authenticate().unwrap();
     let algorithms: Vec<_> = ch.iter().map(|c| c.param("algorithm")).collect();
     assert_eq!(algorithms, [Some("SHA-256"), Some("MD5")]);
@@ -303,22 +251,7 @@ fn an_aka_user_is_refused_with_403() {
     // carol has Milenage keys, no password: whatever she answers with, 403.
     let (mut s, mut rng) = (password("carol@imsip.test", "anything"), Rng(0));
     let now = t0().mono;
-    let r = exchange(
-        &mut relay,
-        conn,
-        &mut rx,
-        &auth_frame(&mut s, &mut rng),
-        now,
-    );
-    s.on_challenge(&r.www_authenticate().unwrap(), false)
-        .unwrap();
-    let r = exchange(
-        &mut relay,
-        conn,
-        &mut rx,
-        &auth_frame(&mut s, &mut rng),
-        now,
-    );
+    let r = challenge_then_answer(&mut relay, conn, &mut rx, &mut s, &mut rng, now);
     assert_eq!(r.status_code(), Some(403));
     assert_eq!(
         r.comment(),
@@ -332,15 +265,7 @@ fn a_digest_uri_that_is_not_the_relay_is_a_bad_request() {
     let (mut relay, conn, mut rx) = relay_with(|_| {});
     let (mut s, mut rng) = (password("alice@imsip.test", "alice-secret"), Rng(0));
     let now = t0().mono;
-    let r = exchange(
-        &mut relay,
-        conn,
-        &mut rx,
-        &auth_frame(&mut s, &mut rng),
-        now,
-    );
-    s.on_challenge(&r.www_authenticate().unwrap(), false)
-        .unwrap();
+    get_challenged(&mut relay, conn, &mut rx, &mut s, &mut rng, now);
     let relay_uri = MsrpUri::parse(RELAY).unwrap();
     let me = MsrpUri::parse("msrps://a.invalid:2855/me1;ws").unwrap();
     let answer = s

@@ -2,8 +2,10 @@
 //! with its SIP WebSocket and one WebSocket per MSRP channel, driven as the JS
 //! binding drives it (`src/js/client.rs`, `src/js/chat.rs`).
 
-use super::driver::{recv, sleep_until, Driven, Wake, Ws};
-use super::{connect_ws, TestRng};
+use super::driver::{
+    close_ws, connect_sip, feed_sip, recv, send_sip, sleep_until, Driven, Wake, Ws,
+};
+use super::TestRng;
 use futures_util::future::{select_all, BoxFuture};
 use futures_util::{FutureExt, SinkExt};
 use imsip::auth::Credentials;
@@ -94,22 +96,12 @@ impl Driver {
         while let Some(o) = self.client.poll_output() {
             match o {
                 Output::Connect => {
-                    let (ws, proto) = connect_ws(self.addr).await;
-                    assert_eq!(proto.as_deref(), Some("sip"));
-                    self.ws = Some(ws);
+                    self.ws = Some(connect_sip(self.addr).await);
                     let now = self.now();
                     self.client.handle_input(now, Input::Connected);
                 }
-                Output::Transmit(frame) => {
-                    if let Some(ws) = self.ws.as_mut() {
-                        ws.send(WsMessage::text(frame)).await.expect("SIP send");
-                    }
-                }
-                Output::Close => {
-                    if let Some(mut ws) = self.ws.take() {
-                        let _ = ws.close(None).await;
-                    }
-                }
+                Output::Transmit(frame) => send_sip(self.ws.as_mut(), frame).await,
+                Output::Close => close_ws(self.ws.take()).await,
                 Output::MsrpConnect { channel, url } => {
                     self.connected.push(channel);
                     let input = match connect_msrp(&url).await {
@@ -143,11 +135,7 @@ impl Driver {
                             .handle_msrp(now, channel, MsrpInput::Disconnected);
                     }
                 }
-                Output::MsrpClose(channel) => {
-                    if let Some(mut ws) = self.msrp.remove(&channel) {
-                        let _ = ws.close(None).await;
-                    }
-                }
+                Output::MsrpClose(channel) => close_ws(self.msrp.remove(&channel)).await,
                 Output::Timeout(at) => self.timer = Some(at),
                 Output::Event(e) => self.events.push_back(e),
             }
@@ -212,14 +200,11 @@ impl Driven for Driver {
         let now = self.now();
         let source = self.woke.take().expect("fed after a wake");
         match (source, wake) {
-            // SIP over WebSocket is text (RFC 7118 §4.1).
-            (Source::Sip, Wake::Frame(f)) => {
-                let text = String::from_utf8_lossy(&f);
-                self.client.handle_input(now, Input::Frame(&text))
-            }
-            (Source::Sip, _) => {
-                self.ws = None;
-                self.client.handle_input(now, Input::Disconnected)
+            // The SIP socket's wakes are frames or its closing, the timer's `Timer`.
+            (Source::Sip | Source::Timer, wake) => {
+                feed_sip(wake, &mut self.ws, &mut self.timer, |input| {
+                    self.client.handle_input(now, input)
+                })
             }
             (Source::Msrp(id), Wake::Frame(f)) => {
                 self.client.handle_msrp(now, id, MsrpInput::Frame(&f))
@@ -227,10 +212,6 @@ impl Driven for Driver {
             (Source::Msrp(id), _) => {
                 self.msrp.remove(&id);
                 self.client.handle_msrp(now, id, MsrpInput::Disconnected)
-            }
-            (Source::Timer, _) => {
-                self.timer = None;
-                self.client.handle_input(now, Input::Timeout)
             }
         }
     }

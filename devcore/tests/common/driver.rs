@@ -4,11 +4,13 @@
 //! drivers until one of them reports the event a test waits for, or until any
 //! condition on them holds (bounded by `WAIT`).
 
-use super::WAIT;
+use super::{connect_ws, WAIT};
 use futures_util::future::select_all;
-use futures_util::StreamExt;
+use futures_util::{SinkExt, StreamExt};
+use imsip::ua::{Input, Millis};
 use std::collections::VecDeque;
 use std::fmt::Debug;
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 
@@ -60,6 +62,54 @@ pub async fn sleep_until(timer: Option<u64>, epoch: Instant) {
             tokio::time::sleep(Duration::from_millis(wait)).await
         }
         None => std::future::pending().await,
+    }
+}
+
+/// The SIP socket to the dev core at `addr`, subprotocol `sip` (RFC 7118 §4.1).
+pub async fn connect_sip(addr: SocketAddr) -> Ws {
+    let (ws, proto) = connect_ws(addr).await;
+    assert_eq!(proto.as_deref(), Some("sip"));
+    ws
+}
+
+/// Sends a SIP `frame` (text) on `ws` when the socket is open.
+pub async fn send_sip(ws: Option<&mut Ws>, frame: String) {
+    if let Some(ws) = ws {
+        ws.send(WsMessage::text(frame)).await.expect("SIP send");
+    }
+}
+
+/// Closes `ws` when there is one (a failure is as good as closed).
+pub async fn close_ws(ws: Option<Ws>) {
+    if let Some(mut ws) = ws {
+        let _ = ws.close(None).await;
+    }
+}
+
+/// Hands what woke a SIP engine (a user agent, or a client's: both take
+/// `imsip::ua::Input`) to `handle`: a message on its socket, the socket closing
+/// (`ws` is dropped) or its timer (`timer` is cleared). SIP over WebSocket is
+/// text (RFC 7118 §4.1); bytes that are not UTF-8 reach the engine as such and
+/// are dropped there.
+pub fn feed_sip(
+    wake: Wake,
+    ws: &mut Option<Ws>,
+    timer: &mut Option<Millis>,
+    handle: impl FnOnce(Input<'_>),
+) {
+    match wake {
+        Wake::Frame(f) => {
+            let text = String::from_utf8_lossy(&f);
+            handle(Input::Frame(&text))
+        }
+        Wake::Closed => {
+            *ws = None;
+            handle(Input::Disconnected)
+        }
+        Wake::Timer => {
+            *timer = None;
+            handle(Input::Timeout)
+        }
     }
 }
 

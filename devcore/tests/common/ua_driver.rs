@@ -1,15 +1,13 @@
 //! A user agent (`imsip::ua::UserAgent`) and its WebSocket, driven as the JS
 //! binding drives it: shared by the devcore and Kamailio session tests.
 
-use super::driver::{next_wake, Driven, Wake, Ws};
-use super::{connect_ws, TestRng};
-use futures_util::SinkExt;
+use super::driver::{close_ws, connect_sip, feed_sip, next_wake, send_sip, Driven, Wake, Ws};
+use super::TestRng;
 use imsip::auth::Credentials;
 use imsip::ua::{Config, Event, Input, Millis, OpId, Outcome, Output, UserAgent};
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::Instant;
-use tokio_tungstenite::tungstenite::Message as WsMessage;
 
 /// One user agent and its socket, driven as the JS binding drives it.
 pub struct Driver {
@@ -44,22 +42,12 @@ impl Driver {
         while let Some(o) = self.ua.poll_output() {
             match o {
                 Output::Connect => {
-                    let (ws, proto) = connect_ws(self.addr).await;
-                    assert_eq!(proto.as_deref(), Some("sip"));
-                    self.ws = Some(ws);
+                    self.ws = Some(connect_sip(self.addr).await);
                     let now = self.now();
                     self.ua.handle_input(now, Input::Connected);
                 }
-                Output::Transmit(frame) => {
-                    if let Some(ws) = self.ws.as_mut() {
-                        ws.send(WsMessage::text(frame)).await.unwrap();
-                    }
-                }
-                Output::Close => {
-                    if let Some(mut ws) = self.ws.take() {
-                        let _ = ws.close(None).await;
-                    }
-                }
+                Output::Transmit(frame) => send_sip(self.ws.as_mut(), frame).await,
+                Output::Close => close_ws(self.ws.take()).await,
                 Output::Timeout(at) => self.timer = Some(at),
                 Output::Event(e) => self.events.push_back(e),
             }
@@ -80,22 +68,9 @@ impl Driven for Driver {
 
     fn feed(&mut self, wake: Wake) {
         let now = self.now();
-        match wake {
-            // SIP over WebSocket is text (RFC 7118 §4.1); bytes that are not UTF-8
-            // reach the agent as such and are dropped there.
-            Wake::Frame(f) => {
-                let text = String::from_utf8_lossy(&f);
-                self.ua.handle_input(now, Input::Frame(&text))
-            }
-            Wake::Closed => {
-                self.ws = None;
-                self.ua.handle_input(now, Input::Disconnected)
-            }
-            Wake::Timer => {
-                self.timer = None;
-                self.ua.handle_input(now, Input::Timeout)
-            }
-        }
+        feed_sip(wake, &mut self.ws, &mut self.timer, |input| {
+            self.ua.handle_input(now, input)
+        });
     }
 
     fn events(&mut self) -> &mut VecDeque<Event> {
