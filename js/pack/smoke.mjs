@@ -7,7 +7,7 @@ import init, * as imsip from 'imsip';
 await init();
 assert.deepEqual(
   Object.keys(imsip).sort(),
-  ['ImClient', 'ImError', 'decodeServiceSettings', 'default', 'encodeServiceSettings', 'initSync', 'parseMessage', 'version'],
+  ['ChatSession', 'ImClient', 'ImError', 'decodeServiceSettings', 'default', 'encodeServiceSettings', 'initSync', 'parseMessage', 'version'],
 );
 assert.match(imsip.version(), /^\d+\.\d+\.\d+/);
 const m = imsip.parseMessage(
