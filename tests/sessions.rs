@@ -670,3 +670,15 @@ fn close_fails_pending_session_operations_and_sends_no_bye() {
     h.pump();
     assert_eq!(h.err(end).code(), "invalid_state");
 }
+
+#[test]
+fn close_while_an_invite_waits_for_the_flow_fails_it_once() {
+    // Found by tests/proptest_client.rs: the queued INVITE's op was failed by the
+    // queue and again by the Sessions part.
+    let mut h = Harness::alice();
+    let (op, _) = h.ua.start_session(h.now, BOB, "v=0\r\n", false);
+    // Closed before the flow is up: the INVITE is still queued.
+    h.ua.close(h.now);
+    h.pump();
+    assert!(matches!(h.result(op), Some(Err(UaError::InvalidState(_)))));
+}

@@ -519,8 +519,17 @@ impl Client {
         }
         // A channel is forgotten once closed, its MSRP session over and its SIP
         // session handed back (ended, or left to the user agent).
-        self.channels
-            .retain(|c| c.phase != Phase::Closed || c.msrp.as_ref().is_some_and(|m| !m.is_ended()));
+        let done =
+            |c: &Channel| c.phase == Phase::Closed && c.msrp.as_ref().is_none_or(|m| m.is_ended());
+        // A user agent op still out for a channel that goes (the user agent
+        // completes it later: at close, its work fails on the next step) is ours to
+        // swallow, never the app's.
+        for c in self.channels.iter_mut().filter(|c| done(c)) {
+            if let Some(op) = c.sip_op.take() {
+                self.internal.push((op, None));
+            }
+        }
+        self.channels.retain(|c| !done(c));
         let next = self
             .channels
             .iter()

@@ -248,6 +248,11 @@ impl UserAgent {
         // Closed first, so that nothing queued is sent while pending work fails.
         let was_open = self.flow.close();
         let err = UaError::InvalidState("the client was closed".into());
+        // Queued work first: an INVITE still queued forgets its session there, so
+        // the Sessions part does not fail the same op a second time.
+        for w in self.queue.drain() {
+            self.drop_work(w, err.clone());
+        }
         self.registerer.close(cx!(self), &err);
         self.publisher.close(cx!(self), &err);
         self.subscriber.close(cx!(self), &err);
@@ -257,9 +262,6 @@ impl UserAgent {
             if let Some(op) = tx.usage.op() {
                 cx!(self).complete(op, Err(err.clone()));
             }
-        }
-        for w in self.queue.drain() {
-            self.drop_work(w, err.clone());
         }
         self.timers.clear();
         if was_open {
