@@ -1,7 +1,11 @@
-// Files and chat sessions on the demo page (issue 18), both over MSRP through devcore's
-// relay, as two people would use them: alice and bob each in their own browser context
-// (so each has its own SharedWorker client), in headless Chromium (Debian's
-// /usr/bin/chromium via playwright-core). devcore serves the page and pkg/.
+// Files and chat sessions on the demo page (issue 18), both over MSRP, as two people would
+// use them: alice and bob each in their own browser context (so each has its own
+// SharedWorker client), in headless Chromium (Debian's /usr/bin/chromium via
+// playwright-core). devcore serves the page and pkg/; every flow runs with devcore as the
+// SIP core and MSRP relay, then with the deployment Kamailio (deploy/kamailio/; the
+// page's Server field points at it, and the client's default relay, the server's origin
+// with path /msrp, is Kamailio's msrp module on the same port), skipped with the reason
+// when Kamailio is missing.
 //
 // The flows: alice picks a 300 KB binary file in the page's file input and sends it
 // (OMA IM large-message mode): her entry goes "sending… N%" → "delivered", bob's page
@@ -11,7 +15,14 @@
 // ends in alice's panel as "declined (603 …)". A third one alice closes while it still
 // rings (CANCEL): her panel says "cancelled", bob's invitation loses its Accept/Decline
 // buttons and says "cancelled" (invitationended). Both ladders show the MSRP frames
-// (SEND, REPORT) in their own lane next to the SIP ones (INVITE, BYE).
+// (SEND, REPORT) in their own lane next to the SIP ones (INVITE, BYE). What differs
+// between the cores is checked in the ladders too: Kamailio wants proxy credentials on
+// every request of a local user (it answered the page's SUBSCRIBE at sign-in 407, and
+// each INVITE carries Proxy-Authorization answering that challenge), devcore takes an
+// INVITE on the registered flow without credentials and never answers 407; bob sees one
+// INVITE either way; the relay's Use-Path (in the 200 to each AUTH, first in the SDP's
+// a=path) is devcore's msrps://HOST:PORT/<id>;ws or Kamailio's
+// msrp://HOST:PORT/<session>;tcp.
 //
 // Every wait is for something on a page, bounded by a generous timeout; none sleeps.
 //
@@ -26,6 +37,7 @@ import { launchChromium } from './browser.mjs';
 import { noise } from './noise.mjs';
 import { freePort, waitForHttp } from '../../js/test-lib/net.mjs';
 import { startDevcore } from '../../js/test-lib/devcore.mjs';
+import { deployKamailioRuns, missingDeployKamailio } from '../../js/test-lib/kamailio.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const shots = path.join(root, 'target', 'e2e');
@@ -33,11 +45,29 @@ mkdirSync(shots, { recursive: true });
 const WAIT = 30_000; // upper bound of any wait on a page
 const FILE_SIZE = 300 * 1024;
 
-let core, browser, base, alice, bob;
-const errors = [];
+const kamailioMissing = missingDeployKamailio();
+const { start: startKamailio } = deployKamailioRuns({ prefix: 'e2e-msrp' });
 
-/** The demo page as `user` in a browser context of its own, registered at devcore. */
-async function signIn(user) {
+let devcoreProc, browser, base;
+/** Run at the end, before devcore stops: the Kamailio, when one was started. */
+const cleanup = [];
+
+/**
+ * A core the flows run against: `name` (in screenshot names), alice and bob signed in
+ * to it (one of each for every flow: their registrations stay as they are between
+ * flows), their page errors, and what its ladders show that differs: whether it wants
+ * proxy credentials on an INVITE (407) and the relay's Use-Path.
+ */
+async function signInBoth({ name, server, proxyAuth, usePath }) {
+  const core = { name, server, proxyAuth, usePath, errors: [] };
+  core.alice = await signIn(core, 'alice');
+  core.bob = await signIn(core, 'bob');
+  return core;
+}
+
+/** The demo page as `user` in a browser context of its own, registered at `core.server` (devcore when not given). */
+async function signIn(core, user) {
+  const { errors } = core;
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, acceptDownloads: true });
   const page = await context.newPage();
   page.setDefaultTimeout(WAIT);
@@ -45,37 +75,152 @@ async function signIn(user) {
   page.on('pageerror', (e) => errors.push(`${user}: ${e.message}`));
   await page.goto(`${base}/?user=${user}`);
   await page.waitForSelector('body[data-ready=true]').catch((e) => { throw new Error(`${e.message}\n${errors.join('\n')}`); });
+  if (core.server) {
+    await page.fill('#server', core.server);
+    assert.equal(await page.inputValue('#server'), core.server);
+  }
   await page.click('#register');
   await page.waitForSelector('#reg-state[data-state=registered]');
   return page;
 }
+
+let devcore, kamailio;
 
 before(async () => {
   assert.ok(existsSync(path.join(root, 'pkg', 'imsip.js')), 'build the package first (js/build.sh)');
   const port = await freePort();
   const db = path.join(mkdtempSync(path.join(tmpdir(), 'imsip-e2e-msrp-')), 'devcore.sqlite');
   // This repository's page and package, whichever tree the binary was built in.
-  core = startDevcore({ port, db, stderr: 'inherit', args: ['--www', path.join(root, 'www'), '--pkg', path.join(root, 'pkg')] });
+  devcoreProc = startDevcore({ port, db, stderr: 'inherit', args: ['--www', path.join(root, 'www'), '--pkg', path.join(root, 'pkg')] });
   base = `http://127.0.0.1:${port}`;
   await waitForHttp(`${base}/`);
   browser = await launchChromium();
-  // One alice and one bob for every test: their registrations stay as they are between flows.
-  alice = await signIn('alice');
-  bob = await signIn('bob');
+  devcore = await signInBoth({
+    name: 'devcore',
+    proxyAuth: false,
+    usePath: new RegExp(`^msrps://127\\.0\\.0\\.1:${port}/[^/;\\s]+;ws$`),
+  });
 });
 
 after(async () => {
   await browser?.close();
-  await core?.stop();
+  for (const stop of cleanup.reverse()) await stop();
+  await devcoreProc?.stop();
 });
+
+/**
+ * The deployment Kamailio with its alice and bob, started by the first flow that needs
+ * it (the same one for every flow), stopped at the end of the file.
+ */
+function kamailioCore() {
+  kamailio ??= (async () => {
+    const k = await startKamailio({ after: (stop) => cleanup.push(stop) }, 'demo');
+    return signInBoth({
+      name: 'kamailio',
+      server: k.url,
+      proxyAuth: true,
+      usePath: new RegExp(`^msrp://127\\.0\\.0\\.1:${k.port}/[^/;\\s]+;tcp$`),
+    });
+  })();
+  return kamailio;
+}
 
 /** The labels of the ladder's arrows of `protocol` ('sip' | 'msrp') going `direction`. */
 const ladder = (page, protocol, direction) =>
   page.$$eval(`#ladder .arrow.${direction}[data-protocol=${protocol}]`, (els) => els.map((e) => e.dataset.label));
 
-const unexpected = () => errors.filter((e) => !/WebSocket|net::/.test(e));
+/** How many arrows `page`'s ladder has: the frames of a flow are the ones after it. */
+const ladderMark = (page) => page.locator('#ladder .arrow').count();
 
-test('a 300 KB file, sent from the file input, arrives whole and downloadable', async () => {
+/**
+ * The frames of `page`'s ladder from arrow `from` on, in order: { direction, protocol,
+ * label, text }, each read from the frame view by clicking its arrow (in the page).
+ */
+const frames = (page, from) => page.evaluate((from) => [...document.querySelectorAll('#ladder .arrow')].slice(from).map((li) => {
+  li.click();
+  return {
+    direction: li.classList.contains('out') ? 'out' : 'in',
+    protocol: li.dataset.protocol,
+    label: li.dataset.label,
+    text: document.getElementById('frame').textContent,
+  };
+}), from);
+
+const isInvite = (f) => f.protocol === 'sip' && /^INVITE /.test(f.text);
+const inviteAnswer = (f) => f.protocol === 'sip' && /^CSeq: *\d+ INVITE\s*$/mi.test(f.text) && /^SIP\/2\.0 ([2-6]\d\d)\b/.exec(f.text)?.[1];
+
+/**
+ * The INVITE alice sent in a flow (her frames since `from`): one INVITE, answered
+ * `final` with nothing before it. On a core that wants proxy credentials (Kamailio
+ * answers every request of a local user 407, INVITE included) it carries
+ * Proxy-Authorization answering that core's challenge: the 407 Kamailio gave the demo's
+ * SUBSCRIBE at sign-in, which the client answers on its later requests (nc counting up),
+ * so Kamailio has no 407 left for the INVITE; devcore takes an INVITE on the registered
+ * flow as it is, without credentials and without a 407 ever. Her relay's Use-Path (the
+ * 200 to her AUTH) is the core's, first in the INVITE's a=path.
+ */
+async function checkInvite(core, page, from, final) {
+  await page.waitForFunction(([from, final]) => [...document.querySelectorAll('#ladder .arrow')].slice(from)
+    .some((li) => li.matches('.in[data-protocol=sip]') && li.dataset.label.startsWith(`${final} `)), [from, final]);
+  const all = await frames(page, 0);
+  const seen = all.slice(from);
+  const sipText = (fs) => fs.filter((f) => f.protocol === 'sip').map((f) => `${f.direction} ${f.label}`).join(', ');
+  const invites = seen.filter((f) => f.direction === 'out' && isInvite(f));
+  const answers = seen.filter((f) => f.direction === 'in').map(inviteAnswer).filter(Boolean);
+  assert.equal(invites.length, 1, `alice's INVITEs: ${sipText(seen)}`);
+  assert.deepEqual(answers, [final], `answers to alice's INVITE: ${sipText(seen)}`);
+  const credentials = /^Proxy-Authorization: *Digest (.*?)\s*$/m.exec(invites[0].text)?.[1];
+  const challenges = all.filter((f) => f.protocol === 'sip' && f.direction === 'in' && /^SIP\/2\.0 407 /.test(f.text));
+  if (core.proxyAuth) {
+    assert.ok(challenges.length > 0 && all.indexOf(challenges.at(-1)) < from, `${core.name}'s 407 before the flow: ${sipText(all)}`);
+    const nonce = /^Proxy-Authenticate: *Digest .*\bnonce="([^"]+)"/m.exec(challenges.at(-1).text)?.[1];
+    assert.ok(nonce, challenges.at(-1).text);
+    assert.ok(credentials, `the INVITE carries Proxy-Authorization:\n${invites[0].text}`);
+    assert.match(credentials, new RegExp(`\\bnonce="${reEscape(nonce)}"`), 'the INVITE answers the core\'s challenge');
+    assert.match(credentials, /\brealm="imsip\.test"[^]*\buri="sip:bob@imsip\.test"/);
+  } else {
+    assert.equal(credentials, undefined, 'no credentials in the INVITE');
+    assert.deepEqual(challenges, [], `no 407 from ${core.name}: ${sipText(all)}`);
+  }
+  const usePath = checkUsePath(core, seen);
+  assert.match(invites[0].text, new RegExp(`^a=path:${reEscape(usePath)} \\S+\\s*$`, 'm'), 'the relay first in the offer\'s a=path');
+  return usePath;
+}
+
+/**
+ * The INVITE bob answered in a flow (his frames since `from`): exactly one came; when he
+ * accepted, his relay's Use-Path is the core's, first in his answer's a=path.
+ */
+async function checkInvited(core, page, from, { accepted }) {
+  const seen = await frames(page, from);
+  const ladderText = seen.map((f) => `${f.direction} ${f.label}`).join(', ');
+  assert.equal(seen.filter((f) => f.direction === 'in' && isInvite(f)).length, 1, `INVITEs to bob: ${ladderText}`);
+  if (!accepted) return;
+  const usePath = checkUsePath(core, seen);
+  const ok = seen.find((f) => f.direction === 'out' && inviteAnswer(f) === '200');
+  assert.ok(ok, `bob's 200 to the INVITE: ${ladderText}`);
+  assert.match(ok.text, new RegExp(`^a=path:${reEscape(usePath)} \\S+\\s*$`, 'm'), 'the relay first in the answer\'s a=path');
+}
+
+/** The Use-Path of the one 200 to an AUTH in `seen`, checked to be the core's relay. */
+function checkUsePath(core, seen) {
+  const paths = seen.filter((f) => f.protocol === 'msrp' && f.direction === 'in' && /^MSRP \S+ 200\b/.test(f.text))
+    .map((f) => /^Use-Path: *(.*?)\s*$/m.exec(f.text)?.[1]).filter(Boolean);
+  assert.equal(paths.length, 1, `one AUTH accepted: ${JSON.stringify(paths)}`);
+  assert.match(paths[0], core.usePath, `the ${core.name} relay's Use-Path`);
+  return paths[0];
+}
+
+const reEscape = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** A screenshot's file name: devcore's as they always were, Kamailio's with its name. */
+const shot = (core, what) => (core.name === 'devcore' ? `msrp-${what}.png` : `msrp-${core.name}-${what}.png`);
+
+const unexpected = (core) => core.errors.filter((e) => !/WebSocket|net::/.test(e));
+
+async function fileFlow(core) {
+  const { alice, bob } = core;
+  const [aliceFrom, bobFrom] = [await ladderMark(alice), await ladderMark(bob)];
   const bytes = noise(FILE_SIZE);
   // Every status line alice's entry shows, in order.
   await alice.evaluate(() => {
@@ -121,6 +266,9 @@ test('a 300 KB file, sent from the file input, arrives whole and downloadable', 
   const aliceIn = await ladder(alice, 'msrp', 'in');
   assert.ok(aliceIn.some((l) => /^MSRP \S+ REPORT$/.test(l)), `alice's MSRP in: ${aliceIn.slice(0, 8)}`);
   assert.ok((await ladder(alice, 'sip', 'out')).includes('REGISTER'), 'SIP frames in the same ladder');
+  // The core's answers to the INVITE, and its relay in both paths.
+  await checkInvite(core, alice, aliceFrom, '200');
+  await checkInvited(core, bob, bobFrom, { accepted: true });
   // A binary chunk, opened: its headers, its body summarised.
   await alice.locator('#ladder .arrow.msrp.out', { hasText: 'SEND' }).first().click();
   assert.match(await alice.textContent('#frame'), /^MSRP \S+ SEND\r?\n[^]*Byte-Range: 1-[^]*\(\d+ bytes of binary body\)/);
@@ -128,10 +276,10 @@ test('a 300 KB file, sent from the file input, arrives whole and downloadable', 
   await alice.uncheck('#show-msrp');
   assert.equal(await alice.locator('#ladder .arrow.msrp').first().isVisible(), false);
   await alice.check('#show-msrp');
-  await alice.screenshot({ path: path.join(shots, 'msrp-file-alice.png'), fullPage: true });
-  await bob.screenshot({ path: path.join(shots, 'msrp-file-bob.png'), fullPage: true });
-  assert.deepEqual(unexpected(), []);
-});
+  await alice.screenshot({ path: path.join(shots, shot(core, 'file-alice')), fullPage: true });
+  await bob.screenshot({ path: path.join(shots, shot(core, 'file-bob')), fullPage: true });
+  assert.deepEqual(unexpected(core), []);
+}
 
 /** The session panel of `page` in state `state` (the newest one). */
 const panel = (page, state) => page.locator(`#sessions .session[data-state=${state}]`).last();
@@ -146,7 +294,9 @@ async function say(from, to, text) {
   await mine.locator('li.mine', { hasText: text }).locator('.receipt[data-receipt=delivered]').waitFor();
 }
 
-test('a chat session: invited, accepted, messages both ways with typing and ticks, closed by bob', async () => {
+async function sessionFlow(core) {
+  const { alice, bob } = core;
+  const [aliceFrom, bobFrom] = [await ladderMark(alice), await ladderMark(bob)];
   await alice.click('#start-session');
   await panel(alice, 'inviting').waitFor();
   const invitation = bob.locator('#invitations li.invitation[data-from="sip:alice@imsip.test"]');
@@ -189,7 +339,7 @@ test('a chat session: invited, accepted, messages both ways with typing and tick
   const all = ['Hi Bob, in a session', ...[1, 2, 3].flatMap((i) => [`bob ${i}: héllo 👋`, `alice ${i}: ✓✓ means delivered`])];
   assert.deepEqual(await texts(a), all);
   assert.deepEqual(await texts(b), all);
-  await alice.screenshot({ path: path.join(shots, 'msrp-session-alice.png'), fullPage: true });
+  await alice.screenshot({ path: path.join(shots, shot(core, 'session-alice')), fullPage: true });
 
   // Bob closes: both panels say it ended, and why.
   await b.getByRole('button', { name: 'Close the chat session with sip:alice@imsip.test' }).click();
@@ -207,16 +357,20 @@ test('a chat session: invited, accepted, messages both ways with typing and tick
   assert.ok((await ladder(alice, 'sip', 'in')).includes('BYE'));
   assert.ok((await ladder(bob, 'sip', 'out')).includes('BYE'));
   assert.ok((await ladder(bob, 'msrp', 'in')).some((l) => /^MSRP \S+ SEND$/.test(l)));
-  await bob.screenshot({ path: path.join(shots, 'msrp-session-bob.png'), fullPage: true });
+  await checkInvite(core, alice, aliceFrom, '200');
+  await checkInvited(core, bob, bobFrom, { accepted: true });
+  await bob.screenshot({ path: path.join(shots, shot(core, 'session-bob')), fullPage: true });
 
   // Removing the ended tab leaves no session.
   await aEnded.locator('.session-close').click();
   assert.equal(await alice.locator('#sessions .session').count(), 0);
   assert.equal(await alice.locator('#sessions-note').isVisible(), true);
-  assert.deepEqual(unexpected(), []);
-});
+  assert.deepEqual(unexpected(core), []);
+}
 
-test('a declined chat session ends in the inviter\'s panel with the status', async () => {
+async function declineFlow(core) {
+  const { alice, bob } = core;
+  const [aliceFrom, bobFrom] = [await ladderMark(alice), await ladderMark(bob)];
   await alice.click('#start-session');
   const invitation = bob.locator('#invitations li.invitation');
   await invitation.waitFor();
@@ -227,11 +381,15 @@ test('a declined chat session ends in the inviter\'s panel with the status', asy
   assert.match(await alice.textContent('#error'), /rejected/);
   assert.equal(await bob.locator('#sessions .session[data-state=open]').count(), 0);
   assert.equal(await invitation.count(), 0);
+  await checkInvite(core, alice, aliceFrom, '603');
+  await checkInvited(core, bob, bobFrom, { accepted: false });
   // The only "errors" allowed: the 603 the page itself reports (as an alert, not the console).
-  assert.deepEqual(unexpected(), []);
-});
+  assert.deepEqual(unexpected(core), []);
+}
 
-test('a chat session cancelled by its inviter while it rings: both sides say cancelled', async () => {
+async function cancelFlow(core) {
+  const { alice, bob } = core;
+  const [aliceFrom, bobFrom] = [await ladderMark(alice), await ladderMark(bob)];
   const bobSessions = await bob.locator('#sessions .session').count(); // the ended ones of earlier flows
   await alice.click('#start-session');
   const inviting = panel(alice, 'inviting');
@@ -262,13 +420,31 @@ test('a chat session cancelled by its inviter while it rings: both sides say can
   const aliceOut = await ladder(alice, 'sip', 'out');
   assert.ok(aliceOut.lastIndexOf('CANCEL') > aliceOut.lastIndexOf('INVITE'), `alice's SIP out: ${aliceOut.slice(-6)}`);
   assert.ok((await ladder(bob, 'sip', 'in')).includes('CANCEL'));
-  await alice.screenshot({ path: path.join(shots, 'msrp-cancel-alice.png'), fullPage: true });
-  await bob.screenshot({ path: path.join(shots, 'msrp-cancel-bob.png'), fullPage: true });
+  // The INVITE ends 487 (RFC 3261 §9.2) once bob's answer to the CANCEL came through.
+  await checkInvite(core, alice, aliceFrom, '487');
+  await checkInvited(core, bob, bobFrom, { accepted: false });
+  await alice.screenshot({ path: path.join(shots, shot(core, 'cancel-alice')), fullPage: true });
+  await bob.screenshot({ path: path.join(shots, shot(core, 'cancel-bob')), fullPage: true });
 
   // Both clear up: bob dismisses the ended invitation, alice removes the tab.
   await ended.getByRole('button', { name: 'Dismiss the ended invitation from sip:alice@imsip.test' }).click();
   assert.equal(await bob.locator('#invitations li').count(), 0);
   await cancelled.locator('.session-close').click();
   assert.equal(await alice.locator('#sessions .session[data-state=cancelled]').count(), 0);
-  assert.deepEqual(unexpected(), []);
-});
+  assert.deepEqual(unexpected(core), []);
+}
+
+// Each flow with devcore (the names it always had), then with the deployment Kamailio.
+const FLOWS = [
+  ['a 300 KB file, sent from the file input, arrives whole and downloadable', fileFlow],
+  ['a chat session: invited, accepted, messages both ways with typing and ticks, closed by bob', sessionFlow],
+  ['a declined chat session ends in the inviter\'s panel with the status', declineFlow],
+  ['a chat session cancelled by its inviter while it rings: both sides say cancelled', cancelFlow],
+];
+for (const [name, flow] of FLOWS) test(name, () => flow(devcore));
+for (const [name, flow] of FLOWS) {
+  test(`${name}, the deployment Kamailio`, async (t) => {
+    if (kamailioMissing) return t.skip(kamailioMissing);
+    await flow(await kamailioCore());
+  });
+}
