@@ -23,10 +23,10 @@ set -euo pipefail
 # release wasm on the pinned nightly of js/build.sh with panic=immediate-abort and sha2's
 # compact backend); 153.1 KB with SIP INVITE sessions in the user agent (issue 18: the
 # budget is set where MSRP lands; the JS API for sessions comes with the MSRP engine);
-# 195.3 KB with MSRP: the codec and session engine, imsip::client, the JS API (issue 18).
+# 196.0 KB with MSRP: the codec and session engine, imsip::client, the JS API (issue 18).
 # Lower it when the package shrinks; raise it only with a reason in the commit. Measured
 # on js/build.sh's nightly build (xtask and .ci/run install it).
-BUDGET=198 # KB (1 KB = 1024 B); 195.3 with MSRP (issue 18), 153.1 before it
+BUDGET=198 # KB (1 KB = 1024 B); 196.0 with MSRP (issue 18), 153.1 before it
 TARGET=45  # KB: the issue's target, reported, never enforced
 
 cd "$(dirname "$0")/.."
