@@ -110,6 +110,15 @@ export async function chatSessionScenario(alice, bob, { closer = 'alice' } = {})
   await until(() => reports.length === N);
   assert.ok(reports.every((r) => r.status === 'delivered'), 'every message reported delivered');
 
+  // OMA IM clients wrap session messages in CPIM (RFC 3862): the event carries its content.
+  const cpim = 'From: <sip:alice@imsip.test>\r\nTo: <sip:bob@imsip.test>\r\nDateTime: 2026-11-30T05:00:00Z\r\n\r\n'
+    + 'Content-Type: text/plain;charset=UTF-8\r\n\r\nwrapped hi';
+  const wrapped = nextEvent(b, 'message');
+  await a.send(cpim, { contentType: 'message/cpim' });
+  const w = await wrapped;
+  assert.match(w.contentType, /^text\/plain/);
+  assert.equal(w.body, 'wrapped hi');
+
   // BYE from either side: both see `ended`.
   const [closing, other] = closer === 'alice' ? [a, b] : [b, a];
   const endedHere = nextEvent(closing, 'ended');
