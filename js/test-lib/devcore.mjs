@@ -1,8 +1,11 @@
 // imsip-devcore for the Node test suites: started on a loopback port, stopped by PID.
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { after, before } from 'node:test';
 import { root } from './client.mjs';
+import { freePort, waitForPort } from './net.mjs';
 
 /** The dev core's binary: target/debug/imsip-devcore (cargo build -p imsip-devcore), or $IMSIP_DEVCORE. */
 export const bin = process.env.IMSIP_DEVCORE ?? path.join(root, 'target', 'debug', 'imsip-devcore');
@@ -48,3 +51,30 @@ export const USERS = {
     aka: { k: '465b5ce8b199b49faa5f0a2ee238a6bc', op: 'cdc202d5123e20f62b6d676ac72cb318', amf: 'b9b9' },
   },
 };
+
+/**
+ * One devcore for the tests of a file: started before them (fresh database in a
+ * temporary directory named `imsip-<prefix>-…`), stopped after them, when the clients
+ * pushed on `clients` are closed first. The returned object's `port` and `server`
+ * (`ws://127.0.0.1:PORT/sip`) are set once it listens.
+ */
+export function devcoreForFile(prefix) {
+  const shared = { port: 0, server: '', clients: [] };
+  let dir;
+  let core;
+  before(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), `imsip-${prefix}-`));
+    shared.port = await freePort();
+    shared.server = `ws://127.0.0.1:${shared.port}/sip`;
+    core = startDevcore({
+      port: shared.port, db: path.join(dir, 'devcore.sqlite'), stderr: process.env.IMSIP_E2E_LOG ? 'inherit' : 'ignore',
+    });
+    await waitForPort(shared.port);
+  });
+  after(async () => {
+    for (const c of shared.clients) c.close();
+    await core?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+  return shared;
+}

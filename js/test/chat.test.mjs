@@ -5,39 +5,19 @@
 // them. The scenario is js/test-lib/chat.mjs, also run against Kamailio.
 //
 //   cargo build -p imsip-devcore && js/build.sh && node --test js/test/chat.test.mjs
-import { test, before, after } from 'node:test';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
+import { test } from 'node:test';
 import { WebSocket } from 'ws';
 import { loadImsip, recordEvents } from '../test-lib/client.mjs';
 import { chatScenario } from '../test-lib/chat.mjs';
-import { USERS, startDevcore } from '../test-lib/devcore.mjs';
-import { freePort, waitForPort } from '../test-lib/net.mjs';
+import { USERS, devcoreForFile } from '../test-lib/devcore.mjs';
 
 const { ImClient } = await loadImsip();
 
-let dir;
-let core;
-let server;
-const clients = [];
-
-before(async () => {
-  dir = mkdtempSync(path.join(tmpdir(), 'imsip-chat-'));
-  const port = await freePort();
-  server = `ws://127.0.0.1:${port}/sip`;
-  core = startDevcore({ port, db: path.join(dir, 'devcore.sqlite'), stderr: process.env.IMSIP_E2E_LOG ? 'inherit' : 'ignore' });
-  await waitForPort(port);
-});
-
-after(async () => {
-  for (const c of clients) c.close();
-  await core?.stop();
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
+const devcore = devcoreForFile('chat');
+const { clients } = devcore;
 
 function client(t, user) {
-  const c = recordEvents(new ImClient({ server, publishPolicy: 'never', webSocket: WebSocket, ...USERS[user] }), ['message', 'imdn', 'composing']);
+  const c = recordEvents(new ImClient({ server: devcore.server, publishPolicy: 'never', webSocket: WebSocket, ...USERS[user] }), ['message', 'imdn', 'composing']);
   c.test = t;
   clients.push(c);
   return c;

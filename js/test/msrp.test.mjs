@@ -4,46 +4,24 @@
 // also run through Kamailio (js/interop/msrp.test.mjs).
 //
 //   cargo build -p imsip-devcore && js/build.sh && node --test js/test/msrp.test.mjs
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { WebSocket } from 'ws';
 import { loadImsip } from '../test-lib/client.mjs';
-import { USERS, startDevcore } from '../test-lib/devcore.mjs';
-import { freePort, waitForPort } from '../test-lib/net.mjs';
+import { USERS, devcoreForFile } from '../test-lib/devcore.mjs';
 import {
   abortedChatScenario, chatSessionScenario, cuttingRelay, declinedChatScenario, droppedTransferScenario, largeMessageScenario,
 } from '../test-lib/msrp.mjs';
 
 const { ImClient, ImError } = await loadImsip();
 
-let dir;
-let core;
-let server;
-let corePort;
-const clients = [];
-
-before(async () => {
-  dir = mkdtempSync(path.join(tmpdir(), 'imsip-msrp-'));
-  const port = await freePort();
-  corePort = port;
-  server = `ws://127.0.0.1:${port}/sip`;
-  core = startDevcore({ port, db: path.join(dir, 'devcore.sqlite'), stderr: process.env.IMSIP_E2E_LOG ? 'inherit' : 'ignore' });
-  await waitForPort(port);
-});
-
-after(async () => {
-  for (const c of clients) c.close();
-  await core?.stop();
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
+const devcore = devcoreForFile('msrp');
+const { clients } = devcore;
 
 /** A registered alice and bob, gone when test `t` ends (an invitation forks to every bob registered). */
 async function pair(t, aliceOptions = {}) {
   const made = ['alice', 'bob'].map((u) => new ImClient({
-    server, publishPolicy: 'never', webSocket: WebSocket, ...USERS[u], ...(u === 'alice' ? aliceOptions : {}),
+    server: devcore.server, publishPolicy: 'never', webSocket: WebSocket, ...USERS[u], ...(u === 'alice' ? aliceOptions : {}),
   }));
   clients.push(...made);
   t.after(async () => {
@@ -75,7 +53,7 @@ test('a declined invitation rejects startChat with its status', async (t) => {
 });
 
 test('a relay that drops the WebSocket mid-transfer fails the transfer cleanly (transport), and the next one goes', async (t) => {
-  const relay = await cuttingRelay(t, `ws://127.0.0.1:${corePort}/msrp`, 40);
+  const relay = await cuttingRelay(t, `ws://127.0.0.1:${devcore.port}/msrp`, 40);
   const [alice, bob] = await pair(t, { msrpRelay: relay });
   await droppedTransferScenario(alice, bob);
 });
