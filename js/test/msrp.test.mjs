@@ -10,7 +10,7 @@ import { WebSocket } from 'ws';
 import { loadImsip } from '../test-lib/client.mjs';
 import { USERS, devcoreForFile } from '../test-lib/devcore.mjs';
 import {
-  abortedChatScenario, chatSessionScenario, cuttingRelay, declinedChatScenario, droppedTransferScenario, largeMessageScenario,
+  abortedChatScenario, chatSessionScenario, cuttingRelay, declinedChatScenario, droppedTransferScenario, largeMessageScenario, nextEvent,
 } from '../test-lib/msrp.mjs';
 
 const { ImClient, ImError } = await loadImsip();
@@ -19,9 +19,9 @@ const devcore = devcoreForFile('msrp');
 const { clients } = devcore;
 
 /** A registered alice and bob, gone when test `t` ends (an invitation forks to every bob registered). */
-async function pair(t, aliceOptions = {}) {
+async function pair(t, aliceOptions = {}, bobOptions = {}) {
   const made = ['alice', 'bob'].map((u) => new ImClient({
-    server: devcore.server, publishPolicy: 'never', webSocket: WebSocket, ...USERS[u], ...(u === 'alice' ? aliceOptions : {}),
+    server: devcore.server, publishPolicy: 'never', webSocket: WebSocket, ...USERS[u], ...(u === 'alice' ? aliceOptions : bobOptions),
   }));
   clients.push(...made);
   t.after(async () => {
@@ -56,6 +56,24 @@ test('a relay that drops the WebSocket mid-transfer fails the transfer cleanly (
   const relay = await cuttingRelay(t, `ws://127.0.0.1:${devcore.port}/msrp`, 40);
   const [alice, bob] = await pair(t, { msrpRelay: relay });
   await droppedTransferScenario(alice, bob);
+});
+
+test('a relay dropping the receiver mid-transfer fails the sender cleanly, nothing surfaces', async (t) => {
+  // bob's socket is cut once he has answered a few chunks: his side ends the session
+  // (BYE), alice's transfer fails with a typed error, bob gets no partial message.
+  const relay = await cuttingRelay(t, `ws://127.0.0.1:${devcore.port}/msrp`, 12);
+  const [alice, bob] = await pair(t, {}, { msrpRelay: relay });
+  const large = [];
+  bob.addEventListener('message', (e) => { if (e.detail.largeMessage) large.push(e.detail); });
+  await assert.rejects(
+    alice.sendLargeMessage('sip:bob@imsip.test', new Uint8Array(1024 * 1024), { contentType: 'application/octet-stream' }),
+    (e) => e instanceof ImError && ['transport', 'rejected'].includes(e.code),
+  );
+  assert.equal(large.length, 0);
+  // Both sides are usable again: a small one goes (bob's relay now lets it through).
+  const arrived = nextEvent(bob, 'message', (d) => d.largeMessage);
+  await alice.sendLargeMessage('sip:bob@imsip.test', new Uint8Array(3000).fill(1), { contentType: 'application/octet-stream' });
+  assert.equal((await arrived).body.length, 3000);
 });
 
 test('startChat aborted while it rings rejects cancelled; the callee sees invitationended', async (t) => {
