@@ -92,7 +92,7 @@ export class ChatSession extends EventTarget {
 
   /** Sends a message (a string as UTF-8 `text/plain`, or bytes with `contentType`); resolves `{ messageId }`. */
   send(body, options) {
-    return this.#run('chatSend', [this.id, body, options]);
+    return this.#run('chatSend', [this.id, bytesOf(body), options]);
   }
 
   /** The user is typing (`true`, on every keystroke) or stopped (`false`): RFC 3994 inside the session. */
@@ -492,7 +492,7 @@ export class ImClient extends EventTarget {
     const send = (bytes) => this.#run('sendLargeMessage', [to, bytes, coreOptions]);
     const sending = typeof Blob === 'function' && body instanceof Blob
       ? body.arrayBuffer().then((b) => send(new Uint8Array(b)))
-      : send(body);
+      : send(bytesOf(body));
     return sending.finally(stop);
   }
 
@@ -627,6 +627,15 @@ export class ImClient extends EventTarget {
   static get [Symbol.for('imsip.commands')]() {
     return COMMANDS;
   }
+}
+
+/** An ArrayBuffer or another typed-array view as the Uint8Array the core reads; anything else as it is. */
+function bytesOf(body) {
+  if (body instanceof ArrayBuffer) return new Uint8Array(body);
+  if (ArrayBuffer.isView(body) && !(body instanceof Uint8Array)) {
+    return new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
+  }
+  return body;
 }
 
 /** A tag no other call of any tab uses: ties a call to its events. */

@@ -642,7 +642,7 @@ export class ChatSession extends EventTarget {
    * Sends a message (a string as `text/plain;charset=UTF-8`, or bytes with
    * `contentType`); resolves once the relay took it. A `report` event follows.
    */
-  send(body: string | Uint8Array, options?: { contentType?: string }): Promise<{ messageId: string }>;
+  send(body: string | ArrayBuffer | ArrayBufferView, options?: { contentType?: string }): Promise<{ messageId: string }>;
   /** The user is typing (`true`, on every keystroke) or stopped: RFC 3994 in the session. */
   setComposing(active: boolean): Promise<void>;
   /** Ends the session (BYE); resolves once it is answered. */
@@ -711,7 +711,7 @@ export class ImClient extends EventTarget {
    * MSRP status otherwise), `transport` (the relay's socket dropped), `timeout`,
    * `auth_failed` (the relay refused the credentials).
    */
-  sendLargeMessage(to: string, body: string | Uint8Array | Blob, options?: SendLargeMessageOptions): Promise<LargeMessageResult>;
+  sendLargeMessage(to: string, body: string | ArrayBuffer | ArrayBufferView | Blob, options?: SendLargeMessageOptions): Promise<LargeMessageResult>;
   /**
    * Invites `to` to a chat session; resolves once accepted (rejects `rejected` with the
    * status when declined). `signal` cancels the invitation while it rings (CANCEL; the

@@ -56,6 +56,12 @@ export async function largeMessageScenario(alice, bob) {
   assert.equal(progress.at(-1).bytesSent, body.length);
   assert.equal(progress.at(-1).total, body.length);
 
+  // An ArrayBuffer (a FileReader's result) and other views go as their bytes.
+  const buffer = new Float64Array([1.5, -2.25]).buffer;
+  const arrivedBuffer = nextEvent(bob, 'message', (d) => d.largeMessage);
+  await alice.sendLargeMessage('sip:bob@imsip.test', buffer, { contentType: 'application/octet-stream' });
+  assert.deepEqual([...new Float64Array((await arrivedBuffer).body.slice().buffer)], [1.5, -2.25]);
+
   // Above the threshold (1300 bytes by default) sendMessage goes in large-message mode.
   const text = 'é'.repeat(2000);
   const arrivedText = nextEvent(bob, 'message', (d) => d.largeMessage);

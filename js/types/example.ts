@@ -223,6 +223,8 @@ export async function whole(bytes: Uint8Array): Promise<void> {
   await chat.setComposing(true);
   const { messageId: chatMessageId }: { messageId: string } = await chat.send('hello');
   await chat.send(new Uint8Array([0xff]), { contentType: 'application/octet-stream' });
+  await chat.send(new ArrayBuffer(4), { contentType: 'application/octet-stream' });
+  await client.sendLargeMessage('sip:bob@example.net', new DataView(new ArrayBuffer(8)), { contentType: 'application/octet-stream' });
   const open: 'open' | 'ended' = chat.state;
   await chat.close();
   void [bytesSent, chatMessageId, open, chat.id, chat.peer];
