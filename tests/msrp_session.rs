@@ -124,6 +124,46 @@ fn no_answer_to_auth_times_out() {
 }
 
 #[test]
+fn a_refresh_told_its_nonce_is_stale_answers_the_fresh_one_and_keeps_the_path() {
+    let mut net = Net::ready(Mode::PassThrough);
+    let path = net.clients[ALICE].session.sdp_path().unwrap();
+    let before = net.relay.auths.len();
+    net.relay.stale_once = true;
+    // The refresh at three quarters of 600 s: 401 stale=true, then the fresh nonce.
+    net.advance(450_000);
+    let auths = &net.relay.auths[before..];
+    assert_eq!(auths.len(), 3, "alice twice (stale, fresh), bob once");
+    let nonces: Vec<String> = auths
+        .iter()
+        .map(|a| {
+            a.authorization().unwrap()[0]
+                .param("nonce")
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(nonces.iter().filter(|n| n.starts_with("n0-")).count(), 2);
+    assert_ne!(
+        nonces[0], nonces[1],
+        "the stale nonce is not answered again"
+    );
+    assert_eq!(
+        net.clients[ALICE].session.sdp_path().unwrap(),
+        path,
+        "the same path"
+    );
+    for c in &mut net.clients {
+        assert!(matches!(
+            c.take_events().as_slice(),
+            [Event::Authenticated {
+                expires: Some(600),
+                ..
+            }]
+        ));
+    }
+}
+
+#[test]
 fn auth_is_refreshed_before_it_expires_and_messages_keep_flowing() {
     let mut net = Net::ready(Mode::PassThrough);
     let before = net.relay.auths.len();

@@ -89,6 +89,10 @@ pub struct Relay {
     /// 423 with these bounds to an `Expires` outside them.
     pub expires_bounds: Option<(u32, u32)>,
     pub silent_auth: bool,
+    /// The next AUTH whose answer is right is told its nonce expired (401
+    /// `stale=true` with a fresh one, RFC 7616 §3.3), as a relay whose nonces
+    /// outlive their lifetime does.
+    pub stale_once: bool,
     /// Swallow SENDs: no answer, no forwarding.
     pub silent_sends: bool,
     pub drop_reports: bool,
@@ -113,6 +117,7 @@ impl Relay {
             refuse_auth: None,
             expires_bounds: None,
             silent_auth: false,
+            stale_once: false,
             silent_sends: false,
             drop_reports: false,
             hold_for: None,
@@ -190,15 +195,17 @@ impl Relay {
                     password_of(p("username")).as_bytes(),
                 )) == p("response")
         });
-        let response = if verified {
+        let stale = verified && std::mem::take(&mut self.stale_once);
+        let response = if verified && !stale {
             answer(200)
                 .use_path(&[relay_leg_uri(leg)])
                 .expires(self.expires)
         } else {
             self.nonces[leg] += 1;
             let challenge = format!(
-                "Digest realm=\"{REALM}\", nonce=\"n{leg}-{}\", qop=\"auth\", algorithm=MD5",
-                self.nonces[leg]
+                "Digest realm=\"{REALM}\", nonce=\"n{leg}-{}\", qop=\"auth\", algorithm=MD5{}",
+                self.nonces[leg],
+                if stale { ", stale=true" } else { "" }
             );
             answer(401).header("WWW-Authenticate", challenge)
         };
