@@ -168,44 +168,7 @@ async fn run(url: String) {
     ));
 
     // 1 MiB of every byte value through the relay, with a success report.
-    let body: Vec<u8> = (0..1024 * 1024).map(|i| (i % 256) as u8).collect();
-    let now = alice_msrp.now();
-    let handle = alice_msrp
-        .session
-        .send(
-            now,
-            "application/octet-stream",
-            body.clone(),
-            Reports::large_message(),
-        )
-        .unwrap();
-    let e = until(&mut [&mut alice_msrp, &mut bob_msrp], 1, |e| {
-        matches!(e, MsrpEvent::Message { .. })
-    })
-    .await;
-    match e {
-        MsrpEvent::Message {
-            content_type,
-            body: got,
-            ..
-        } => {
-            assert_eq!(content_type, "application/octet-stream");
-            assert!(got == body, "the body arrived byte-exact");
-        }
-        other => panic!("{other:?}"),
-    }
-    let e = until(&mut [&mut alice_msrp, &mut bob_msrp], 0, |e| {
-        matches!(
-            e,
-            MsrpEvent::Delivered { .. } | MsrpEvent::SendFailed { .. }
-        )
-    })
-    .await;
-    assert!(
-        matches!(e, MsrpEvent::Delivered { message } if message == handle),
-        "{e:?}"
-    );
-    assert_eq!(bob_msrp.session.buffered_bytes(), 0);
+    msrp_driver::mebibyte_arrives_byte_exact(&mut alice_msrp, &mut bob_msrp).await;
 
     // Chat lines back.
     for i in 0..5 {

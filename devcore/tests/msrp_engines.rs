@@ -33,45 +33,7 @@ async fn a_mebibyte_and_chat_lines_go_through_devcores_relay() {
     bob.session.set_peer(alice_path).unwrap();
 
     // 1 MiB of every byte value, with a success report (large-message mode).
-    let body: Vec<u8> = (0..1024 * 1024).map(|i| (i % 256) as u8).collect();
-    let now = alice.now();
-    let handle = alice
-        .session
-        .send(
-            now,
-            "application/octet-stream",
-            body.clone(),
-            Reports::large_message(),
-        )
-        .unwrap();
-    let e = until(&mut [&mut alice, &mut bob], 1, |e| {
-        matches!(e, Event::Message { .. })
-    })
-    .await;
-    match e {
-        Event::Message {
-            content_type,
-            body: got,
-            ..
-        } => {
-            assert_eq!(content_type, "application/octet-stream");
-            assert!(got == body, "the body arrived byte-exact");
-        }
-        other => panic!("{other:?}"),
-    }
-    let e = until(&mut [&mut alice, &mut bob], 0, |e| {
-        matches!(e, Event::Delivered { .. } | Event::SendFailed { .. })
-    })
-    .await;
-    assert!(
-        matches!(e, Event::Delivered { message } if message == handle),
-        "{e:?}"
-    );
-    assert_eq!(
-        bob.session.buffered_bytes(),
-        0,
-        "nothing held after reassembly"
-    );
+    msrp_driver::mebibyte_arrives_byte_exact(&mut alice, &mut bob).await;
 
     // Chat lines both ways.
     for i in 0..5 {

@@ -6,7 +6,7 @@ use super::driver::{next_wake, Driven, Wake, Ws};
 use super::TestRng;
 use futures_util::SinkExt;
 use imsip::auth::Credentials;
-use imsip::msrp::session::{Config, Event, Input, MsrpSession, Output};
+use imsip::msrp::session::{Config, Event, Input, MsrpSession, Output, Reports};
 use imsip::msrp::MsrpUri;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -104,4 +104,49 @@ impl Driven for Driver {
     fn events(&mut self) -> &mut VecDeque<Event> {
         &mut self.events
     }
+}
+
+/// `sender` sends 1 MiB of every byte value with a success report (large-message
+/// mode) to `receiver`, whose peer it is: it arrives byte-exact, the report comes
+/// back, and nothing stays buffered at the receiver after reassembly.
+pub async fn mebibyte_arrives_byte_exact(sender: &mut Driver, receiver: &mut Driver) {
+    let body: Vec<u8> = (0..1024 * 1024).map(|i| (i % 256) as u8).collect();
+    let now = sender.now();
+    let handle = sender
+        .session
+        .send(
+            now,
+            "application/octet-stream",
+            body.clone(),
+            Reports::large_message(),
+        )
+        .unwrap();
+    match super::driver::until(&mut [&mut *sender, &mut *receiver], 1, |e| {
+        matches!(e, Event::Message { .. })
+    })
+    .await
+    {
+        Event::Message {
+            content_type,
+            body: got,
+            ..
+        } => {
+            assert_eq!(content_type, "application/octet-stream");
+            assert!(got == body, "the body arrived byte-exact");
+        }
+        other => panic!("{other:?}"),
+    }
+    let e = super::driver::until(&mut [&mut *sender, &mut *receiver], 0, |e| {
+        matches!(e, Event::Delivered { .. } | Event::SendFailed { .. })
+    })
+    .await;
+    assert!(
+        matches!(e, Event::Delivered { message } if message == handle),
+        "{e:?}"
+    );
+    assert_eq!(
+        receiver.session.buffered_bytes(),
+        0,
+        "nothing held after reassembly"
+    );
 }
