@@ -1,9 +1,13 @@
-//! A small XML tree: a hardened, non-validating XML 1.0 reader and a writer, both by hand.
+//! A small XML tree: a hardened, non-validating XML 1.0 reader as a thin layer over quick-xml's
+//! events, and a writer by hand.
 //!
 //! The tree keeps names as written (`x:foo`) and attributes in document order, namespace
 //! declarations included; namespace resolution happens one layer up, in `schema.rs`.
 
 use super::{SettingsError, MAX_DEPTH, MAX_DOCUMENT_SIZE};
+use quick_xml::escape::resolve_xml_entity;
+use quick_xml::events::{BytesStart, Event};
+use quick_xml::{Reader, XmlVersion};
 
 /// One element of an XML document, kept verbatim: how unknown content survives a
 /// decode → encode round trip.
@@ -69,15 +73,15 @@ impl XmlNode {
         })
     }
 
-    fn push_text(&mut self, s: String) {
+    fn push_text(&mut self, s: &str) {
         // An empty run (`<![CDATA[]]>`) would not survive being written and read again.
         if s.is_empty() {
             return;
         }
         if let Some(XmlChild::Text(t)) = self.children.last_mut() {
-            t.push_str(&s);
+            t.push_str(s);
         } else {
-            self.children.push(XmlChild::Text(s));
+            self.children.push(XmlChild::Text(s.to_owned()));
         }
     }
 
@@ -198,7 +202,6 @@ fn check_declaration(name: &str, value: &str, pos: usize) -> Result<(), Settings
 }
 
 const SYNTAX: &str = "syntax error";
-const BAD_ATTRIBUTE: &str = "invalid or duplicate attribute";
 const OUTSIDE: &str = "text outside the root element";
 
 /// XML 1.0 `S` (§2.3).
@@ -206,165 +209,13 @@ fn is_space(c: u8) -> bool {
     matches!(c, b' ' | b'\t' | b'\n' | b'\r')
 }
 
-fn skip_space(b: &[u8], mut at: usize) -> usize {
-    while b.get(at).is_some_and(|&c| is_space(c)) {
-        at += 1;
-    }
-    at
-}
-
-/// Where `pat` next occurs in `b` at or after `from`.
-fn find(b: &[u8], from: usize, pat: &[u8]) -> Option<usize> {
-    // `windows(0)` would panic; every caller passes a literal, but stay total.
-    let k = b
-        .get(from..)?
-        .windows(pat.len().max(1))
-        .position(|w| w == pat)?;
-    Some(from + k)
-}
-
-/// The `>` closing the tag that starts at `from`, skipping quoted attribute values (§3.1).
-fn tag_end(b: &[u8], from: usize) -> Option<usize> {
-    let mut quote = 0;
-    for (k, &c) in b.iter().enumerate().skip(from) {
-        match c {
-            b'>' if quote == 0 => return Some(k),
-            b'"' | b'\'' if quote == 0 => quote = c,
-            _ if c == quote => quote = 0,
-            _ => {}
-        }
-    }
-    None
-}
-
-/// The `>` closing a document type declaration (§2.8) whose name starts at `k`: literals, the
-/// internal subset and the markup declarations in it are skipped, so that only a complete one
-/// is reported as [`SettingsError::Doctype`] (an unterminated one is a syntax error).
-fn doctype_end(b: &[u8], mut k: usize) -> Option<usize> {
-    loop {
-        match *b.get(k)? {
-            b'>' => return Some(k),
-            b'[' => break,
-            q @ (b'"' | b'\'') => k = find(b, k + 1, &[q])?,
-            _ => {}
-        }
-        k += 1;
-    }
-    loop {
-        k += 1;
-        match *b.get(k)? {
-            b']' => return find(b, k, b">"),
-            b'<' => {
-                let rest = b.get(k + 1..)?;
-                k = if rest.starts_with(b"?") {
-                    find(b, k + 2, b"?>")? + 1
-                } else if rest.starts_with(b"!--") {
-                    find(b, k + 4, b"-->")? + 2
-                } else if [&b"!ENTITY"[..], b"!ATTLIST", b"!NOTATION"]
-                    .iter()
-                    .any(|p| rest.starts_with(p))
-                {
-                    tag_end(b, k)?
-                } else {
-                    find(b, k, b">")?
-                };
-            }
-            _ => {}
-        }
-    }
-}
-
-/// Appends `s` with line ends normalized: CR LF and CR become LF (§2.11), and in an attribute
-/// value tab, CR, LF and CR LF become one space (§3.3.3).
-fn push_normalized(out: &mut String, s: &str, attr: bool) {
-    let mut after_cr = false;
-    for c in s.chars() {
-        if !(after_cr && c == '\n') {
-            out.push(match c {
-                '\t' | '\n' | '\r' if attr => ' ',
-                '\r' => '\n',
-                c => c,
-            });
-        }
-        after_cr = c == '\r';
-    }
-}
-
-const PREDEFINED: [(&str, char); 5] = [
-    ("lt", '<'),
-    ("gt", '>'),
-    ("amp", '&'),
-    ("apos", '\''),
-    ("quot", '"'),
-];
-
-/// The reference starting with the `&` at `at` and where it ends: a character reference
-/// (§4.1) to a `Char` (§2.2), or one of the five predefined entities (§4.6). With no `DOCTYPE`
-/// nothing else is declared (WFC: Entity Declared).
-fn reference(s: &str, at: usize) -> Result<(char, usize), (usize, &'static str)> {
-    let b = s.as_bytes();
-    let end = (at + 1..b.len())
-        .find(|&k| matches!(b.get(k), Some(b';' | b'&' | b'<')))
-        .filter(|&k| b.get(k) == Some(&b';'))
-        .ok_or((at, "invalid entity or character reference"))?;
-    let name = s.get(at + 1..end).unwrap_or_default();
-    let c = match name.strip_prefix('#') {
-        Some(num) => {
-            let (digits, radix) = match num.strip_prefix('x') {
-                Some(hex) => (hex, 16),
-                None => (num, 10),
-            };
-            // No digits, a non-digit (a sign too) or too many digits: an invalid code point.
-            let mut code = u32::from(digits.is_empty()) << 31;
-            for d in digits.chars() {
-                code = code
-                    .saturating_mul(radix)
-                    .saturating_add(d.to_digit(radix).unwrap_or(u32::MAX));
-            }
-            char::from_u32(code)
-                .filter(|&c| is_xml_char(c))
-                .ok_or((at, "invalid character reference"))?
-        }
-        None => {
-            PREDEFINED
-                .iter()
-                .find(|(n, _)| *n == name)
-                .ok_or((at, "undeclared entity reference"))?
-                .1
-        }
-    };
-    Ok((c, end + 1))
-}
-
-/// Appends character data or an attribute value (`attr`) with its references resolved and its
-/// line ends normalized; errors carry the offset in `s`. `]]>` may not occur in character data
-/// (§2.4).
-fn unescape(out: &mut String, s: &str, attr: bool) -> Result<(), (usize, &'static str)> {
-    let mut from = 0;
-    loop {
-        let amp = find(s.as_bytes(), from, b"&");
-        let literal = s.get(from..amp.unwrap_or(s.len())).unwrap_or_default();
-        if let Some(k) = find(literal.as_bytes(), 0, b"]]>").filter(|_| !attr) {
-            return Err((from + k, SYNTAX));
-        }
-        push_normalized(out, literal, attr);
-        let Some(amp) = amp else {
-            return Ok(());
-        };
-        let (c, next) = reference(s, amp)?;
-        out.push(c);
-        from = next;
-    }
-}
-
-/// The element of the tag `tag` (between `<` and `>` or `/>`) at `pos`: a QName (Namespaces in
-/// XML 1.0 §3) and its attributes (XML 1.0 §3.1: `Name Eq AttValue`, whitespace before each,
-/// unique names, no `<` in values), values normalized (§3.3.3).
-fn start_node(tag: &str, pos: usize) -> Result<XmlNode, SettingsError> {
-    let b = tag.as_bytes();
+/// The element of the start or empty-element tag `e` at `pos`: a QName (Namespaces in XML 1.0
+/// §3) and its attributes, values normalized (§3.3.3). quick-xml checks `Name Eq AttValue`
+/// and unique names; this adds what XML 1.0 §3.1 also wants: no `<` in values, white space
+/// before each attribute.
+fn start_node(e: &BytesStart<'_>, pos: usize) -> Result<XmlNode, SettingsError> {
     let bad = |what| malformed(pos, what);
-    let mut k = b.iter().position(|&c| is_space(c)).unwrap_or(b.len());
-    let name = tag.get(..k).unwrap_or_default();
+    let name: &str = e.name().into_inner();
     if !is_qname(name) {
         return Err(bad("element name is not a QName"));
     }
@@ -372,49 +223,42 @@ fn start_node(tag: &str, pos: usize) -> Result<XmlNode, SettingsError> {
         return Err(bad("reserved namespace prefix or name"));
     }
     let mut node = XmlNode::new(name);
-    let mut glued = false;
-    loop {
-        let after_value = k;
-        k = skip_space(b, k);
-        if k >= b.len() {
-            break;
-        }
-        glued |= k == after_value;
-        // The name: at least one byte (a name that is not a QName is refused below).
-        let key_start = k;
-        k += 1;
-        while b.get(k).is_some_and(|&c| c != b'=' && !is_space(c)) {
-            k += 1;
-        }
-        let key = tag.get(key_start..k).unwrap_or_default();
-        k = skip_space(b, k);
-        if b.get(k) != Some(&b'=') || node.attributes.iter().any(|(n, _)| n == key) {
-            return Err(bad(BAD_ATTRIBUTE));
-        }
-        k = skip_space(b, k + 1);
-        let (quote, start) = (b.get(k).copied(), k + 1);
-        k = match quote {
-            Some(q @ (b'"' | b'\'')) => find(b, start, &[q]).ok_or_else(|| bad(BAD_ATTRIBUTE))?,
-            _ => return Err(bad(BAD_ATTRIBUTE)),
-        };
-        let raw = tag.get(start..k).unwrap_or_default();
-        k += 1;
+    for attr in e.attributes() {
+        let attr = attr.map_err(|_| bad("invalid or duplicate attribute"))?;
+        let key: &str = attr.key.into_inner();
         if !is_qname(key) {
             return Err(bad("attribute name is not a QName"));
         }
         // WFC: No < in Attribute Values.
-        if find(raw.as_bytes(), 0, b"<").is_some() {
+        if attr.value.contains('<') {
             return Err(bad(SYNTAX));
         }
-        let mut value = String::new();
-        unescape(&mut value, raw, true).map_err(|_| bad("invalid reference in attribute value"))?;
+        // Only the five XML entities, whatever quick-xml's `escape-html` feature says.
+        let value = attr
+            .normalized_value_with(XmlVersion::Implicit1_0, 1, resolve_xml_entity)
+            .ok()
+            .filter(|v| v.chars().all(is_xml_char))
+            .ok_or_else(|| bad("invalid reference in attribute value"))?;
         if is_declaration(key) {
             check_declaration(key, &value, pos)?;
         }
-        node.attributes.push((key.to_owned(), value));
+        node.attributes.push((key.to_owned(), value.into_owned()));
     }
-    if glued {
-        return Err(bad(SYNTAX));
+    // White space between attributes: a closing quote (the attributes are valid, so quotes
+    // pair up) is followed by white space or the end of the tag.
+    let mut quote = 0;
+    let raw = e.attributes_raw().as_bytes();
+    for (k, &c) in raw.iter().enumerate() {
+        if quote == 0 {
+            if c == b'"' || c == b'\'' {
+                quote = c;
+            }
+        } else if c == quote {
+            quote = 0;
+            if raw.get(k + 1).is_some_and(|&c| !is_space(c)) {
+                return Err(bad(SYNTAX));
+            }
+        }
     }
     Ok(node)
 }
@@ -422,6 +266,13 @@ fn start_node(tag: &str, pos: usize) -> Result<XmlNode, SettingsError> {
 /// Parses a whole document into its root element, enforcing the size, depth, encoding and
 /// no-DTD rules and XML 1.0 well-formedness, except that comments, processing instructions
 /// and the XML declaration are skipped unread (their targets, content and place unchecked).
+///
+/// quick-xml reads the events; this layer builds the tree and refuses what XML 1.0 forbids
+/// and quick-xml lets through: characters that are not `Char`s, a second byte order mark,
+/// any `DOCTYPE`, `--` in a comment, `]]>` in text, anything but white space outside the root
+/// (references and CDATA sections included), `<` in and glued attributes, names that are not
+/// QNames, namespace declarations Namespaces in XML 1.0 forbids, references to anything but a
+/// `Char` or the five predefined entities, and the depth limit.
 pub fn parse(bytes: &[u8]) -> Result<XmlNode, SettingsError> {
     if bytes.len() > MAX_DOCUMENT_SIZE {
         return Err(SettingsError::TooLarge {
@@ -438,117 +289,107 @@ pub fn parse(bytes: &[u8]) -> Result<XmlNode, SettingsError> {
     if let Some((at, _)) = text.char_indices().find(|&(_, c)| !is_xml_char(c)) {
         return Err(malformed(at, "character not allowed in XML"));
     }
-    let b = text.as_bytes();
+    // quick-xml would drop a second one too; it is a character before the root.
+    if text.starts_with('\u{feff}') {
+        return Err(malformed(0, OUTSIDE));
+    }
+    let mut reader = Reader::from_str(text);
     let mut stack: Vec<XmlNode> = Vec::new();
     let mut root: Option<XmlNode> = None;
-    let mut i = 0;
     loop {
-        let syntax = || malformed(i, SYNTAX);
-        let rest = b.get(i..).unwrap_or_default();
-        if rest.is_empty() {
-            return match (stack.is_empty(), root) {
-                (true, Some(root)) => Ok(root),
-                (true, None) => Err(malformed(i, "no root element")),
-                (false, _) => Err(malformed(i, "unexpected end of document")),
+        // Offsets fit: the document is at most MAX_DOCUMENT_SIZE bytes.
+        let pos = reader.buffer_position() as usize;
+        let event = reader.read_event().map_err(|e| {
+            use quick_xml::errors::IllFormedError::*;
+            use quick_xml::Error::*;
+            let what = match e {
+                // A `&` outside the root is refused before it is read.
+                IllFormed(UnclosedReference) if stack.is_empty() => OUTSIDE,
+                IllFormed(UnclosedReference) => "invalid entity or character reference",
+                IllFormed(MissingDoctypeName) | Syntax(_) => SYNTAX,
+                IllFormed(_) => "mismatched or missing end tag",
+                _ => "malformed XML",
             };
-        }
-        if !rest.starts_with(b"<") {
-            // Character data (§2.4), up to the next markup.
-            let end = find(b, i, b"<").unwrap_or(b.len());
-            let run = text.get(i..end).unwrap_or_default();
-            let Some(node) = stack.last_mut() else {
-                // Only white space may surround the root element (§2.1, §2.8).
-                if let Some(k) = run.bytes().position(|c| !is_space(c)) {
-                    return Err(malformed(i + k, OUTSIDE));
-                }
-                i = end;
-                continue;
-            };
-            let mut s = String::new();
-            unescape(&mut s, run, false).map_err(|(k, what)| malformed(i + k, what))?;
-            node.push_text(s);
-            i = end;
-            continue;
-        }
-        if rest.starts_with(b"<!") {
-            if rest.starts_with(b"<![CDATA[") {
-                // A CDATA section (§2.7) is character data, so only inside the root.
-                let end = find(b, i + 9, b"]]>").ok_or_else(syntax)?;
-                let node = stack.last_mut().ok_or_else(|| malformed(i, OUTSIDE))?;
-                let mut s = String::new();
-                push_normalized(&mut s, text.get(i + 9..end).unwrap_or_default(), false);
-                node.push_text(s);
-                i = end + 3;
-            } else if rest.starts_with(b"<!--") {
-                // A comment (§2.5) ends at the first `--`, which must be followed by `>`.
-                i = find(b, i + 4, b"--")
-                    .filter(|&k| b.get(k + 2) == Some(&b'>'))
-                    .ok_or_else(syntax)?
-                    + 3;
-            } else if rest
-                .get(..9)
-                .is_some_and(|p| p.eq_ignore_ascii_case(b"<!DOCTYPE"))
-            {
-                // No document type declaration (§2.8) is read, so no entity is ever declared;
-                // one without a name is only a syntax error.
-                let end = doctype_end(b, i + 9).ok_or_else(syntax)?;
-                if b.get(i + 9..end)
-                    .unwrap_or_default()
-                    .iter()
-                    .all(|&c| is_space(c))
-                {
-                    return Err(malformed(end, SYNTAX));
-                }
-                return Err(SettingsError::Doctype);
-            } else {
-                return Err(syntax());
-            }
-            continue;
-        }
-        if rest.starts_with(b"<?") {
-            // A processing instruction or the XML declaration (§2.6, §2.8): skipped unread,
-            // up to the first `?>` (`<?>` is not one).
-            i = find(b, i + 1, b"?>")
-                .filter(|&k| k > i + 1)
-                .ok_or_else(syntax)?
-                + 2;
-            continue;
-        }
-        let end = tag_end(b, i).ok_or_else(syntax)?;
-        if rest.starts_with(b"</") {
-            // An end tag (§3.1) names the open element (WFC: Element Type Match).
-            let name = b.get(i + 2..end).unwrap_or_default();
-            let len = name
-                .iter()
-                .rposition(|&c| !is_space(c))
-                .map_or(0, |k| k + 1);
-            let node = stack
-                .pop()
-                .filter(|n| Some(n.name.as_bytes()) == name.get(..len))
-                .ok_or_else(|| malformed(i, "mismatched or missing end tag"))?;
-            close(&mut stack, &mut root, node);
-        } else {
-            if root.is_some() && stack.is_empty() {
-                return Err(malformed(i, "more than one root element"));
-            }
-            if stack.len() >= MAX_DEPTH {
-                return Err(SettingsError::TooDeep { max: MAX_DEPTH });
-            }
-            // A start tag or an empty-element tag (`/>`).
-            let empty = end > i + 1 && b.get(end - 1) == Some(&b'/');
-            let node = start_node(
-                text.get(i + 1..end - usize::from(empty))
-                    .unwrap_or_default(),
-                i,
-            )?;
-            if empty {
-                close(&mut stack, &mut root, node);
-            } else {
+            malformed(reader.error_position() as usize, what)
+        })?;
+        match event {
+            Event::DocType(_) => return Err(SettingsError::Doctype),
+            Event::Start(e) => {
+                let node = open(&stack, &root, &e, pos)?;
                 stack.push(node);
             }
+            Event::Empty(e) => {
+                let node = open(&stack, &root, &e, pos)?;
+                close(&mut stack, &mut root, node);
+            }
+            Event::End(_) => {
+                // quick-xml matched the name (WFC: Element Type Match).
+                let node = stack
+                    .pop()
+                    .ok_or_else(|| malformed(pos, "mismatched or missing end tag"))?;
+                close(&mut stack, &mut root, node);
+            }
+            Event::Text(t) => {
+                let Some(node) = stack.last_mut() else {
+                    // Only white space may surround the root element (§2.1, §2.8).
+                    if let Some(k) = t.bytes().position(|c| !is_space(c)) {
+                        return Err(malformed(pos + k, OUTSIDE));
+                    }
+                    continue;
+                };
+                // `]]>` may not occur in character data (§2.4).
+                if let Some(k) = t.find("]]>") {
+                    return Err(malformed(pos + k, SYNTAX));
+                }
+                node.push_text(&t.xml10_content());
+            }
+            // A CDATA section (§2.7) is character data, so only inside the root.
+            Event::CData(t) => {
+                let node = stack.last_mut().ok_or_else(|| malformed(pos, OUTSIDE))?;
+                node.push_text(&t.xml10_content());
+            }
+            // So is a reference (§4.1), `&#32;` included: a character reference to a `Char`
+            // (§2.2), or one of the five predefined entities (§4.6); with no `DOCTYPE` nothing
+            // else is declared (WFC: Entity Declared).
+            Event::GeneralRef(r) => {
+                let node = stack.last_mut().ok_or_else(|| malformed(pos, OUTSIDE))?;
+                let mut buf = [0; 4];
+                node.push_text(match r.resolve_char_ref() {
+                    Ok(Some(c)) if is_xml_char(c) => c.encode_utf8(&mut buf),
+                    Ok(None) => resolve_xml_entity(&r)
+                        .ok_or_else(|| malformed(pos, "undeclared entity reference"))?,
+                    _ => return Err(malformed(pos, "invalid character reference")),
+                });
+            }
+            // A comment (§2.5) holds no `--` and does not end in `-`.
+            Event::Comment(c) if c.contains("--") || c.ends_with('-') => {
+                return Err(malformed(pos, SYNTAX));
+            }
+            Event::Decl(_) | Event::PI(_) | Event::Comment(_) => {}
+            Event::Eof => {
+                return match (stack.is_empty(), root) {
+                    (true, Some(root)) => Ok(root),
+                    (true, None) => Err(malformed(pos, "no root element")),
+                    (false, _) => Err(malformed(pos, "unexpected end of document")),
+                };
+            }
         }
-        i = end + 1;
     }
+}
+
+fn open(
+    stack: &[XmlNode],
+    root: &Option<XmlNode>,
+    e: &BytesStart<'_>,
+    pos: usize,
+) -> Result<XmlNode, SettingsError> {
+    if root.is_some() && stack.is_empty() {
+        return Err(malformed(pos, "more than one root element"));
+    }
+    if stack.len() >= MAX_DEPTH {
+        return Err(SettingsError::TooDeep { max: MAX_DEPTH });
+    }
+    start_node(e, pos)
 }
 
 fn close(stack: &mut [XmlNode], root: &mut Option<XmlNode>, node: XmlNode) {
