@@ -2,9 +2,10 @@
 //! `msrp`, RFC 7977), the commands of large messages and chat sessions, and the
 //! client's events as JS objects.
 
-use super::client::{message_head, trace, Action, ImClientCore, Shared, State};
+use super::client::{trace, Action, ImClientCore, Shared, State};
+use super::details as d;
 use super::error::from_ua;
-use super::obj::{Fields, Obj};
+use super::obj::{field, read, write, Body, Val};
 use crate::client::{ChannelId, ChatEvent, Done, Event};
 use crate::msrp::session::Input as MsrpInput;
 use crate::ua::UaError;
@@ -75,13 +76,7 @@ fn msrp_trace(direction: &str, bytes: &[u8]) -> Action {
             format!("{head}({} bytes of binary body)", bytes.len() - head.len())
         }
     };
-    match trace(direction, &text) {
-        Action::Emit(kind, detail) => {
-            let _ = Reflect::set(&detail, &"protocol".into(), &"msrp".into());
-            Action::Emit(kind, detail)
-        }
-        other => other,
-    }
+    trace(direction, &text, Some("msrp"))
 }
 
 impl State {
@@ -164,9 +159,12 @@ impl State {
                 if let Ok(Done::ChatOpened { chat, .. }) = &result {
                     // Other tabs of a shared client that show this invitation learn it
                     // was answered.
-                    let o = Obj::new();
-                    o.num("chat", chat.0 as f64).str("type", "opened");
-                    actions.push(Action::Emit("chat", o.done()));
+                    let detail = d::Chat {
+                        chat: chat.0,
+                        kind: "opened",
+                        ..Default::default()
+                    };
+                    actions.push(Action::Emit("chat", write(&detail)));
                 }
                 if let Some((_, resolve, reject)) = at.map(|i| self.pending.swap_remove(i)) {
                     actions.push(match result {
@@ -182,104 +180,106 @@ impl State {
                 bytes_sent,
                 total,
             } => {
-                let o = Obj::new();
                 let tag = self.tags.iter().find(|(id, _)| *id == op.0);
-                o.opt_str("tag", tag.map(|(_, t)| t.as_str()))
-                    .num("transfer", op.0 as f64)
-                    .str("to", &to)
-                    .num("bytesSent", bytes_sent as f64)
-                    .num("total", total as f64);
-                ("progress", o.done())
+                let detail = d::Progress {
+                    tag: tag.map(|(_, t)| t.as_str()),
+                    transfer: op.0,
+                    to: &to,
+                    bytes_sent,
+                    total,
+                };
+                ("progress", write(&detail))
             }
             Event::LargeMessage(m) => {
-                let o = message_head(&m.from, m.display_name.as_deref(), &m.to, &m.content_type);
-                o.set("body", &body(&m.content_type, m.body))
-                    .opt_bool("deferred", Some(false))
-                    .opt_bool("largeMessage", Some(true));
-                ("message", o.done())
+                let detail = d::Message {
+                    from: &m.from,
+                    display_name: m.display_name.as_deref(),
+                    to: &m.to,
+                    content_type: &m.content_type,
+                    body: Body::new(&m.content_type, m.body),
+                    deferred: false,
+                    date_time: None,
+                    message_id: None,
+                    imdn: None,
+                    large_message: Some(true),
+                };
+                ("message", write(&detail))
             }
             Event::Invitation {
                 chat,
                 from,
                 display_name,
             } => {
-                let o = Obj::new();
-                o.num("chat", chat.0 as f64)
-                    .str("from", &from)
-                    .opt_str("displayName", display_name.as_deref());
-                ("invitation", o.done())
+                let detail = d::Invitation {
+                    chat: chat.0,
+                    from: &from,
+                    display_name: display_name.as_deref(),
+                };
+                ("invitation", write(&detail))
             }
             Event::Chat { chat, event } => {
-                let o = Obj::new();
-                o.num("chat", chat.0 as f64);
-                match event {
+                let chat = chat.0;
+                let detail = match event {
                     ChatEvent::Message {
                         message_id,
                         content_type,
-                        body: b,
-                    } => {
-                        o.str("type", "message")
-                            .str("messageId", &message_id)
-                            .str("contentType", &content_type)
-                            .set("body", &body(&content_type, b));
-                    }
-                    ChatEvent::Composing { state, last_active } => {
-                        o.str("type", "composing").str("state", state.as_str());
-                        if let Some(t) = last_active {
-                            o.str("lastActive", &crate::message::date::iso8601(t));
-                        }
-                    }
+                        body,
+                    } => write(&d::Chat {
+                        chat,
+                        kind: "message",
+                        message_id: Some(&message_id),
+                        body: Some(Body::new(&content_type, body)),
+                        content_type: Some(&content_type),
+                        ..Default::default()
+                    }),
+                    ChatEvent::Composing { state, last_active } => write(&d::Chat {
+                        chat,
+                        kind: "composing",
+                        state: Some(state.as_str()),
+                        last_active: last_active.map(crate::message::date::iso8601),
+                        ..Default::default()
+                    }),
                     ChatEvent::Report {
                         message_id,
                         delivered,
                         code,
                         reason,
-                    } => {
-                        o.str("type", "report")
-                            .str("messageId", &message_id)
-                            .str("status", if delivered { "delivered" } else { "failed" })
-                            .opt_num("code", code.map(f64::from))
-                            .opt_str("reason", (!reason.is_empty()).then_some(reason.as_str()));
-                    }
-                    ChatEvent::Ended { reason } => {
-                        o.str("type", "ended").str("reason", reason.as_str());
-                    }
-                }
-                ("chat", o.done())
+                    } => write(&d::Chat {
+                        chat,
+                        kind: "report",
+                        message_id: Some(&message_id),
+                        status: Some(if delivered { "delivered" } else { "failed" }),
+                        code,
+                        reason: (!reason.is_empty()).then_some(reason.as_str()),
+                        ..Default::default()
+                    }),
+                    ChatEvent::Ended { reason } => write(&d::Chat {
+                        chat,
+                        kind: "ended",
+                        reason: Some(reason.as_str()),
+                        ..Default::default()
+                    }),
+                };
+                ("chat", detail)
             }
         };
         actions.push(Action::Emit(kind, detail));
     }
 }
 
-/// A body for JS: a string for `text/*` (UTF-8, lossy), a `Uint8Array` otherwise.
-fn body(content_type: &str, bytes: Vec<u8>) -> JsValue {
-    let bare = content_type.trim_start();
-    if bare.len() >= 5 && bare[..5].eq_ignore_ascii_case("text/") {
-        JsValue::from_str(&String::from_utf8_lossy(&bytes))
-    } else {
-        Uint8Array::from(bytes.as_slice()).into()
+fn done(done: Done) -> JsValue {
+    match done {
+        Done::LargeMessageSent { bytes } => write(&d::MessageSent {
+            status: 200,
+            reason: "OK".into(),
+            message_id: None,
+            large_message: Some(true),
+            bytes: Some(bytes),
+        }),
+        Done::ChatOpened { chat, peer } => write(&d::ChatOpened { chat: chat.0, peer }),
+        Done::ChatSent { message_id } => write(&d::ChatSent { message_id }),
+        Done::ChatClosed => JsValue::UNDEFINED,
     }
-}
-
-fn done(d: Done) -> JsValue {
-    let o = Obj::new();
-    match d {
-        Done::LargeMessageSent { bytes } => {
-            o.num("status", 200.0)
-                .str("reason", "OK")
-                .opt_bool("largeMessage", Some(true))
-                .num("bytes", bytes as f64);
-        }
-        Done::ChatOpened { chat, peer } => {
-            o.num("chat", chat.0 as f64).str("peer", &peer);
-        }
-        Done::ChatSent { message_id } => {
-            o.str("messageId", &message_id);
-        }
-        Done::ChatClosed => return JsValue::UNDEFINED,
-    }
-    o.done()
 }
 
 /// A body from JS: a string (sent as UTF-8) or a `Uint8Array`.
@@ -303,17 +303,36 @@ fn chat_id(chat: &JsValue) -> Result<ChannelId, UaError> {
 /// `{ contentType, tag? }` (default `text/plain;charset=UTF-8`); `tag` where `tagged`.
 fn send_options(options: &JsValue, tagged: bool) -> Result<(String, Option<String>), UaError> {
     let plain = || "text/plain;charset=UTF-8".to_owned();
-    if options.is_undefined() || options.is_null() {
-        return Ok((plain(), None));
-    }
-    let keys: &[&str] = if tagged {
-        &["contentType", "tag"]
+    let (content_type, tag) = if tagged {
+        let o: TaggedSendOptions = read(options, "options")?;
+        (o.content_type, field(o.tag, "options.tag")?)
     } else {
-        &["contentType"]
+        let o: ChatSendOptions = read(options, "options")?;
+        (o.content_type, None)
     };
-    let f = Fields::new(options, "options", keys)?;
-    let tag = if tagged { f.string("tag")? } else { None };
-    Ok((f.string("contentType")?.unwrap_or_else(plain), tag))
+    let content_type = field(content_type, "options.contentType")?;
+    Ok((content_type.unwrap_or_else(plain), tag))
+}
+
+/// `sendLargeMessage`'s options (`tag` echoed in its `progress` events).
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct TaggedSendOptions {
+    content_type: Option<Val<String>>,
+    tag: Option<Val<String>>,
+}
+
+/// A chat message's options.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ChatSendOptions {
+    content_type: Option<Val<String>>,
+}
+
+/// `startChat`'s options.
+#[derive(serde::Deserialize)]
+struct StartChatOptions {
+    tag: Option<Val<String>>,
 }
 
 fn string(value: &JsValue, name: &str) -> Result<String, UaError> {
@@ -356,21 +375,22 @@ impl ImClientCore {
     pub fn start_chat(&self, to: JsValue, options: JsValue) -> Promise {
         let mut inviting = None;
         let p = self.command(&mut |c, now| {
-            let tag = if options.is_undefined() || options.is_null() {
-                None
-            } else {
-                Fields::new(&options, "options", &["tag"])?.string("tag")?
-            };
+            let tag = field(
+                read::<StartChatOptions>(&options, "options")?.tag,
+                "options.tag",
+            )?;
             let (op, chat) = c.start_chat(now, &string(&to, "to")?);
             inviting = tag.map(|t| (chat, t));
             Ok(op)
         });
         if let Some((chat, tag)) = inviting {
-            let o = Obj::new();
-            o.num("chat", chat.0 as f64)
-                .str("type", "inviting")
-                .str("tag", &tag);
-            self.emit_now("chat", &o.done());
+            let detail = d::Chat {
+                chat: chat.0,
+                kind: "inviting",
+                tag: Some(&tag),
+                ..Default::default()
+            };
+            self.emit_now("chat", &write(&detail));
         }
         p
     }

@@ -7,8 +7,9 @@
 //! (events, promise settlement), so a listener may call back into the client.
 
 use super::chat::MsrpSocket;
+use super::details as d;
 use super::error::{from_ua, js_error};
-use super::obj::{str_array, Fields, Obj};
+use super::obj::{check, field, read, write, Body, Js, Val};
 use super::options::{self, Options};
 use super::settings;
 use crate::auth::RandomSource;
@@ -111,97 +112,76 @@ pub struct ImClientCore {
     shared: Rc<Shared>,
 }
 
-pub(super) fn trace(direction: &str, text: &str) -> Action {
-    let o = Obj::new();
-    o.str("direction", direction)
-        .str("text", text)
-        .num("at", date_now());
-    Action::Emit("trace", o.done())
+pub(super) fn trace(direction: &str, text: &str, protocol: Option<&'static str>) -> Action {
+    let detail = write(&d::Trace {
+        direction,
+        text,
+        at: date_now(),
+        protocol,
+    });
+    Action::Emit("trace", detail)
 }
 
 fn registration_state(s: RegistrationState) -> &'static str {
     s.as_str()
 }
 
-/// What every `message` event starts with (pager or large-message mode).
-pub(super) fn message_head(
-    from: &str,
-    display_name: Option<&str>,
-    to: &str,
-    content_type: &str,
-) -> Obj {
-    let o = Obj::new();
-    o.str("from", from)
-        .opt_str("displayName", display_name)
-        .str("to", to)
-        .str("contentType", content_type);
-    o
-}
-
 /// The registrar's answer: what `register()` resolves with, and the base of the
 /// `registration` event.
-fn registration_info(r: &Registration) -> Obj {
-    let o = Obj::new();
-    o.opt_num("expires", r.expires.map(f64::from))
-        .strings("contacts", &r.contacts)
-        .strings("serviceRoute", &r.service_route)
-        .strings("associatedUris", &r.associated_uris)
-        .opt_str("pubGruu", r.pub_gruu.as_deref());
-    o
+fn registration_info(r: &Registration) -> d::RegistrationDetail<'_> {
+    d::RegistrationDetail {
+        expires: r.expires,
+        contacts: &r.contacts,
+        service_route: &r.service_route,
+        associated_uris: &r.associated_uris,
+        pub_gruu: r.pub_gruu.as_deref(),
+        state: None,
+        retry_in: None,
+        error: None,
+    }
+}
+
+/// Milliseconds as the seconds the JS API counts in.
+fn seconds(ms: u64) -> f64 {
+    ms as f64 / 1000.0
 }
 
 pub(super) fn outcome(aor: &str, o: Outcome) -> JsValue {
     match o {
-        Outcome::Registered(r) => {
-            let o = registration_info(&r);
-            if r.expires.is_none() {
-                o.num("expires", 0.0);
-            }
-            o.done()
-        }
+        Outcome::Registered(r) => write(&d::RegistrationDetail {
+            expires: Some(r.expires.unwrap_or(0)),
+            ..registration_info(&r)
+        }),
         Outcome::Unregistered | Outcome::Removed => JsValue::UNDEFINED,
-        Outcome::Published { etag, expires } => {
-            let o = Obj::new();
-            o.str("etag", &etag).num("expires", f64::from(expires));
-            o.done()
-        }
+        Outcome::Published { etag, expires } => write(&d::Published { etag, expires }),
         Outcome::Settings(None) => JsValue::NULL,
         Outcome::Settings(Some(doc)) => settings::doc_to_js(&doc, aor),
-        Outcome::History(entries) => {
-            let arr = js_sys::Array::new();
-            for e in entries {
-                let o = Obj::new();
-                o.str("id", &e.id)
-                    .str("direction", e.direction.as_str())
-                    .str("peer", &e.peer)
-                    .str("time", &crate::message::date::iso8601(e.time))
-                    .str("contentType", &e.content_type)
-                    .str("body", &e.body);
-                arr.push(&o.done());
-            }
-            arr.into()
-        }
-        Outcome::Subscribed { expires } => {
-            let o = Obj::new();
-            o.num("expires", f64::from(expires));
-            o.done()
-        }
+        Outcome::History(entries) => write(
+            &entries
+                .into_iter()
+                .map(|e| d::HistoryMessage {
+                    id: e.id,
+                    direction: e.direction.as_str(),
+                    peer: e.peer,
+                    time: crate::message::date::iso8601(e.time),
+                    content_type: e.content_type,
+                    body: e.body,
+                })
+                .collect::<Vec<_>>(),
+        ),
+        Outcome::Subscribed { expires } => write(&d::Subscribed { expires }),
         Outcome::MessageSent {
             status,
             reason,
             message_id,
-        } => {
-            let o = Obj::new();
-            o.num("status", f64::from(status))
-                .str("reason", &reason)
-                .opt_str("messageId", message_id.as_deref());
-            o.done()
-        }
-        Outcome::DisplayNotified { sent } => {
-            let o = Obj::new();
-            o.opt_bool("sent", Some(sent));
-            o.done()
-        }
+        } => write(&d::MessageSent {
+            status,
+            reason,
+            message_id,
+            large_message: None,
+            bytes: None,
+        }),
+        Outcome::DisplayNotified { sent } => write(&d::DisplayNotified { sent }),
         // The client (src/client) owns every SIP session: never the app's ops.
         Outcome::SessionEstablished { .. } | Outcome::SessionEnded => JsValue::UNDEFINED,
     }
@@ -225,7 +205,7 @@ impl State {
                 Output::MsrpTransmit(channel, bytes) => self.send_msrp(channel, &bytes, actions),
                 Output::MsrpClose(channel) => self.close_msrp(channel),
                 Output::Transmit(frame) => {
-                    actions.push(trace("out", &frame));
+                    actions.push(trace("out", &frame, None));
                     if let Some(s) = &self.socket {
                         // A send on a socket that is going away throws; its close
                         // event tells the user agent.
@@ -315,118 +295,114 @@ impl State {
                 return;
             }
             Event::Connection(c) => {
-                let o = Obj::new();
-                match c {
-                    ConnectionState::Connecting => o.str("state", "connecting"),
-                    ConnectionState::Connected => o.str("state", "connected"),
-                    ConnectionState::Disconnected { retry_in } => o
-                        .str("state", "disconnected")
-                        .opt_num("retryIn", retry_in.map(|ms| ms as f64 / 1000.0)),
+                let (state, retry_in) = match c {
+                    ConnectionState::Connecting => ("connecting", None),
+                    ConnectionState::Connected => ("connected", None),
+                    ConnectionState::Disconnected { retry_in } => {
+                        ("disconnected", retry_in.map(seconds))
+                    }
                 };
-                ("connection", o.done())
+                ("connection", write(&d::Connection { state, retry_in }))
             }
             Event::Registration(r) => {
-                let o = registration_info(&r);
-                o.str("state", registration_state(r.state))
-                    .opt_num("retryIn", r.retry_in.map(|ms| ms as f64 / 1000.0));
-                if let Some(e) = &r.error {
-                    o.set("error", &from_ua(e));
-                }
-                ("registration", o.done())
+                let detail = d::RegistrationDetail {
+                    state: Some(registration_state(r.state)),
+                    retry_in: r.retry_in.map(seconds),
+                    error: r.error.as_ref().map(|e| Js(from_ua(e))),
+                    ..registration_info(&r)
+                };
+                ("registration", write(&detail))
             }
             Event::Message(m) => {
-                let o = message_head(&m.from, m.display_name.as_deref(), &m.to, &m.content_type);
-                o.str("body", &String::from_utf8_lossy(&m.body))
-                    .opt_bool("deferred", Some(m.deferred))
-                    .opt_str("dateTime", m.date_time.as_deref())
-                    .opt_str("messageId", m.message_id.as_deref());
-                if !m.imdn.is_empty() {
-                    o.set("imdn", &str_array(imdn_names(m.imdn).into_iter()));
-                }
-                ("message", o.done())
+                let detail = d::Message {
+                    from: &m.from,
+                    display_name: m.display_name.as_deref(),
+                    to: &m.to,
+                    content_type: &m.content_type,
+                    body: Body::Text(String::from_utf8_lossy(&m.body).into_owned()),
+                    deferred: m.deferred,
+                    date_time: m.date_time.as_deref(),
+                    message_id: m.message_id.as_deref(),
+                    imdn: (!m.imdn.is_empty()).then(|| imdn_names(m.imdn)),
+                    large_message: None,
+                };
+                ("message", write(&detail))
             }
             Event::Imdn(n) => {
-                let o = Obj::new();
-                o.str("messageId", &n.message_id)
-                    .str("from", &n.from)
-                    .str("kind", imdn_kind(n.kind))
-                    .str("status", n.status.as_str())
-                    .str("at", &n.at);
-                ("imdn", o.done())
+                let detail = d::Imdn {
+                    message_id: &n.message_id,
+                    from: &n.from,
+                    kind: imdn_kind(n.kind),
+                    status: n.status.as_str(),
+                    at: &n.at,
+                };
+                ("imdn", write(&detail))
             }
             Event::Composing(c) => {
-                let o = Obj::new();
-                o.str("from", &c.from)
-                    .str("state", c.state.as_str())
-                    .opt_str("lastActive", c.last_active.as_deref())
-                    .opt_str("contentType", c.content_type.as_deref());
-                ("composing", o.done())
+                let detail = d::Composing {
+                    from: &c.from,
+                    state: c.state.as_str(),
+                    last_active: c.last_active.as_deref(),
+                    content_type: c.content_type.as_deref(),
+                };
+                ("composing", write(&detail))
             }
             Event::ServiceSettings { settings, source } => {
-                let o = Obj::new();
-                o.set("settings", &settings::doc_to_js(&settings, &self.aor))
-                    .str(
-                        "source",
-                        match source {
-                            SettingsSource::Notify => "notify",
-                            SettingsSource::Adopted => "adopted",
-                        },
-                    );
-                ("servicesettings", o.done())
+                let detail = d::ServiceSettings {
+                    settings: settings::view_object(
+                        crate::settings::EntitySettings::from_document(&settings, &self.aor),
+                    ),
+                    source: match source {
+                        SettingsSource::Notify => "notify",
+                        SettingsSource::Adopted => "adopted",
+                    },
+                };
+                ("servicesettings", write(&detail))
             }
             Event::WatchTerminated {
                 reason,
                 resubscribe,
                 retry_after,
             } => {
-                let o = Obj::new();
-                o.opt_str("reason", reason.as_deref())
-                    .opt_bool("resubscribe", Some(resubscribe))
-                    .opt_num("retryAfter", retry_after.map(f64::from));
-                ("watchterminated", o.done())
+                let detail = d::WatchTerminated {
+                    reason: reason.as_deref(),
+                    resubscribe,
+                    retry_after,
+                };
+                ("watchterminated", write(&detail))
             }
             Event::Publication(p) => {
-                let o = Obj::new();
-                o.str(
-                    "state",
-                    match p.state {
+                let detail = d::Publication {
+                    state: match p.state {
                         PublicationState::Published => "published",
                         PublicationState::Retrying => "retrying",
                         PublicationState::Lost => "lost",
                         PublicationState::Removed => "removed",
                     },
-                )
-                .opt_str("etag", p.etag.as_deref())
-                .opt_num("expires", p.expires.map(f64::from))
-                .opt_num("retryIn", p.retry_in.map(|ms| ms as f64 / 1000.0));
-                if let Some(e) = &p.error {
-                    o.set("error", &from_ua(e));
-                }
-                ("publication", o.done())
+                    etag: p.etag.as_deref(),
+                    expires: p.expires,
+                    retry_in: p.retry_in.map(seconds),
+                    error: p.error.as_ref().map(|e| Js(from_ua(e))),
+                };
+                ("publication", write(&detail))
             }
             Event::Policy(p) => {
-                let o = Obj::new();
-                match p {
-                    PolicyOutcome::Published { etag } => {
-                        o.str("outcome", "published").str("etag", &etag);
-                    }
-                    PolicyOutcome::Adopted => {
-                        o.str("outcome", "adopted");
-                    }
-                    PolicyOutcome::NothingToPublish => {
-                        o.str("outcome", "nothing-to-publish");
-                    }
-                    PolicyOutcome::Failed(e) => {
-                        o.str("outcome", "failed").set("error", &from_ua(&e));
-                    }
-                }
-                ("policy", o.done())
+                let (outcome, etag, error) = match p {
+                    PolicyOutcome::Published { etag } => ("published", Some(etag), None),
+                    PolicyOutcome::Adopted => ("adopted", None, None),
+                    PolicyOutcome::NothingToPublish => ("nothing-to-publish", None, None),
+                    PolicyOutcome::Failed(e) => ("failed", None, Some(Js(from_ua(&e)))),
+                };
+                (
+                    "policy",
+                    write(&d::Policy {
+                        outcome,
+                        etag,
+                        error,
+                    }),
+                )
             }
-            Event::Dropped { reason } => {
-                let o = Obj::new();
-                o.str("reason", &reason);
-                ("dropped", o.done())
-            }
+            Event::Dropped { reason } => ("dropped", write(&d::Dropped { reason })),
             // The client (src/client) keeps every SIP session to itself.
             Event::Session(_) => return,
         };
@@ -494,7 +470,7 @@ impl Shared {
     }
 
     fn frame(&self, text: String) {
-        let first = vec![trace("in", &text)];
+        let first = vec![trace("in", &text, None)];
         self.with(first, move |st| {
             let now = st.now();
             st.client.handle_input(now, Input::Frame(&text));
@@ -520,7 +496,7 @@ fn make_callbacks(weak: &Weak<Shared>) -> Callbacks {
                 Ok(t) => t,
                 Err(_) => {
                     s.with(
-                        vec![trace("in", "(binary frame that is not UTF-8)")],
+                        vec![trace("in", "(binary frame that is not UTF-8)", None)],
                         |_| {},
                     );
                     return;
@@ -658,11 +634,9 @@ impl ImClientCore {
         let aor = self.aor();
         self.command(&mut |c, now| {
             let doc = settings::from_js(&settings, "settings", Some(&aor))?;
-            let mut expires = None;
-            if !options.is_undefined() {
-                let f = Fields::new(&options, "options", &["expires"])?;
-                expires = f.integer("expires", 1, u32::MAX)?;
-            }
+            let o: PublishOptions = read(&options, "options")?;
+            let expires = field(o.expires, "options.expires")?;
+            let expires = check::integer("options.expires", expires, 1, u32::MAX)?;
             Ok(c.ua().publish_settings(now, &doc, expires))
         })
     }
@@ -734,13 +708,13 @@ impl ImClientCore {
                     ))
                 }
             };
-            let mut opts = MessageOptions::default();
-            if !options.is_undefined() {
-                let f = Fields::new(&options, "options", &["contentType", "imdn"])?;
-                opts.content_type = f.string("contentType")?;
-                if let Some(names) = f.strings("imdn")? {
-                    opts.imdn = imdn_request(&names)?;
-                }
+            let o: SendOptions = read(&options, "options")?;
+            let mut opts = MessageOptions {
+                content_type: field(o.content_type, "options.contentType")?,
+                ..MessageOptions::default()
+            };
+            if let Some(names) = field(o.imdn, "options.imdn")? {
+                opts.imdn = imdn_request(&names)?;
             }
             Ok(c.send_message(now, &to, bytes, &opts))
         })
@@ -841,9 +815,10 @@ impl ImClientCore {
     pub fn registration(&self) -> JsValue {
         self.read(|st| {
             let r = st.client.ua_ref().registration();
-            let o = registration_info(&r);
-            o.str("state", registration_state(r.state));
-            o.done()
+            write(&d::RegistrationDetail {
+                state: Some(registration_state(r.state)),
+                ..registration_info(&r)
+            })
         })
     }
 
@@ -925,20 +900,41 @@ fn imdn_kind(k: Kind) -> &'static str {
     }
 }
 
+/// `publishServiceSettings`' options.
+#[derive(serde::Deserialize)]
+struct PublishOptions {
+    expires: Option<Val<f64>>,
+}
+
+/// `sendMessage`'s options.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SendOptions {
+    content_type: Option<Val<String>>,
+    imdn: Option<Val<Vec<String>>>,
+}
+
+/// `fetchHistory`'s query.
+#[derive(serde::Deserialize)]
+struct HistoryQuery {
+    with: Option<Val<String>>,
+    /// A `Date` or milliseconds since the epoch.
+    since: Option<Js>,
+    limit: Option<Val<f64>>,
+}
+
 fn history_query(value: &JsValue) -> Result<crate::im::history::HistoryQuery, UaError> {
-    if value.is_undefined() || value.is_null() {
-        return Ok(Default::default());
-    }
-    let f = super::obj::Fields::new(value, "query", &["with", "since", "limit"])?;
-    let with = f.string("with")?;
+    let q: HistoryQuery = read(value, "query")?;
+    let with = field(q.with, "query.with")?;
     if let Some(w) = &with {
         if crate::message::Uri::parse(w).is_err() {
             return Err(UaError::BadInput(format!("query.with: not a URI: \"{w}\"")));
         }
     }
-    let since = match f.get("since") {
+    let since = match q.since {
         None => None,
-        Some(v) => {
+        Some(Js(v)) if v.is_undefined() => None,
+        Some(Js(v)) => {
             let ms = match v.dyn_ref::<js_sys::Date>() {
                 Some(d) => d.get_time(),
                 None => v.as_f64().unwrap_or(f64::NAN),
@@ -954,6 +950,6 @@ fn history_query(value: &JsValue) -> Result<crate::im::history::HistoryQuery, Ua
     Ok(crate::im::history::HistoryQuery {
         with,
         since,
-        limit: f.integer("limit", 1, 10_000)?,
+        limit: check::integer("query.limit", field(q.limit, "query.limit")?, 1, 10_000)?,
     })
 }

@@ -3,7 +3,8 @@
 //! `ImError` is defined once, in `js/imerror.js`; the core constructs it through
 //! this import, and the shim re-exports the same class.
 
-use super::obj::Obj;
+use super::details::ErrorInit;
+use super::obj::write;
 use crate::ua::UaError;
 use wasm_bindgen::prelude::*;
 
@@ -34,11 +35,12 @@ fn error_with(
     reason: Option<&str>,
     retry_after: Option<u32>,
 ) -> JsValue {
-    let init = Obj::new();
-    init.opt_num("status", status.map(f64::from))
-        .opt_str("reason", reason)
-        .opt_num("retryAfter", retry_after.map(f64::from));
-    JsImError::new(code, message, &init.done()).into()
+    let init = write(&ErrorInit {
+        status,
+        reason,
+        retry_after,
+    });
+    JsImError::new(code, message, &init).into()
 }
 
 /// The JS error for a user-agent error. Its message is the error's `Display`,

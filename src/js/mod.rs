@@ -30,6 +30,7 @@
 
 mod chat;
 mod client;
+mod details;
 mod error;
 mod obj;
 mod options;
@@ -73,11 +74,12 @@ pub fn parse_side() -> String {
 /// name): defined once, in `src/js/parse.rs`.
 #[wasm_bindgen(js_name = parseLayout)]
 pub fn parse_layout() -> JsValue {
-    let o = obj::Obj::new();
+    let o = js_sys::Object::new();
     for (name, value) in parse::LAYOUT {
-        o.num(name, f64::from(*value));
+        // A fresh ordinary object: Reflect.set cannot throw.
+        let _ = js_sys::Reflect::set(&o, &(*name).into(), &f64::from(*value).into());
     }
-    o.done()
+    o.into()
 }
 
 /// The module's memory, where `parseIndex` leaves its index.
@@ -108,7 +110,7 @@ pub fn decode_service_settings(xml: &str, aor: Option<String>) -> Result<JsValue
         crate::settings::EntitySettings::from_document(&doc, aor.as_deref().unwrap_or(""));
     // The caller's own text, verbatim, as extensions.xml.
     view.document = Some(xml.to_owned());
-    Ok(settings::view_to_js(&view))
+    Ok(obj::write(&settings::view_object(view)))
 }
 
 /// The crate version.

@@ -1,88 +1,206 @@
-//! Plain JS objects in and out.
+//! Plain JS objects in and out, through serde-wasm-bindgen with derived
+//! (de)serializers.
 //!
-//! Out: [`Obj`] builds an object property by property (`Reflect.set`); absent
-//! optional values are left out, so TypeScript's `field?: T` holds.
+//! Out: [`write`] turns a `#[derive(Serialize)]` detail into a plain object; optional
+//! fields are `#[serde(skip_serializing_if = "Option::is_none")]`, so an absent value
+//! is an absent key and TypeScript's `field?: T` holds.
 //!
-//! In: [`Fields`] reads an options-like object key by key, refusing unknown keys and
-//! values of the wrong type with a `bad_input` error naming the field by its path
-//! (`aka.k`, `reconnect.minDelay`). Error texts never include a value: some fields
-//! hold secrets.
+//! In: [`read`] deserializes an options-like object into a `#[derive(Deserialize)]`
+//! struct whose leaf fields are [`Val`]s and whose object fields are [`Sub`]s. Every
+//! refusal is a `bad_input` error naming the field by its path (`aka.k`,
+//! `reconnect.minDelay`): unknown keys (checked against the field list the derived
+//! code declares), wrong types ([`field`]), values out of range ([`check`]). No text
+//! includes a value: some fields hold secrets.
 
 use crate::ua::UaError;
-use js_sys::{Array, Function, Object, Reflect};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use wasm_bindgen::{JsCast, JsValue};
 
-/// A plain object under construction.
-pub(crate) struct Obj(Object);
-
-impl Obj {
-    pub(crate) fn new() -> Self {
-        Obj(Object::new())
-    }
-
-    pub(crate) fn set(&self, key: &str, value: &JsValue) -> &Self {
-        // Reflect.set on a fresh ordinary object cannot throw.
-        let _ = Reflect::set(&self.0, &JsValue::from_str(key), value);
-        self
-    }
-
-    pub(crate) fn str(&self, key: &str, value: &str) -> &Self {
-        self.set(key, &JsValue::from_str(value))
-    }
-
-    pub(crate) fn opt_str(&self, key: &str, value: Option<&str>) -> &Self {
-        if let Some(v) = value {
-            self.str(key, v);
-        }
-        self
-    }
-
-    pub(crate) fn num(&self, key: &str, value: f64) -> &Self {
-        self.set(key, &JsValue::from_f64(value))
-    }
-
-    pub(crate) fn opt_num(&self, key: &str, value: Option<f64>) -> &Self {
-        if let Some(v) = value {
-            self.num(key, v);
-        }
-        self
-    }
-
-    pub(crate) fn opt_bool(&self, key: &str, value: Option<bool>) -> &Self {
-        if let Some(v) = value {
-            self.set(key, &JsValue::from_bool(v));
-        }
-        self
-    }
-
-    pub(crate) fn strings(&self, key: &str, values: &[String]) -> &Self {
-        self.set(key, &str_array(values.iter().map(String::as_str)))
-    }
-
-    pub(crate) fn done(self) -> JsValue {
-        self.0.into()
-    }
-}
-
-/// A JS array of strings.
-pub(crate) fn str_array<'a>(values: impl Iterator<Item = &'a str>) -> JsValue {
-    let a = Array::new();
-    for v in values {
-        a.push(&JsValue::from_str(v));
-    }
-    a.into()
-}
-
-fn bad(path: &str, key: &str, what: &str) -> UaError {
-    UaError::BadInput(format!("{}: {what}", join(path, key)))
-}
-
-fn join(path: &str, key: &str) -> String {
-    if path.is_empty() {
-        key.to_owned()
+/// Reads `value` (the argument called `path` in errors; `""` for the top-level
+/// options) into `T`. `undefined` and `null` read as an empty object, so a `T` whose
+/// fields are all optional takes them.
+pub(crate) fn read<T: DeserializeOwned>(value: &JsValue, path: &str) -> Result<T, UaError> {
+    let what = if path.is_empty() { "options" } else { path };
+    let value = if value.is_undefined() || value.is_null() {
+        js_sys::Object::new().into()
+    } else if !value.is_object() || js_sys::Array::is_array(value) || value.is_function() {
+        return Err(UaError::BadInput(format!("{what}: must be an object")));
     } else {
-        format!("{path}.{key}")
+        value.clone()
+    };
+    read_object(value, path).map_err(UaError::BadInput)
+}
+
+/// [`read`] of an object, the error text naming the field from `path` down.
+fn read_object<T: DeserializeOwned>(value: JsValue, path: &str) -> Result<T, String> {
+    // serde-wasm-bindgen reads a struct by looking up its fields, so it never sees
+    // another key (`deny_unknown_fields` cannot fire): the keys are checked here,
+    // against the field list the derived code itself declares.
+    let known = fields_of::<T>();
+    let object: &js_sys::Object = value.unchecked_ref();
+    for key in js_sys::Object::keys(object).iter() {
+        let key = key.as_string().unwrap_or_default();
+        if !known.contains(&key.as_str()) {
+            return Err(unknown(path, &key, known));
+        }
     }
+    // Leaf fields are `Val`s and object fields `Sub`s: neither fails here.
+    serde_wasm_bindgen::from_value(value).map_err(|e| {
+        // serde-wasm-bindgen's error is a JS `Error`: its text is "Error: ...".
+        let text = e.to_string();
+        format!("{path}: {}", text.strip_prefix("Error: ").unwrap_or(&text))
+    })
+}
+
+/// An object field (`aka`, `reconnect`, `serviceSettings.history`): kept as it
+/// came and read with [`Sub::read`], which knows its path, like the options
+/// themselves; or a value to write.
+pub(crate) enum Sub<T> {
+    Raw(JsValue),
+    Value(T),
+}
+
+impl<T: DeserializeOwned> Sub<T> {
+    /// The object, read as the field at `path`.
+    pub(crate) fn read(self, path: &str) -> Result<T, UaError> {
+        match self {
+            Sub::Raw(value) => read(&value, path),
+            Sub::Value(v) => Ok(v),
+        }
+    }
+}
+
+impl<'de, T> Deserialize<'de> for Sub<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Js::deserialize(d).map(|Js(value)| Sub::Raw(value))
+    }
+}
+
+impl<T: Serialize> Serialize for Sub<T> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Sub::Raw(value) => serde_wasm_bindgen::preserve::serialize(value, s),
+            Sub::Value(v) => v.serialize(s),
+        }
+    }
+}
+
+/// The field names `T`'s derived `Deserialize` asks a struct for (none when `T` is
+/// not a struct).
+fn fields_of<'de, T: Deserialize<'de>>() -> &'static [&'static str] {
+    struct Probe(&'static [&'static str]);
+    impl<'de> Deserializer<'de> for &mut Probe {
+        type Error = serde::de::value::Error;
+        fn deserialize_any<V: serde::de::Visitor<'de>>(
+            self,
+            _: V,
+        ) -> Result<V::Value, Self::Error> {
+            Err(serde::de::Error::custom(""))
+        }
+        fn deserialize_struct<V: serde::de::Visitor<'de>>(
+            self,
+            _: &'static str,
+            fields: &'static [&'static str],
+            _: V,
+        ) -> Result<V::Value, Self::Error> {
+            self.0 = fields;
+            Err(serde::de::Error::custom(""))
+        }
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes
+            byte_buf option unit unit_struct newtype_struct seq tuple tuple_struct map
+            enum identifier ignored_any
+        }
+    }
+    let mut probe = Probe(&[]);
+    let _ = T::deserialize(&mut probe);
+    probe.0
+}
+
+/// The refusal of key `key` of the object at `path`, with a "did you mean".
+fn unknown(path: &str, key: &str, known: &[&str]) -> String {
+    let mut at = path.to_owned();
+    push_key(&mut at, key);
+    let parent = &at[..at.len() - key.len()];
+    let hint = known
+        .iter()
+        .map(|k| (distance(key, k), *k))
+        .min()
+        .filter(|(d, _)| *d <= 2)
+        .map(|(_, k)| format!(" (did you mean {parent}{k}?)"))
+        .unwrap_or_default();
+    let what = if parent.is_empty() { "option" } else { "field" };
+    format!(
+        "{at}: unknown {what}{hint}; expected one of {}",
+        known.join(", ")
+    )
+}
+
+/// A leaf field as read: the value, or what it should have been. A wrong type is
+/// kept rather than failed at once so that [`field`] can name the field (serde's
+/// own error would not, and quotes the value).
+pub(crate) enum Val<T> {
+    Ok(T),
+    Wrong,
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Val<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(T::deserialize(d).map_or(Val::Wrong, Val::Ok))
+    }
+}
+
+impl<T: Serialize> Serialize for Val<T> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Val::Ok(v) => v.serialize(s),
+            Val::Wrong => s.serialize_unit(),
+        }
+    }
+}
+
+/// What a leaf type is, in the words of an error.
+pub(crate) trait Expected {
+    const WHAT: &'static str;
+}
+
+impl Expected for String {
+    const WHAT: &'static str = "a string";
+}
+
+impl Expected for f64 {
+    const WHAT: &'static str = "a number";
+}
+
+impl Expected for bool {
+    const WHAT: &'static str = "a boolean";
+}
+
+impl Expected for Vec<String> {
+    const WHAT: &'static str = "an array of strings";
+}
+
+/// The value of the leaf field at `path` (`None`: absent, `undefined` or `null`).
+pub(crate) fn field<T: Expected>(value: Option<Val<T>>, path: &str) -> Result<Option<T>, UaError> {
+    match value {
+        None => Ok(None),
+        Some(Val::Ok(v)) => Ok(Some(v)),
+        Some(Val::Wrong) => Err(UaError::BadInput(format!("{path}: must be {}", T::WHAT))),
+    }
+}
+
+/// The value of the required leaf field at `path`.
+pub(crate) fn required<T: Expected>(value: Option<Val<T>>, path: &str) -> Result<T, UaError> {
+    field(value, path)?
+        .ok_or_else(|| UaError::BadInput(format!("{path}: is required ({})", T::WHAT)))
+}
+
+fn push_key(path: &mut String, key: &str) {
+    if !path.is_empty() {
+        path.push('.');
+    }
+    path.push_str(key);
 }
 
 /// Levenshtein distance, for "did you mean" on a misspelt key (keys are short).
@@ -102,133 +220,96 @@ fn distance(a: &str, b: &str) -> usize {
     row[b.len()]
 }
 
-/// Reads the fields of one object argument.
-pub(crate) struct Fields<'a> {
-    obj: Object,
-    path: &'a str,
+/// `value` as a plain JS object (or array, string, number: whatever it serializes to).
+pub(crate) fn write<T: Serialize + ?Sized>(value: &T) -> JsValue {
+    // Cannot fail for the details of this binding: no map keys, no number above
+    // 2^53 (ids count from 1 and are well below), no unsupported type.
+    value
+        .serialize(&serde_wasm_bindgen::Serializer::new())
+        .unwrap_or(JsValue::UNDEFINED)
 }
 
-impl<'a> Fields<'a> {
-    /// `value` must be a plain object whose own enumerable keys are all in `known`.
-    /// `path` names the object in errors (`""` for the top-level options).
-    pub(crate) fn new(value: &JsValue, path: &'a str, known: &[&str]) -> Result<Self, UaError> {
-        let what = if path.is_empty() { "options" } else { path };
-        if !value.is_object() || Array::is_array(value) || value.is_function() {
-            return Err(UaError::BadInput(format!("{what}: must be an object")));
-        }
-        let obj: Object = value.clone().unchecked_into();
-        for key in Object::keys(&obj).iter() {
-            let key = key.as_string().unwrap_or_default();
-            if !known.contains(&key.as_str()) {
-                let hint = known
-                    .iter()
-                    .map(|k| (distance(&key, k), *k))
-                    .min()
-                    .filter(|(d, _)| *d <= 2)
-                    .map(|(_, k)| format!(" (did you mean {}?)", join(path, k)))
-                    .unwrap_or_default();
-                let expected = known.join(", ");
-                return Err(UaError::BadInput(format!(
-                    "{}: unknown {}{hint}; expected one of {expected}",
-                    join(path, &key),
-                    if path.is_empty() { "option" } else { "field" },
-                )));
-            }
-        }
-        Ok(Fields { obj, path })
-    }
+/// A JS value carried through serde as it is (an `ImError`, a `Date`, a function).
+#[derive(Clone)]
+pub(crate) struct Js(pub JsValue);
 
-    /// The value of `key`, `None` when absent or `undefined`.
-    pub(crate) fn get(&self, key: &str) -> Option<JsValue> {
-        Reflect::get(&self.obj, &JsValue::from_str(key))
-            .ok()
-            .filter(|v| !v.is_undefined())
+impl Serialize for Js {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        serde_wasm_bindgen::preserve::serialize(&self.0, s)
     }
+}
 
-    pub(crate) fn path(&self, key: &str) -> String {
-        join(self.path, key)
+impl<'de> Deserialize<'de> for Js {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        serde_wasm_bindgen::preserve::deserialize(d).map(Js)
     }
+}
 
-    pub(crate) fn string(&self, key: &str) -> Result<Option<String>, UaError> {
-        match self.get(key) {
-            None => Ok(None),
-            Some(v) => v
-                .as_string()
-                .map(Some)
-                .ok_or_else(|| bad(self.path, key, "must be a string")),
+/// A message body for JS: a string for `text/*` (UTF-8, lossy), else a `Uint8Array`.
+pub(crate) enum Body {
+    Text(String),
+    Bytes(Vec<u8>),
+}
+
+impl Body {
+    pub(crate) fn new(content_type: &str, bytes: Vec<u8>) -> Body {
+        let bare = content_type.trim_start().as_bytes();
+        if bare.len() >= 5 && bare[..5].eq_ignore_ascii_case(b"text/") {
+            Body::Text(String::from_utf8_lossy(&bytes).into_owned())
+        } else {
+            Body::Bytes(bytes)
         }
     }
+}
 
-    pub(crate) fn required_string(&self, key: &str) -> Result<String, UaError> {
-        self.string(key)?
-            .ok_or_else(|| bad(self.path, key, "is required (a string)"))
-    }
-
-    pub(crate) fn bool(&self, key: &str) -> Result<Option<bool>, UaError> {
-        match self.get(key) {
-            None => Ok(None),
-            Some(v) => v
-                .as_bool()
-                .map(Some)
-                .ok_or_else(|| bad(self.path, key, "must be a boolean")),
+impl Serialize for Body {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Body::Text(t) => s.serialize_str(t),
+            // serde-wasm-bindgen: a Uint8Array copied out of wasm memory.
+            Body::Bytes(b) => s.serialize_bytes(b),
         }
+    }
+}
+
+/// Checks of option values the types alone do not make. Texts never quote the value.
+pub(crate) mod check {
+    use crate::ua::UaError;
+
+    fn bad(path: &str, what: &str) -> UaError {
+        UaError::BadInput(format!("{path}: {what}"))
     }
 
     /// A finite number in `min..=max`; `range` says it in words for the error.
     pub(crate) fn number(
-        &self,
-        key: &str,
+        path: &str,
+        value: Option<f64>,
         min: f64,
         max: f64,
         range: &str,
     ) -> Result<Option<f64>, UaError> {
-        match self.get(key) {
-            None => Ok(None),
-            Some(v) => match v.as_f64() {
-                Some(n) if n.is_finite() && n >= min && n <= max => Ok(Some(n)),
-                Some(_) => Err(bad(self.path, key, &format!("must be {range}"))),
-                None => Err(bad(self.path, key, "must be a number")),
-            },
+        match value {
+            Some(n) if !(n.is_finite() && n >= min && n <= max) => {
+                Err(bad(path, &format!("must be {range}")))
+            }
+            v => Ok(v),
         }
     }
 
-    /// An integer in `min..=max`.
-    pub(crate) fn integer(&self, key: &str, min: u32, max: u32) -> Result<Option<u32>, UaError> {
+    /// A whole number in `min..=max`.
+    pub(crate) fn integer(
+        path: &str,
+        value: Option<f64>,
+        min: u32,
+        max: u32,
+    ) -> Result<Option<u32>, UaError> {
         // Integers only: formatting an f64 would pull float printing into the wasm.
         let range = format!("a whole number from {min} to {max}");
-        match self.number(key, f64::from(min), f64::from(max), &range)? {
+        match number(path, value, f64::from(min), f64::from(max), &range)? {
             None => Ok(None),
             // In range and integral, so the cast is exact.
             Some(n) if n.fract() == 0.0 => Ok(Some(n as u32)),
-            Some(_) => Err(bad(self.path, key, "must be a whole number")),
-        }
-    }
-
-    /// An array of strings.
-    pub(crate) fn strings(&self, key: &str) -> Result<Option<Vec<String>>, UaError> {
-        match self.get(key) {
-            None => Ok(None),
-            Some(v) if Array::is_array(&v) => {
-                let arr: Array = v.unchecked_into();
-                arr.iter()
-                    .map(|item| {
-                        item.as_string()
-                            .ok_or_else(|| bad(self.path, key, "must be an array of strings"))
-                    })
-                    .collect::<Result<Vec<_>, _>>()
-                    .map(Some)
-            }
-            Some(_) => Err(bad(self.path, key, "must be an array of strings")),
-        }
-    }
-
-    pub(crate) fn function(&self, key: &str) -> Result<Option<Function>, UaError> {
-        match self.get(key) {
-            None => Ok(None),
-            Some(v) => v
-                .dyn_into::<Function>()
-                .map(Some)
-                .map_err(|_| bad(self.path, key, "must be a constructor function")),
+            Some(_) => Err(bad(path, "must be a whole number")),
         }
     }
 }

@@ -1,40 +1,82 @@
 //! `new ImClient(options)`: the options object into a [`Config`].
 
-use super::obj::Fields;
-use super::settings;
+use super::obj::{check, field, read as read_object, required, Js, Sub, Val};
+use super::settings::{self, SettingsObject};
 use crate::auth::{hex_decode, AkaKeys, Credentials, Key, OpOrOpc};
 use crate::client::{relay_uri, MsrpConfig};
 use crate::msrp::MsrpUri;
 use crate::ua::{Config, PublishPolicy, UaError};
 use js_sys::Function;
-use wasm_bindgen::JsValue;
+use serde::Deserialize;
+use wasm_bindgen::{JsCast, JsValue};
 
-const KEYS: &[&str] = &[
-    "server",
-    "aor",
-    "username",
-    "password",
-    "ha1",
-    "aka",
-    "displayName",
-    "userAgent",
-    "expires",
-    "instanceId",
-    "callId",
-    "keepAliveInterval",
-    "reconnect",
-    "serviceSettings",
-    "publishPolicy",
-    "webSocket",
-    "accept",
-    "requestTimeout",
-    "autoDelivery",
-    "composingRefresh",
-    "composingIdleTimeout",
-    "msrpRelay",
-    "largeMessageThreshold",
-    "maxLargeMessageSize",
-];
+/// The options object as the package's `ImClientOptions` (js/imsip.d.ts) types it.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ImClientOptions {
+    server: Option<Val<String>>,
+    aor: Option<Val<String>>,
+    username: Option<Val<String>>,
+    password: Option<Val<String>>,
+    ha1: Option<Val<String>>,
+    aka: Option<Sub<AkaOptions>>,
+    display_name: Option<Val<String>>,
+    user_agent: Option<Val<String>>,
+    expires: Option<Val<f64>>,
+    instance_id: Option<Val<String>>,
+    call_id: Option<Val<String>>,
+    keep_alive_interval: Option<Val<f64>>,
+    reconnect: Option<Sub<ReconnectOptions>>,
+    service_settings: Option<Sub<SettingsObject>>,
+    publish_policy: Option<Val<String>>,
+    web_socket: Option<Js>,
+    accept: Option<Val<Vec<String>>>,
+    request_timeout: Option<Val<f64>>,
+    auto_delivery: Option<Val<bool>>,
+    composing_refresh: Option<Val<f64>>,
+    composing_idle_timeout: Option<Val<f64>>,
+    msrp_relay: Option<MsrpRelay>,
+    large_message_threshold: Option<Val<f64>>,
+    max_large_message_size: Option<Val<f64>>,
+}
+
+#[derive(Deserialize)]
+struct AkaOptions {
+    k: Option<Val<String>>,
+    op: Option<Val<String>>,
+    opc: Option<Val<String>>,
+    amf: Option<Val<String>>,
+    sqn: Option<Val<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ReconnectOptions {
+    min_delay: Option<Val<f64>>,
+    max_delay: Option<Val<f64>>,
+}
+
+/// `msrpRelay`: a URL, or `{ url, uri }`.
+enum MsrpRelay {
+    Url(String),
+    Relay(Sub<RelayObject>),
+}
+
+#[derive(Deserialize)]
+struct RelayObject {
+    url: Option<Val<String>>,
+    uri: Option<Val<String>>,
+}
+
+impl<'de> Deserialize<'de> for MsrpRelay {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let Js(value) = Js::deserialize(d)?;
+        match value.as_string() {
+            Some(url) => Ok(MsrpRelay::Url(url)),
+            None => Ok(MsrpRelay::Relay(Sub::Raw(value))),
+        }
+    }
+}
 
 /// What the binding needs besides the user agent's configuration.
 pub(crate) struct Options {
@@ -50,31 +92,36 @@ fn bad(msg: String) -> UaError {
 }
 
 /// A 128-bit key given as 32 hex digits. The message never shows the value.
-fn key(f: &Fields<'_>, name: &str) -> Result<Option<Key>, UaError> {
-    match f.string(name)? {
+fn key(path: &str, hex: Option<&str>) -> Result<Option<Key>, UaError> {
+    match hex {
         None => Ok(None),
         Some(h) => Key::from_hex(h.trim())
             .map(Some)
-            .ok_or_else(|| bad(format!("{}: must be 32 hex digits", f.path(name)))),
+            .ok_or_else(|| bad(format!("{path}: must be 32 hex digits"))),
     }
 }
 
-fn aka(value: &JsValue, username: String) -> Result<Credentials, UaError> {
-    let f = Fields::new(value, "aka", &["k", "op", "opc", "amf", "sqn"])?;
-    let k = key(&f, "k")?.ok_or_else(|| bad("aka.k: is required (32 hex digits)".into()))?;
-    let op_or_opc = match (key(&f, "op")?, key(&f, "opc")?) {
+fn aka(a: AkaOptions, username: String) -> Result<Credentials, UaError> {
+    let k = required(a.k, "aka.k")?;
+    let k = key("aka.k", Some(&k))?.ok_or_else(|| bad("aka.k: is required".into()))?;
+    let op = field(a.op, "aka.op")?;
+    let opc = field(a.opc, "aka.opc")?;
+    let op_or_opc = match (
+        key("aka.op", op.as_deref())?,
+        key("aka.opc", opc.as_deref())?,
+    ) {
         (Some(op), None) => OpOrOpc::Op(op),
         (None, Some(opc)) => OpOrOpc::Opc(opc),
         (None, None) => return Err(bad("aka: one of aka.op or aka.opc is required".into())),
         (Some(_), Some(_)) => return Err(bad("aka: give aka.op or aka.opc, not both".into())),
     };
-    let amf = match f.string("amf")? {
+    let amf = match field(a.amf, "aka.amf")? {
         None => [0x80, 0x00],
         Some(h) => hex_decode(h.trim())
             .and_then(|b| <[u8; 2]>::try_from(b).ok())
             .ok_or_else(|| bad("aka.amf: must be 4 hex digits".into()))?,
     };
-    let sqn = match f.string("sqn")? {
+    let sqn = match field(a.sqn, "aka.sqn")? {
         None => 0,
         Some(h) => {
             let h = h.trim();
@@ -91,52 +138,55 @@ fn aka(value: &JsValue, username: String) -> Result<Credentials, UaError> {
 
 /// Reads and checks every option; the error names the first bad field.
 pub(crate) fn read(value: &JsValue) -> Result<Options, UaError> {
-    let f = Fields::new(value, "", KEYS)?;
-    let server = f.required_string("server")?;
-    let aor = f.required_string("aor")?;
+    if value.is_undefined() || value.is_null() {
+        return Err(bad("options: must be an object".into()));
+    }
+    let o: ImClientOptions = read_object(value, "")?;
+    let server = required(o.server, "server")?;
+    let aor = required(o.aor, "aor")?;
+    let given_username = field(o.username, "username")?;
+    let password = field(o.password, "password")?;
+    let ha1 = field(o.ha1, "ha1")?;
     let mut config = Config::new(server.trim(), aor.trim()).map_err(|e| match e {
         // Config::new names the field in its own words; keep them.
         UaError::BadInput(m) => bad(m),
         other => other,
     })?;
-    let username = match f.string("username")? {
+    let username = match given_username.clone() {
         Some(u) if u.trim().is_empty() => return Err(bad("username: must not be empty".into())),
         Some(u) => u,
         None => config.aor.user_at_host(),
     };
-    let secrets = [
-        f.get("password").is_some(),
-        f.get("ha1").is_some(),
-        f.get("aka").is_some(),
-    ];
+    let secrets = [password.is_some(), ha1.is_some(), o.aka.is_some()];
     if secrets.iter().filter(|s| **s).count() > 1 {
         return Err(bad("password, ha1, aka: give at most one of them".into()));
     }
-    if let Some(p) = f.string("password")? {
+    if let Some(p) = password {
         config.credentials = Some(Credentials::password(username, p.into_bytes()));
-    } else if let Some(h) = f.string("ha1")? {
+    } else if let Some(h) = ha1 {
         let h = h.trim();
         if h.len() != 32 || hex_decode(h).is_none() {
             return Err(bad("ha1: must be 32 hex digits (an MD5 HA1)".into()));
         }
         config.credentials = Some(Credentials::ha1(username, h));
-    } else if let Some(a) = f.get("aka") {
-        config.credentials = Some(aka(&a, username)?);
-    } else if f.get("username").is_some() {
+    } else if let Some(a) = o.aka {
+        let a = a.read("aka")?;
+        config.credentials = Some(aka(a, username)?);
+    } else if given_username.is_some() {
         return Err(bad("username: given without password, ha1 or aka".into()));
     }
-    config.display_name = f.string("displayName")?;
-    config.user_agent = f.string("userAgent")?;
-    if let Some(e) = f.integer("expires", 1, u32::MAX)? {
+    config.display_name = field(o.display_name, "displayName")?;
+    config.user_agent = field(o.user_agent, "userAgent")?;
+    if let Some(e) = check::integer("expires", field(o.expires, "expires")?, 1, u32::MAX)? {
         config.expires = e;
     }
-    config.instance_id = f.string("instanceId")?;
+    config.instance_id = field(o.instance_id, "instanceId")?;
     // Not needed: each client registers with a fresh Call-ID (the registrar replaces
     // the binding by instance and Contact). Still honoured for apps that pass one: a
     // registrar that refuses it 500 (an earlier load's higher CSeq, RFC 3261 §10.3
     // step 7) gets a fresh Call-ID at once.
-    config.call_id = f.string("callId")?;
-    if let Some(types) = f.strings("accept")? {
+    config.call_id = field(o.call_id, "callId")?;
+    if let Some(types) = field(o.accept, "accept")? {
         for t in &types {
             if crate::message::MediaType::parse(t, "accept").is_err() && !t.ends_with("/*") {
                 return Err(bad(format!("accept: not a media type: \"{t}\"")));
@@ -144,8 +194,9 @@ pub(crate) fn read(value: &JsValue) -> Result<Options, UaError> {
         }
         config.accept_types = types;
     }
-    if let Some(t) = f.number(
+    if let Some(t) = check::number(
         "requestTimeout",
+        field(o.request_timeout, "requestTimeout")?,
         1.0,
         3600.0,
         "a number of seconds from 1 to 3600",
@@ -154,28 +205,55 @@ pub(crate) fn read(value: &JsValue) -> Result<Options, UaError> {
         config.transaction_timeout = ms;
         config.work_wait_timeout = ms;
     }
-    if let Some(a) = f.bool("autoDelivery")? {
+    if let Some(a) = field(o.auto_delivery, "autoDelivery")? {
         config.auto_delivery = a;
     }
     // RFC 3994 §3.2: a refresh of at least 60 s.
-    if let Some(r) = f.integer("composingRefresh", 60, 3600)? {
+    if let Some(r) = check::integer(
+        "composingRefresh",
+        field(o.composing_refresh, "composingRefresh")?,
+        60,
+        3600,
+    )? {
         config.composing_refresh = r;
     }
-    if let Some(i) = f.integer("composingIdleTimeout", 1, 3600)? {
+    if let Some(i) = check::integer(
+        "composingIdleTimeout",
+        field(o.composing_idle_timeout, "composingIdleTimeout")?,
+        1,
+        3600,
+    )? {
         config.composing_idle_timeout = i;
     }
-    if let Some(k) = f.integer("keepAliveInterval", 0, 86_400)? {
+    if let Some(k) = check::integer(
+        "keepAliveInterval",
+        field(o.keep_alive_interval, "keepAliveInterval")?,
+        0,
+        86_400,
+    )? {
         config.keep_alive_interval = k;
     }
-    if let Some(r) = f.get("reconnect") {
-        let r = Fields::new(&r, "reconnect", &["minDelay", "maxDelay"])?;
+    if let Some(r) = o.reconnect {
+        let r = r.read("reconnect")?;
         // Seconds in, milliseconds in the core; at most a day.
         let ms = |s: f64| (s * 1000.0).round() as u64;
         const RANGE: &str = "a number of seconds from 0.001 to 86400";
-        if let Some(min) = r.number("minDelay", 0.001, 86_400.0, RANGE)? {
+        if let Some(min) = check::number(
+            "reconnect.minDelay",
+            field(r.min_delay, "reconnect.minDelay")?,
+            0.001,
+            86_400.0,
+            RANGE,
+        )? {
             config.reconnect_min_delay = ms(min);
         }
-        if let Some(max) = r.number("maxDelay", 0.001, 86_400.0, RANGE)? {
+        if let Some(max) = check::number(
+            "reconnect.maxDelay",
+            field(r.max_delay, "reconnect.maxDelay")?,
+            0.001,
+            86_400.0,
+            RANGE,
+        )? {
             config.reconnect_max_delay = ms(max);
         }
         if config.reconnect_min_delay > config.reconnect_max_delay {
@@ -184,11 +262,12 @@ pub(crate) fn read(value: &JsValue) -> Result<Options, UaError> {
             ));
         }
     }
-    if let Some(s) = f.get("serviceSettings") {
+    if let Some(s) = o.service_settings {
+        let s = s.read("serviceSettings")?;
         let aor = config.aor.as_str().to_owned();
-        config.service_settings = Some(settings::from_js(&s, "serviceSettings", Some(&aor))?);
+        config.service_settings = Some(settings::to_document(s, "serviceSettings", Some(&aor))?);
     }
-    if let Some(p) = f.string("publishPolicy")? {
+    if let Some(p) = field(o.publish_policy, "publishPolicy")? {
         config.publish_policy = match p.as_str() {
             "if-absent" => PublishPolicy::IfAbsent,
             "always" => PublishPolicy::Always,
@@ -200,8 +279,20 @@ pub(crate) fn read(value: &JsValue) -> Result<Options, UaError> {
             }
         };
     }
-    let msrp = msrp(&f, &config)?;
-    let web_socket = f.function("webSocket")?;
+    let msrp = msrp(
+        o.msrp_relay,
+        field(o.large_message_threshold, "largeMessageThreshold")?,
+        field(o.max_large_message_size, "maxLargeMessageSize")?,
+        &config,
+    )?;
+    let web_socket = match o.web_socket {
+        None => None,
+        Some(Js(f)) if f.is_undefined() => None,
+        Some(Js(f)) => Some(
+            f.dyn_into::<Function>()
+                .map_err(|_| bad("webSocket: must be a constructor function".into()))?,
+        ),
+    };
     Ok(Options {
         config,
         msrp,
@@ -213,7 +304,12 @@ pub(crate) fn read(value: &JsValue) -> Result<Options, UaError> {
 /// URI is not the one its URL gives; default: the server's origin with path
 /// `/msrp`), with copies of the password or HA1 (AKA answers no MSRP relay), and
 /// the large-message limits.
-fn msrp(f: &Fields<'_>, config: &Config) -> Result<Option<MsrpConfig>, UaError> {
+fn msrp(
+    relay: Option<MsrpRelay>,
+    threshold: Option<f64>,
+    max_size: Option<f64>,
+    config: &Config,
+) -> Result<Option<MsrpConfig>, UaError> {
     use crate::auth::CredentialSecret;
     let credentials = config.credentials.as_ref().and_then(|c| match &c.secret {
         CredentialSecret::Password(p) => Some(Credentials::password(
@@ -226,12 +322,15 @@ fn msrp(f: &Fields<'_>, config: &Config) -> Result<Option<MsrpConfig>, UaError> 
         )),
         CredentialSecret::Aka(_) => None,
     });
-    let (url, uri) = match f.get("msrpRelay") {
+    let (url, uri) = match relay {
         None => (default_relay(&config.server), None),
-        Some(v) if v.is_string() => (v.as_string().unwrap_or_default(), None),
-        Some(v) => {
-            let r = Fields::new(&v, "msrpRelay", &["url", "uri"])?;
-            (r.required_string("url")?, r.string("uri")?)
+        Some(MsrpRelay::Url(url)) => (url, None),
+        Some(MsrpRelay::Relay(r)) => {
+            let r = r.read("msrpRelay")?;
+            (
+                required(r.url, "msrpRelay.url")?,
+                field(r.uri, "msrpRelay.uri")?,
+            )
         }
     };
     let mut m = MsrpConfig::new(url.trim(), credentials)?;
@@ -240,11 +339,12 @@ fn msrp(f: &Fields<'_>, config: &Config) -> Result<Option<MsrpConfig>, UaError> 
     } else {
         m.relay = relay_uri(url.trim())?;
     }
-    if let Some(t) = f.integer("largeMessageThreshold", 0, u32::MAX)? {
+    if let Some(t) = check::integer("largeMessageThreshold", threshold, 0, u32::MAX)? {
         m.large_message_threshold = t as usize;
     }
-    if let Some(max) = f.number(
+    if let Some(max) = check::number(
         "maxLargeMessageSize",
+        max_size,
         1.0,
         2f64.powi(40),
         "a number of bytes from 1 to 2^40",

@@ -10,106 +10,144 @@
 //! [`EntitySettings`] field for field; the read-modify-write merge is
 //! [`EntitySettings::to_document`] (in `imsip::settings`, tested natively).
 
-use super::obj::{Fields, Obj};
+use super::obj::{check, field, read, required, write, Sub, Val};
 use crate::settings::{EntitySettings, History, ServiceSettings};
 use crate::ua::UaError;
+use serde::{Deserialize, Serialize};
 use wasm_bindgen::JsValue;
 
-const KEYS: &[&str] = &[
-    "entity",
-    "incomingSessionBarring",
-    "visibility",
-    "offlineDelivery",
-    "history",
-    "sessionMode",
-    "pagerLargeMode",
-    "serviceId",
-    "active",
-    "extensions",
-];
+/// A settings object as JS has it (js/imsip.d.ts `ServiceSettingsObject`).
+#[derive(Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct SettingsObject {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    entity: Option<Val<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    incoming_session_barring: Option<Val<bool>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    visibility: Option<Val<bool>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    offline_delivery: Option<Val<bool>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    history: Option<Sub<HistoryObject>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    session_mode: Option<Val<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pager_large_mode: Option<Val<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    service_id: Option<Val<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    active: Option<Val<bool>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    extensions: Option<Sub<Extensions>>,
+}
 
-/// Reads a settings object. `default_entity` fills a missing `entity` (the client's
-/// AoR); without it `entity` is required.
+#[derive(Deserialize, Serialize)]
+struct HistoryObject {
+    active: Option<Val<bool>>,
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    kind: Option<Val<f64>>,
+}
+
+#[derive(Deserialize, Serialize)]
+struct Extensions {
+    xml: Option<Val<String>>,
+}
+
+/// Reads a settings object (the argument called `path`).
 pub(crate) fn from_js(
     value: &JsValue,
     path: &str,
     default_entity: Option<&str>,
 ) -> Result<ServiceSettings, UaError> {
-    let f = Fields::new(value, path, KEYS)?;
-    let id = match (f.string("entity")?, default_entity) {
+    if value.is_undefined() || value.is_null() {
+        return Err(UaError::BadInput(format!("{path}: must be an object")));
+    }
+    to_document(read(value, path)?, path, default_entity)
+}
+
+/// The document of settings object `s` (read from the argument called `path`).
+/// `default_entity` fills a missing `entity` (the client's AoR); without it
+/// `entity` is required.
+pub(crate) fn to_document(
+    s: SettingsObject,
+    path: &str,
+    default_entity: Option<&str>,
+) -> Result<ServiceSettings, UaError> {
+    let at = |name: &str| format!("{path}.{name}");
+    let entity = match (field(s.entity, &at("entity"))?, default_entity) {
         (Some(id), _) => id,
         (None, Some(d)) => d.to_owned(),
         (None, None) => {
             return Err(UaError::BadInput(format!(
-                "{}: is required (the entity's AoR)",
-                f.path("entity")
+                "{path}.entity: is required (the entity's AoR)"
             )))
         }
     };
-    let history = match f.get("history") {
+    let history = match s.history {
         None => None,
         Some(h) => {
-            let p = f.path("history");
-            let h = Fields::new(&h, &p, &["active", "type"])?;
-            let active = h.bool("active")?.ok_or_else(|| {
-                UaError::BadInput(format!("{}: is required (a boolean)", h.path("active")))
-            })?;
+            let h = h.read(&at("history"))?;
             Some(History {
-                active,
-                kind: h.integer("type", 0, u32::MAX)?,
+                active: required(h.active, &at("history.active"))?,
+                kind: check::integer(
+                    &at("history.type"),
+                    field(h.kind, &at("history.type"))?,
+                    0,
+                    u32::MAX,
+                )?,
             })
         }
     };
-    let document = match f.get("extensions") {
+    let document = match s.extensions {
         None => None,
-        Some(x) => {
-            let p = f.path("extensions");
-            let x = Fields::new(&x, &p, &["xml"])?;
-            Some(x.required_string("xml")?)
-        }
+        Some(x) => Some(required(
+            x.read(&at("extensions"))?.xml,
+            &at("extensions.xml"),
+        )?),
     };
     let view = EntitySettings {
-        entity: id,
-        incoming_session_barring: f.bool("incomingSessionBarring")?,
-        visibility: f.bool("visibility")?,
-        offline_delivery: f.bool("offlineDelivery")?,
+        entity,
+        incoming_session_barring: field(s.incoming_session_barring, &at("incomingSessionBarring"))?,
+        visibility: field(s.visibility, &at("visibility"))?,
+        offline_delivery: field(s.offline_delivery, &at("offlineDelivery"))?,
         history,
-        session_mode: f.string("sessionMode")?,
-        pager_large_mode: f.string("pagerLargeMode")?,
-        service_id: f.string("serviceId")?,
-        active: f.bool("active")?,
+        session_mode: field(s.session_mode, &at("sessionMode"))?,
+        pager_large_mode: field(s.pager_large_mode, &at("pagerLargeMode"))?,
+        service_id: field(s.service_id, &at("serviceId"))?,
+        active: field(s.active, &at("active"))?,
         document,
     };
     // The merge is imsip::settings' (tested natively there).
     view.to_document()
-        .map_err(|e| UaError::BadInput(format!("{}: {e}", f.path("extensions.xml"))))
+        .map_err(|e| UaError::BadInput(format!("{path}.extensions.xml: {e}")))
 }
 
 /// The object for the entity `aor` (or the first one) of `doc`, its whole document
 /// as `extensions.xml` (its re-encoding keeps every unknown part).
 pub(crate) fn doc_to_js(doc: &ServiceSettings, aor: &str) -> JsValue {
-    view_to_js(&EntitySettings::from_document(doc, aor))
+    write(&view_object(EntitySettings::from_document(doc, aor)))
 }
 
 /// The settings object of `v`.
-pub(crate) fn view_to_js(v: &EntitySettings) -> JsValue {
-    let o = Obj::new();
-    o.str("entity", &v.entity)
-        .opt_bool("incomingSessionBarring", v.incoming_session_barring)
-        .opt_bool("visibility", v.visibility)
-        .opt_bool("offlineDelivery", v.offline_delivery);
-    if let Some(h) = v.history {
-        let ho = Obj::new();
-        ho.opt_bool("active", Some(h.active))
-            .opt_num("type", h.kind.map(f64::from));
-        o.set("history", &ho.done());
+pub(crate) fn view_object(v: EntitySettings) -> SettingsObject {
+    SettingsObject {
+        entity: Some(Val::Ok(v.entity)),
+        incoming_session_barring: v.incoming_session_barring.map(Val::Ok),
+        visibility: v.visibility.map(Val::Ok),
+        offline_delivery: v.offline_delivery.map(Val::Ok),
+        history: v.history.map(|h| {
+            Sub::Value(HistoryObject {
+                active: Some(Val::Ok(h.active)),
+                kind: h.kind.map(|k| Val::Ok(f64::from(k))),
+            })
+        }),
+        session_mode: v.session_mode.map(Val::Ok),
+        pager_large_mode: v.pager_large_mode.map(Val::Ok),
+        service_id: v.service_id.map(Val::Ok),
+        active: v.active.map(Val::Ok),
+        extensions: Some(Sub::Value(Extensions {
+            xml: Some(Val::Ok(v.document.unwrap_or_default())),
+        })),
     }
-    o.opt_str("sessionMode", v.session_mode.as_deref())
-        .opt_str("pagerLargeMode", v.pager_large_mode.as_deref())
-        .opt_str("serviceId", v.service_id.as_deref())
-        .opt_bool("active", v.active);
-    let x = Obj::new();
-    x.str("xml", v.document.as_deref().unwrap_or(""));
-    o.set("extensions", &x.done());
-    o.done()
 }
