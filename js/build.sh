@@ -42,7 +42,7 @@ if [ "$PROFILE" = --release ] && [ "${IMSIP_STABLE:-0}" != 1 ] &&
   export RUSTUP_TOOLCHAIN=$NIGHTLY
   export CARGO_TARGET_DIR=$ROOT/target/nightly
   # sha2: its loop (compact) software backend, not the unrolled one.
-  export RUSTFLAGS="-Zunstable-options -Cpanic=immediate-abort --cfg sha2_backend_soft=\"compact\""
+  export RUSTFLAGS="-Zunstable-options -Cpanic=immediate-abort -Zfmt-debug=none -Zlocation-detail=none --cfg sha2_backend_soft=\"compact\" --cfg aes_backend_soft=\"compact\""
   # core and alloc at opt-level 3, as the prebuilt std is: rebuilt at our "z" their
   # string searching and UTF-8 checks made parsing in Node 35 % slower, for 0.5 KB.
   CARGO_EXTRA=(. -- -Zbuild-std=std,panic_abort -Zbuild-std-features=optimize_for_size
