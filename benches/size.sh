@@ -24,9 +24,12 @@ set -euo pipefail
 # compact backend); 153.1 KB with SIP INVITE sessions in the user agent (issue 18: the
 # budget is set where MSRP lands; the JS API for sessions comes with the MSRP engine);
 # 196.0 KB with MSRP: the codec and session engine, imsip::client, the JS API (issue 18).
+# 237.4 KB with the design card's packages (issue 14 item 1): quick-xml under the settings
+# reader, serde-wasm-bindgen with derived (de)serializers for options, settings objects and
+# event details (its invalid-type error links f64 Display, 15.7 KB raw), after -Zfmt-debug=none.
 # Lower it when the package shrinks; raise it only with a reason in the commit. Measured
 # on js/build.sh's nightly build (xtask and .ci/run install it).
-BUDGET=198 # KB (1 KB = 1024 B); 196.0 with MSRP (issue 18), 153.1 before it
+BUDGET=240 # KB (1 KB = 1024 B); 237.4 with quick-xml and serde-wasm-bindgen (issue 14), 196.0 before
 TARGET=45  # KB: the issue's target, reported, never enforced
 
 cd "$(dirname "$0")/.."
