@@ -304,11 +304,11 @@ fn chat_id(chat: &JsValue) -> Result<ChannelId, UaError> {
 fn send_options(options: &JsValue, tagged: bool) -> Result<(String, Option<String>), UaError> {
     let plain = || "text/plain;charset=UTF-8".to_owned();
     let (content_type, tag) = if tagged {
-        let o: TaggedSendOptions = read(options, "options")?;
-        (o.content_type, field(o.tag, "options.tag")?)
+        let mut o: TaggedSendOptions = read(options, "options")?;
+        (o.content_type.take(), field(o.tag.take(), "options.tag")?)
     } else {
-        let o: ChatSendOptions = read(options, "options")?;
-        (o.content_type, None)
+        let mut o: ChatSendOptions = read(options, "options")?;
+        (o.content_type.take(), None)
     };
     let content_type = field(content_type, "options.contentType")?;
     Ok((content_type.unwrap_or_else(plain), tag))

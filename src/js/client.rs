@@ -634,8 +634,8 @@ impl ImClientCore {
         let aor = self.aor();
         self.command(&mut |c, now| {
             let doc = settings::from_js(&settings, "settings", Some(&aor))?;
-            let o: PublishOptions = read(&options, "options")?;
-            let expires = field(o.expires, "options.expires")?;
+            let mut o: PublishOptions = read(&options, "options")?;
+            let expires = field(o.expires.take(), "options.expires")?;
             let expires = check::integer("options.expires", expires, 1, u32::MAX)?;
             Ok(c.ua().publish_settings(now, &doc, expires))
         })
@@ -708,12 +708,12 @@ impl ImClientCore {
                     ))
                 }
             };
-            let o: SendOptions = read(&options, "options")?;
+            let mut o: SendOptions = read(&options, "options")?;
             let mut opts = MessageOptions {
-                content_type: field(o.content_type, "options.contentType")?,
+                content_type: field(o.content_type.take(), "options.contentType")?,
                 ..MessageOptions::default()
             };
-            if let Some(names) = field(o.imdn, "options.imdn")? {
+            if let Some(names) = field(o.imdn.take(), "options.imdn")? {
                 opts.imdn = imdn_request(&names)?;
             }
             Ok(c.send_message(now, &to, bytes, &opts))
@@ -924,8 +924,8 @@ struct HistoryQuery {
 }
 
 fn history_query(value: &JsValue) -> Result<crate::im::history::HistoryQuery, UaError> {
-    let q: HistoryQuery = read(value, "query")?;
-    let with = field(q.with, "query.with")?;
+    let mut q: HistoryQuery = read(value, "query")?;
+    let with = field(q.with.take(), "query.with")?;
     if let Some(w) = &with {
         if crate::message::Uri::parse(w).is_err() {
             return Err(UaError::BadInput(format!("query.with: not a URI: \"{w}\"")));
@@ -950,6 +950,11 @@ fn history_query(value: &JsValue) -> Result<crate::im::history::HistoryQuery, Ua
     Ok(crate::im::history::HistoryQuery {
         with,
         since,
-        limit: check::integer("query.limit", field(q.limit, "query.limit")?, 1, 10_000)?,
+        limit: check::integer(
+            "query.limit",
+            field(q.limit.take(), "query.limit")?,
+            1,
+            10_000,
+        )?,
     })
 }

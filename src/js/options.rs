@@ -101,11 +101,11 @@ fn key(path: &str, hex: Option<&str>) -> Result<Option<Key>, UaError> {
     }
 }
 
-fn aka(a: AkaOptions, username: String) -> Result<Credentials, UaError> {
-    let k = required(a.k, "aka.k")?;
+fn aka(mut a: AkaOptions, username: String) -> Result<Credentials, UaError> {
+    let k = required(a.k.take(), "aka.k")?;
     let k = key("aka.k", Some(&k))?.ok_or_else(|| bad("aka.k: is required".into()))?;
-    let op = field(a.op, "aka.op")?;
-    let opc = field(a.opc, "aka.opc")?;
+    let op = field(a.op.take(), "aka.op")?;
+    let opc = field(a.opc.take(), "aka.opc")?;
     let op_or_opc = match (
         key("aka.op", op.as_deref())?,
         key("aka.opc", opc.as_deref())?,
@@ -115,13 +115,13 @@ fn aka(a: AkaOptions, username: String) -> Result<Credentials, UaError> {
         (None, None) => return Err(bad("aka: one of aka.op or aka.opc is required".into())),
         (Some(_), Some(_)) => return Err(bad("aka: give aka.op or aka.opc, not both".into())),
     };
-    let amf = match field(a.amf, "aka.amf")? {
+    let amf = match field(a.amf.take(), "aka.amf")? {
         None => [0x80, 0x00],
         Some(h) => hex_decode(h.trim())
             .and_then(|b| <[u8; 2]>::try_from(b).ok())
             .ok_or_else(|| bad("aka.amf: must be 4 hex digits".into()))?,
     };
-    let sqn = match field(a.sqn, "aka.sqn")? {
+    let sqn = match field(a.sqn.take(), "aka.sqn")? {
         None => 0,
         Some(h) => {
             let h = h.trim();
@@ -141,12 +141,12 @@ pub(crate) fn read(value: &JsValue) -> Result<Options, UaError> {
     if value.is_undefined() || value.is_null() {
         return Err(bad("options: must be an object".into()));
     }
-    let o: ImClientOptions = read_object(value, "")?;
-    let server = required(o.server, "server")?;
-    let aor = required(o.aor, "aor")?;
-    let given_username = field(o.username, "username")?;
-    let password = field(o.password, "password")?;
-    let ha1 = field(o.ha1, "ha1")?;
+    let mut o: ImClientOptions = read_object(value, "")?;
+    let server = required(o.server.take(), "server")?;
+    let aor = required(o.aor.take(), "aor")?;
+    let given_username = field(o.username.take(), "username")?;
+    let password = field(o.password.take(), "password")?;
+    let ha1 = field(o.ha1.take(), "ha1")?;
     let mut config = Config::new(server.trim(), aor.trim()).map_err(|e| match e {
         // Config::new names the field in its own words; keep them.
         UaError::BadInput(m) => bad(m),
@@ -169,24 +169,24 @@ pub(crate) fn read(value: &JsValue) -> Result<Options, UaError> {
             return Err(bad("ha1: must be 32 hex digits (an MD5 HA1)".into()));
         }
         config.credentials = Some(Credentials::ha1(username, h));
-    } else if let Some(a) = o.aka {
+    } else if let Some(a) = o.aka.take() {
         let a = a.read("aka")?;
         config.credentials = Some(aka(a, username)?);
     } else if given_username.is_some() {
         return Err(bad("username: given without password, ha1 or aka".into()));
     }
-    config.display_name = field(o.display_name, "displayName")?;
-    config.user_agent = field(o.user_agent, "userAgent")?;
-    if let Some(e) = check::integer("expires", field(o.expires, "expires")?, 1, u32::MAX)? {
+    config.display_name = field(o.display_name.take(), "displayName")?;
+    config.user_agent = field(o.user_agent.take(), "userAgent")?;
+    if let Some(e) = check::integer("expires", field(o.expires.take(), "expires")?, 1, u32::MAX)? {
         config.expires = e;
     }
-    config.instance_id = field(o.instance_id, "instanceId")?;
+    config.instance_id = field(o.instance_id.take(), "instanceId")?;
     // Not needed: each client registers with a fresh Call-ID (the registrar replaces
     // the binding by instance and Contact). Still honoured for apps that pass one: a
     // registrar that refuses it 500 (an earlier load's higher CSeq, RFC 3261 §10.3
     // step 7) gets a fresh Call-ID at once.
-    config.call_id = field(o.call_id, "callId")?;
-    if let Some(types) = field(o.accept, "accept")? {
+    config.call_id = field(o.call_id.take(), "callId")?;
+    if let Some(types) = field(o.accept.take(), "accept")? {
         for t in &types {
             if crate::message::MediaType::parse(t, "accept").is_err() && !t.ends_with("/*") {
                 return Err(bad(format!("accept: not a media type: \"{t}\"")));
@@ -196,7 +196,7 @@ pub(crate) fn read(value: &JsValue) -> Result<Options, UaError> {
     }
     if let Some(t) = check::number(
         "requestTimeout",
-        field(o.request_timeout, "requestTimeout")?,
+        field(o.request_timeout.take(), "requestTimeout")?,
         1.0,
         3600.0,
         "a number of seconds from 1 to 3600",
@@ -205,13 +205,13 @@ pub(crate) fn read(value: &JsValue) -> Result<Options, UaError> {
         config.transaction_timeout = ms;
         config.work_wait_timeout = ms;
     }
-    if let Some(a) = field(o.auto_delivery, "autoDelivery")? {
+    if let Some(a) = field(o.auto_delivery.take(), "autoDelivery")? {
         config.auto_delivery = a;
     }
     // RFC 3994 §3.2: a refresh of at least 60 s.
     if let Some(r) = check::integer(
         "composingRefresh",
-        field(o.composing_refresh, "composingRefresh")?,
+        field(o.composing_refresh.take(), "composingRefresh")?,
         60,
         3600,
     )? {
@@ -219,7 +219,7 @@ pub(crate) fn read(value: &JsValue) -> Result<Options, UaError> {
     }
     if let Some(i) = check::integer(
         "composingIdleTimeout",
-        field(o.composing_idle_timeout, "composingIdleTimeout")?,
+        field(o.composing_idle_timeout.take(), "composingIdleTimeout")?,
         1,
         3600,
     )? {
@@ -227,20 +227,20 @@ pub(crate) fn read(value: &JsValue) -> Result<Options, UaError> {
     }
     if let Some(k) = check::integer(
         "keepAliveInterval",
-        field(o.keep_alive_interval, "keepAliveInterval")?,
+        field(o.keep_alive_interval.take(), "keepAliveInterval")?,
         0,
         86_400,
     )? {
         config.keep_alive_interval = k;
     }
-    if let Some(r) = o.reconnect {
-        let r = r.read("reconnect")?;
+    if let Some(r) = o.reconnect.take() {
+        let mut r = r.read("reconnect")?;
         // Seconds in, milliseconds in the core; at most a day.
         let ms = |s: f64| (s * 1000.0).round() as u64;
         const RANGE: &str = "a number of seconds from 0.001 to 86400";
         if let Some(min) = check::number(
             "reconnect.minDelay",
-            field(r.min_delay, "reconnect.minDelay")?,
+            field(r.min_delay.take(), "reconnect.minDelay")?,
             0.001,
             86_400.0,
             RANGE,
@@ -249,7 +249,7 @@ pub(crate) fn read(value: &JsValue) -> Result<Options, UaError> {
         }
         if let Some(max) = check::number(
             "reconnect.maxDelay",
-            field(r.max_delay, "reconnect.maxDelay")?,
+            field(r.max_delay.take(), "reconnect.maxDelay")?,
             0.001,
             86_400.0,
             RANGE,
@@ -262,12 +262,12 @@ pub(crate) fn read(value: &JsValue) -> Result<Options, UaError> {
             ));
         }
     }
-    if let Some(s) = o.service_settings {
+    if let Some(s) = o.service_settings.take() {
         let s = s.read("serviceSettings")?;
         let aor = config.aor.as_str().to_owned();
         config.service_settings = Some(settings::to_document(s, "serviceSettings", Some(&aor))?);
     }
-    if let Some(p) = field(o.publish_policy, "publishPolicy")? {
+    if let Some(p) = field(o.publish_policy.take(), "publishPolicy")? {
         config.publish_policy = match p.as_str() {
             "if-absent" => PublishPolicy::IfAbsent,
             "always" => PublishPolicy::Always,
@@ -280,12 +280,12 @@ pub(crate) fn read(value: &JsValue) -> Result<Options, UaError> {
         };
     }
     let msrp = msrp(
-        o.msrp_relay,
-        field(o.large_message_threshold, "largeMessageThreshold")?,
-        field(o.max_large_message_size, "maxLargeMessageSize")?,
+        o.msrp_relay.take(),
+        field(o.large_message_threshold.take(), "largeMessageThreshold")?,
+        field(o.max_large_message_size.take(), "maxLargeMessageSize")?,
         &config,
     )?;
-    let web_socket = match o.web_socket {
+    let web_socket = match o.web_socket.take() {
         None => None,
         Some(Js(f)) if f.is_undefined() => None,
         Some(Js(f)) => Some(
@@ -326,10 +326,10 @@ fn msrp(
         None => (default_relay(&config.server), None),
         Some(MsrpRelay::Url(url)) => (url, None),
         Some(MsrpRelay::Relay(r)) => {
-            let r = r.read("msrpRelay")?;
+            let mut r = r.read("msrpRelay")?;
             (
-                required(r.url, "msrpRelay.url")?,
-                field(r.uri, "msrpRelay.uri")?,
+                required(r.url.take(), "msrpRelay.url")?,
+                field(r.uri.take(), "msrpRelay.uri")?,
             )
         }
     };

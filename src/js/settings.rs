@@ -70,12 +70,12 @@ pub(crate) fn from_js(
 /// `default_entity` fills a missing `entity` (the client's AoR); without it
 /// `entity` is required.
 pub(crate) fn to_document(
-    s: SettingsObject,
+    mut s: SettingsObject,
     path: &str,
     default_entity: Option<&str>,
 ) -> Result<ServiceSettings, UaError> {
     let at = |name: &str| format!("{path}.{name}");
-    let entity = match (field(s.entity, &at("entity"))?, default_entity) {
+    let entity = match (field(s.entity.take(), &at("entity"))?, default_entity) {
         (Some(id), _) => id,
         (None, Some(d)) => d.to_owned(),
         (None, None) => {
@@ -84,22 +84,22 @@ pub(crate) fn to_document(
             )))
         }
     };
-    let history = match s.history {
+    let history = match s.history.take() {
         None => None,
         Some(h) => {
-            let h = h.read(&at("history"))?;
+            let mut h = h.read(&at("history"))?;
             Some(History {
-                active: required(h.active, &at("history.active"))?,
+                active: required(h.active.take(), &at("history.active"))?,
                 kind: check::integer(
                     &at("history.type"),
-                    field(h.kind, &at("history.type"))?,
+                    field(h.kind.take(), &at("history.type"))?,
                     0,
                     u32::MAX,
                 )?,
             })
         }
     };
-    let document = match s.extensions {
+    let document = match s.extensions.take() {
         None => None,
         Some(x) => Some(required(
             x.read(&at("extensions"))?.xml,
@@ -108,14 +108,17 @@ pub(crate) fn to_document(
     };
     let view = EntitySettings {
         entity,
-        incoming_session_barring: field(s.incoming_session_barring, &at("incomingSessionBarring"))?,
-        visibility: field(s.visibility, &at("visibility"))?,
-        offline_delivery: field(s.offline_delivery, &at("offlineDelivery"))?,
+        incoming_session_barring: field(
+            s.incoming_session_barring.take(),
+            &at("incomingSessionBarring"),
+        )?,
+        visibility: field(s.visibility.take(), &at("visibility"))?,
+        offline_delivery: field(s.offline_delivery.take(), &at("offlineDelivery"))?,
         history,
-        session_mode: field(s.session_mode, &at("sessionMode"))?,
-        pager_large_mode: field(s.pager_large_mode, &at("pagerLargeMode"))?,
-        service_id: field(s.service_id, &at("serviceId"))?,
-        active: field(s.active, &at("active"))?,
+        session_mode: field(s.session_mode.take(), &at("sessionMode"))?,
+        pager_large_mode: field(s.pager_large_mode.take(), &at("pagerLargeMode"))?,
+        service_id: field(s.service_id.take(), &at("serviceId"))?,
+        active: field(s.active.take(), &at("active"))?,
         document,
     };
     // The merge is imsip::settings' (tested natively there).
