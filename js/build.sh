@@ -79,6 +79,17 @@ package() { # target out-dir entry-file
   cp js/imsip.d.ts "$out/imsip.d.ts"
   cp js/README.md "$out/README.md"
   node js/patch-package.mjs "$out" "$target"
+  if [ "$PROFILE" = --release ]; then
+    # The package ships minified ES modules (names kept, so stack traces and
+    # `constructor.name` read as in js/): about 8 KB less gzipped as shipped
+    # (issue 14). Imports, exports and `new URL(..., import.meta.url)` stay as
+    # written, so bundlers see the same module graph. `--dev` keeps them readable.
+    local f
+    while IFS= read -r f; do
+      esbuild "$f" --minify --keep-names --format=esm --log-level=warning \
+        --outfile="$f" --allow-overwrite
+    done < <(find "$out" -name '*.js')
+  fi
 }
 
 package web pkg imsip.web.js
