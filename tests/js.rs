@@ -287,6 +287,76 @@ fn unknown_keys_are_refused_with_a_suggestion() {
     );
 }
 
+/// The serde boundary (src/js/obj.rs): serde-wasm-bindgen never sees keys a struct
+/// does not name, so the binding checks them; a wrong type names the field without
+/// quoting the value; `null` reads as absent; nested objects are named by path.
+#[wasm_bindgen_test]
+fn derived_readers_name_fields_by_path_and_never_quote_values() {
+    let m = assert_bad_input(
+        &options(r#""serviceSettings":{"history":{"active":true,"typ":1}}"#),
+        "serviceSettings.history.typ",
+    );
+    assert!(
+        m.contains("did you mean serviceSettings.history.type"),
+        "{m}"
+    );
+    let m = assert_bad_input(&options(r#""userAgent":123456789"#), "userAgent");
+    assert!(m.contains("must be a string"), "{m}");
+    assert!(!m.contains("123456789"), "no value in {m:?}");
+    let m = assert_bad_input(&options(r#""accept":"text/plain""#), "accept");
+    assert!(m.contains("an array of strings"), "{m}");
+    let m = assert_bad_input(&options(r#""accept":["text/plain",7]"#), "accept");
+    assert!(m.contains("an array of strings"), "{m}");
+    assert_bad_input(&options(r#""aka":"465b5ce8""#), "aka");
+    assert_bad_input(&options(r#""reconnect":[1,2]"#), "reconnect");
+    assert_bad_input(
+        &options(r#""msrpRelay":{"url":"wss://b/msrp","uri":7}"#),
+        "msrpRelay.uri",
+    );
+    assert_bad_input(
+        &options(r#""msrpRelay":{"uri":"msrp://b:1/r;tcp"}"#),
+        "msrpRelay.url",
+    );
+    assert_bad_input(
+        &options(r#""msrpRelay":{"url":"wss://b/msrp","path":"x"}"#),
+        "msrpRelay.path",
+    );
+    // `null` is "not given", like `undefined`.
+    let c = Client::new(&options(
+        r#""displayName":null,"reconnect":null,"msrpRelay":null"#,
+    ));
+    c.core.close();
+}
+
+/// Event details are derived `Serialize` structs: an absent optional value is an
+/// absent key (not a key holding `undefined`), so `'displayName' in detail` is false.
+#[wasm_bindgen_test]
+async fn absent_optional_detail_fields_are_absent_keys() {
+    let c = Client::new(&options(""));
+    let p = c.core.register();
+    let sock = FakeSocket::last();
+    sock.open();
+    let mut core = FakeCore::with_password("alice-secret");
+    pump(&sock, &mut core);
+    resolved(p).await;
+    for e in c.events("connection") {
+        let keys = Object::keys(e.unchecked_ref::<Object>());
+        let keys: Vec<String> = keys.iter().filter_map(|k| k.as_string()).collect();
+        if s(&e, "state") == "connected" {
+            assert_eq!(keys, ["state"], "no retryIn key when connected");
+        }
+    }
+    let reg = c.events("registration");
+    let last = reg.last().unwrap();
+    for absent in ["retryIn", "error", "pubGruu"] {
+        assert!(
+            !Reflect::has(last.unchecked_ref(), &absent.into()).unwrap(),
+            "{absent} is not a key of a registered event"
+        );
+    }
+    c.core.close();
+}
+
 #[wasm_bindgen_test]
 fn secrets_are_checked_without_being_shown() {
     let base = r#""server":"wss://b/sip","aor":"sip:carol@imsip.test""#;
