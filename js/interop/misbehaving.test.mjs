@@ -12,7 +12,11 @@
 //  6. a core that drops every REGISTER: reconnect delays keep growing to maxDelay;
 //  7. a watch terminated by NOTIFY with each RFC 6665 §4.1.3 reason: resubscribe at
 //     once (deactivated, timeout), after retry-after (probation, giveup), or never
-//     (rejected, noresource).
+//     (rejected, noresource);
+//  8. a core with no MSRP relay (its WebSocket refuses the `msrp` subprotocol) and 501
+//     to INVITE: a text above the large-message threshold arrives whole as one
+//     MESSAGE, sendLargeMessage and startChat reject with a typed ImError, no INVITE
+//     reaches the core, and the registration stays up.
 // Every test asserts at the core (what it received) and in the client's events. No
 // fixed sleeps: every wait is for an event or a fact at the core, bounded by a
 // generous timeout. Each test has its own core on a free port; they run concurrently.
@@ -253,6 +257,34 @@ describe('ImClient against a misbehaving core', { concurrency: true }, () => {
     const reReg = core.of('REGISTER', (r) => r.conn >= 2 && r.answered === 200);
     assert.ok(reReg.length >= 1, `a REGISTER accepted on a new connection:\n${core.summary()}`);
     assert.equal(c.registration.state, 'registered');
+  });
+
+  test('8. no MSRP relay, INVITE not implemented: large text falls back to MESSAGE, MSRP calls fail typed', async (t) => {
+    const core = await coreFor(t, {});
+    const c = mk(t, core, { largeMessageThreshold: 1000 });
+    await c.register();
+    // Above the threshold: large-message mode is tried first; the relay socket is
+    // refused before any SIP, so the body goes as one MESSAGE.
+    const body = 'x'.repeat(1500) + ' — the end';
+    const sent = await c.sendMessage('sip:bob@imsip.test', body);
+    assert.equal(sent.status, 200, fmt(sent));
+    const messages = core.of('MESSAGE');
+    assert.equal(messages.length, 1, core.summary());
+    assert.equal(messages[0].body, body, 'the MESSAGE carries the whole body');
+    // Asked for explicitly, MSRP fails with a typed error, and nothing hangs.
+    await assert.rejects(c.sendLargeMessage('sip:bob@imsip.test', 'y'.repeat(5000)), (e) => {
+      assert.ok(e instanceof ImError, `an ImError: ${e}`);
+      assert.equal(e.code, 'transport', fmt(e));
+      return true;
+    });
+    await assert.rejects(c.startChat('sip:bob@imsip.test'), (e) => {
+      assert.ok(e instanceof ImError, `an ImError: ${e}`);
+      assert.equal(e.code, 'transport', fmt(e));
+      return true;
+    });
+    assert.equal(core.count('INVITE'), 0, 'no INVITE without a relay path');
+    assert.equal(c.registration.state, 'registered');
+    assert.equal(core.of('MESSAGE').length, 1, 'sendLargeMessage never falls back by itself');
   });
 
   test('6. the core drops every REGISTER: reconnect delays keep growing up to maxDelay', async (t) => {
