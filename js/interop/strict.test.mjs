@@ -17,7 +17,10 @@
 //  c. Kamailio stopped and started again on the same port: `disconnected`, then the
 //     client reconnects and re-registers by itself and a MESSAGE afterwards resolves;
 //  d. a wrong password: register() rejects with `auth_failed` after exactly one
-//     authenticated retry.
+//     authenticated retry;
+//  e. a text above the large-message threshold: the edge has no MSRP relay (its
+//     websocket module takes `sip` only), so it goes as one MESSAGE (407 answered)
+//     and bob gets it whole; startChat rejects with a typed ImError.
 // Each test has its own Kamailio pair on a free port; logs and every frame each
 // client sent and received stay in target/interop/strict/run-<pid>/<test>/ (until
 // the next run). No fixed sleeps:
@@ -243,4 +246,26 @@ test('d. wrong password: register() rejects with auth_failed after exactly one a
   assert.equal(registers.length, 2, `one REGISTER, then exactly one authenticated retry (sent ${registers.length})`);
   assert.ok(!/^Authorization:/im.test(registers[0].text), 'the first REGISTER carries no credentials');
   assert.match(registers[1].text, /^Authorization: Digest /im);
+});
+
+test('e. no MSRP relay at the edge: a large text arrives whole as one MESSAGE; startChat rejects typed', async (t) => {
+  if (skipReason) return t.skip(skipReason);
+  const k = await startKamailio(t, 'no-msrp');
+  const alice = mk(t, k, 'alice', { aor: 'sip:alice@imsip.test', password: 'alice-secret', publishPolicy: 'never' });
+  const bob = mk(t, k, 'bob', { aor: 'sip:bob@imsip.test', password: 'bob-secret', publishPolicy: 'never' });
+  await bob.register();
+  await alice.register();
+  const body = 'ü'.repeat(1000) + ' — the end'; // 2000+ bytes: above the 1300-byte threshold
+  const got = expectEvent(bob, 'message', (m) => m.body === body, { ms: 30_000, what: 'the large text at bob' });
+  const r = await alice.sendMessage('sip:bob@imsip.test', body);
+  assert.equal(r.status, 200, fmt(r));
+  await got;
+  assert.equal(sent(alice, 'INVITE').length, 0, 'no INVITE without a relay');
+  assert.ok(sent(alice, 'MESSAGE').length >= 2, 'the MESSAGE, then again with credentials after 407');
+  await assert.rejects(alice.startChat('sip:bob@imsip.test'), (e) => {
+    assert.equal(e.name, 'ImError', String(e));
+    assert.equal(e.code, 'transport', fmt(e));
+    return true;
+  });
+  assert.equal(alice.registration.state, 'registered');
 });
