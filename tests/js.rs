@@ -332,13 +332,7 @@ fn derived_readers_name_fields_by_path_and_never_quote_values() {
 /// absent key (not a key holding `undefined`), so `'displayName' in detail` is false.
 #[wasm_bindgen_test]
 async fn absent_optional_detail_fields_are_absent_keys() {
-    let c = Client::new(&options(""));
-    let p = c.core.register();
-    let sock = FakeSocket::last();
-    sock.open();
-    let mut core = FakeCore::with_password("alice-secret");
-    pump(&sock, &mut core);
-    resolved(p).await;
+    let (c, _sock, _core) = registered("").await;
     for e in c.events("connection") {
         let keys = Object::keys(e.unchecked_ref::<Object>());
         let keys: Vec<String> = keys.iter().filter_map(|k| k.as_string()).collect();
