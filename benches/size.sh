@@ -30,7 +30,8 @@ set -euo pipefail
 # Lower it when the package shrinks; raise it only with a reason in the commit. Measured
 # on js/build.sh's nightly build (xtask and .ci/run install it).
 BUDGET=240 # KB (1 KB = 1024 B); 237.4 with quick-xml and serde-wasm-bindgen (issue 14), 196.0 before
-TARGET=45  # KB: the issue's target, reported, never enforced
+TARGET=45  # KB: the performance issue's target (bundled and compared), reported, never enforced
+SHIPPED_TARGET=85  # KB: issue 14's target, every file a page loads as shipped, reported, never enforced
 
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -107,6 +108,9 @@ TARGET_MET=no
 BUDGET_MET=no
 [ "$IMSIP_GZ" -le $((BUDGET * 1024)) ] && BUDGET_MET=yes
 echo "target: ≤ $TARGET KB gzipped: $TARGET_MET ($(kb "$IMSIP_GZ") KB)"
+SHIPPED_MET=no
+[ "$SHIPPED_GZ" -le $((SHIPPED_TARGET * 1024)) ] && SHIPPED_MET=yes
+echo "target (issue 14): ≤ $SHIPPED_TARGET KB gzipped as shipped: $SHIPPED_MET ($(kb "$SHIPPED_GZ") KB)"
 echo "budget (regression guard): ≤ $BUDGET KB: $BUDGET_MET"
 
 # ── what the wasm is made of ──
