@@ -9,8 +9,9 @@
 //! struct whose leaf fields are [`Val`]s and whose object fields are [`Sub`]s. Every
 //! refusal is a `bad_input` error naming the field by its path (`aka.k`,
 //! `reconnect.minDelay`): unknown keys (checked against the field list the derived
-//! code declares), wrong types ([`field`]), values out of range ([`check`]). No text
-//! includes a value: some fields hold secrets.
+//! code declares), wrong types ([`field`]), values out of range ([`check`]). A type
+//! or range error never includes the value, and no error includes a secret (password,
+//! HA1, AKA keys); a malformed URL or media type may be quoted.
 
 use crate::ua::UaError;
 use serde::de::DeserializeOwned;
