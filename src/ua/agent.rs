@@ -7,7 +7,7 @@
 use super::api::*;
 use super::composing::Composing;
 use super::config::{Config, PublishPolicy};
-use super::context::{token, Local};
+use super::context::{token, Ctx, Local};
 use super::credentials::CredentialStore;
 use super::error::UaError;
 use super::fetcher::{FetchKind, Fetcher};
@@ -31,21 +31,10 @@ use crate::settings::ServiceSettings;
 /// any delay can never overflow.
 const MAX_TIME: Millis = 1 << 62;
 
-/// Lends the shared state to one part for one call (disjoint field borrows).
+/// Lends the shared state to one part for one call.
 macro_rules! cx {
     ($s:ident) => {
-        &mut $crate::ua::context::Ctx {
-            now: $s.now,
-            cfg: &$s.cfg,
-            local: &mut $s.local,
-            rng: &mut *$s.rng,
-            out: &mut $s.out,
-            txs: &mut $s.txs,
-            creds: &mut $s.creds,
-            timers: &mut $s.timers,
-            connected: $s.flow.is_connected(),
-            unix_offset: $s.unix_offset,
-        }
+        &mut $s.cx
     };
 }
 
@@ -58,17 +47,12 @@ mod sessions;
 
 /// The sans-IO user agent. See [`crate::ua`].
 pub struct UserAgent {
-    cfg: Config,
-    rng: Box<dyn RandomSource>,
-    out: Vec<Output>,
-    now: Millis,
+    /// The state every part is lent (clock, configuration, identity, output,
+    /// transactions, credentials, timers).
+    cx: Ctx,
     next_op: u64,
     /// The wake-up last handed to the caller.
     armed: Option<Millis>,
-    local: Local,
-    timers: TimerTable,
-    txs: Transactions,
-    creds: CredentialStore,
     flow: Flow,
     registerer: Registerer,
     publisher: Publisher,
@@ -79,8 +63,6 @@ pub struct UserAgent {
     composing: Composing,
     sessions: Sessions,
     queue: WorkQueue,
-    /// Unix time in ms at `now == 0` (set by `set_wall_clock`).
-    unix_offset: u64,
     /// Settings last published by us or adopted from the server.
     current_settings: Option<ServiceSettings>,
     /// Run the publish policy after the next successful registration.
@@ -107,14 +89,8 @@ impl UserAgent {
         let watch_tag = token(&mut *rng, 10);
         let creds = CredentialStore::new(cfg.credentials.take());
         UserAgent {
-            out: Vec::new(),
-            now: 0,
             next_op: 1,
             armed: None,
-            local,
-            timers: TimerTable::default(),
-            txs: Transactions::default(),
-            creds,
             flow: Flow::new(),
             registerer: Registerer::new(reg_call_id, reg_tag, cfg.register_cseq_start, cfg.expires),
             publisher: Publisher::new(pub_call_id, pub_tag, cfg.publish_expires),
@@ -125,12 +101,21 @@ impl UserAgent {
             composing: Composing::default(),
             sessions: Sessions::default(),
             queue: WorkQueue::default(),
-            unix_offset: 0,
             current_settings: None,
             policy_pending: false,
             restore_pending: false,
-            cfg,
-            rng,
+            cx: Ctx {
+                now: 0,
+                cfg,
+                local,
+                rng,
+                out: Vec::new(),
+                txs: Transactions::default(),
+                creds,
+                timers: TimerTable::default(),
+                connected: false,
+                unix_offset: 0,
+            },
         }
     }
 
@@ -138,13 +123,13 @@ impl UserAgent {
 
     /// The next thing to do, or `None` when there is nothing left.
     pub fn poll_output(&mut self) -> Option<Output> {
-        self.out.pop_front()
+        self.cx.out.pop_front()
     }
 
     /// The `+sip.instance` URN in use: persist it and pass it back as
     /// [`Config::instance_id`], so that a reload replaces the earlier binding.
     pub fn instance_id(&self) -> &str {
-        &self.local.instance
+        &self.cx.local.instance
     }
 
     /// The Call-ID of the registration (fresh for each user agent unless
@@ -160,7 +145,7 @@ impl UserAgent {
 
     /// The AKA sequence number to persist, when AKA keys are used.
     pub fn aka_sqn(&self) -> Option<u64> {
-        self.creds.aka_sqn()
+        self.cx.creds.aka_sqn()
     }
 
     /// Settings last published by this client or adopted from the server.
@@ -195,7 +180,7 @@ impl UserAgent {
 
     /// Moves the clock forward to `now` (never back; clamped to [`MAX_TIME`]).
     fn advance(&mut self, now: Millis) {
-        self.now = self.now.max(now.min(MAX_TIME));
+        self.cx.now = self.cx.now.max(now.min(MAX_TIME));
     }
 
     /// The start of every command: the clock moves to `now`, a new OpId.
@@ -220,11 +205,11 @@ impl UserAgent {
 
     /// Re-arms the caller's one timer to the earliest deadline in the table.
     fn arm(&mut self) {
-        let next = self.timers.next();
+        let next = self.cx.timers.next();
         if next != self.armed {
             self.armed = next;
             if let Some(at) = next {
-                self.out.push(Output::Timeout(at));
+                self.cx.out.push(Output::Timeout(at));
             }
         }
     }
@@ -239,8 +224,8 @@ impl UserAgent {
         if !self.refuse_if_closed(work.op()) {
             if self.registerer.wanted() && !self.registerer.is_registered() {
                 // Waits for the registration, but not for ever.
-                let at = self.now + self.cfg.work_wait_timeout;
-                self.timers.set(Timer::WorkWait(work.op()), at);
+                let at = self.cx.now + self.cx.cfg.work_wait_timeout;
+                self.cx.timers.set(Timer::WorkWait(work.op()), at);
             }
             self.queue.push(work);
             self.flow.want(cx!(self));
@@ -255,7 +240,7 @@ impl UserAgent {
             let Some(work) = self.queue.pop_front() else {
                 break;
             };
-            self.timers.stop(Timer::WorkWait(work.op()));
+            self.cx.timers.stop(Timer::WorkWait(work.op()));
             self.start_work(work);
         }
     }
@@ -284,11 +269,11 @@ impl UserAgent {
     }
 
     fn run_timers(&mut self) {
-        while let Some(timer) = self.timers.pop_expired(self.now) {
+        while let Some(timer) = self.cx.timers.pop_expired(self.cx.now) {
             match timer {
                 Timer::Transaction(id) => {
                     // Timer F (RFC 3261 §17.1.2.2): no final response in time.
-                    if let Some(tx) = self.txs.take(id) {
+                    if let Some(tx) = self.cx.txs.take(id) {
                         self.tx_failed(tx, UaError::Timeout);
                     }
                 }
@@ -364,8 +349,8 @@ impl UserAgent {
         // The flow is gone before anything fails: nothing may be sent on it while
         // the failures are reported.
         let delay = self.flow.on_lost(cx!(self), reconnect);
-        for tx in self.txs.drain() {
-            self.timers.stop(Timer::Transaction(tx.id));
+        for tx in self.cx.txs.drain() {
+            self.cx.timers.stop(Timer::Transaction(tx.id));
             if let Some(op) = tx.usage.op() {
                 cx!(self).complete(op, Err(UaError::Transport));
             }
@@ -395,13 +380,10 @@ impl UserAgent {
             // A pong (CRLF), or a keep-alive from the server: not an error.
             return;
         }
-        if text.len() > self.cfg.max_frame_size {
+        let max = self.cx.cfg.max_frame_size;
+        if text.len() > max {
             cx!(self).emit(Event::Dropped {
-                reason: format!(
-                    "frame of {} bytes exceeds the {}-byte limit",
-                    text.len(),
-                    self.cfg.max_frame_size
-                ),
+                reason: format!("frame of {} bytes exceeds the {max}-byte limit", text.len()),
             });
             return;
         }
@@ -464,25 +446,25 @@ impl UserAgent {
         // RFC 3261 §17.1.3: match by the top Via branch and the CSeq method.
         if status < 200 {
             // Provisional: only an INVITE's matters (Timer F keeps running otherwise).
-            if let Some(Usage::Invite(s)) = self.txs.usage_of(&branch, &cseq.method) {
+            if let Some(Usage::Invite(s)) = self.cx.txs.usage_of(&branch, &cseq.method) {
                 self.sessions.on_provisional(cx!(self), s, msg, status);
             }
             return;
         }
-        let Some(tx) = self.txs.take_matching(&branch, &cseq.method) else {
+        let Some(tx) = self.cx.txs.take_matching(&branch, &cseq.method) else {
             if cseq.method == Method::Invite && status < 300 {
                 self.sessions.on_stray_2xx(cx!(self), msg);
             }
             return; // stray
         };
-        self.timers.stop(Timer::Transaction(tx.id));
+        self.cx.timers.stop(Timer::Transaction(tx.id));
         if let Usage::Invite(s) = tx.usage {
             return self.on_invite_final(s, tx, msg, status);
         }
         if status == 401 || status == 407 {
             return self.on_challenge(tx, msg, status == 407);
         }
-        self.creds.accepted(&tx.carried);
+        self.cx.creds.accepted(&tx.carried);
         if (200..300).contains(&status) && !self.registerer.wanted() {
             self.flow.on_success_without_registration();
         }
@@ -523,7 +505,7 @@ impl UserAgent {
                 },
             );
         }
-        match self.creds.on_challenge(msg, proxy, &tx.carried) {
+        match self.cx.creds.on_challenge(msg, proxy, &tx.carried) {
             Ok(()) => {
                 tx.req.cseq = match tx.usage {
                     Usage::Register => self.registerer.next_cseq(),
@@ -536,8 +518,8 @@ impl UserAgent {
             }
             Err(e) => {
                 if e == AuthError::NetworkAuthFailed && tx.usage == Usage::Register {
-                    let uri = self.local.registrar.as_str().to_owned();
-                    if let Some(a) = self.creds.mac_failure_authorization(msg, &uri) {
+                    let uri = self.cx.local.registrar.as_str().to_owned();
+                    if let Some(a) = self.cx.creds.mac_failure_authorization(msg, &uri) {
                         self.registerer.send_mac_failure_notice(cx!(self), a);
                     }
                 }
@@ -601,7 +583,7 @@ impl UserAgent {
     }
 
     fn run_policy(&mut self) {
-        match self.cfg.publish_policy {
+        match self.cx.cfg.publish_policy {
             PublishPolicy::Never => {}
             PublishPolicy::Always => self.publish_configured(),
             PublishPolicy::IfAbsent => self.fetcher.fetch(cx!(self), FetchKind::Settings, None),
@@ -609,11 +591,11 @@ impl UserAgent {
     }
 
     fn publish_configured(&mut self) {
-        match self.cfg.service_settings.clone() {
+        match self.cx.cfg.service_settings.clone() {
             Some(s) => {
                 let body = s.encode();
                 self.current_settings = Some(s);
-                let expires = self.cfg.publish_expires;
+                let expires = self.cx.cfg.publish_expires;
                 self.publisher.publish(cx!(self), body, expires, None, true);
             }
             None => cx!(self).emit(Event::Policy(PolicyOutcome::NothingToPublish)),

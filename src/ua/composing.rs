@@ -57,24 +57,24 @@ fn key_of(peer: &Uri) -> String {
 }
 
 impl Composing {
-    fn refresh_secs(cx: &Ctx<'_>) -> u32 {
+    fn refresh_secs(cx: &Ctx) -> u32 {
         cx.cfg.composing_refresh.max(MIN_REFRESH_SECS)
     }
 
     /// When an active composer sends "active" again.
-    fn resend_at(cx: &Ctx<'_>, c: &Composer) -> Millis {
+    fn resend_at(cx: &Ctx, c: &Composer) -> Millis {
         let refresh = Millis::from(Self::refresh_secs(cx)) * 1000;
         c.last_sent + refresh - refresh / 10
     }
 
-    fn idle_at(cx: &Ctx<'_>, c: &Composer) -> Millis {
+    fn idle_at(cx: &Ctx, c: &Composer) -> Millis {
         c.last_activity + Millis::from(cx.cfg.composing_idle_timeout.max(1)) * 1000
     }
 
     /// The app reports composing (`active`) or not towards `peer`; the indications
     /// to send now. `ready`: whether requests can go out (if not, nothing is sent
     /// or remembered: the next keystroke starts again).
-    pub fn set(&mut self, cx: &mut Ctx<'_>, peer: Uri, active: bool, ready: bool) -> Option<Req> {
+    pub fn set(&mut self, cx: &mut Ctx, peer: Uri, active: bool, ready: bool) -> Option<Req> {
         let key = key_of(&peer);
         if !ready || self.refused.contains(&key) {
             return None;
@@ -110,14 +110,14 @@ impl Composing {
 
     /// A message of ours went to `peer`: it ends our composing state there without
     /// an "idle" (RFC 3994 §3.2).
-    pub fn on_message_sent(&mut self, cx: &mut Ctx<'_>, peer: &Uri) {
+    pub fn on_message_sent(&mut self, cx: &mut Ctx, peer: &Uri) {
         let key = key_of(peer);
         self.composers.retain(|c| c.key != key);
         self.arm_send(cx);
     }
 
     /// [`Timer::ComposingSend`] fired: refreshes and idles that are due.
-    pub fn on_send_timer(&mut self, cx: &mut Ctx<'_>) -> Vec<Req> {
+    pub fn on_send_timer(&mut self, cx: &mut Ctx) -> Vec<Req> {
         let mut out = Vec::new();
         let mut i = 0;
         while i < self.composers.len() {
@@ -140,7 +140,7 @@ impl Composing {
 
     /// `peer` refused an indication: none more for the session, and our state
     /// there ends.
-    pub fn refused(&mut self, cx: &mut Ctx<'_>, peer: &Uri) {
+    pub fn refused(&mut self, cx: &mut Ctx, peer: &Uri) {
         let key = key_of(peer);
         self.composers.retain(|c| c.key != key);
         if !self.refused.contains(&key) {
@@ -149,7 +149,7 @@ impl Composing {
         self.arm_send(cx);
     }
 
-    fn arm_send(&self, cx: &mut Ctx<'_>) {
+    fn arm_send(&self, cx: &mut Ctx) {
         let next = self
             .composers
             .iter()
@@ -161,7 +161,7 @@ impl Composing {
         }
     }
 
-    fn indication(cx: &mut Ctx<'_>, peer: &Uri, state: State, activity: Millis) -> Req {
+    fn indication(cx: &mut Ctx, peer: &Uri, state: State, activity: Millis) -> Req {
         let mut doc = IsComposing::new(state);
         doc.content_type = Some(COMPOSED_TYPE.into());
         match state {
@@ -181,7 +181,7 @@ impl Composing {
 
     /// A peer's indication arrived: reported, and an "active" lapses by itself
     /// after its refresh (or 120 s) without another (RFC 3994 §3.3).
-    pub fn on_indication(&mut self, cx: &mut Ctx<'_>, from: String, doc: IsComposing) {
+    pub fn on_indication(&mut self, cx: &mut Ctx, from: String, doc: IsComposing) {
         self.indicators.retain(|i| i.from != from);
         if let Some(secs) = doc.active_timeout_secs() {
             let indicator = Indicator {
@@ -200,17 +200,17 @@ impl Composing {
     }
 
     /// A message from `from` arrived: its "active" ends (RFC 3994 §3.3).
-    pub fn on_peer_message(&mut self, cx: &mut Ctx<'_>, from: &str) {
+    pub fn on_peer_message(&mut self, cx: &mut Ctx, from: &str) {
         self.end_indicator(cx, |i| i.from == from);
     }
 
     /// [`Timer::ComposingLapse`] fired: the peers whose "active" lapsed go idle.
-    pub fn on_lapse_timer(&mut self, cx: &mut Ctx<'_>) {
+    pub fn on_lapse_timer(&mut self, cx: &mut Ctx) {
         let now = cx.now;
         self.end_indicator(cx, |i| i.lapses_at <= now);
     }
 
-    fn end_indicator(&mut self, cx: &mut Ctx<'_>, ends: impl Fn(&Indicator) -> bool) {
+    fn end_indicator(&mut self, cx: &mut Ctx, ends: impl Fn(&Indicator) -> bool) {
         let mut ended = Vec::new();
         self.indicators.retain(|i| {
             let end = ends(i);
@@ -230,7 +230,7 @@ impl Composing {
         self.arm_lapse(cx);
     }
 
-    fn arm_lapse(&self, cx: &mut Ctx<'_>) {
+    fn arm_lapse(&self, cx: &mut Ctx) {
         match self.indicators.iter().map(|i| i.lapses_at).min() {
             Some(at) => cx.timers.set(Timer::ComposingLapse, at),
             None => cx.timers.stop(Timer::ComposingLapse),

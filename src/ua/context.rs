@@ -94,23 +94,25 @@ impl Local {
     }
 }
 
-/// The shared state lent to a part for one call.
-pub(super) struct Ctx<'a> {
+/// The shared state every part is lent for a call: the agent owns one and passes
+/// `&mut` to it (one pointer, where a struct of borrows would be rebuilt at every
+/// call).
+pub(super) struct Ctx {
     pub now: Millis,
-    pub cfg: &'a Config,
-    pub local: &'a mut Local,
-    pub rng: &'a mut dyn RandomSource,
-    pub out: &'a mut Vec<Output>,
-    pub txs: &'a mut Transactions,
-    pub creds: &'a mut CredentialStore,
-    pub timers: &'a mut TimerTable,
-    /// The flow is open: requests may be sent.
+    pub cfg: Config,
+    pub local: Local,
+    pub rng: Box<dyn RandomSource>,
+    pub out: Vec<Output>,
+    pub txs: Transactions,
+    pub creds: CredentialStore,
+    pub timers: TimerTable,
+    /// The flow is open: requests may be sent (kept by the [`Flow`](super::flow::Flow)).
     pub connected: bool,
     /// Unix time in ms at `now == 0` (see `UserAgent::set_wall_clock`).
     pub unix_offset: u64,
 }
 
-impl Ctx<'_> {
+impl Ctx {
     pub fn emit(&mut self, e: Event) {
         self.out.push(Output::Event(e));
     }
@@ -134,11 +136,11 @@ impl Ctx<'_> {
     }
 
     pub fn token(&mut self, n: usize) -> String {
-        token(self.rng, n)
+        token(&mut *self.rng, n)
     }
 
     pub fn fraction(&mut self) -> f64 {
-        fraction(self.rng)
+        fraction(&mut *self.rng)
     }
 
     /// The wait after `failures` consecutive failures (RFC 5626 §4.5):
@@ -212,7 +214,7 @@ impl Ctx<'_> {
         let body = req.body.as_ref().map(|(_, b)| b.as_slice()).unwrap_or(&[]);
         let answers = if authorize {
             self.creds
-                .authorize(req.method.as_str(), req.ruri.as_str(), body, self.rng)
+                .authorize(req.method.as_str(), req.ruri.as_str(), body, &mut *self.rng)
         } else {
             Vec::new()
         };

@@ -56,7 +56,7 @@ pub(super) struct Fetcher {
 }
 
 impl Fetcher {
-    pub fn fetch(&mut self, cx: &mut Ctx<'_>, kind: FetchKind, op: Option<OpId>) {
+    pub fn fetch(&mut self, cx: &mut Ctx, kind: FetchKind, op: Option<OpId>) {
         self.next += 1;
         let id = self.next;
         let call_id = cx.token(22);
@@ -95,13 +95,7 @@ impl Fetcher {
         cx.send(req, Usage::Fetch(id));
     }
 
-    pub fn on_final(
-        &mut self,
-        cx: &mut Ctx<'_>,
-        id: u64,
-        msg: &Message,
-        status: u16,
-    ) -> PolicyFetch {
+    pub fn on_final(&mut self, cx: &mut Ctx, id: u64, msg: &Message, status: u16) -> PolicyFetch {
         let i = self.fetches.iter().position(|f| f.id == id)?;
         if (200..300).contains(&status) {
             let f = &mut self.fetches[i];
@@ -131,7 +125,7 @@ impl Fetcher {
     }
 
     /// The SUBSCRIBE failed without a usable answer, or Timer N fired.
-    pub fn on_failed(&mut self, cx: &mut Ctx<'_>, id: u64, err: UaError) -> PolicyFetch {
+    pub fn on_failed(&mut self, cx: &mut Ctx, id: u64, err: UaError) -> PolicyFetch {
         let i = self.fetches.iter().position(|f| f.id == id)?;
         let f = self.fetches.remove(i);
         finish(cx, f, Err(err))
@@ -149,7 +143,7 @@ impl Fetcher {
     }
 
     /// A NOTIFY of one of our fetches (see [`Fetcher::owns`]).
-    pub fn on_notify(&mut self, cx: &mut Ctx<'_>, msg: &Message) -> PolicyFetch {
+    pub fn on_notify(&mut self, cx: &mut Ctx, msg: &Message) -> PolicyFetch {
         let call_id = msg.call_id().ok()?;
         let to = msg.to().ok()?;
         let tag = to.tag().unwrap_or("");
@@ -172,10 +166,7 @@ impl Fetcher {
     }
 
     /// The flow is gone: every fetch fails with `transport`.
-    pub fn on_flow_lost(
-        &mut self,
-        cx: &mut Ctx<'_>,
-    ) -> Vec<Result<Option<ServiceSettings>, UaError>> {
+    pub fn on_flow_lost(&mut self, cx: &mut Ctx) -> Vec<Result<Option<ServiceSettings>, UaError>> {
         let mut policy = Vec::new();
         for f in std::mem::take(&mut self.fetches) {
             if let Some(r) = finish(cx, f, Err(UaError::Transport)) {
@@ -186,7 +177,7 @@ impl Fetcher {
     }
 
     /// The client is closed.
-    pub fn close(&mut self, cx: &mut Ctx<'_>, err: &UaError) {
+    pub fn close(&mut self, cx: &mut Ctx, err: &UaError) {
         for f in std::mem::take(&mut self.fetches) {
             if let Some(op) = f.op {
                 cx.complete(op, Err(err.clone()));
@@ -195,7 +186,7 @@ impl Fetcher {
     }
 }
 
-fn finish(cx: &mut Ctx<'_>, f: Fetch, result: Result<Fetched, UaError>) -> PolicyFetch {
+fn finish(cx: &mut Ctx, f: Fetch, result: Result<Fetched, UaError>) -> PolicyFetch {
     cx.timers.stop(Timer::FetchNotify(f.id));
     match (f.op, result) {
         (Some(op), r) => {
@@ -216,7 +207,7 @@ fn finish(cx: &mut Ctx<'_>, f: Fetch, result: Result<Fetched, UaError>) -> Polic
 
 /// Reads a history NOTIFY's body and answers the NOTIFY (489 for another package,
 /// 415 with Accept for another type, 400 for a broken document, else 200).
-fn history_body(cx: &mut Ctx<'_>, msg: &Message) -> Option<Result<Vec<HistoryEntry>, UaError>> {
+fn history_body(cx: &mut Ctx, msg: &Message) -> Option<Result<Vec<HistoryEntry>, UaError>> {
     if msg
         .event()
         .ok()

@@ -59,6 +59,7 @@ impl Flow {
         }
     }
 
+    /// Whether the flow is open (also kept as [`Ctx::connected`] for the parts).
     pub fn is_connected(&self) -> bool {
         self.state == FlowState::Connected
     }
@@ -68,24 +69,26 @@ impl Flow {
     }
 
     /// Opens the flow if none is open or coming.
-    pub fn want(&mut self, cx: &mut Ctx<'_>) {
+    pub fn want(&mut self, cx: &mut Ctx) {
         if self.state == FlowState::Idle {
             self.start_connect(cx);
         }
     }
 
-    fn start_connect(&mut self, cx: &mut Ctx<'_>) {
+    fn start_connect(&mut self, cx: &mut Ctx) {
         self.state = FlowState::Connecting;
+        cx.connected = false;
         cx.out.push(Output::Connect);
         cx.emit(Event::Connection(ConnectionState::Connecting));
     }
 
     /// The socket opened. Returns false when it is not wanted any more (closed).
-    pub fn on_connected(&mut self, cx: &mut Ctx<'_>) -> bool {
+    pub fn on_connected(&mut self, cx: &mut Ctx) -> bool {
         if self.state == FlowState::Closed {
             return false;
         }
         self.state = FlowState::Connected;
+        cx.connected = true;
         self.pong_required = false;
         self.interval = cx.cfg.keep_alive_interval as Millis * 1000;
         cx.timers.stop(Timer::Reconnect);
@@ -95,7 +98,7 @@ impl Flow {
         true
     }
 
-    fn arm_keep_alive(&mut self, cx: &mut Ctx<'_>) {
+    fn arm_keep_alive(&mut self, cx: &mut Ctx) {
         if self.interval > 0 {
             cx.timers.set(Timer::KeepAlive, cx.now + self.interval);
         } else {
@@ -105,7 +108,7 @@ impl Flow {
 
     /// A REGISTER succeeded on this flow: the failure count resets, and the 200
     /// says whether pongs are required (RFC 5626 §4.4.1).
-    pub fn on_registered(&mut self, cx: &mut Ctx<'_>, outbound: bool, flow_timer: Option<u32>) {
+    pub fn on_registered(&mut self, cx: &mut Ctx, outbound: bool, flow_timer: Option<u32>) {
         self.failures = 0;
         self.pong_required = outbound || flow_timer.is_some();
         if let Some(secs) = flow_timer.filter(|s| *s > 0) {
@@ -123,7 +126,7 @@ impl Flow {
     }
 
     /// Any frame arrived: the flow is alive.
-    pub fn on_frame(&mut self, cx: &mut Ctx<'_>) {
+    pub fn on_frame(&mut self, cx: &mut Ctx) {
         cx.timers.stop(Timer::PongDeadline);
         if self.state == FlowState::Connected && !cx.timers.is_set(Timer::KeepAlive) {
             self.arm_keep_alive(cx);
@@ -132,7 +135,7 @@ impl Flow {
 
     /// KeepAlive fired: ping. Returns true when PongDeadline fired and the flow is
     /// declared dead (the caller then treats it as lost).
-    pub fn on_timer(&mut self, cx: &mut Ctx<'_>, timer: Timer) -> bool {
+    pub fn on_timer(&mut self, cx: &mut Ctx, timer: Timer) -> bool {
         match timer {
             Timer::KeepAlive if self.state == FlowState::Connected => {
                 cx.transmit("\r\n\r\n".to_owned());
@@ -160,7 +163,8 @@ impl Flow {
 
     /// The socket closed or failed. With `reconnect`, a new attempt is scheduled
     /// after the backoff; returns the delay.
-    pub fn on_lost(&mut self, cx: &mut Ctx<'_>, reconnect: bool) -> Option<Millis> {
+    pub fn on_lost(&mut self, cx: &mut Ctx, reconnect: bool) -> Option<Millis> {
+        cx.connected = false;
         cx.timers.stop(Timer::KeepAlive);
         cx.timers.stop(Timer::PongDeadline);
         if reconnect {
@@ -197,7 +201,7 @@ impl Flow {
 
     /// Expect a sign of life within `within` ms (after a probe): without one the
     /// flow is declared dead (PongDeadline).
-    pub fn expect_answer(&mut self, cx: &mut Ctx<'_>, within: Millis) {
+    pub fn expect_answer(&mut self, cx: &mut Ctx, within: Millis) {
         if self.state == FlowState::Connected {
             cx.timers.set(Timer::PongDeadline, cx.now + within);
         }
@@ -205,7 +209,7 @@ impl Flow {
 
     /// Reconnects now instead of waiting out the backoff (the page became
     /// visible, the host came back online).
-    pub fn reconnect_now(&mut self, cx: &mut Ctx<'_>) {
+    pub fn reconnect_now(&mut self, cx: &mut Ctx) {
         if self.state == FlowState::Waiting && !self.offline {
             cx.timers.set(Timer::Reconnect, cx.now);
         }
@@ -214,7 +218,7 @@ impl Flow {
     /// The host went offline (`false`) or came back (`true`). Offline: the
     /// reconnect timer stops (attempts would fail and grow the backoff);
     /// online: a flow that is wanted reconnects at once.
-    pub fn set_online(&mut self, cx: &mut Ctx<'_>, online: bool) {
+    pub fn set_online(&mut self, cx: &mut Ctx, online: bool) {
         self.offline = !online;
         if self.offline {
             if cx.timers.is_set(Timer::Reconnect) {
@@ -235,9 +239,10 @@ impl Flow {
     }
 
     /// `close()`: final. Returns whether the socket must be closed.
-    pub fn close(&mut self) -> bool {
+    pub fn close(&mut self, cx: &mut Ctx) -> bool {
         let open = self.is_active();
         self.state = FlowState::Closed;
+        cx.connected = false;
         open
     }
 }

@@ -72,7 +72,7 @@ impl Messager {
     /// outcome of `op`.
     pub fn request(
         &mut self,
-        cx: &mut Ctx<'_>,
+        cx: &mut Ctx,
         op: OpId,
         to: &str,
         body: &[u8],
@@ -120,11 +120,11 @@ impl Messager {
 
     /// A MESSAGE of the user agent's own (a notification or an indication) to
     /// `peer`.
-    pub fn notice(cx: &mut Ctx<'_>, peer: &Uri, content_type: &str, body: Vec<u8>) -> Req {
+    pub fn notice(cx: &mut Ctx, peer: &Uri, content_type: &str, body: Vec<u8>) -> Req {
         Self::message_to(cx, peer.clone(), content_type, body)
     }
 
-    fn message_to(cx: &mut Ctx<'_>, target: Uri, content_type: &str, body: Vec<u8>) -> Req {
+    fn message_to(cx: &mut Ctx, target: Uri, content_type: &str, body: Vec<u8>) -> Req {
         let tag = cx.token(10);
         Req {
             method: Method::Message,
@@ -144,7 +144,7 @@ impl Messager {
 
     /// An OPTIONS to our registrar's domain (RFC 3261 §11): any answer at all proves
     /// the flow alive.
-    pub fn probe(cx: &mut Ctx<'_>) -> Req {
+    pub fn probe(cx: &mut Ctx) -> Req {
         let tag = cx.token(10);
         Req {
             method: Method::Options,
@@ -161,12 +161,12 @@ impl Messager {
 
     /// Sends a MESSAGE built by [`Messager::request`] or [`Messager::notice`]
     /// (the route is taken now: the Service-Route of the registration in force).
-    pub fn send(cx: &mut Ctx<'_>, mut req: Req, usage: Usage) {
+    pub fn send(cx: &mut Ctx, mut req: Req, usage: Usage) {
         req.route = cx.local.service_route.clone();
         cx.send(req, usage);
     }
 
-    pub fn on_final(&mut self, cx: &mut Ctx<'_>, op: OpId, msg: &Message, status: u16) {
+    pub fn on_final(&mut self, cx: &mut Ctx, op: OpId, msg: &Message, status: u16) {
         let sent = self
             .in_cpim
             .iter()
@@ -189,13 +189,7 @@ impl Messager {
         Self::complete(cx, op, msg, status, None);
     }
 
-    fn complete(
-        cx: &mut Ctx<'_>,
-        op: OpId,
-        msg: &Message,
-        status: u16,
-        message_id: Option<String>,
-    ) {
+    fn complete(cx: &mut Ctx, op: OpId, msg: &Message, status: u16, message_id: Option<String>) {
         let result = if (200..300).contains(&status) {
             Ok(Outcome::MessageSent {
                 status,
@@ -217,7 +211,7 @@ impl Messager {
     /// An incoming MESSAGE (already checked by the UAS rules): answered here, and
     /// classified for the agent. A `message/cpim` body is unwrapped first (RFC 3862):
     /// what it carries decides, so a notification or an indication in CPIM is one.
-    pub fn receive(&mut self, cx: &mut Ctx<'_>, msg: &Message) -> Option<Received> {
+    pub fn receive(&mut self, cx: &mut Ctx, msg: &Message) -> Option<Received> {
         let (Ok(call_id), Ok(cseq), Ok(from), Ok(to)) =
             (msg.call_id(), msg.cseq(), msg.from(), msg.to())
         else {

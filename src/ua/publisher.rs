@@ -91,7 +91,7 @@ impl Publisher {
 
     pub fn publish(
         &mut self,
-        cx: &mut Ctx<'_>,
+        cx: &mut Ctx,
         body: String,
         expires: u32,
         op: Option<OpId>,
@@ -107,7 +107,7 @@ impl Publisher {
         self.pump(cx);
     }
 
-    pub fn remove(&mut self, cx: &mut Ctx<'_>, op: OpId) {
+    pub fn remove(&mut self, cx: &mut Ctx, op: OpId) {
         if self.etag.is_none() && self.in_flight.is_none() && self.queued.is_empty() {
             cx.complete(
                 op,
@@ -124,7 +124,7 @@ impl Publisher {
 
     /// After the flow came back and the registration with it: a remove asked for
     /// before goes again; otherwise the publication is refreshed.
-    pub fn restore(&mut self, cx: &mut Ctx<'_>) {
+    pub fn restore(&mut self, cx: &mut Ctx) {
         if self.etag.is_none() {
             return;
         }
@@ -143,7 +143,7 @@ impl Publisher {
         self.pump(cx);
     }
 
-    pub fn pump(&mut self, cx: &mut Ctx<'_>) {
+    pub fn pump(&mut self, cx: &mut Ctx) {
         if self.in_flight.is_some() || !cx.connected {
             return;
         }
@@ -155,7 +155,7 @@ impl Publisher {
     }
 
     /// Sends `job`; false when there was nothing to send.
-    fn send(&mut self, cx: &mut Ctx<'_>, job: PubJob) -> bool {
+    fn send(&mut self, cx: &mut Ctx, job: PubJob) -> bool {
         let mut headers = vec![
             (HeaderName::Event, SERVICE_SETTINGS.to_owned()),
             (
@@ -220,7 +220,7 @@ impl Publisher {
         self.cseq
     }
 
-    fn set_state(&mut self, cx: &mut Ctx<'_>, state: PublicationState, retry_in: Option<Millis>) {
+    fn set_state(&mut self, cx: &mut Ctx, state: PublicationState, retry_in: Option<Millis>) {
         self.state = Some(state);
         let published = state == PublicationState::Published;
         cx.emit(Event::Publication(Publication {
@@ -236,7 +236,7 @@ impl Publisher {
         }));
     }
 
-    pub fn on_final(&mut self, cx: &mut Ctx<'_>, msg: &Message, status: u16) {
+    pub fn on_final(&mut self, cx: &mut Ctx, msg: &Message, status: u16) {
         let Some(job) = self.in_flight.take() else {
             return;
         };
@@ -356,14 +356,14 @@ impl Publisher {
     }
 
     /// The PUBLISH in flight failed without a usable answer.
-    pub fn on_failed(&mut self, cx: &mut Ctx<'_>, err: UaError) {
+    pub fn on_failed(&mut self, cx: &mut Ctx, err: UaError) {
         if let Some(job) = self.in_flight.take() {
             self.job_failed(cx, job, err);
         }
         self.pump(cx);
     }
 
-    fn job_failed(&mut self, cx: &mut Ctx<'_>, job: PubJob, err: UaError) {
+    fn job_failed(&mut self, cx: &mut Ctx, job: PubJob, err: UaError) {
         match job {
             PubJob::Publish { op, policy, .. } => {
                 if let Some(op) = op {
@@ -388,7 +388,7 @@ impl Publisher {
 
     /// A refresh (or our own re-publication) failed: retry before the entity
     /// expires, or report the publication lost.
-    fn refresh_failed(&mut self, cx: &mut Ctx<'_>, err: UaError) {
+    fn refresh_failed(&mut self, cx: &mut Ctx, err: UaError) {
         self.last_error = Some(err.clone());
         let expiry = cx.timers.get(Timer::PublishExpiry);
         if is_transient(&err) {
@@ -404,12 +404,12 @@ impl Publisher {
         self.lost(cx);
     }
 
-    fn lost(&mut self, cx: &mut Ctx<'_>) {
+    fn lost(&mut self, cx: &mut Ctx) {
         self.forget(cx);
         self.set_state(cx, PublicationState::Lost, None);
     }
 
-    fn forget(&mut self, cx: &mut Ctx<'_>) {
+    fn forget(&mut self, cx: &mut Ctx) {
         self.etag = None;
         self.body = None;
         self.failures = 0;
@@ -418,7 +418,7 @@ impl Publisher {
         cx.timers.stop(Timer::PublishExpiry);
     }
 
-    pub fn on_timer(&mut self, cx: &mut Ctx<'_>, timer: Timer) {
+    pub fn on_timer(&mut self, cx: &mut Ctx, timer: Timer) {
         match timer {
             Timer::PublishRefresh | Timer::PublishRetry => {
                 if self.etag.is_some() {
@@ -450,7 +450,7 @@ impl Publisher {
     }
 
     /// The flow is gone: jobs fail with `transport`; a remove stays wanted.
-    pub fn on_flow_lost(&mut self, cx: &mut Ctx<'_>) {
+    pub fn on_flow_lost(&mut self, cx: &mut Ctx) {
         cx.timers.stop(Timer::PublishRefresh);
         cx.timers.stop(Timer::PublishRetry);
         self.fail_all(cx, &UaError::Transport);
@@ -458,13 +458,13 @@ impl Publisher {
     }
 
     /// The client is closed.
-    pub fn close(&mut self, cx: &mut Ctx<'_>, err: &UaError) {
+    pub fn close(&mut self, cx: &mut Ctx, err: &UaError) {
         self.fail_all(cx, err);
     }
 
     /// Every job fails with `err` (the policy is told of its own); a remove stays
     /// wanted.
-    fn fail_all(&mut self, cx: &mut Ctx<'_>, err: &UaError) {
+    fn fail_all(&mut self, cx: &mut Ctx, err: &UaError) {
         for job in take_jobs(&mut self.in_flight, &mut self.queued) {
             match job {
                 PubJob::Publish { op, policy, .. } => {

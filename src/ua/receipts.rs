@@ -38,7 +38,7 @@ fn delivery_answer(r: &ImdnRequest, auto_delivery: bool) -> Option<Status> {
 impl Receipts {
     /// A message reached the app: remembered for a display notification when one
     /// was asked for, and the delivery notification to send when `auto_delivery`.
-    pub fn on_message(&mut self, cx: &mut Ctx<'_>, request: &ImdnRequest) -> Option<Req> {
+    pub fn on_message(&mut self, cx: &mut Ctx, request: &ImdnRequest) -> Option<Req> {
         if request.asked.display {
             remember_at_most(&mut self.awaiting_display, request.clone(), DISPLAY_WINDOW);
         }
@@ -48,7 +48,7 @@ impl Receipts {
 
     /// A message was refused (its type is not accepted) and its sender asked for
     /// negative delivery reports (RFC 5438 §7.2.1.1): `failed`.
-    pub fn undeliverable(&mut self, cx: &mut Ctx<'_>, request: &ImdnRequest) -> Option<Req> {
+    pub fn undeliverable(&mut self, cx: &mut Ctx, request: &ImdnRequest) -> Option<Req> {
         self.notification(cx, request, Kind::Delivery, Status::Failed)
     }
 
@@ -56,11 +56,7 @@ impl Receipts {
     /// send; `None` when none is due: its sender asked for none, it was sent already,
     /// the message is unknown (another page load, or pushed out of the window), or
     /// the peer refuses notifications. An empty id is an input error.
-    pub fn displayed(
-        &mut self,
-        cx: &mut Ctx<'_>,
-        message_id: &str,
-    ) -> Result<Option<Req>, UaError> {
+    pub fn displayed(&mut self, cx: &mut Ctx, message_id: &str) -> Result<Option<Req>, UaError> {
         let message_id = message_id.trim();
         if message_id.is_empty() {
             return Err(UaError::BadInput("messageId: empty".into()));
@@ -86,7 +82,7 @@ impl Receipts {
 
     fn notification(
         &self,
-        cx: &mut Ctx<'_>,
+        cx: &mut Ctx,
         request: &ImdnRequest,
         kind: Kind,
         status: Status,

@@ -104,7 +104,7 @@ impl Registerer {
 
     /// Refreshes now when registered and the binding expires within `margin`
     /// ms (or has expired: a frozen or throttled page whose timers did not run).
-    pub fn refresh_if_near(&mut self, cx: &mut Ctx<'_>, margin: Millis) {
+    pub fn refresh_if_near(&mut self, cx: &mut Ctx, margin: Millis) {
         let near = self
             .bound_until
             .is_some_and(|t| t <= cx.now.saturating_add(margin));
@@ -170,12 +170,12 @@ impl Registerer {
         legal
     }
 
-    fn announce(&self, cx: &mut Ctx<'_>) {
+    fn announce(&self, cx: &mut Ctx) {
         cx.emit(Event::Registration(self.snapshot()));
     }
 
     /// `register()`: register, or refresh now when registered.
-    pub fn register(&mut self, cx: &mut Ctx<'_>, op: OpId) {
+    pub fn register(&mut self, cx: &mut Ctx, op: OpId) {
         self.wanted = true;
         if matches!(
             self.state,
@@ -192,7 +192,7 @@ impl Registerer {
 
     /// `unregister()`. Returns false when there was nothing to unregister (the op
     /// is then complete).
-    pub fn unregister(&mut self, cx: &mut Ctx<'_>, op: OpId) {
+    pub fn unregister(&mut self, cx: &mut Ctx, op: OpId) {
         let bound = matches!(
             self.state,
             RegistrationState::Registering
@@ -249,7 +249,7 @@ impl Registerer {
     }
 
     /// Sends the next waiting job when the flow is up and nothing is in flight.
-    pub fn pump(&mut self, cx: &mut Ctx<'_>) {
+    pub fn pump(&mut self, cx: &mut Ctx) {
         if !cx.connected || self.in_flight.is_some() {
             return;
         }
@@ -259,7 +259,7 @@ impl Registerer {
         self.send(cx, job);
     }
 
-    fn request(&mut self, cx: &mut Ctx<'_>, unregister: bool) -> Req {
+    fn request(&mut self, cx: &mut Ctx, unregister: bool) -> Req {
         self.cseq += 1;
         let expires = if unregister { 0 } else { self.expires };
         let contact = format!(
@@ -287,7 +287,7 @@ impl Registerer {
         }
     }
 
-    fn send(&mut self, cx: &mut Ctx<'_>, job: RegJob) {
+    fn send(&mut self, cx: &mut Ctx, job: RegJob) {
         let req = self.request(cx, job.unregister);
         self.in_flight = Some(job);
         cx.send(req, Usage::Register);
@@ -296,7 +296,7 @@ impl Registerer {
     /// After an AKA MAC failure: one REGISTER whose Authorization has an empty
     /// response and no `auts` tells the network (TS 24.229 §5.1.1.5.2). Its answer
     /// changes nothing.
-    pub fn send_mac_failure_notice(&mut self, cx: &mut Ctx<'_>, authorization: String) {
+    pub fn send_mac_failure_notice(&mut self, cx: &mut Ctx, authorization: String) {
         let mut req = self.request(cx, false);
         req.headers.push((HeaderName::Authorization, authorization));
         cx.send(req, Usage::MacFailureNotice);
@@ -309,7 +309,7 @@ impl Registerer {
     }
 
     /// The flow is (re)established: register first (RFC 5626 §4.2).
-    pub fn on_flow_up(&mut self, cx: &mut Ctx<'_>) {
+    pub fn on_flow_up(&mut self, cx: &mut Ctx) {
         if self.wanted && !self.queued.iter().any(|j| !j.unregister) {
             self.queue(false, None);
         }
@@ -318,7 +318,7 @@ impl Registerer {
 
     /// The flow is gone: the REGISTER in flight and waiting jobs fail with
     /// `transport`; a wanted registration is retried once the flow is back.
-    pub fn on_flow_lost(&mut self, cx: &mut Ctx<'_>, reconnect_in: Option<Millis>) {
+    pub fn on_flow_lost(&mut self, cx: &mut Ctx, reconnect_in: Option<Millis>) {
         cx.timers.stop(Timer::RegisterRefresh);
         cx.timers.stop(Timer::RegisterRetry);
         self.fail_all(cx, &UaError::Transport);
@@ -343,7 +343,7 @@ impl Registerer {
         }
     }
 
-    pub fn on_timer(&mut self, cx: &mut Ctx<'_>, timer: Timer) {
+    pub fn on_timer(&mut self, cx: &mut Ctx, timer: Timer) {
         if matches!(timer, Timer::RegisterRefresh | Timer::RegisterRetry)
             && self.wanted
             && !self.queued.iter().any(|j| !j.unregister)
@@ -354,7 +354,7 @@ impl Registerer {
     }
 
     /// A final response to our REGISTER (401/407 were handled by the agent).
-    pub fn on_final(&mut self, cx: &mut Ctx<'_>, msg: &Message, status: u16) -> RegSignal {
+    pub fn on_final(&mut self, cx: &mut Ctx, msg: &Message, status: u16) -> RegSignal {
         let Some(job) = self.in_flight.take() else {
             return RegSignal::Nothing;
         };
@@ -398,7 +398,7 @@ impl Registerer {
 
     /// The REGISTER in flight failed without a usable answer (Timer F, refused
     /// credentials).
-    pub fn on_failed(&mut self, cx: &mut Ctx<'_>, err: UaError) -> RegSignal {
+    pub fn on_failed(&mut self, cx: &mut Ctx, err: UaError) -> RegSignal {
         let Some(job) = self.in_flight.take() else {
             return RegSignal::Nothing;
         };
@@ -407,7 +407,7 @@ impl Registerer {
         signal
     }
 
-    fn unregistered(&mut self, cx: &mut Ctx<'_>, ops: Vec<OpId>) {
+    fn unregistered(&mut self, cx: &mut Ctx, ops: Vec<OpId>) {
         cx.local.service_route.clear();
         cx.local.pub_gruu = None;
         cx.local.outbound = false;
@@ -424,7 +424,7 @@ impl Registerer {
         }
     }
 
-    fn registered(&mut self, cx: &mut Ctx<'_>, msg: &Message, ops: Vec<OpId>) -> RegSignal {
+    fn registered(&mut self, cx: &mut Ctx, msg: &Message, ops: Vec<OpId>) -> RegSignal {
         let contacts = msg.contact_list().unwrap_or_default();
         let own_user = Uri::parse(&cx.local.contact_uri)
             .ok()
@@ -497,7 +497,7 @@ impl Registerer {
         }
     }
 
-    fn failed(&mut self, cx: &mut Ctx<'_>, job: RegJob, err: UaError) -> RegSignal {
+    fn failed(&mut self, cx: &mut Ctx, job: RegJob, err: UaError) -> RegSignal {
         for op in job.ops {
             cx.complete(op, Err(err.clone()));
         }
@@ -536,13 +536,13 @@ impl Registerer {
     }
 
     /// The client is closed: every job fails with `err`.
-    pub fn close(&mut self, cx: &mut Ctx<'_>, err: &UaError) {
+    pub fn close(&mut self, cx: &mut Ctx, err: &UaError) {
         self.wanted = false;
         self.fail_all(cx, err);
     }
 
     /// Every job, in flight or waiting, fails with `err`.
-    fn fail_all(&mut self, cx: &mut Ctx<'_>, err: &UaError) {
+    fn fail_all(&mut self, cx: &mut Ctx, err: &UaError) {
         for job in take_jobs(&mut self.in_flight, &mut self.queued) {
             for op in job.ops {
                 cx.complete(op, Err(err.clone()));

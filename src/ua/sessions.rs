@@ -169,7 +169,7 @@ impl Sessions {
     }
 
     /// Takes session `i` out, with its deadlines.
-    fn remove(&mut self, cx: &mut Ctx<'_>, i: usize) -> Session {
+    fn remove(&mut self, cx: &mut Ctx, i: usize) -> Session {
         let s = self.list.remove(i);
         cx.timers.stop(Timer::AnswerRetransmit(s.id));
         cx.timers.stop(Timer::AckWait(s.id));
@@ -194,7 +194,7 @@ impl Sessions {
 
     /// `end_session`, when the flow lets the BYE go: completes `op` at once when
     /// the peer ended the session meanwhile.
-    pub fn end(&mut self, cx: &mut Ctx<'_>, id: SessionId, op: OpId) {
+    pub fn end(&mut self, cx: &mut Ctx, id: SessionId, op: OpId) {
         match self.index(id) {
             Some(i) if matches!(self.list[i].state, State::Established) => {
                 self.send_bye(cx, i, Some(op))
@@ -211,7 +211,7 @@ impl Sessions {
 
     /// Sends BYE in session `i` (RFC 3261 §15.1.1): the session is over for us
     /// from now on; the answer only completes `op`.
-    fn send_bye(&mut self, cx: &mut Ctx<'_>, i: usize, op: Option<OpId>) {
+    fn send_bye(&mut self, cx: &mut Ctx, i: usize, op: Option<OpId>) {
         let s = &mut self.list[i];
         let Some(d) = s.dialog.as_mut() else {
             return;
@@ -242,7 +242,7 @@ impl Sessions {
     }
 
     /// The final response to our BYE: the session is gone whatever it says.
-    pub fn on_bye_final(&mut self, cx: &mut Ctx<'_>, id: SessionId) {
+    pub fn on_bye_final(&mut self, cx: &mut Ctx, id: SessionId) {
         if let Some(i) = self.index(id) {
             if let Some(op) = self.remove(cx, i).op {
                 cx.complete(op, Ok(Outcome::SessionEnded));
@@ -252,7 +252,7 @@ impl Sessions {
 
     /// Our INVITE or BYE ended without a final response (Timer B or F, the flow,
     /// credentials refused); a CANCEL's fate changes nothing.
-    pub fn on_failed(&mut self, cx: &mut Ctx<'_>, usage: Usage, err: UaError) {
+    pub fn on_failed(&mut self, cx: &mut Ctx, usage: Usage, err: UaError) {
         let (Usage::Invite(id) | Usage::Bye(id)) = usage else {
             return;
         };
@@ -273,7 +273,7 @@ impl Sessions {
     }
 
     /// A deadline of ours expired.
-    pub fn on_timer(&mut self, cx: &mut Ctx<'_>, timer: Timer) {
+    pub fn on_timer(&mut self, cx: &mut Ctx, timer: Timer) {
         let (Timer::AnswerRetransmit(id) | Timer::AckWait(id)) = timer else {
             return;
         };
@@ -311,7 +311,7 @@ impl Sessions {
     /// on a flow that is gone, and our transactions failed with it); established
     /// ones stay (their BYE goes on the next flow). Queued ones wait for the
     /// agent, which drops their work.
-    pub fn on_flow_lost(&mut self, cx: &mut Ctx<'_>) {
+    pub fn on_flow_lost(&mut self, cx: &mut Ctx) {
         let mut i = 0;
         while i < self.list.len() {
             if matches!(
@@ -336,7 +336,7 @@ impl Sessions {
 
     /// The client is closed: pending operations fail with `err` and every session
     /// is forgotten, without a BYE (the socket closes at once).
-    pub fn close(&mut self, cx: &mut Ctx<'_>, err: &UaError) {
+    pub fn close(&mut self, cx: &mut Ctx, err: &UaError) {
         for s in self.list.drain(..) {
             if let Some(op) = s.op {
                 cx.complete(op, Err(err.clone()));

@@ -83,12 +83,12 @@ impl Subscriber {
         self.wanted
     }
 
-    fn active(&self, cx: &Ctx<'_>) -> bool {
+    fn active(&self, cx: &Ctx) -> bool {
         self.dialog.as_ref().is_some_and(|d| d.remote_tag.is_some())
             && cx.timers.is_set(Timer::WatchRefresh)
     }
 
-    fn headers(cx: &Ctx<'_>, expires: u32) -> Vec<(HeaderName, String)> {
+    fn headers(cx: &Ctx, expires: u32) -> Vec<(HeaderName, String)> {
         let mut h = vec![
             (HeaderName::Event, SERVICE_SETTINGS.to_owned()),
             (HeaderName::Accept, SERVICE_SETTINGS_CONTENT_TYPE.to_owned()),
@@ -106,7 +106,7 @@ impl Subscriber {
 
     // ───────────── watch ─────────────
 
-    pub fn watch(&mut self, cx: &mut Ctx<'_>, op: OpId) {
+    pub fn watch(&mut self, cx: &mut Ctx, op: OpId) {
         self.wanted = true;
         cx.timers.stop(Timer::WatchRetry);
         if self.in_flight.is_none() && self.active(cx) {
@@ -124,7 +124,7 @@ impl Subscriber {
         }
     }
 
-    pub fn unwatch(&mut self, cx: &mut Ctx<'_>, op: OpId) {
+    pub fn unwatch(&mut self, cx: &mut Ctx, op: OpId) {
         self.wanted = false;
         cx.timers.stop(Timer::WatchRefresh);
         cx.timers.stop(Timer::WatchRetry);
@@ -139,14 +139,14 @@ impl Subscriber {
     }
 
     /// After the flow came back and the registration with it.
-    pub fn restore(&mut self, cx: &mut Ctx<'_>) {
+    pub fn restore(&mut self, cx: &mut Ctx) {
         if self.wanted && self.in_flight.is_none() {
             self.dialog = None;
             self.send(cx, false);
         }
     }
 
-    fn send(&mut self, cx: &mut Ctx<'_>, unwatch: bool) {
+    fn send(&mut self, cx: &mut Ctx, unwatch: bool) {
         if !cx.connected {
             return;
         }
@@ -209,7 +209,7 @@ impl Subscriber {
         self.cseq
     }
 
-    pub fn on_final(&mut self, cx: &mut Ctx<'_>, msg: &Message, status: u16) {
+    pub fn on_final(&mut self, cx: &mut Ctx, msg: &Message, status: u16) {
         let Some(WatchJob { unwatch, ops }) = self.in_flight.take() else {
             return;
         };
@@ -285,7 +285,7 @@ impl Subscriber {
     }
 
     /// The SUBSCRIBE in flight failed without a usable answer.
-    pub fn on_failed(&mut self, cx: &mut Ctx<'_>, err: UaError) {
+    pub fn on_failed(&mut self, cx: &mut Ctx, err: UaError) {
         let Some(WatchJob { unwatch, ops }) = self.in_flight.take() else {
             return;
         };
@@ -293,14 +293,7 @@ impl Subscriber {
         self.failed(cx, unwatch, ops, err, refresh);
     }
 
-    fn failed(
-        &mut self,
-        cx: &mut Ctx<'_>,
-        unwatch: bool,
-        ops: Vec<OpId>,
-        err: UaError,
-        refresh: bool,
-    ) {
+    fn failed(&mut self, cx: &mut Ctx, unwatch: bool, ops: Vec<OpId>, err: UaError, refresh: bool) {
         for op in ops {
             cx.complete(op, Err(err.clone()));
         }
@@ -341,7 +334,7 @@ impl Subscriber {
         }
     }
 
-    pub fn on_timer(&mut self, cx: &mut Ctx<'_>, timer: Timer) {
+    pub fn on_timer(&mut self, cx: &mut Ctx, timer: Timer) {
         match timer {
             Timer::WatchRefresh | Timer::WatchRetry if self.wanted && self.in_flight.is_none() => {
                 if timer == Timer::WatchRetry {
@@ -354,7 +347,7 @@ impl Subscriber {
     }
 
     /// The flow is gone.
-    pub fn on_flow_lost(&mut self, cx: &mut Ctx<'_>) {
+    pub fn on_flow_lost(&mut self, cx: &mut Ctx) {
         cx.timers.stop(Timer::WatchRefresh);
         cx.timers.stop(Timer::WatchRetry);
         if let Some(job) = self.in_flight.take() {
@@ -370,7 +363,7 @@ impl Subscriber {
     }
 
     /// The client is closed.
-    pub fn close(&mut self, cx: &mut Ctx<'_>, err: &UaError) {
+    pub fn close(&mut self, cx: &mut Ctx, err: &UaError) {
         self.wanted = false;
         if let Some(job) = self.in_flight.take() {
             for op in job.ops {
@@ -384,7 +377,7 @@ impl Subscriber {
 
     // ───────────── NOTIFY (RFC 6665 §4.1.3) ─────────────
 
-    pub fn on_notify(&mut self, cx: &mut Ctx<'_>, msg: &Message) -> NotifyOutcome {
+    pub fn on_notify(&mut self, cx: &mut Ctx, msg: &Message) -> NotifyOutcome {
         let (Ok(call_id), Ok(to), Ok(from)) = (msg.call_id(), msg.to(), msg.from()) else {
             return NotifyOutcome::Done;
         };
@@ -409,7 +402,7 @@ impl Subscriber {
 
     fn watch_notify(
         &mut self,
-        cx: &mut Ctx<'_>,
+        cx: &mut Ctx,
         msg: &Message,
         settings: Option<ServiceSettings>,
     ) -> NotifyOutcome {
@@ -487,7 +480,7 @@ impl Subscriber {
 /// (both `None`: nothing to act on), 400 with a Warning for a broken document, else
 /// 200. An empty body is `Ok(None)` (no settings stored).
 pub(super) fn settings_body(
-    cx: &mut Ctx<'_>,
+    cx: &mut Ctx,
     msg: &Message,
 ) -> Option<Result<Option<ServiceSettings>, UaError>> {
     if msg
@@ -526,7 +519,7 @@ pub(super) fn settings_body(
 
 /// 200 to a NOTIFY whose body was usable, 400 with a Warning naming the problem
 /// otherwise.
-pub(super) fn answer_notify(cx: &mut Ctx<'_>, msg: &Message, problem: Option<&UaError>) {
+pub(super) fn answer_notify(cx: &mut Ctx, msg: &Message, problem: Option<&UaError>) {
     match problem {
         Some(e) => {
             let w = e.to_string().replace(['"', '\\'], "'");

@@ -15,7 +15,7 @@ pub(super) enum Incoming {
 }
 
 /// Checks and answers what it can; returns the requests a part must handle.
-pub(super) fn screen(cx: &mut Ctx<'_>, msg: &Message) -> Option<Incoming> {
+pub(super) fn screen(cx: &mut Ctx, msg: &Message) -> Option<Incoming> {
     if let Err(e) = msg.validate() {
         // RFC 3261 §8.2 / RFC 4475 §3.3: refuse what we cannot act on, when it can
         // be answered at all (a response needs Via and CSeq; ACK is never answered).

@@ -19,11 +19,11 @@ impl UserAgent {
         let op = self.begin(now);
         if !self.refuse_if_closed(op) {
             if !self.registerer.wanted() || !self.registerer.is_registered() {
-                self.policy_pending = self.cfg.publish_policy != PublishPolicy::Never;
+                self.policy_pending = self.cx.cfg.publish_policy != PublishPolicy::Never;
             }
             if !self.registerer.wanted() {
                 // A new attempt by the app: forget an earlier refusal.
-                self.creds.reset();
+                self.cx.creds.reset();
             }
             self.flow.want(cx!(self));
             self.registerer.register(cx!(self), op);
@@ -61,7 +61,7 @@ impl UserAgent {
         let op = self.begin(now);
         let body = settings.encode();
         self.current_settings = Some(settings.clone());
-        let expires = expires.unwrap_or(self.cfg.publish_expires);
+        let expires = expires.unwrap_or(self.cx.cfg.publish_expires);
         self.submit(Work::Publish { body, expires, op });
         op
     }
@@ -192,7 +192,7 @@ impl UserAgent {
     /// host's clock was set). Without it, Unix time is taken to start at `now == 0`.
     pub fn set_wall_clock(&mut self, now: Millis, unix_ms: u64) {
         self.advance(now);
-        self.unix_offset = unix_ms.saturating_sub(self.now);
+        self.cx.unix_offset = unix_ms.saturating_sub(self.cx.now);
     }
 
     /// Checks the flow at once (the page became visible, resumed from a freeze or
@@ -211,12 +211,12 @@ impl UserAgent {
         }
         if self.flow.is_connected() {
             if self.flow.pong_required() {
-                self.out.push(Output::Transmit("\r\n\r\n".to_owned()));
+                self.cx.out.push(Output::Transmit("\r\n\r\n".to_owned()));
             } else {
                 let req = Messager::probe(cx!(self));
                 cx!(self).send(req, Usage::Probe);
             }
-            let within = self.cfg.keep_alive_timeout;
+            let within = self.cx.cfg.keep_alive_timeout;
             self.flow.expect_answer(cx!(self), within);
         } else {
             self.flow.reconnect_now(cx!(self));
@@ -246,7 +246,7 @@ impl UserAgent {
             return;
         }
         // Closed first, so that nothing queued is sent while pending work fails.
-        let was_open = self.flow.close();
+        let was_open = self.flow.close(cx!(self));
         let err = UaError::InvalidState("the client was closed".into());
         // Queued work first: an INVITE still queued forgets its session there, so
         // the Sessions part does not fail the same op a second time.
@@ -258,14 +258,14 @@ impl UserAgent {
         self.subscriber.close(cx!(self), &err);
         self.fetcher.close(cx!(self), &err);
         self.sessions.close(cx!(self), &err);
-        for tx in self.txs.drain() {
+        for tx in self.cx.txs.drain() {
             if let Some(op) = tx.usage.op() {
                 cx!(self).complete(op, Err(err.clone()));
             }
         }
-        self.timers.clear();
+        self.cx.timers.clear();
         if was_open {
-            self.out.push(Output::Close);
+            self.cx.out.push(Output::Close);
         }
         self.arm();
     }

@@ -65,7 +65,7 @@ impl UserAgent {
         if let Ok(Some(op)) = result {
             // It had not gone yet.
             self.queue.remove(op);
-            self.timers.stop(Timer::WorkWait(op));
+            self.cx.timers.stop(Timer::WorkWait(op));
         }
         self.run_timers();
         self.arm();
@@ -152,7 +152,7 @@ impl UserAgent {
                 return self.on_challenge(tx, msg, status == 407);
             }
         } else {
-            self.creds.accepted(&tx.carried);
+            self.cx.creds.accepted(&tx.carried);
         }
         if (200..300).contains(&status) && !self.registerer.wanted() {
             self.flow.on_success_without_registration();
@@ -164,7 +164,7 @@ impl UserAgent {
     /// App work that will not go (no registration in time, the flow lost, the
     /// client closed): its op fails with `err`, and a queued session is forgotten.
     pub(super) fn drop_work(&mut self, work: Work, err: UaError) {
-        self.timers.stop(Timer::WorkWait(work.op()));
+        self.cx.timers.stop(Timer::WorkWait(work.op()));
         if let Work::Invite(session, _) = work {
             self.sessions.forget(cx!(self), session);
         }

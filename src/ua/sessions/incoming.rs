@@ -33,7 +33,7 @@ impl Session {
             && self.invite_branch == k.branch
     }
 
-    fn ended(&self, cx: &mut Ctx<'_>, reason: SessionEndReason) {
+    fn ended(&self, cx: &mut Ctx, reason: SessionEndReason) {
         cx.emit(Event::Session(SessionEvent::Ended {
             session: self.id,
             reason,
@@ -44,7 +44,7 @@ impl Session {
 impl Sessions {
     /// An INVITE, ACK, CANCEL or BYE that passed the UAS rules (so its Via, From,
     /// To, Call-ID and CSeq read).
-    pub fn on_request(&mut self, cx: &mut Ctx<'_>, msg: &Message) {
+    pub fn on_request(&mut self, cx: &mut Ctx, msg: &Message) {
         let (Ok(call_id), Ok(cseq), Ok(from), Ok(to), Ok(via)) = (
             msg.call_id(),
             msg.cseq(),
@@ -70,7 +70,7 @@ impl Sessions {
         }
     }
 
-    fn on_invite(&mut self, cx: &mut Ctx<'_>, msg: &Message, k: &Keys<'_>) {
+    fn on_invite(&mut self, cx: &mut Ctx, msg: &Message, k: &Keys<'_>) {
         if k.to.tag().is_some() {
             // A re-INVITE (RFC 3261 §14.2): a session is never changed here.
             let (status, reason) = if self.list.iter().any(|s| s.in_dialog(k)) {
@@ -168,7 +168,7 @@ impl Sessions {
         }));
     }
 
-    fn on_ack(&mut self, cx: &mut Ctx<'_>, msg: &Message, k: &Keys<'_>) {
+    fn on_ack(&mut self, cx: &mut Ctx, msg: &Message, k: &Keys<'_>) {
         // RFC 3261 §17.2.3 / §13.3.1.4: the ACK of a 2xx is a new transaction in
         // the dialog; that of a non-2xx has the INVITE's branch. Both carry the
         // INVITE's CSeq number and our tag.
@@ -199,7 +199,7 @@ impl Sessions {
         }
     }
 
-    fn on_cancel(&mut self, cx: &mut Ctx<'_>, msg: &Message, k: &Keys<'_>) {
+    fn on_cancel(&mut self, cx: &mut Ctx, msg: &Message, k: &Keys<'_>) {
         let Some(i) = self.list.iter().position(|s| s.is_invite_of(k)) else {
             return cx.respond(msg, 481, "Call/Transaction Does Not Exist", &[]);
         };
@@ -214,7 +214,7 @@ impl Sessions {
         s.ended(cx, SessionEndReason::RemoteCancel);
     }
 
-    fn on_bye(&mut self, cx: &mut Ctx<'_>, msg: &Message, k: &Keys<'_>) {
+    fn on_bye(&mut self, cx: &mut Ctx, msg: &Message, k: &Keys<'_>) {
         let Some(i) = self.list.iter().position(|s| {
             s.in_dialog(k)
                 && matches!(
@@ -249,7 +249,7 @@ impl Sessions {
     /// until the ACK; `op` completes when it arrives.
     pub fn accept(
         &mut self,
-        cx: &mut Ctx<'_>,
+        cx: &mut Ctx,
         id: SessionId,
         op: OpId,
         answer: &str,
@@ -282,7 +282,7 @@ impl Sessions {
 
     /// `reject_session`: a final refusal (486 Busy Here by default, 603 Decline,
     /// 488 Not Acceptable Here...); the ACK that follows is absorbed.
-    pub fn reject(&mut self, cx: &mut Ctx<'_>, id: SessionId, status: u16) -> Result<(), UaError> {
+    pub fn reject(&mut self, cx: &mut Ctx, id: SessionId, status: u16) -> Result<(), UaError> {
         if !(300..700).contains(&status) {
             return Err(UaError::BadInput(format!(
                 "status: {status} is not a final refusal (300-699)"
@@ -326,7 +326,7 @@ fn reason_phrase(status: u16) -> &'static str {
 
 /// Answers the INVITE of `s` with the final refusal `status` (kept for its
 /// retransmissions) and waits for the ACK that absorbs it (RFC 3261 §17.2.1).
-fn refuse(cx: &mut Ctx<'_>, s: &mut Session, status: u16, reason: &str) {
+fn refuse(cx: &mut Ctx, s: &mut Session, status: u16, reason: &str) {
     if let Some(invite) = &s.invite {
         let frame = cx.reply(invite, status, reason, Some(&s.local_tag), &[], None);
         s.last = Some(frame);

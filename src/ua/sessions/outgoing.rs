@@ -8,7 +8,7 @@ impl Sessions {
     /// its INVITE go; or the refusal when there are [`MAX_SESSIONS`] already.
     pub fn create(
         &mut self,
-        cx: &mut Ctx<'_>,
+        cx: &mut Ctx,
         target: Uri,
         offer: String,
         large_message: bool,
@@ -44,7 +44,7 @@ impl Sessions {
 
     /// Forgets a queued session whose work was dropped (its op is completed by
     /// the agent).
-    pub fn forget(&mut self, cx: &mut Ctx<'_>, id: SessionId) {
+    pub fn forget(&mut self, cx: &mut Ctx, id: SessionId) {
         if let Some(i) = self.index(id) {
             self.remove(cx, i);
         }
@@ -53,7 +53,7 @@ impl Sessions {
     /// Sends the INVITE of a queued session (RFC 3261 §13.2.1) with our feature
     /// tags in Contact and Accept-Contact (RFC 3840, RFC 3841), so that the core
     /// routes it to an IM client.
-    pub fn send_invite(&mut self, cx: &mut Ctx<'_>, id: SessionId) {
+    pub fn send_invite(&mut self, cx: &mut Ctx, id: SessionId) {
         let Some(s) = self.list.iter_mut().find(|s| s.id == id) else {
             return;
         };
@@ -103,7 +103,7 @@ impl Sessions {
     /// `cancel_session` (RFC 3261 §9.1). `Ok(Some(op))`: the INVITE had not gone
     /// yet, the session is gone and its op failed with `cancelled`; the agent
     /// drops its queued work.
-    pub fn cancel(&mut self, cx: &mut Ctx<'_>, id: SessionId) -> Result<Option<OpId>, UaError> {
+    pub fn cancel(&mut self, cx: &mut Ctx, id: SessionId) -> Result<Option<OpId>, UaError> {
         let i = self.index(id).ok_or_else(no_such_session)?;
         match &mut self.list[i].state {
             State::Queued { .. } => {
@@ -148,7 +148,7 @@ impl Sessions {
     }
 
     /// A provisional response to our INVITE.
-    pub fn on_provisional(&mut self, cx: &mut Ctx<'_>, id: SessionId, msg: &Message, status: u16) {
+    pub fn on_provisional(&mut self, cx: &mut Ctx, id: SessionId, msg: &Message, status: u16) {
         let Some(s) = self.list.iter_mut().find(|s| s.id == id) else {
             return;
         };
@@ -186,7 +186,7 @@ impl Sessions {
     /// answered by the agent never comes here).
     pub fn on_invite_final(
         &mut self,
-        cx: &mut Ctx<'_>,
+        cx: &mut Ctx,
         id: SessionId,
         tx: &ClientTx,
         msg: &Message,
@@ -266,7 +266,7 @@ impl Sessions {
 
     /// A 2xx to an INVITE whose transaction is gone: our 2xx retransmitted
     /// because its ACK was lost gets the same ACK again (RFC 3261 §13.2.2.4).
-    pub fn on_stray_2xx(&mut self, cx: &mut Ctx<'_>, msg: &Message) {
+    pub fn on_stray_2xx(&mut self, cx: &mut Ctx, msg: &Message) {
         let (Ok(call_id), Ok(cseq), Ok(from), Ok(to)) =
             (msg.call_id(), msg.cseq(), msg.from(), msg.to())
         else {
@@ -289,7 +289,7 @@ impl Sessions {
 /// The ACK of a non-2xx final response to our INVITE (RFC 3261 §17.1.1.3): the
 /// INVITE's branch, Request-URI, Call-ID, From, CSeq number and Route; the
 /// response's To.
-pub(in crate::ua) fn ack_failure(cx: &mut Ctx<'_>, tx: &ClientTx, msg: &Message) {
+pub(in crate::ua) fn ack_failure(cx: &mut Ctx, tx: &ClientTx, msg: &Message) {
     let req = Req {
         method: Method::Ack,
         ruri: tx.req.ruri.clone(),
@@ -306,7 +306,7 @@ pub(in crate::ua) fn ack_failure(cx: &mut Ctx<'_>, tx: &ClientTx, msg: &Message)
 
 /// Sends the CANCEL of session `id`'s INVITE (RFC 3261 §9.1): its Request-URI,
 /// Call-ID, From, To, CSeq number, Route and branch.
-fn send_cancel(cx: &mut Ctx<'_>, id: SessionId) {
+fn send_cancel(cx: &mut Ctx, id: SessionId) {
     let Some(tx) = cx.txs.find(Usage::Invite(id)) else {
         return;
     };
