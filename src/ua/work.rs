@@ -47,11 +47,12 @@ impl Work {
 /// Every job of a part that runs one at a time: the one in flight first, then
 /// those waiting (the flow is gone or the client closed).
 pub(super) fn take_jobs<J>(in_flight: &mut Option<J>, queued: &mut Vec<J>) -> Vec<J> {
-    in_flight
-        .take()
-        .into_iter()
-        .chain(queued.drain(..))
-        .collect()
+    // No iterator chain: its collect is instantiated per job type.
+    let mut jobs = std::mem::take(queued);
+    if let Some(job) = in_flight.take() {
+        jobs.insert(0, job);
+    }
+    jobs
 }
 
 /// The work waiting, oldest first.
@@ -77,7 +78,7 @@ impl WorkQueue {
 
     /// Everything waiting (the flow is gone or the client closed).
     pub fn drain(&mut self) -> Vec<Work> {
-        self.items.drain(..).collect()
+        std::mem::take(&mut self.items)
     }
 }
 
