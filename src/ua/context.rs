@@ -394,6 +394,30 @@ pub(super) fn uuid_urn(rng: &mut dyn RandomSource) -> String {
     )
 }
 
+/// Each name-addr as text: whole, or (`uri_only`) its URI alone. One copy of the
+/// conversion for the route sets, the contacts and the registrar's lists.
+pub(super) fn texts(list: &[NameAddr], uri_only: bool) -> Vec<String> {
+    let mut out = Vec::with_capacity(list.len());
+    for n in list {
+        out.push(if uri_only {
+            n.uri.to_string()
+        } else {
+            n.to_string()
+        });
+    }
+    out
+}
+
+/// The route set of a dialog from a message's Record-Route (RFC 3261 §12.1.1: in
+/// its order for the UAS; §12.1.2: reversed for the UAC).
+pub(super) fn route_set(msg: &Message, reverse: bool) -> Vec<String> {
+    let mut route = texts(&msg.record_route().unwrap_or_default(), false);
+    if reverse {
+        route.reverse();
+    }
+    route
+}
+
 /// `UaError::Rejected` from a final response.
 pub(super) fn rejected(msg: &Message, status: u16) -> UaError {
     UaError::Rejected {

@@ -21,7 +21,7 @@
 //! for meanwhile wait and are coalesced.
 
 use super::api::{Event, Millis, OpId, Outcome, Registration, RegistrationState};
-use super::context::{is_transient, rejected, Ctx, ALLOW, SUPPORTED};
+use super::context::{is_transient, rejected, texts, Ctx, ALLOW, SUPPORTED};
 use super::error::UaError;
 use super::timers::Timer;
 use super::transaction::{Req, Usage};
@@ -450,14 +450,9 @@ impl Registerer {
             .and_then(|v| v.trim().parse::<u32>().ok());
         self.answer = RegistrarAnswer {
             expires: Some(granted),
-            contacts: contacts.iter().map(|c| c.to_string()).collect(),
-            service_route: service_route.iter().map(|r| r.uri.to_string()).collect(),
-            associated_uris: msg
-                .p_associated_uri()
-                .unwrap_or_default()
-                .iter()
-                .map(|r| r.uri.to_string())
-                .collect(),
+            contacts: texts(&contacts, false),
+            service_route: texts(&service_route, true),
+            associated_uris: texts(&msg.p_associated_uri().unwrap_or_default(), true),
             pub_gruu: ours.and_then(|c| c.pub_gruu()).map(str::to_owned),
         };
         if !self.wanted {

@@ -30,7 +30,7 @@
 //! INVITE requiring `100rel` gets 420 from the UAS rules).
 
 use super::api::{Event, Millis, OpId, Outcome, SessionEndReason, SessionEvent, SessionId};
-use super::context::{rejected, Ctx, ALLOW};
+use super::context::{rejected, route_set, Ctx, ALLOW};
 use super::error::UaError;
 use super::timers::Timer;
 use super::transaction::{ClientTx, Req, Usage};

@@ -17,7 +17,7 @@
 //! `Subscription-State: active;expires=N` shortens the refresh.
 
 use super::api::{Event, Millis, OpId, Outcome};
-use super::context::{is_transient, rejected, Ctx};
+use super::context::{is_transient, rejected, route_set, Ctx};
 use super::error::UaError;
 use super::publisher::SERVICE_SETTINGS;
 use super::timers::Timer;
@@ -229,13 +229,7 @@ impl Subscriber {
                 cx.timers.stop(Timer::WatchRefresh);
             } else {
                 let remote_tag = msg.to().ok().and_then(|t| t.tag().map(str::to_owned));
-                let route: Vec<String> = msg
-                    .record_route()
-                    .unwrap_or_default()
-                    .iter()
-                    .rev()
-                    .map(|r| r.to_string())
-                    .collect();
+                let route = route_set(msg, true);
                 let target = msg
                     .contact_list()
                     .ok()
@@ -410,12 +404,7 @@ impl Subscriber {
             if d.remote_tag.is_none() {
                 // A NOTIFY before the 2xx creates the dialog (RFC 6665 §4.1.2.4).
                 d.remote_tag = msg.from().ok().and_then(|f| f.tag().map(str::to_owned));
-                d.route = msg
-                    .record_route()
-                    .unwrap_or_default()
-                    .iter()
-                    .map(|r| r.to_string())
-                    .collect();
+                d.route = route_set(msg, false);
                 d.target = msg
                     .contact_list()
                     .ok()

@@ -132,12 +132,7 @@ impl Sessions {
             remote: msg.header(HeaderName::From).unwrap_or("").to_owned(),
             target: contact.uri,
             // RFC 3261 §12.1.1: the UAS keeps the Record-Route in its order.
-            route: msg
-                .record_route()
-                .unwrap_or_default()
-                .iter()
-                .map(|r| r.to_string())
-                .collect(),
+            route: route_set(msg, false),
             // RFC 3261 §12.1.1: empty; our first request takes 1.
             local_cseq: 0,
         };

@@ -224,13 +224,7 @@ impl Sessions {
                 .ok()
                 .and_then(|c| c.into_iter().next().map(|c| c.uri))
                 .unwrap_or_else(|| tx.req.ruri.clone()),
-            route: msg
-                .record_route()
-                .unwrap_or_default()
-                .iter()
-                .rev()
-                .map(|r| r.to_string())
-                .collect(),
+            route: route_set(msg, true),
             local_cseq: tx.req.cseq,
         };
         // RFC 3261 §13.2.2.4: the ACK is the UA core's, a new transaction-less
