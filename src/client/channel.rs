@@ -117,14 +117,17 @@ impl Channel {
     /// The earliest of the channel's own deadlines (the MSRP session's aside).
     pub fn deadline(&self) -> Option<Millis> {
         let c = &self.composer;
-        [
-            c.idle_at.filter(|_| c.active_until.is_some()),
-            c.peer_active_until,
-            self.linger_until,
-        ]
-        .into_iter()
-        .flatten()
-        .min()
+        let idle = c.idle_at.filter(|_| c.active_until.is_some());
+        soonest(soonest(idle, c.peer_active_until), self.linger_until)
+    }
+}
+
+/// The earlier of two optional deadlines (a plain match: the iterator `flatten().min()`
+/// it replaces was instantiated at each fold).
+pub(super) fn soonest(a: Option<Millis>, b: Option<Millis>) -> Option<Millis> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
     }
 }
 

@@ -530,13 +530,10 @@ impl Client {
             }
         }
         self.channels.retain(|c| !done(c));
-        let next = self
-            .channels
-            .iter()
-            .flat_map(|c| [c.wake, c.deadline()])
-            .chain([self.ua_wake])
-            .flatten()
-            .min();
+        let mut next = self.ua_wake;
+        for c in &self.channels {
+            next = channel::soonest(channel::soonest(next, c.wake), c.deadline());
+        }
         if next != self.armed {
             if let Some(at) = next {
                 self.out.push(Output::Timeout(at));
