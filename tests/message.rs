@@ -499,3 +499,97 @@ fn header_names_are_recognised_in_any_case_and_long_names_are_extensions() {
         assert_eq!(HeaderName::parse(other).as_str(), other);
     }
 }
+
+/// The codec reads and prints IP addresses itself (not through `core::net`, 5 KB of
+/// wasm); what it accepts and the text it prints must stay std's exactly.
+#[test]
+fn ip_addresses_are_read_and_printed_as_std_does() {
+    use std::net::{Ipv4Addr, Ipv6Addr};
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    const PIECES: [&str; 16] = [
+        ":", "::", ".", "0", "00", "1", "25", "255", "256", "012", "ffff", "FfFf", "abcde", "0000",
+        "1.2.3.4", "9",
+    ];
+    for _ in 0..200_000 {
+        let mut s = String::new();
+        for _ in 0..next() % 12 {
+            let r = next();
+            if r % 5 == 0 {
+                s.push(char::from(
+                    b"0123456789abcdefABCDEF:.x"[(r >> 8) as usize % 25],
+                ));
+            } else {
+                s.push_str(PIECES[(r >> 8) as usize % PIECES.len()]);
+            }
+        }
+        let v6 = Host::parse(&format!("[{s}]")).ok();
+        assert_eq!(v6, s.parse::<Ipv6Addr>().ok().map(Host::Ipv6), "[{s}]");
+        if let Some(Host::Ipv6(a)) = v6 {
+            assert_eq!(Host::Ipv6(a).to_string(), format!("[{a}]"));
+        }
+        let v4 = s.parse::<Ipv4Addr>().ok();
+        match Host::parse(&s) {
+            Ok(Host::Ipv4(a)) => assert_eq!(Some(a), v4, "{s}"),
+            _ => assert_eq!(v4, None, "{s}"),
+        }
+    }
+    // Shaped like addresses: groups (some empty, giving "::"), then maybe a dotted tail.
+    const GROUPS: [&str; 8] = ["", "", "0", "1", "ffff", "0000", "abcde", "Fa9"];
+    const OCTETS: [&str; 8] = ["0", "00", "01", "1", "99", "255", "256", "1000"];
+    for _ in 0..200_000 {
+        let mut s = String::new();
+        for i in 0..next() % 10 {
+            if i > 0 {
+                s.push(':');
+            }
+            s.push_str(GROUPS[next() as usize % GROUPS.len()]);
+        }
+        let mut dotted = String::new();
+        if next() % 2 == 0 {
+            for i in 0..3 + next() % 3 {
+                if i > 0 {
+                    dotted.push('.');
+                }
+                dotted.push_str(OCTETS[next() as usize % OCTETS.len()]);
+            }
+            if !s.is_empty() {
+                s.push(':');
+            }
+            s.push_str(&dotted);
+        }
+        let v6 = Host::parse(&format!("[{s}]")).ok();
+        assert_eq!(v6, s.parse::<Ipv6Addr>().ok().map(Host::Ipv6), "[{s}]");
+        if let Some(Host::Ipv6(a)) = v6 {
+            assert_eq!(Host::Ipv6(a).to_string(), format!("[{a}]"));
+        }
+        let v4 = dotted.parse::<Ipv4Addr>().ok();
+        match Host::parse(&dotted) {
+            Ok(Host::Ipv4(a)) => assert_eq!(Some(a), v4, "{dotted}"),
+            _ => assert_eq!(v4, None, "{dotted}"),
+        }
+    }
+    for _ in 0..100_000 {
+        let r = next();
+        let mut g = [0u16; 8];
+        for (i, v) in g.iter_mut().enumerate() {
+            *v = match (r >> (i * 3)) & 7 {
+                0..=3 => 0,
+                4 => 0xffff,
+                5 => (next() & 0xf) as u16,
+                _ => next() as u16,
+            };
+        }
+        let a = Ipv6Addr::from(g);
+        assert_eq!(Host::Ipv6(a).to_string(), format!("[{a}]"));
+        let b = Ipv4Addr::from((next() as u32).to_be_bytes());
+        assert_eq!(Host::Ipv4(b).to_string(), b.to_string());
+        let m = b.to_ipv6_mapped();
+        assert_eq!(Host::Ipv6(m).to_string(), format!("[{m}]"));
+    }
+}

@@ -168,7 +168,7 @@ impl Via {
         }
         if let Some(r) = params.str("received") {
             // RFC 3261 §20.42 writes IPv6 without brackets, RFC 5118 §4.5 says both forms occur.
-            if Host::parse(r).is_err() && r.parse::<std::net::Ipv6Addr>().is_err() {
+            if Host::parse(r).is_err() && super::uri::parse_ipv6(r).is_none() {
                 return Err(err("invalid received address"));
             }
         }

@@ -32,11 +32,190 @@ pub enum Host {
 
 impl fmt::Display for Host {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut out = String::new();
         match self {
-            Host::Name(n) => f.write_str(n),
-            Host::Ipv4(a) => write!(f, "{a}"),
-            Host::Ipv6(a) => write!(f, "[{a}]"),
+            Host::Name(n) => return f.write_str(n),
+            Host::Ipv4(a) => push_ipv4(&mut out, a.octets()),
+            Host::Ipv6(a) => {
+                out.push('[');
+                push_ipv6(&mut out, a.segments());
+                out.push(']');
+            }
         }
+        f.write_str(&out)
+    }
+}
+
+// IP addresses, read and printed here rather than by `core::net` (about 5 KB of wasm
+// for its parser and Display). The accepted set and the text are std's exactly:
+// `tests/message.rs` compares both with `std::net` on every short address shape.
+
+/// A decimal octet at `b[p..]` as std reads one: 1–3 digits, no leading zero, ≤ 255.
+fn read_octet(b: &[u8], mut p: usize) -> Option<(u8, usize)> {
+    let start = p;
+    let mut v = 0u32;
+    while let Some(d) = b.get(p).filter(|c| c.is_ascii_digit()) {
+        v = v * 10 + u32::from(d - b'0');
+        p += 1;
+        if p - start > 3 {
+            return None;
+        }
+    }
+    let leading_zero = p - start > 1 && b.get(start) == Some(&b'0');
+    if p == start || leading_zero || v > 255 {
+        return None;
+    }
+    Some((v as u8, p))
+}
+
+/// A dotted IPv4 address at `b[p..]`, and the position after it.
+fn read_ipv4(b: &[u8], mut p: usize) -> Option<([u8; 4], usize)> {
+    let mut octets = [0u8; 4];
+    for (i, slot) in octets.iter_mut().enumerate() {
+        if i > 0 {
+            if b.get(p) != Some(&b'.') {
+                return None;
+            }
+            p += 1;
+        }
+        (*slot, p) = read_octet(b, p)?;
+    }
+    Some((octets, p))
+}
+
+/// Colon-separated IPv6 groups at `b[*p..]`, with an optional trailing embedded IPv4
+/// address, into `groups` (std's `read_groups`): how many groups were read and whether
+/// the last two came from an IPv4 address.
+fn read_groups(b: &[u8], p: &mut usize, groups: &mut [u16]) -> (usize, bool) {
+    let limit = groups.len();
+    for i in 0..limit {
+        let mut q = *p;
+        if i > 0 {
+            if b.get(q) != Some(&b':') {
+                return (i, false);
+            }
+            q += 1;
+        }
+        if i + 1 < limit {
+            if let Some(([a, b1, c, d], end)) = read_ipv4(b, q) {
+                // i + 1 < limit = groups.len(): both in range.
+                groups[i] = u16::from_be_bytes([a, b1]);
+                groups[i + 1] = u16::from_be_bytes([c, d]);
+                *p = end;
+                return (i + 2, true);
+            }
+        }
+        let start = q;
+        let mut v = 0u32;
+        while let Some(d) = b.get(q).and_then(|&c| char::from(c).to_digit(16)) {
+            v = v * 16 + d;
+            q += 1;
+            if q - start > 4 {
+                return (i, false);
+            }
+        }
+        if q == start {
+            return (i, false);
+        }
+        groups[i] = v as u16; // i < limit; at most 4 hex digits fit in a u16
+        *p = q;
+    }
+    (limit, false)
+}
+
+/// Parses a whole IPv4 address as `str::parse::<Ipv4Addr>` does.
+pub(crate) fn parse_ipv4(s: &str) -> Option<std::net::Ipv4Addr> {
+    match read_ipv4(s.as_bytes(), 0) {
+        Some((o, end)) if end == s.len() => Some(o.into()),
+        _ => None,
+    }
+}
+
+/// Parses a whole IPv6 address (no brackets) as `str::parse::<Ipv6Addr>` does.
+pub(crate) fn parse_ipv6(s: &str) -> Option<std::net::Ipv6Addr> {
+    let b = s.as_bytes();
+    let mut p = 0;
+    let mut head = [0u16; 8];
+    let (head_len, head_ipv4) = read_groups(b, &mut p, &mut head);
+    if head_len < 8 {
+        // IPv4 is only allowed at the end, and fewer than 8 groups need a "::".
+        if head_ipv4 || b.get(p..p + 2) != Some(b"::") {
+            return None;
+        }
+        p += 2;
+        let mut tail = [0u16; 7];
+        // head_len ≤ 7, so the "::" stands for at least one zero group.
+        let (tail_len, _) = read_groups(b, &mut p, &mut tail[..7 - head_len]);
+        head[8 - tail_len..].copy_from_slice(&tail[..tail_len]);
+    }
+    (p == b.len()).then(|| head.into())
+}
+
+fn push_u8(out: &mut String, v: u8) {
+    if v >= 100 {
+        out.push(char::from(b'0' + v / 100));
+    }
+    if v >= 10 {
+        out.push(char::from(b'0' + v / 10 % 10));
+    }
+    out.push(char::from(b'0' + v % 10));
+}
+
+/// `a.b.c.d`, as `Ipv4Addr`'s Display.
+fn push_ipv4(out: &mut String, o: [u8; 4]) {
+    for (i, v) in o.into_iter().enumerate() {
+        if i > 0 {
+            out.push('.');
+        }
+        push_u8(out, v);
+    }
+}
+
+/// RFC 5952 text, as `Ipv6Addr`'s Display: IPv4-mapped as `::ffff:a.b.c.d`, else
+/// lower-case hex with the first longest run of two or more zero groups as `::`.
+fn push_ipv6(out: &mut String, g: [u16; 8]) {
+    if let [0, 0, 0, 0, 0, 0xffff, x, y] = g {
+        out.push_str("::ffff:");
+        let [a, b] = x.to_be_bytes();
+        let [c, d] = y.to_be_bytes();
+        return push_ipv4(out, [a, b, c, d]);
+    }
+    let (mut best, mut best_len, mut run) = (0, 0, 0);
+    for (i, &v) in g.iter().enumerate() {
+        run = if v == 0 { run + 1 } else { 0 };
+        if run > best_len {
+            best = i + 1 - run;
+            best_len = run;
+        }
+    }
+    if best_len < 2 {
+        best = 8;
+    }
+    let mut i = 0;
+    while i < 8 {
+        if i == best {
+            out.push_str("::");
+            i += best_len;
+            continue;
+        }
+        if i > 0 && i != best + best_len {
+            out.push(':');
+        }
+        let v = g[i]; // i < 8
+        let mut shift = 12;
+        while shift > 0 && v >> shift == 0 {
+            shift -= 4;
+        }
+        loop {
+            out.push(char::from(
+                b"0123456789abcdef"[usize::from(v >> shift & 15)],
+            ));
+            if shift == 0 {
+                break;
+            }
+            shift -= 4;
+        }
+        i += 1;
     }
 }
 
@@ -48,10 +227,9 @@ impl Host {
                 .strip_suffix(']')
                 .ok_or("unterminated IPv6 reference")?;
             // RFC 5118 §4.1/§4.2: the reference must be a valid IPv6 address.
-            return inner
-                .parse::<std::net::Ipv6Addr>()
+            return parse_ipv6(inner)
                 .map(Host::Ipv6)
-                .map_err(|_| "invalid IPv6 reference");
+                .ok_or("invalid IPv6 reference");
         }
         if s.is_empty() {
             return Err("empty host");
@@ -74,7 +252,7 @@ impl Host {
             }
         }
         if digits_and_dots {
-            if let Ok(a) = s.parse::<std::net::Ipv4Addr>() {
+            if let Some(a) = parse_ipv4(s) {
                 return Ok(Host::Ipv4(a));
             }
         }
