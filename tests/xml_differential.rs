@@ -1139,3 +1139,70 @@ fn same_results_on_fixed_inputs() {
         Err(SettingsError::Doctype)
     );
 }
+
+/// The layer normalizes attribute values itself (quick-xml's `normalized_value_with`
+/// linked its XML 1.1 code as well); the values and the refusals must stay quick-xml's.
+#[test]
+fn attribute_values_are_normalized_as_quick_xml_does() {
+    use quick_xml::escape::resolve_xml_entity;
+    use quick_xml::events::attributes::Attribute;
+    use quick_xml::name::QName;
+    use std::borrow::Cow;
+    const PIECES: [&str; 28] = [
+        "a",
+        " ",
+        "é",
+        "\t",
+        "\r",
+        "\n",
+        "\r\n",
+        "&",
+        ";",
+        "#",
+        "x",
+        "&amp;",
+        "&lt;",
+        "&quot;",
+        "&apos;",
+        "&gt;",
+        "&foo;",
+        "&;",
+        "&#;",
+        "&#x;",
+        "&#9;",
+        "&#x9;",
+        "&#0;",
+        "&#1;",
+        "&#+65;",
+        "&#x10FFFF;",
+        "&#xD800;",
+        "&#00065;",
+    ];
+    let is_char = |c: char| matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{d7ff}' | '\u{e000}'..='\u{fffd}' | '\u{10000}'..);
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed as usize
+    };
+    for _ in 0..50_000 {
+        let mut v = String::new();
+        for _ in 0..next() % 6 {
+            v.push_str(PIECES[next() % PIECES.len()]);
+        }
+        let attr = Attribute {
+            key: QName("a"),
+            value: Cow::Borrowed(&v),
+        };
+        let expected = attr
+            .normalized_value_with(quick_xml::XmlVersion::Implicit1_0, 1, resolve_xml_entity)
+            .ok()
+            .filter(|n| n.chars().all(is_char))
+            .map(|n| n.into_owned());
+        let got = parse_xml(format!("<r a=\"{v}\"/>").as_bytes())
+            .ok()
+            .map(|r| r.attribute("a").unwrap_or_default().to_owned());
+        assert_eq!(got, expected, "{v:?}");
+    }
+}
