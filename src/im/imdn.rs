@@ -410,7 +410,9 @@ impl Notification {
 /// The status value of the notification element last in `scope` (its ancestors before
 /// it).
 fn read_status(kind: Kind, scope: &[&XmlNode]) -> Result<Status, ImdnError> {
-    let mut statuses = children_in(IMDN_NS, scope).filter(|(name, _)| *name == "status");
+    let mut statuses = children_in(IMDN_NS, scope)
+        .into_iter()
+        .filter(|(name, _)| *name == "status");
     let (_, status) = statuses.next().ok_or(ImdnError::Missing("status"))?;
     if statuses.next().is_some() {
         return Err(ImdnError::Duplicate("status"));
@@ -544,38 +546,43 @@ pub(crate) fn expanded_name<'a>(
     ancestors: &[&'a XmlNode],
 ) -> (Option<&'a str>, &'a str) {
     let (prefix, local) = node.name.split_once(':').unwrap_or(("", &node.name));
-    let declares = |attr: &str| match attr.strip_prefix("xmlns") {
-        Some("") => prefix.is_empty(),
-        Some(rest) => !prefix.is_empty() && rest.strip_prefix(':') == Some(prefix),
-        None => false,
-    };
-    let ns = std::iter::once(node)
-        .chain(ancestors.iter().rev().copied())
-        .find_map(|n| {
-            n.attributes
-                .iter()
-                .find(|(k, _)| declares(k))
-                .map(|(_, v)| v.as_str())
-        });
-    // `xmlns=""` undeclares the default namespace.
-    (ns.filter(|v| !v.is_empty()), local)
+    // Plain loops, not iterator chains: one copy of the code for every caller.
+    let mut scope = ancestors.len();
+    let mut n = node;
+    loop {
+        for (k, v) in &n.attributes {
+            let declares = match k.strip_prefix("xmlns") {
+                Some("") => prefix.is_empty(),
+                Some(rest) => !prefix.is_empty() && rest.strip_prefix(':') == Some(prefix),
+                None => false,
+            };
+            if declares {
+                // `xmlns=""` undeclares the default namespace.
+                return ((!v.is_empty()).then_some(v.as_str()), local);
+            }
+        }
+        if scope == 0 {
+            return (None, local);
+        }
+        scope -= 1;
+        n = ancestors[scope]; // scope < ancestors.len()
+    }
 }
 
 /// The child elements in namespace `ns` of the last element of `scope` (its ancestors
 /// before it, outermost first), with their local names, in document order.
-pub(crate) fn children_in<'a>(
-    ns: &'a str,
-    scope: &[&'a XmlNode],
-) -> impl Iterator<Item = (&'a str, &'a XmlNode)> + 'a {
-    let scope = scope.to_vec();
-    let parent = scope.last().copied();
-    parent
-        .into_iter()
-        .flat_map(XmlNode::elements)
-        .filter_map(move |child| match expanded_name(child, &scope) {
-            (Some(n), local) if n == ns => Some((local, child)),
-            _ => None,
-        })
+pub(crate) fn children_in<'a>(ns: &str, scope: &[&'a XmlNode]) -> Vec<(&'a str, &'a XmlNode)> {
+    let mut out = Vec::new();
+    if let Some(parent) = scope.last() {
+        for child in parent.elements() {
+            if let (Some(n), local) = expanded_name(child, scope) {
+                if n == ns {
+                    out.push((local, child));
+                }
+            }
+        }
+    }
+    out
 }
 
 /// Unix seconds of an RFC 3339 date-time with any offset (`2008-04-04T12:16:49-05:00`,
@@ -643,7 +650,10 @@ mod tests {
                 (None, "e"),
             ]
         );
-        let local: Vec<_> = children_in(IMDN_NS, &[&doc]).map(|(n, _)| n).collect();
+        let local: Vec<_> = children_in(IMDN_NS, &[&doc])
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect();
         assert_eq!(local, ["b", "d"]);
     }
 }
