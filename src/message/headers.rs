@@ -613,16 +613,15 @@ pub fn parse_token_list(value: &str, hdr: &'static str) -> Result<Vec<String>, H
         // Supported/Allow may legally be empty (RFC 3261 §20.37).
         return Ok(Vec::new());
     }
-    v.split(',')
-        .map(|t| {
-            let t = trim(t);
-            if is_token(t) {
-                Ok(t.to_owned())
-            } else {
-                Err(HeaderError::new(hdr, "list element is not a token"))
-            }
-        })
-        .collect()
+    let mut out = Vec::new();
+    for t in v.split(',') {
+        let t = trim(t);
+        if !is_token(t) {
+            return Err(HeaderError::new(hdr, "list element is not a token"));
+        }
+        out.push(t.to_owned());
+    }
+    Ok(out)
 }
 
 /// Parses the value of a numeric header that must fit `u32` (Expires, Min-Expires).

@@ -479,7 +479,13 @@ impl Message {
         if v.is_empty() {
             return Err(ValidationError::Missing("Via").into());
         }
-        Ok(v.into_iter().map(Via::parse).collect::<Result<_, _>>()?)
+        // Loops rather than `collect::<Result<Vec<_>, _>>()` here and below: each of
+        // those was its own iterator instantiation in the wasm.
+        let mut out = Vec::with_capacity(v.len());
+        for i in v {
+            out.push(Via::parse(i)?);
+        }
+        Ok(out)
     }
     /// The topmost Via.
     pub fn top_via(&self) -> Result<Via, ParseError> {
@@ -538,10 +544,10 @@ impl Message {
             }
             return Ok(Some(Contacts::Star));
         }
-        let list = items
-            .into_iter()
-            .map(|i| NameAddr::parse(i, "Contact"))
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut list = Vec::with_capacity(items.len());
+        for i in items {
+            list.push(NameAddr::parse(i, "Contact")?);
+        }
         Ok(Some(Contacts::List(list)))
     }
     /// Contact entries (empty for none or `*`).
@@ -553,16 +559,16 @@ impl Message {
     }
     fn name_addr_list(&self, name: HeaderName, angle: bool) -> Result<Vec<NameAddr>, HeaderError> {
         let n = name.static_name();
-        self.list(name)?
-            .into_iter()
-            .map(|i| {
-                if angle {
-                    NameAddr::parse_angle(i, n)
-                } else {
-                    NameAddr::parse(i, n)
-                }
-            })
-            .collect()
+        let items = self.list(name)?;
+        let mut out = Vec::with_capacity(items.len());
+        for i in items {
+            out.push(if angle {
+                NameAddr::parse_angle(i, n)?
+            } else {
+                NameAddr::parse(i, n)?
+            });
+        }
+        Ok(out)
     }
     /// Route (RFC 3261 §20.34).
     pub fn route(&self) -> Result<Vec<NameAddr>, HeaderError> {
@@ -594,23 +600,23 @@ impl Message {
     }
     /// Accept-Contact values (RFC 3841 §10): `*` followed by feature parameters.
     pub fn accept_contact(&self) -> Result<Vec<TokenParams>, HeaderError> {
-        self.list(HeaderName::AcceptContact)?
-            .into_iter()
-            .map(|i| {
-                let rest = i.strip_prefix('*').ok_or(HeaderError::new(
-                    "Accept-Contact",
-                    "value must start with '*'",
-                ))?;
-                let (params, left) = headers::params_after(rest, "Accept-Contact")?;
-                if !trim(left).is_empty() {
-                    return Err(HeaderError::new("Accept-Contact", "unexpected characters"));
-                }
-                Ok(TokenParams {
-                    value: "*".into(),
-                    params,
-                })
-            })
-            .collect()
+        let items = self.list(HeaderName::AcceptContact)?;
+        let mut out = Vec::with_capacity(items.len());
+        for i in items {
+            let rest = i.strip_prefix('*').ok_or(HeaderError::new(
+                "Accept-Contact",
+                "value must start with '*'",
+            ))?;
+            let (params, left) = headers::params_after(rest, "Accept-Contact")?;
+            if !trim(left).is_empty() {
+                return Err(HeaderError::new("Accept-Contact", "unexpected characters"));
+            }
+            out.push(TokenParams {
+                value: "*".into(),
+                params,
+            });
+        }
+        Ok(out)
     }
     fn tokens(&self, name: HeaderName) -> Result<Vec<String>, HeaderError> {
         let n = name.static_name();

@@ -330,11 +330,10 @@ impl fmt::Display for MsrpUri {
 /// Reads a path header value: one or more MSRP URIs separated by spaces (RFC 4975 §9
 /// `To-Path`, `From-Path`; RFC 4976 `Use-Path`). Runs of SP/HTAB count as one.
 pub(crate) fn parse_path(value: &str, header: &'static str) -> Result<Vec<MsrpUri>, MsrpError> {
-    let uris = value
-        .split([' ', '\t'])
-        .filter(|s| !s.is_empty())
-        .map(|s| MsrpUri::parse(s).map_err(|e| bad_path(header, e)))
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut uris = Vec::new();
+    for s in value.split([' ', '\t']).filter(|s| !s.is_empty()) {
+        uris.push(MsrpUri::parse(s).map_err(|e| bad_path(header, e))?);
+    }
     if uris.is_empty() {
         return Err(MsrpError::BadPath {
             header,
