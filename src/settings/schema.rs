@@ -114,11 +114,15 @@ impl<'a> Scope<'a> {
             nodes.push(s.node);
             scope = s.parent;
         }
-        let attrs = nodes.into_iter().rev().flat_map(|n| &n.attributes);
-        attrs
-            .filter(|(k, _)| xml::is_declaration(k))
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect()
+        let mut out = Vec::new();
+        for n in nodes.into_iter().rev() {
+            for (k, v) in &n.attributes {
+                if xml::is_declaration(k) {
+                    out.push((k.as_str(), v.as_str()));
+                }
+            }
+        }
+        out
     }
 
     /// The namespace and local name of this scope's own element.
@@ -372,7 +376,11 @@ fn settle(order: Vec<u8>) -> Vec<u8> {
 /// Puts known and unknown children back in the recorded order; what the order does not place
 /// (new values, or no order recorded) follows: known kinds ascending, then unknown elements.
 fn arrange(order: &[u8], known: Vec<(u8, XmlNode)>, ext: &[XmlNode]) -> Vec<XmlChild> {
-    let mut known: Vec<Option<(u8, XmlNode)>> = known.into_iter().map(Some).collect();
+    let mut slots: Vec<Option<(u8, XmlNode)>> = Vec::with_capacity(known.len());
+    for k in known {
+        slots.push(Some(k));
+    }
+    let mut known = slots;
     let mut ext = ext.iter();
     let mut out = Vec::new();
     for &k in order {
