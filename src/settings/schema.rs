@@ -520,31 +520,36 @@ pub(crate) fn encode(
     extensions: &[XmlNode],
     preserved: &Preserved,
 ) -> String {
-    let entities = entities.map(|e| {
-        let known = e.vals.iter().filter_map(|(kind, val)| {
-            let spec = schema.specs.get(usize::from(*kind))?;
+    // Loops rather than filter_map/map/collect chains: smaller in the wasm.
+    let mut nodes = Vec::new();
+    for e in entities {
+        let mut known = Vec::new();
+        for (kind, val) in &e.vals {
+            let Some(spec) = schema.specs.get(usize::from(*kind)) else {
+                continue;
+            };
             let template = e
                 .preserved
                 .templates
                 .iter()
                 .find(|(k, _)| k == kind)
                 .map(|(_, t)| t);
-            Some((*kind, build(spec, val, template)))
-        });
+            known.push((*kind, build(spec, val, template)));
+        }
         let mut attributes = vec![("id".to_owned(), e.id)];
         attributes.extend(e.preserved.attributes);
-        let children = arrange(&e.preserved.order, known.collect(), &e.extensions);
-        (
+        let children = arrange(&e.preserved.order, known, &e.extensions);
+        nodes.push((
             0,
             XmlNode {
                 name: "entity".into(),
                 attributes,
                 children,
             },
-        )
-    });
+        ));
+    }
     let attributes = root_attributes(schema, &preserved.attributes);
-    let children = arrange(&preserved.order, entities.collect(), extensions);
+    let children = arrange(&preserved.order, nodes, extensions);
     xml::write(&XmlNode {
         name: schema.root.into(),
         attributes,
