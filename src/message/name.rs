@@ -58,17 +58,17 @@ macro_rules! header_names {
             /// The canonical spelling (`Call-ID`, `WWW-Authenticate`, ...).
             pub fn as_str(&self) -> &str {
                 match self {
-                    $( HeaderName::$variant => $canon, )*
                     HeaderName::Other(s) => s,
+                    _ => self.static_name(),
                 }
             }
 
             /// The canonical spelling of a known name; `"extension-header"` for others.
             pub(crate) fn static_name(&self) -> &'static str {
-                match self {
-                    $( HeaderName::$variant => $canon, )*
-                    HeaderName::Other(_) => "extension-header",
-                }
+                // One table indexed by the kind, not a match per accessor (a 1 KB
+                // jump table each in the wasm); `Other` is past its end.
+                const CANON: &[&str] = &[$( $canon, )*];
+                CANON.get(self.index()).copied().unwrap_or("extension-header")
             }
 
             /// Recognise a name as received on the wire (any case, long or compact form).
