@@ -169,23 +169,21 @@ impl CredentialStore {
             .cseq()
             .map(|c| c.method.as_str() == "REGISTER")
             .unwrap_or(false);
-        // One answer per realm (RFC 3261 §22.3): group the challenges by realm.
-        let mut realms: Vec<&str> = Vec::new();
-        for v in &values {
+        // One answer per realm (RFC 3261 §22.3): group the challenges by realm, in
+        // the order the realms first appear (the values are moved, not cloned).
+        let mut groups: Vec<(String, Vec<AuthValue>)> = Vec::new();
+        for v in values {
             let realm = v.param("realm").unwrap_or("");
-            if !realms.contains(&realm) {
-                realms.push(realm);
+            match groups.iter_mut().find(|(r, _)| r == realm) {
+                Some((_, group)) => group.push(v),
+                None => groups.push((realm.to_owned(), vec![v])),
             }
         }
-        if realms.is_empty() {
+        if groups.is_empty() {
             return Err(AuthError::MissingParam("realm"));
         }
-        for realm in realms {
-            let group: Vec<AuthValue> = values
-                .iter()
-                .filter(|v| v.param("realm").unwrap_or("") == realm)
-                .cloned()
-                .collect();
+        for (realm, group) in &groups {
+            let realm = realm.as_str();
             let i = self.session_for(proxy, realm)?;
             let s = &mut self.sessions[i];
             if is_register {
@@ -198,7 +196,7 @@ impl CredentialStore {
                 .find(|c| c.proxy == proxy && c.realm == realm)
                 .map(|c| c.nonce.as_str());
             let answered_this = sent.is_some() && sent == s.nonce();
-            s.session.on_challenge_to(&group, proxy, answered_this)?;
+            s.session.on_challenge_to(group, proxy, answered_this)?;
         }
         Ok(())
     }

@@ -96,12 +96,14 @@ impl TimerTable {
 
     /// Removes and returns the earliest timer due at `now`, if any.
     pub fn pop_expired(&mut self, now: Millis) -> Option<Timer> {
-        let (i, _) = self
-            .entries
-            .iter()
-            .enumerate()
-            .filter(|(_, (_, at))| *at <= now)
-            .min_by_key(|(_, (_, at))| *at)?;
+        // The first of the earliest, as `min_by_key` would pick.
+        let mut due: Option<(usize, Millis)> = None;
+        for (i, &(_, at)) in self.entries.iter().enumerate() {
+            if at <= now && due.is_none_or(|(_, d)| at < d) {
+                due = Some((i, at));
+            }
+        }
+        let (i, _) = due?;
         Some(self.entries.swap_remove(i).0)
     }
 
