@@ -21,7 +21,17 @@ use wasm_bindgen::{JsCast, JsValue};
 /// Reads `value` (the argument called `path` in errors; `""` for the top-level
 /// options) into `T`. `undefined` and `null` read as an empty object, so a `T` whose
 /// fields are all optional takes them.
+// Only the derived deserializer is generic: the checks and the error text are one
+// copy ([`object`], [`refused`]) shared by every `T`.
 pub(crate) fn read<T: DeserializeOwned>(value: &JsValue, path: &str) -> Result<T, UaError> {
+    let value = object(value, path, fields_of::<T>())?;
+    // Leaf fields are `Val`s and object fields `Sub`s: neither fails here.
+    serde_wasm_bindgen::from_value(value).map_err(|e| refused(&e, path))
+}
+
+/// `value` as an object to deserialize, `undefined` and `null` as an empty one; the
+/// refusal of a non-object or of a key not in `known`.
+fn object(value: &JsValue, path: &str, known: &[&str]) -> Result<JsValue, UaError> {
     let what = if path.is_empty() { "options" } else { path };
     let value = if value.is_undefined() || value.is_null() {
         js_sys::Object::new().into()
@@ -30,28 +40,27 @@ pub(crate) fn read<T: DeserializeOwned>(value: &JsValue, path: &str) -> Result<T
     } else {
         value.clone()
     };
-    read_object(value, path).map_err(UaError::BadInput)
-}
-
-/// [`read`] of an object, the error text naming the field from `path` down.
-fn read_object<T: DeserializeOwned>(value: JsValue, path: &str) -> Result<T, String> {
     // serde-wasm-bindgen reads a struct by looking up its fields, so it never sees
     // another key (`deny_unknown_fields` cannot fire): the keys are checked here,
     // against the field list the derived code itself declares.
-    let known = fields_of::<T>();
     let object: &js_sys::Object = value.unchecked_ref();
     for key in js_sys::Object::keys(object).iter() {
         let key = key.as_string().unwrap_or_default();
         if !known.contains(&key.as_str()) {
-            return Err(unknown(path, &key, known));
+            return Err(UaError::BadInput(unknown(path, &key, known)));
         }
     }
-    // Leaf fields are `Val`s and object fields `Sub`s: neither fails here.
-    serde_wasm_bindgen::from_value(value).map_err(|e| {
-        // serde-wasm-bindgen's error is a JS `Error`: its text is "Error: ...".
-        let text = e.to_string();
-        format!("{path}: {}", text.strip_prefix("Error: ").unwrap_or(&text))
-    })
+    Ok(value)
+}
+
+/// serde-wasm-bindgen's error, the text naming the field from `path` down.
+fn refused(e: &serde_wasm_bindgen::Error, path: &str) -> UaError {
+    // serde-wasm-bindgen's error is a JS `Error`: its text is "Error: ...".
+    let text = e.to_string();
+    UaError::BadInput(format!(
+        "{path}: {}",
+        text.strip_prefix("Error: ").unwrap_or(&text)
+    ))
 }
 
 /// An object field (`aka`, `reconnect`, `serviceSettings.history`): kept as it
