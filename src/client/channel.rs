@@ -204,12 +204,10 @@ pub(super) fn their_media(sdp: Option<&str>) -> Result<(MsrpMedia, Vec<MsrpUri>)
         .map_err(|e| format!("unreadable SDP: {e}"))?
         .msrp()
         .ok_or("no MSRP media in the SDP")?;
-    let path = media
-        .path
-        .iter()
-        .map(|u| MsrpUri::parse(u))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| format!("unreadable a=path: {e}"))?;
+    let mut path = Vec::with_capacity(media.path.len());
+    for u in &media.path {
+        path.push(MsrpUri::parse(u).map_err(|e| format!("unreadable a=path: {e}"))?);
+    }
     if path.is_empty() {
         return Err("no a=path in the SDP".into());
     }
