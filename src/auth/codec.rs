@@ -20,10 +20,12 @@ pub fn hex_decode(s: &str) -> Option<Vec<u8>> {
         return None;
     }
     let digit = |c: u8| (c as char).to_digit(16);
+    let mut out = Vec::with_capacity(s.len() / 2);
     // `chunks_exact(2)` yields exactly two bytes: `p[0]`, `p[1]` are in range.
-    s.chunks_exact(2)
-        .map(|p| Some((digit(p[0])? << 4 | digit(p[1])?) as u8))
-        .collect()
+    for p in s.chunks_exact(2) {
+        out.push((digit(p[0])? << 4 | digit(p[1])?) as u8);
+    }
+    Some(out)
 }
 
 /// Base64 (standard alphabet, with `=` padding).

@@ -202,16 +202,21 @@ impl Challenge {
             None => Algorithm::MD5,
         };
         let qop_param = v.param("qop").unwrap_or("");
-        let qop: Vec<Qop> = qop_param
-            .split(',')
-            .filter_map(|t| match t.trim() {
-                t if t.eq_ignore_ascii_case("auth") => Some(Qop::Auth),
-                t if t.eq_ignore_ascii_case("auth-int") => Some(Qop::AuthInt),
-                _ => None,
-            })
-            .collect();
+        let mut qop: Vec<Qop> = Vec::new();
+        for t in qop_param.split(',') {
+            let t = t.trim();
+            if t.eq_ignore_ascii_case("auth") {
+                qop.push(Qop::Auth);
+            } else if t.eq_ignore_ascii_case("auth-int") {
+                qop.push(Qop::AuthInt);
+            }
+        }
         if qop.is_empty() && !qop_param.trim().is_empty() {
             return Err(AuthError::Unsupported(format!("qop={qop_param}")));
+        }
+        let mut domain = Vec::new();
+        for d in v.param("domain").unwrap_or("").split_ascii_whitespace() {
+            domain.push(d.to_owned());
         }
         let flag = |name| {
             v.param(name)
@@ -232,12 +237,7 @@ impl Challenge {
             qop,
             stale: flag("stale"),
             userhash: flag("userhash"),
-            domain: v
-                .param("domain")
-                .unwrap_or("")
-                .split_ascii_whitespace()
-                .map(str::to_owned)
-                .collect(),
+            domain,
         })
     }
 
@@ -260,8 +260,12 @@ impl Challenge {
                 best = Some(c);
             }
         }
-        best.ok_or_else(|| AuthError::NoUsableChallenge {
-            offered: values.iter().map(describe).collect(),
+        best.ok_or_else(|| {
+            let mut offered = Vec::with_capacity(values.len());
+            for v in values {
+                offered.push(describe(v));
+            }
+            AuthError::NoUsableChallenge { offered }
         })
     }
 
