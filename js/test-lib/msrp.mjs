@@ -8,15 +8,37 @@ import { freePort } from './net.mjs';
 const { ImError } = await loadImsip();
 
 /** The next `type` event of `target` that passes `filter`. */
-export function nextEvent(target, type, filter = () => true) {
-  return new Promise((resolve) => {
+export function nextEvent(target, type, filter = () => true, ms = 60_000) {
+  // Bounded, so that a lost event fails the test with what the client saw instead of
+  // hanging the run (a liveness bound, far above any expected wait; not a timing check).
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      target.removeEventListener(type, on);
+      const seen = (target.ev?.trace ?? []).slice(-30)
+        .map((f) => `  ${f.direction} ${f.text.split('\r\n', 1)[0]}`).join('\n');
+      reject(new Error(`no '${type}' event in ${ms / 1000} s${seen ? `; the last frames:\n${seen}` : ''}`));
+    }, ms);
     const on = (e) => {
       if (!filter(e.detail)) return;
+      clearTimeout(timer);
       target.removeEventListener(type, on);
       resolve(e.detail);
     };
     target.addEventListener(type, on);
   });
+}
+
+/** `promise`, or a rejection naming `what` (with `client`'s last frames) after `ms`. */
+export function within(promise, client, what, ms = 60_000) {
+  let timer;
+  const late = new Promise((_, reject) => {
+    timer = setTimeout(() => {
+      const seen = (client.ev?.trace ?? []).slice(-30)
+        .map((f) => `  ${f.direction} ${f.text.split('\r\n', 1)[0]}`).join('\n');
+      reject(new Error(`no ${what} in ${ms / 1000} s${seen ? `; the last frames:\n${seen}` : ''}`));
+    }, ms);
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
 }
 
 /** 1 MiB of every byte value, in an order that shows a misplaced chunk. */
@@ -158,10 +180,12 @@ export async function abortedChatScenario(alice, bob) {
   const ringing = new AbortController();
   const invited = nextEvent(bob, 'invitation');
   const starting = alice.startChat('sip:bob@imsip.test', { signal: ringing.signal });
+  starting.catch(() => {}); // awaited below; an early rejection must not go unhandled
   const invitation = await invited;
   const ended = nextEvent(bob, 'invitationended');
   ringing.abort();
-  await assert.rejects(starting, (e) => e instanceof ImError && e.code === 'cancelled');
+  await assert.rejects(within(starting, alice, 'startChat to settle after the abort'),
+    (e) => e instanceof ImError && e.code === 'cancelled');
   const gone = await ended;
   assert.equal(gone.chat, invitation.chat);
   assert.equal(gone.reason, 'cancelled');
