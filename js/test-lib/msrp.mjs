@@ -181,7 +181,10 @@ export async function abortedChatScenario(alice, bob) {
   const invited = nextEvent(bob, 'invitation');
   const starting = alice.startChat('sip:bob@imsip.test', { signal: ringing.signal });
   starting.catch(() => {}); // awaited below; an early rejection must not go unhandled
-  const invitation = await invited;
+  // A startChat that fails before bob is invited fails the test at once, with its error.
+  const invitation = await Promise.race([invited, starting.then((v) => {
+    throw new Error(`startChat resolved before bob was invited: ${JSON.stringify(v)}`);
+  })]);
   const ended = nextEvent(bob, 'invitationended');
   ringing.abort();
   await assert.rejects(within(starting, alice, 'startChat to settle after the abort'),
