@@ -11,7 +11,7 @@ use super::context::{token, Ctx, Local};
 use super::credentials::CredentialStore;
 use super::error::UaError;
 use super::fetcher::{FetchKind, Fetcher};
-use super::flow::Flow;
+use super::flow::{Flow, FlowState};
 use super::messager::Messager;
 use super::publisher::Publisher;
 use super::receipts::Receipts;
@@ -113,7 +113,7 @@ impl UserAgent {
                 txs: Transactions::default(),
                 creds,
                 timers: TimerTable::default(),
-                connected: false,
+                flow: FlowState::Idle,
                 unix_offset: 0,
             },
         }
@@ -157,7 +157,7 @@ impl UserAgent {
     /// throttled or frozen tab) is fine: every due deadline is handled as of `now`.
     pub fn handle_input(&mut self, now: Millis, input: Input<'_>) {
         self.advance(now);
-        if self.flow.is_closed() {
+        if self.cx.is_closed() {
             // Nothing more happens after close(), whatever still arrives.
             return;
         }
@@ -193,7 +193,7 @@ impl UserAgent {
 
     /// Completes `op` with `invalid_state` when the client is closed.
     fn refuse_if_closed(&mut self, op: OpId) -> bool {
-        let closed = self.flow.is_closed();
+        let closed = self.cx.is_closed();
         if closed {
             cx!(self).complete(
                 op,
@@ -217,7 +217,7 @@ impl UserAgent {
     /// Whether app work may be sent now: connected, and not waiting for a
     /// registration the app asked for.
     fn ready(&self) -> bool {
-        self.flow.is_connected() && (!self.registerer.wanted() || self.registerer.is_registered())
+        self.cx.is_connected() && (!self.registerer.wanted() || self.registerer.is_registered())
     }
 
     fn submit(&mut self, work: Work) {
@@ -340,7 +340,7 @@ impl UserAgent {
 
     /// The socket closed or failed (or the flow was declared dead).
     fn on_flow_lost(&mut self) {
-        if !self.flow.is_active() {
+        if !self.cx.flow_active() {
             return;
         }
         let reconnect = self.registerer.wanted()
@@ -371,7 +371,7 @@ impl UserAgent {
     fn on_frame(&mut self, text: &str) {
         // Any frame proves the flow alive.
         self.flow.on_frame(cx!(self));
-        if text == "\r\n\r\n" && self.flow.is_connected() {
+        if text == "\r\n\r\n" && self.cx.is_connected() {
             // A ping from the server: answer with a pong (RFC 5626 §3.5.1).
             cx!(self).transmit("\r\n".to_owned());
             return;

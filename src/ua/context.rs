@@ -7,6 +7,7 @@ use super::api::{Event, Millis, OpId, Outcome, Output};
 use super::config::Config;
 use super::credentials::CredentialStore;
 use super::error::UaError;
+use super::flow::FlowState;
 use super::timers::{Timer, TimerTable};
 use super::transaction::{ClientTx, Req, Transactions, Usage};
 use crate::auth::RandomSource;
@@ -106,13 +107,28 @@ pub(super) struct Ctx {
     pub txs: Transactions,
     pub creds: CredentialStore,
     pub timers: TimerTable,
-    /// The flow is open: requests may be sent (kept by the [`Flow`](super::flow::Flow)).
-    pub connected: bool,
+    /// The flow's state (changed by the [`Flow`](super::flow::Flow) only).
+    pub flow: FlowState,
     /// Unix time in ms at `now == 0` (see `UserAgent::set_wall_clock`).
     pub unix_offset: u64,
 }
 
 impl Ctx {
+    /// The flow is open: requests may be sent.
+    pub fn is_connected(&self) -> bool {
+        self.flow == FlowState::Connected
+    }
+
+    /// `close()` was called: nothing more happens.
+    pub fn is_closed(&self) -> bool {
+        self.flow == FlowState::Closed
+    }
+
+    /// Whether the flow is up or coming (so that a loss must be handled).
+    pub fn flow_active(&self) -> bool {
+        matches!(self.flow, FlowState::Connecting | FlowState::Connected)
+    }
+
     pub fn emit(&mut self, e: Event) {
         self.out.push(Output::Event(e));
     }

@@ -35,9 +35,10 @@ pub(super) enum FlowState {
     Closed,
 }
 
+/// The flow's connection state lives in [`Ctx::flow`] (the parts read it there);
+/// the rest of the flow's bookkeeping is here.
 #[derive(Debug)]
 pub(super) struct Flow {
-    state: FlowState,
     /// Consecutive failures since the last success (RFC 5626 §4.5).
     failures: u32,
     /// Pongs are required on this flow.
@@ -51,7 +52,6 @@ pub(super) struct Flow {
 impl Flow {
     pub fn new() -> Flow {
         Flow {
-            state: FlowState::Idle,
             failures: 0,
             pong_required: false,
             interval: 0,
@@ -59,36 +59,25 @@ impl Flow {
         }
     }
 
-    /// Whether the flow is open (also kept as [`Ctx::connected`] for the parts).
-    pub fn is_connected(&self) -> bool {
-        self.state == FlowState::Connected
-    }
-
-    pub fn is_closed(&self) -> bool {
-        self.state == FlowState::Closed
-    }
-
     /// Opens the flow if none is open or coming.
     pub fn want(&mut self, cx: &mut Ctx) {
-        if self.state == FlowState::Idle {
+        if cx.flow == FlowState::Idle {
             self.start_connect(cx);
         }
     }
 
     fn start_connect(&mut self, cx: &mut Ctx) {
-        self.state = FlowState::Connecting;
-        cx.connected = false;
+        cx.flow = FlowState::Connecting;
         cx.out.push(Output::Connect);
         cx.emit(Event::Connection(ConnectionState::Connecting));
     }
 
     /// The socket opened. Returns false when it is not wanted any more (closed).
     pub fn on_connected(&mut self, cx: &mut Ctx) -> bool {
-        if self.state == FlowState::Closed {
+        if cx.flow == FlowState::Closed {
             return false;
         }
-        self.state = FlowState::Connected;
-        cx.connected = true;
+        cx.flow = FlowState::Connected;
         self.pong_required = false;
         self.interval = cx.cfg.keep_alive_interval as Millis * 1000;
         cx.timers.stop(Timer::Reconnect);
@@ -128,7 +117,7 @@ impl Flow {
     /// Any frame arrived: the flow is alive.
     pub fn on_frame(&mut self, cx: &mut Ctx) {
         cx.timers.stop(Timer::PongDeadline);
-        if self.state == FlowState::Connected && !cx.timers.is_set(Timer::KeepAlive) {
+        if cx.flow == FlowState::Connected && !cx.timers.is_set(Timer::KeepAlive) {
             self.arm_keep_alive(cx);
         }
     }
@@ -137,7 +126,7 @@ impl Flow {
     /// declared dead (the caller then treats it as lost).
     pub fn on_timer(&mut self, cx: &mut Ctx, timer: Timer) -> bool {
         match timer {
-            Timer::KeepAlive if self.state == FlowState::Connected => {
+            Timer::KeepAlive if cx.flow == FlowState::Connected => {
                 cx.transmit("\r\n\r\n".to_owned());
                 if self.pong_required {
                     cx.timers
@@ -148,12 +137,12 @@ impl Flow {
                 }
                 false
             }
-            Timer::PongDeadline if self.state == FlowState::Connected => {
+            Timer::PongDeadline if cx.flow == FlowState::Connected => {
                 // RFC 5626 §4.4.1: no pong → the flow is dead; close it and recover.
                 cx.out.push(Output::Close);
                 true
             }
-            Timer::Reconnect if self.state == FlowState::Waiting => {
+            Timer::Reconnect if cx.flow == FlowState::Waiting => {
                 self.start_connect(cx);
                 false
             }
@@ -164,11 +153,10 @@ impl Flow {
     /// The socket closed or failed. With `reconnect`, a new attempt is scheduled
     /// after the backoff; returns the delay.
     pub fn on_lost(&mut self, cx: &mut Ctx, reconnect: bool) -> Option<Millis> {
-        cx.connected = false;
         cx.timers.stop(Timer::KeepAlive);
         cx.timers.stop(Timer::PongDeadline);
         if reconnect {
-            self.state = FlowState::Waiting;
+            cx.flow = FlowState::Waiting;
             if self.offline {
                 // Offline: nothing is scheduled until the host is online again (and
                 // a loss while offline is not the core's failure: no backoff step).
@@ -185,7 +173,7 @@ impl Flow {
             }));
             Some(delay)
         } else {
-            self.state = FlowState::Idle;
+            cx.flow = FlowState::Idle;
             cx.timers.stop(Timer::Reconnect);
             cx.emit(Event::Connection(ConnectionState::Disconnected {
                 retry_in: None,
@@ -202,7 +190,7 @@ impl Flow {
     /// Expect a sign of life within `within` ms (after a probe): without one the
     /// flow is declared dead (PongDeadline).
     pub fn expect_answer(&mut self, cx: &mut Ctx, within: Millis) {
-        if self.state == FlowState::Connected {
+        if cx.flow == FlowState::Connected {
             cx.timers.set(Timer::PongDeadline, cx.now + within);
         }
     }
@@ -210,7 +198,7 @@ impl Flow {
     /// Reconnects now instead of waiting out the backoff (the page became
     /// visible, the host came back online).
     pub fn reconnect_now(&mut self, cx: &mut Ctx) {
-        if self.state == FlowState::Waiting && !self.offline {
+        if cx.flow == FlowState::Waiting && !self.offline {
             cx.timers.set(Timer::Reconnect, cx.now);
         }
     }
@@ -228,21 +216,15 @@ impl Flow {
                     retry_in: None,
                 }));
             }
-        } else if self.state == FlowState::Waiting {
+        } else if cx.flow == FlowState::Waiting {
             cx.timers.set(Timer::Reconnect, cx.now);
         }
     }
 
-    /// Whether the flow was up or coming (so that a loss must be handled).
-    pub fn is_active(&self) -> bool {
-        matches!(self.state, FlowState::Connecting | FlowState::Connected)
-    }
-
     /// `close()`: final. Returns whether the socket must be closed.
     pub fn close(&mut self, cx: &mut Ctx) -> bool {
-        let open = self.is_active();
-        self.state = FlowState::Closed;
-        cx.connected = false;
+        let open = cx.flow_active();
+        cx.flow = FlowState::Closed;
         open
     }
 }

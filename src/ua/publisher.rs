@@ -144,7 +144,7 @@ impl Publisher {
     }
 
     pub fn pump(&mut self, cx: &mut Ctx) {
-        if self.in_flight.is_some() || !cx.connected {
+        if self.in_flight.is_some() || !cx.is_connected() {
             return;
         }
         while let Some(job) = self.queued.pop_front() {

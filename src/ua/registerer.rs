@@ -250,7 +250,7 @@ impl Registerer {
 
     /// Sends the next waiting job when the flow is up and nothing is in flight.
     pub fn pump(&mut self, cx: &mut Ctx) {
-        if !cx.connected || self.in_flight.is_some() {
+        if !cx.is_connected() || self.in_flight.is_some() {
             return;
         }
         let Some(job) = self.queued.pop_front() else {

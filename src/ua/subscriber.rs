@@ -147,7 +147,7 @@ impl Subscriber {
     }
 
     fn send(&mut self, cx: &mut Ctx, unwatch: bool) {
-        if !cx.connected {
+        if !cx.is_connected() {
             return;
         }
         if !unwatch && self.closing {

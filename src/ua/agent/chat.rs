@@ -38,7 +38,7 @@ impl UserAgent {
     /// is waiting on a flow that works now).
     fn send_notice(&mut self, req: Option<Req>, kind: Notice) {
         if let Some(req) = req {
-            if self.flow.is_connected() {
+            if self.cx.is_connected() {
                 Messager::send(cx!(self), req, Usage::Notice(kind, None));
             }
         }

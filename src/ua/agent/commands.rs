@@ -174,7 +174,7 @@ impl UserAgent {
     pub fn set_composing(&mut self, now: Millis, to: &str, active: bool) -> Result<(), UaError> {
         self.advance(now);
         let peer = target_uri(to)?;
-        if self.flow.is_closed() {
+        if self.cx.is_closed() {
             return Err(UaError::InvalidState("the client is closed".into()));
         }
         let ready = self.ready() && self.registerer.is_registered();
@@ -206,10 +206,10 @@ impl UserAgent {
     /// [`Config::keep_alive_timeout`]: super::super::config::Config::keep_alive_timeout
     pub fn check_flow(&mut self, now: Millis) {
         self.advance(now);
-        if self.flow.is_closed() {
+        if self.cx.is_closed() {
             return;
         }
-        if self.flow.is_connected() {
+        if self.cx.is_connected() {
             if self.flow.pong_required() {
                 self.cx.out.push(Output::Transmit("\r\n\r\n".to_owned()));
             } else {
@@ -230,7 +230,7 @@ impl UserAgent {
     /// would fail and grow the backoff) or came back (reconnect at once).
     pub fn set_online(&mut self, now: Millis, online: bool) {
         self.advance(now);
-        if self.flow.is_closed() {
+        if self.cx.is_closed() {
             return;
         }
         self.flow.set_online(cx!(self), online);
@@ -242,7 +242,7 @@ impl UserAgent {
     /// is closed and nothing more is sent (no BYE either: sessions are forgotten).
     pub fn close(&mut self, now: Millis) {
         self.advance(now);
-        if self.flow.is_closed() {
+        if self.cx.is_closed() {
             return;
         }
         // Closed first, so that nothing queued is sent while pending work fails.

@@ -58,7 +58,7 @@ impl UserAgent {
     /// the session is not an INVITE of ours waiting for its answer.
     pub fn cancel_session(&mut self, now: Millis, session: SessionId) -> Result<(), UaError> {
         self.advance(now);
-        if self.flow.is_closed() {
+        if self.cx.is_closed() {
             return Err(UaError::InvalidState("the client is closed".into()));
         }
         let result = self.sessions.cancel(cx!(self), session);
@@ -101,7 +101,7 @@ impl UserAgent {
         status: u16,
     ) -> Result<(), UaError> {
         self.advance(now);
-        if self.flow.is_closed() {
+        if self.cx.is_closed() {
             return Err(UaError::InvalidState("the client is closed".into()));
         }
         let result = self.sessions.reject(cx!(self), session, status);
