@@ -28,7 +28,7 @@ import { tmpdir } from 'node:os';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { launchChromium } from './browser.mjs';
+import { launchChromium, removeTempDir } from './browser.mjs';
 import { freePort, waitForHttp } from '../../js/test-lib/net.mjs';
 import { startDevcore } from '../../js/test-lib/devcore.mjs';
 import { deployKamailioRuns, missingDeployKamailio } from '../../js/test-lib/kamailio.mjs';
@@ -45,11 +45,14 @@ const { start: startKamailio } = deployKamailioRuns({ prefix: 'e2e-chat' });
 
 
 let core, browser, base;
+/** The devcore database's directory, removed at the end. */
+let tempDir;
 
 before(async () => {
   assert.ok(existsSync(path.join(root, 'pkg', 'imsip.js')), 'build the package first (js/build.sh)');
   const port = await freePort();
-  const db = path.join(mkdtempSync(path.join(tmpdir(), 'imsip-e2e-chat-')), 'devcore.sqlite');
+  tempDir = mkdtempSync(path.join(tmpdir(), 'imsip-e2e-chat-'));
+  const db = path.join(tempDir, 'devcore.sqlite');
   // This repository's page and package, whichever tree the binary was built in.
   core = startDevcore({ port, db, stderr: 'inherit', args: ['--www', path.join(root, 'www'), '--pkg', path.join(root, 'pkg')] });
   base = `http://127.0.0.1:${port}`;
@@ -60,6 +63,7 @@ before(async () => {
 after(async () => {
   await browser?.close();
   await core?.stop();
+  if (tempDir) removeTempDir(tempDir);
 });
 
 /**

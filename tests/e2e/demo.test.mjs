@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { launchChromium } from './browser.mjs';
+import { launchChromium, removeTempDir } from './browser.mjs';
+import { once } from 'node:events';
 import { freePort, waitForHttp } from '../../js/test-lib/net.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -21,10 +22,13 @@ mkdirSync(shots, { recursive: true });
 
 let core, browser, base;
 const consoleErrors = [];
+/** The devcore database's directory, removed at the end. */
+let tempDir;
 
 before(async () => {
   const port = await freePort();
-  const db = path.join(mkdtempSync(path.join(tmpdir(), 'imsip-e2e-')), 'devcore.sqlite');
+  tempDir = mkdtempSync(path.join(tmpdir(), 'imsip-e2e-'));
+  const db = path.join(tempDir, 'devcore.sqlite');
   const bin = path.join(root, 'target', 'debug', 'imsip-devcore');
   assert.ok(existsSync(bin), `build devcore first (cargo build -p imsip-devcore): ${bin}`);
   assert.ok(existsSync(path.join(root, 'pkg', 'imsip.js')), 'build the package first (js/build.sh)');
@@ -38,7 +42,12 @@ before(async () => {
 
 after(async () => {
   await browser?.close();
-  core?.kill('SIGTERM');
+  if (core && core.exitCode === null && core.signalCode === null) {
+    const exited = once(core, 'exit');
+    core.kill('SIGTERM');
+    await exited;
+  }
+  if (tempDir) removeTempDir(tempDir);
 });
 
 async function openAs(user, viewport = { width: 1280, height: 800 }) {

@@ -33,7 +33,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { launchChromium } from './browser.mjs';
+import { launchChromium, removeTempDir } from './browser.mjs';
 import { noise } from './noise.mjs';
 import { freePort, waitForHttp } from '../../js/test-lib/net.mjs';
 import { startDevcore } from '../../js/test-lib/devcore.mjs';
@@ -85,11 +85,14 @@ async function signIn(core, user) {
 }
 
 let devcore, kamailio;
+/** The devcore database's directory, removed at the end. */
+let tempDir;
 
 before(async () => {
   assert.ok(existsSync(path.join(root, 'pkg', 'imsip.js')), 'build the package first (js/build.sh)');
   const port = await freePort();
-  const db = path.join(mkdtempSync(path.join(tmpdir(), 'imsip-e2e-msrp-')), 'devcore.sqlite');
+  tempDir = mkdtempSync(path.join(tmpdir(), 'imsip-e2e-msrp-'));
+  const db = path.join(tempDir, 'devcore.sqlite');
   // This repository's page and package, whichever tree the binary was built in.
   devcoreProc = startDevcore({ port, db, stderr: 'inherit', args: ['--www', path.join(root, 'www'), '--pkg', path.join(root, 'pkg')] });
   base = `http://127.0.0.1:${port}`;
@@ -106,6 +109,7 @@ after(async () => {
   await browser?.close();
   for (const stop of cleanup.reverse()) await stop();
   await devcoreProc?.stop();
+  if (tempDir) removeTempDir(tempDir);
 });
 
 /**

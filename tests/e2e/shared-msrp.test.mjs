@@ -22,12 +22,12 @@
 //   cargo build -p imsip-devcore && bash js/build.sh && (cd tests/e2e && npm ci && node --test shared-msrp.test.mjs)
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { WebSocket } from 'ws';
-import { launchChromium } from './browser.mjs';
+import { launchChromium, removeTempDir } from './browser.mjs';
 import { noise } from './noise.mjs';
 import { freePort, waitForHttp } from '../../js/test-lib/net.mjs';
 import { startDevcore, USERS } from '../../js/test-lib/devcore.mjs';
@@ -127,7 +127,7 @@ after(async () => {
   await context?.close();
   await browser?.close();
   await core?.stop();
-  rmSync(dir, { recursive: true, force: true, maxRetries: 5 });
+  removeTempDir(dir);
   assert.deepEqual(pageErrors.filter((e) => !/WebSocket|net::/.test(e)), []);
 });
 

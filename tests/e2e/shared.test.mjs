@@ -21,6 +21,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { chromium } from 'playwright-core';
 import { freePort, waitForHttp } from '../../js/test-lib/net.mjs';
+import { removeTempDir, spawnChromium, stopChromium } from './browser.mjs';
 import { WebSocket } from 'ws';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -126,8 +127,8 @@ const ping = (conn) => new RegExp(`← ping, → pong conn=${conn}$`);
 
 let core;
 let browser;
-let chromiumProc;
-let chromiumExited;
+/** The Chromium this file started (`spawnChromium`). */
+let chromiumInstance;
 /** Every test's tabs are pages of this one context (one origin, one profile: one SharedWorker per name). */
 let defaultContext;
 /** bob, in Node: sends to the tabs' AoRs. */
@@ -141,12 +142,9 @@ before(async () => {
   // Chromium is started here and Playwright attaches with `noDefaults`: pages of the
   // default context then get no focus emulation, which would keep them visible, and
   // Chromium freezes only a hidden page (Page.setWebLifecycleState 'frozen' would do
-  // nothing). Launch arguments as tests/e2e/demo.test.mjs's.
+  // nothing). Launch arguments: browser.mjs's CHROMIUM_ARGS.
   const port = await freePort();
-  chromiumProc = spawn('/usr/bin/chromium', ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage',
-    `--remote-debugging-port=${port}`, `--user-data-dir=${path.join(dir, 'chromium')}`, 'about:blank'], { stdio: 'ignore' });
-  chromiumExited = new Promise((resolve) => chromiumProc.once('exit', resolve));
+  chromiumInstance = spawnChromium(path.join(dir, 'chromium'), port);
   await waitForHttp(`http://127.0.0.1:${port}/json/version`);
   browser = await chromium.connectOverCDP(`http://127.0.0.1:${port}`, { noDefaults: true, isLocal: true });
   defaultContext = browser.contexts()[0];
@@ -159,10 +157,9 @@ after(async () => {
   // Chromium's own shutdown (its helper processes go with it), then the process.
   if (browser) await (await browser.newBrowserCDPSession()).send('Browser.close').catch(() => {});
   await browser?.close();
-  chromiumProc?.kill('SIGTERM');
-  await chromiumExited;
+  if (chromiumInstance) await stopChromium(chromiumInstance);
   await core?.stop();
-  rmSync(dir, { recursive: true, force: true, maxRetries: 5 });
+  removeTempDir(dir);
   // The test without imworker.js expects its 404.
   assert.deepEqual(pageErrors.filter((e) => !/WebSocket|net::/.test(e) && !/^user=noworker: .*404/.test(e)), []);
 });
