@@ -34,6 +34,8 @@
 #   KAMAILIO_LOG_LEVEL    Kamailio debug level (default 2)
 #   KAMAILIO_SIP_TRACE=1  log every SIP request and reply in full
 #   KAMAILIO_SHM_MB / KAMAILIO_PKG_MB   shared / private memory (default 64 / 8)
+#                         (~130 KB of shared memory per WebSocket connection: 64 MB
+#                         serves about 400 at once; README, "Running it for real")
 #
 # Only 127.0.0.1 is used. Works as root (Kamailio warns about it) or as any user.
 set -euo pipefail
