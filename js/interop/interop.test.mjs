@@ -11,7 +11,8 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { removeTempDir } from '../test-lib/tmp.mjs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createRequire } from 'node:module';
@@ -28,7 +29,8 @@ const JsSIP = require('jssip');
 JsSIP.debug.disable('JsSIP:*');
 
 const cleanup = [];
-after(() => { for (const f of cleanup.reverse()) f(); });
+// In reverse order, each awaited: a core is gone before its directory is removed.
+after(async () => { for (const f of cleanup.reverse()) await f(); });
 
 /** imsip-devcore on 127.0.0.1:`port` with the database `db`, killed when the file's tests end. */
 function devcore(port, db) {
@@ -49,7 +51,7 @@ test('JsSIP and ImClient exchange MESSAGEs both ways on devcore, UTF-8 intact', 
   assert.ok(existsSync(bin), 'cargo build -p imsip-devcore first');
   const port = await freePort();
   const dir = mkdtempSync(path.join(tmpdir(), 'imsip-interop-'));
-  cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+  cleanup.push(() => removeTempDir(dir));
   devcore(port, path.join(dir, 'db.sqlite'));
   await waitForPort(port);
   const server = `ws://127.0.0.1:${port}/sip`;
@@ -128,7 +130,7 @@ test('JsSIP and ImClient exchange MESSAGEs both ways on devcore, UTF-8 intact', 
 test('core killed mid-session: disconnected, pending work rejects with transport, then re-registers by itself', async () => {
   const port = await freePort();
   const dir = mkdtempSync(path.join(tmpdir(), 'imsip-kill-'));
-  cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+  cleanup.push(() => removeTempDir(dir));
   const db = path.join(dir, 'db.sqlite');
   let core = devcore(port, db);
   await waitForPort(port);
@@ -166,7 +168,7 @@ test('the API against Kamailio', { skip: kamailioMissing ?? false }, async () =>
   const dir = mkdtempSync(path.join(tmpdir(), 'imsip-kam-'));
   const env = { ...process.env, IMSIP_INTEROP_DIR: dir };
   const out = execFileSync('bash', [kamailioScript, 'start'], { env, encoding: 'utf8' });
-  cleanup.push(() => { execFileSync('bash', [kamailioScript, 'stop'], { env }); rmSync(dir, { recursive: true, force: true }); });
+  cleanup.push(() => { execFileSync('bash', [kamailioScript, 'stop'], { env }); removeTempDir(dir); });
   const server = /ws:\/\/\S+/.exec(out)[0];
 
   const alice = imClient(server, 'sip:alice@imsip.test', 'alice-secret');

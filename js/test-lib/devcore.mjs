@@ -1,6 +1,7 @@
 // imsip-devcore for the Node test suites: started on a loopback port, stopped by PID.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { removeTempDir } from './tmp.mjs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before } from 'node:test';
@@ -74,7 +75,7 @@ export function devcoreForFile(prefix) {
   after(async () => {
     for (const c of shared.clients) c.close();
     await core?.stop();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    if (dir) removeTempDir(dir);
   });
   return shared;
 }

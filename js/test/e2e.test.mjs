@@ -5,7 +5,8 @@
 //   cargo build -p imsip-devcore && js/build.sh && node --test js/test/*.test.mjs
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
+import { removeTempDir } from '../test-lib/tmp.mjs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { WebSocket } from 'ws';
@@ -36,7 +37,7 @@ before(async () => {
 after(async () => {
   for (const c of clients) c.close();
   if (core) await core.stop();
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  if (dir) removeTempDir(dir);
 });
 
 /** A client with every event recorded in `events[type]`. */

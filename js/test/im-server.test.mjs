@@ -10,7 +10,8 @@
 //   cargo build -p imsip-devcore && js/build.sh && node --test js/test/im-server.test.mjs
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
+import { removeTempDir } from '../test-lib/tmp.mjs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { WebSocket } from 'ws';
@@ -52,7 +53,7 @@ before(async () => {
 after(async () => {
   for (const c of clients) c.close();
   if (core) await stopCore();
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  if (dir) removeTempDir(dir);
 });
 
 function client(user, extra = {}) {

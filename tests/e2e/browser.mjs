@@ -1,7 +1,6 @@
 // Headless Chromium for the page tests: Debian's /usr/bin/chromium through
 // playwright-core (never a downloaded browser), with the flags a shared CI machine needs.
 import { spawn } from 'node:child_process';
-import { rmSync } from 'node:fs';
 import { chromium } from 'playwright-core';
 
 export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run',
@@ -61,14 +60,4 @@ function groupAlive(pgid) {
   }
 }
 
-/**
- * Removes a test's temporary directory. Tidying up is not what a test checks: if something
- * outside the test still holds the directory, say so and go on instead of failing the suite.
- */
-export function removeTempDir(dir) {
-  try {
-    rmSync(dir, { recursive: true, force: true, maxRetries: 10 });
-  } catch (e) {
-    process.stderr.write(`could not remove ${dir}: ${e.message}\n`);
-  }
-}
+export { removeTempDir } from '../../js/test-lib/tmp.mjs';

@@ -20,7 +20,8 @@
 //   node --test tests/robustness/faults.test.mjs
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
+import { removeTempDir } from '../../js/test-lib/tmp.mjs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
@@ -36,7 +37,7 @@ writeUsers(usersFile, 20);
 const cleanup = [];
 after(async () => {
   for (const f of cleanup.reverse()) await f();
-  rmSync(dir, { recursive: true, force: true });
+  removeTempDir(dir);
 });
 
 const user = (i) => `user${String(i).padStart(4, '0')}`;

@@ -10,7 +10,8 @@
 //
 //   node --expose-gc tests/robustness/load.mjs        (gc() before each sample when exposed)
 // Loopback only; devcore is started here (RUST_LOG=warn) and stopped by PID.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { removeTempDir } from '../../js/test-lib/tmp.mjs';
 import { openSync, closeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -265,5 +266,5 @@ out.push(`Expected: 0 lost, 0 duplicated, 0 never settled, every client reachabl
 console.log(out.join('\n'));
 
 await stopAll();
-rmSync(dir, { recursive: true, force: true });
+removeTempDir(dir);
 process.exit(0);

@@ -17,7 +17,8 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, createHmac } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
+import { removeTempDir } from '../../js/test-lib/tmp.mjs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { inspect } from 'node:util';
@@ -38,7 +39,7 @@ const dir = mkdtempSync(path.join(tmpdir(), 'imsip-robust-secrets-'));
 const cleanup = [];
 after(async () => {
   for (const f of cleanup.reverse()) await f();
-  rmSync(dir, { recursive: true, force: true });
+  removeTempDir(dir);
 });
 
 /** Everything observable, as [where, text]. */
