@@ -327,7 +327,10 @@ impl MsrpMedia {
         let mut lines = Vec::new();
         let mut attr = |name: &str, values: &[String]| {
             if !values.is_empty() {
-                lines.push(line('a', format!("{name}:{}", values.join(" "))));
+                lines.push(line(
+                    'a',
+                    format!("{name}:{}", crate::message::text::join(values, " ")),
+                ));
             }
         };
         attr("accept-types", &self.accept_types);

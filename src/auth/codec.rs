@@ -49,7 +49,8 @@ pub fn base64_encode(bytes: &[u8]) -> String {
 /// Decodes base64 (standard alphabet; padding optional; no whitespace).
 /// `None` on any other character or an impossible length.
 pub fn base64_decode(s: &str) -> Option<Vec<u8>> {
-    let s = s.trim_end_matches('=').as_bytes();
+    let s = s.as_bytes();
+    let s = &s[..s.iter().rposition(|&b| b != b'=').map_or(0, |i| i + 1)];
     if s.len() % 4 == 1 {
         return None;
     }

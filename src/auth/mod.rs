@@ -227,7 +227,7 @@ impl fmt::Display for AuthError {
                 write!(
                     f,
                     "no usable authentication challenge (offered: {})",
-                    offered.join(", ")
+                    crate::message::text::join(offered, ", ")
                 )
             }
             AuthError::Rejected => f.write_str("credentials rejected"),

@@ -4,6 +4,7 @@
 
 use crate::auth::Credentials;
 use crate::im::iscomposing;
+use crate::message::text::{after_last, rfind_byte};
 use crate::msrp::MsrpUri;
 use crate::ua::{Millis, OpId, UaError};
 
@@ -64,9 +65,9 @@ pub fn relay_uri(url: &str) -> Result<MsrpUri, UaError> {
         return Err(bad());
     };
     let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    let authority = authority.rsplit('@').next().unwrap_or("");
+    let authority = after_last(authority, b'@');
     // A port after the host (after the `]` of an IPv6 reference).
-    let host_end = authority.rfind(']').map_or(0, |i| i + 1);
+    let host_end = rfind_byte(authority, b']').map_or(0, |i| i + 1);
     let with_port = match authority[host_end..].find(':') {
         Some(_) => authority.to_owned(),
         None => format!("{authority}:{default_port}"),

@@ -236,7 +236,7 @@ fn is_wsp(b: u8) -> bool {
 }
 
 fn trim(s: &str) -> &str {
-    s.trim_matches([' ', '\t'])
+    crate::message::text::trim(s)
 }
 
 /// `s` without the one SP or HTAB that separates a header value from its colon.
@@ -646,7 +646,7 @@ fn read_section(
             part,
             line: line_no,
         })?;
-        let name = name.trim_end_matches([' ', '\t']);
+        let name = crate::message::text::trim_end(name);
         if !is_field_name(name) {
             return Err(CpimError::BadHeaderName {
                 part,

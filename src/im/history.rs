@@ -140,7 +140,7 @@ pub fn encode(entries: &[HistoryEntry]) -> String {
 /// `peer` and `time`; others are skipped.
 pub fn decode(bytes: &[u8]) -> Result<Vec<HistoryEntry>, SettingsError> {
     let root = parse_xml(bytes)?;
-    let local = |n: &str| n.rsplit(':').next().unwrap_or(n).to_owned();
+    let local = |n: &str| crate::message::text::after_last(n, b':').to_owned();
     if local(&root.name) != "im-history" {
         return Err(SettingsError::UnexpectedRoot {
             namespace: None,

@@ -153,11 +153,7 @@ impl DispositionRequest {
     pub fn parse(value: &str) -> DispositionRequest {
         let mut r = DispositionRequest::default();
         for item in value.split(',') {
-            let name = item
-                .split(';')
-                .next()
-                .unwrap_or_default()
-                .trim_matches([' ', '\t', '\r', '\n']);
+            let name = trim_xml_space(item.split(';').next().unwrap_or_default());
             let flag = match name.to_ascii_lowercase().as_str() {
                 "positive-delivery" => &mut r.positive_delivery,
                 "negative-delivery" => &mut r.negative_delivery,
@@ -535,7 +531,7 @@ pub(crate) fn text_element(name: &str, text: &str) -> XmlNode {
 
 /// `s` without leading and trailing XML white space (space, tab, CR, LF).
 pub(crate) fn trim_xml_space(s: &str) -> &str {
-    s.trim_matches([' ', '\t', '\r', '\n'])
+    crate::message::text::trim_set(s, b" \t\r\n")
 }
 
 /// The namespace name (`None`: no namespace, or an undeclared prefix) and local part of

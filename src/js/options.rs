@@ -4,6 +4,7 @@ use super::obj::{check, field, read as read_object, required, Js, Sub, Val};
 use super::settings::{self, SettingsObject};
 use crate::auth::{hex_decode, AkaKeys, Credentials, Key, OpOrOpc};
 use crate::client::{relay_uri, MsrpConfig};
+use crate::message::text::split_once_str;
 use crate::msrp::MsrpUri;
 use crate::ua::{Config, PublishPolicy, UaError};
 use js_sys::Function;
@@ -357,7 +358,7 @@ fn msrp(
 /// `ws(s)://host[:port]/msrp` for the server `ws(s)://host[:port]/...`: devcore's
 /// relay; Kamailio with `sub_protocols` 3 takes any path.
 fn default_relay(server: &str) -> String {
-    let (scheme, rest) = server.split_once("://").unwrap_or(("ws", server));
+    let (scheme, rest) = split_once_str(server, "://").unwrap_or(("ws", server));
     let authority = rest.split(['/', '?', '#']).next().unwrap_or(rest);
     format!("{scheme}://{authority}/msrp")
 }

@@ -133,7 +133,7 @@ pub fn parse_rfc3339(value: &str) -> Option<u64> {
     }
     // The offset starts at the last sign of the time part (the date has `-` too).
     let t = v.find(['T', 't', ' '])?;
-    let sign_at = t + v.get(t..)?.rfind(['+', '-'])?;
+    let sign_at = t + v.get(t..)?.bytes().rposition(|c| c == b'+' || c == b'-')?;
     let (local, offset) = (v.get(..sign_at)?, v.get(sign_at..)?);
     let (sign, hhmm) = offset.split_at_checked(1)?;
     let (hh, mm) = hhmm

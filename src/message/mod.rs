@@ -31,7 +31,7 @@ mod error;
 mod headers;
 mod helpers;
 mod name;
-mod text;
+pub(crate) mod text;
 mod uri;
 
 pub use build::MessageBuilder;

@@ -64,6 +64,65 @@ pub(crate) fn find_any(s: &str, set: &[u8]) -> Option<usize> {
     s.bytes().position(|b| set.contains(&b))
 }
 
+/// The byte position of the first `needle` in `s`. For the short needles of this crate
+/// (`://`, `]]>`, `--`) a plain scan: `str::find` with a `&str` pattern links core's
+/// two-way searcher and its tables into the wasm.
+pub(crate) fn find_str(s: &str, needle: &str) -> Option<usize> {
+    if needle.is_empty() {
+        return Some(0);
+    }
+    s.as_bytes()
+        .windows(needle.len())
+        .position(|w| w == needle.as_bytes())
+}
+
+/// `s` without the ASCII bytes of `set` at either end (a byte loop, without core's
+/// per-pattern char searchers).
+pub(crate) fn trim_set<'a>(s: &'a str, set: &[u8]) -> &'a str {
+    let bytes = s.as_bytes();
+    let start = bytes
+        .iter()
+        .position(|b| !set.contains(b))
+        .unwrap_or(bytes.len());
+    let end = bytes
+        .iter()
+        .rposition(|b| !set.contains(b))
+        .map_or(start, |i| i + 1);
+    s.get(start..end).unwrap_or_default()
+}
+
+/// The byte position of the last ASCII byte `b` in `s` (a byte scan, without core's
+/// reverse char searcher).
+pub(crate) fn rfind_byte(s: &str, b: u8) -> Option<usize> {
+    s.bytes().rposition(|c| c == b)
+}
+
+/// What follows the last ASCII byte `b` in `s`, or all of `s` (`s.rsplit(b).next()`).
+pub(crate) fn after_last(s: &str, b: u8) -> &str {
+    match rfind_byte(s, b) {
+        Some(i) => s.get(i + 1..).unwrap_or_default(),
+        None => s,
+    }
+}
+
+/// `items` joined with `sep`: one loop, instead of `[S]::join`'s generic copy.
+pub(crate) fn join<S: AsRef<str>>(items: &[S], sep: &str) -> String {
+    let mut out = String::new();
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push_str(sep);
+        }
+        out.push_str(item.as_ref());
+    }
+    out
+}
+
+/// `s` split around the first `needle` (as `str::split_once`, see [`find_str`]).
+pub(crate) fn split_once_str<'a>(s: &'a str, needle: &str) -> Option<(&'a str, &'a str)> {
+    let at = find_str(s, needle)?;
+    Some((s.get(..at)?, s.get(at + needle.len()..)?))
+}
+
 /// Reads a quoted-string at the start of `s` (which must begin with `"`), returns the
 /// unescaped content and what follows the closing quote. `None` when unterminated.
 pub(crate) fn take_quoted(s: &str) -> Option<(String, &str)> {
@@ -343,4 +402,49 @@ pub(crate) fn parse_u32(s: &str) -> Option<u32> {
         return None;
     }
     s.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{after_last, find_str, join, rfind_byte, split_once_str, trim_set};
+
+    #[test]
+    fn find_str_agrees_with_str_find() {
+        let hays = [
+            "",
+            "a",
+            "://",
+            "msrp://h",
+            "a]]]>b",
+            "--",
+            "x-y--z",
+            "ab:/a://b://",
+            "é://ü",
+        ];
+        let needles = ["", "://", "]]>", "--", "a", "é"];
+        for h in hays {
+            for n in needles {
+                assert_eq!(find_str(h, n), h.find(n), "{h:?} {n:?}");
+                assert_eq!(split_once_str(h, n), h.split_once(n), "{h:?} {n:?}");
+            }
+            for b in [b':', b'@', b']', b'-'] {
+                assert_eq!(rfind_byte(h, b), h.rfind(char::from(b)), "{h:?} {b}");
+                assert_eq!(
+                    Some(after_last(h, b)),
+                    h.rsplit(char::from(b)).next(),
+                    "{h:?} {b}"
+                );
+            }
+        }
+        for s in ["", " ", "<a>", " \t a b\r\n", "<<>>", "é<é>"] {
+            assert_eq!(
+                trim_set(s, b" \t\r\n"),
+                s.trim_matches([' ', '\t', '\r', '\n'])
+            );
+            assert_eq!(trim_set(s, b"<>"), s.trim_matches(['<', '>']));
+        }
+        for items in [&[][..], &["a"], &["a", "", "b:c"]] {
+            assert_eq!(join(items, ", "), items.join(", "));
+        }
+    }
 }

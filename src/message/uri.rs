@@ -2,7 +2,7 @@
 //! scheme kept as an opaque absolute URI. Printing a parsed URI gives back the text
 //! it was parsed from.
 
-use super::text::{find_any, Params};
+use super::text::{find_any, rfind_byte, Params};
 use core::fmt;
 use core::str::FromStr;
 
@@ -271,8 +271,9 @@ pub(crate) fn parse_host_port(s: &str) -> Result<(Host, Option<u16>), &'static s
             None => return Err("unexpected characters after IPv6 reference"),
         }
     } else {
-        match s.rsplit_once(':') {
-            Some((h, p)) => (h, Some(p)),
+        match rfind_byte(s, b':') {
+            // `:` is ASCII: both sides are on character boundaries.
+            Some(i) => (&s[..i], Some(&s[i + 1..])),
             None => (s, None),
         }
     };

@@ -295,7 +295,7 @@ impl Frame {
     fn seconds(&self, name: &'static str) -> Result<Option<u32>, MsrpError> {
         self.header(name)
             .map(|v| {
-                let v = v.trim_matches([' ', '\t']);
+                let v = super::ident::trim_wsp(v);
                 if v.is_empty() || v.len() > 10 || !v.bytes().all(|b| b.is_ascii_digit()) {
                     return Err(MsrpError::BadHeader {
                         name,

@@ -37,7 +37,7 @@ pub(crate) fn is_utf8text(s: &str) -> bool {
 
 /// SP and HTAB, trimmed from both ends of header values.
 pub(crate) fn trim_wsp(s: &str) -> &str {
-    s.trim_matches([' ', '\t'])
+    crate::message::text::trim(s)
 }
 
 /// The letters and digits random ids are drawn from.

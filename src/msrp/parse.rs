@@ -249,7 +249,7 @@ fn parse_head(buf: &[u8]) -> Result<Option<Head>, MsrpError> {
         let line = core::str::from_utf8(line).map_err(|_| MsrpError::NotUtf8 { line: line_no })?;
         let bad_line = MsrpError::BadHeaderLine { line: line_no };
         let (name, value) = line.split_once(':').ok_or(bad_line.clone())?;
-        let name = name.trim_end_matches([' ', '\t']);
+        let name = crate::message::text::trim_end(name);
         let value = trim_wsp(value);
         // RFC 4975 §9 `hname = ALPHA *token`, `hval = utf8text`.
         if !is_token(name)

@@ -13,6 +13,7 @@
 
 use super::ident::is_token;
 use super::MsrpError;
+use crate::message::text::{find_any, split_once_str, trim_start};
 use crate::message::Host;
 use core::fmt;
 use core::str::FromStr;
@@ -160,9 +161,8 @@ impl MsrpUri {
     /// (RFC 4975 §9 `MSRP-URI`). The scheme and known transports are matched
     /// case-insensitively; nothing else is changed.
     pub fn parse(text: &str) -> Result<MsrpUri, MsrpError> {
-        let (scheme, rest) = text
-            .split_once("://")
-            .ok_or(MsrpError::BadUri("no `msrp://` or `msrps://`"))?;
+        let (scheme, rest) =
+            split_once_str(text, "://").ok_or(MsrpError::BadUri("no `msrp://` or `msrps://`"))?;
         let secure = if scheme.eq_ignore_ascii_case("msrp") {
             false
         } else if scheme.eq_ignore_ascii_case("msrps") {
@@ -180,7 +180,7 @@ impl MsrpUri {
             }
             None => (None, rest),
         };
-        let end = rest.find(['/', ';']).unwrap_or(rest.len());
+        let end = find_any(rest, b"/;").unwrap_or(rest.len());
         let (host_port, rest) = rest.split_at(end);
         let (host, port) = parse_host_port(host_port)?;
         let (session_id, rest) = match rest.strip_prefix('/') {
@@ -331,8 +331,12 @@ impl fmt::Display for MsrpUri {
 /// `To-Path`, `From-Path`; RFC 4976 `Use-Path`). Runs of SP/HTAB count as one.
 pub(crate) fn parse_path(value: &str, header: &'static str) -> Result<Vec<MsrpUri>, MsrpError> {
     let mut uris = Vec::new();
-    for s in value.split([' ', '\t']).filter(|s| !s.is_empty()) {
-        uris.push(MsrpUri::parse(s).map_err(|e| bad_path(header, e))?);
+    let mut rest = trim_start(value);
+    while !rest.is_empty() {
+        let end = find_any(rest, b" \t").unwrap_or(rest.len());
+        let (uri, after) = rest.split_at(end);
+        uris.push(MsrpUri::parse(uri).map_err(|e| bad_path(header, e))?);
+        rest = trim_start(after);
     }
     if uris.is_empty() {
         return Err(MsrpError::BadPath {

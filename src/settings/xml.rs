@@ -5,6 +5,7 @@
 //! declarations included; namespace resolution happens one layer up, in `schema.rs`.
 
 use super::{SettingsError, MAX_DEPTH, MAX_DOCUMENT_SIZE};
+use crate::message::text::find_str;
 use quick_xml::escape::resolve_xml_entity;
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
@@ -269,7 +270,7 @@ fn start_node(e: &BytesStart<'_>, pos: usize) -> Result<XmlNode, SettingsError> 
 fn normalize_attribute(raw: &str) -> Option<String> {
     let mut out = String::with_capacity(raw.len());
     let mut rest = raw;
-    while let Some(i) = rest.find(['&', '\t', '\r', '\n']) {
+    while let Some(i) = crate::message::text::find_any(rest, b"&\t\r\n") {
         out.push_str(&rest[..i]);
         let special = rest.as_bytes()[i]; // i < rest.len(): found there, an ASCII byte
         rest = &rest[i + 1..];
@@ -300,7 +301,7 @@ fn char_reference(number: &str) -> Option<char> {
         Some(hex) => (hex, 16),
         None => (number, 10),
     };
-    if digits.starts_with(['+', '-']) {
+    if matches!(digits.as_bytes().first(), Some(b'+' | b'-')) {
         return None;
     }
     u32::from_str_radix(digits, radix)
@@ -384,7 +385,7 @@ pub fn parse(bytes: &[u8]) -> Result<XmlNode, SettingsError> {
                     continue;
                 };
                 // `]]>` may not occur in character data (§2.4).
-                if let Some(k) = t.find("]]>") {
+                if let Some(k) = find_str(&t, "]]>") {
                     return Err(malformed(pos + k, SYNTAX));
                 }
                 node.push_text(&t.xml10_content());
@@ -408,7 +409,7 @@ pub fn parse(bytes: &[u8]) -> Result<XmlNode, SettingsError> {
                 });
             }
             // A comment (§2.5) holds no `--` and does not end in `-`.
-            Event::Comment(c) if c.contains("--") || c.ends_with('-') => {
+            Event::Comment(c) if find_str(&c, "--").is_some() || c.ends_with('-') => {
                 return Err(malformed(pos, SYNTAX));
             }
             Event::Decl(_) | Event::PI(_) | Event::Comment(_) => {}

@@ -308,7 +308,7 @@ impl Messager {
             if !accepts(&cx.cfg.accept_types, ct) {
                 // RFC 3261 §21.4.16: say what we accept (what the user agent reads
                 // itself, and what the app listed).
-                let mut accept = cx.cfg.accept_types.join(", ");
+                let mut accept = crate::message::text::join(&cx.cfg.accept_types, ", ");
                 accept.push_str(", message/cpim, message/imdn+xml, application/im-iscomposing+xml");
                 cx.respond(
                     msg,

@@ -431,7 +431,8 @@ impl Registerer {
             .and_then(|u| u.user().map(str::to_owned));
         let ours = contacts.iter().find(|c| {
             c.instance().is_some_and(|i| {
-                i.trim_matches(['<', '>']) == cx.local.instance.trim_matches(['<', '>'])
+                crate::message::text::trim_set(i, b"<>")
+                    == crate::message::text::trim_set(&cx.local.instance, b"<>")
             }) || c.uri.as_str() == cx.local.contact_uri
                 || (own_user.is_some() && c.uri.user() == own_user.as_deref())
         });

@@ -2,6 +2,7 @@
 //! request, and the answers that need no part.
 
 use super::context::{Ctx, ALLOW, SUPPORTED};
+use crate::message::text::join;
 use crate::message::{HeaderName, Message, Method, ParseError};
 use crate::settings::SERVICE_SETTINGS_CONTENT_TYPE;
 
@@ -79,7 +80,7 @@ pub(super) fn screen(cx: &mut Ctx, msg: &Message) -> Option<Incoming> {
             msg,
             420,
             "Bad Extension",
-            &[(HeaderName::Unsupported, unsupported.join(", "))],
+            &[(HeaderName::Unsupported, join(&unsupported, ", "))],
         );
         return None;
     }
@@ -90,7 +91,7 @@ pub(super) fn screen(cx: &mut Ctx, msg: &Message) -> Option<Incoming> {
             } else {
                 format!(
                     "{}, {SERVICE_SETTINGS_CONTENT_TYPE}",
-                    cx.cfg.accept_types.join(", ")
+                    join(&cx.cfg.accept_types, ", ")
                 )
             };
             cx.respond(
