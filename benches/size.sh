@@ -30,10 +30,10 @@ set -euo pipefail
 # 223.1 KB after the code-shape cuts of the same day: plain loops instead of iterator chains
 # collected per element type, one owned user-agent context instead of a struct of ten borrows
 # rebuilt per call, IP addresses read and printed by the codec instead of core::net, one copy
-# of the binding's object checks.
+# of the binding's object checks. 221.0 KB with byte helpers instead of core's string searchers.
 # Lower it when the package shrinks; raise it only with a reason in the commit. Measured
 # on js/build.sh's nightly build (xtask and .ci/run install it).
-BUDGET=225 # KB (1 KB = 1024 B); 223.1 after the cuts, 237.4 with quick-xml and serde-wasm-bindgen (issue 14)
+BUDGET=223 # KB (1 KB = 1024 B); 221.0 after the cuts, 237.4 with quick-xml and serde-wasm-bindgen (issue 14)
 TARGET=45  # KB: the performance issue's target (bundled and compared), reported, never enforced
 SHIPPED_TARGET=85  # KB: issue 14's target, every file a page loads as shipped, reported, never enforced
 
