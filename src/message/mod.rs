@@ -871,6 +871,14 @@ impl Message {
         out
     }
 
+    /// The whole message as text, a non-UTF-8 body lossily (what `Display` prints,
+    /// without the formatting machinery).
+    pub fn to_text(&self) -> String {
+        let mut s = self.head_string();
+        s.push_str(&String::from_utf8_lossy(&self.body));
+        s
+    }
+
     fn head_string(&self) -> String {
         let mut s = String::with_capacity(self.text.len() + 64);
         match &self.start {
@@ -930,8 +938,7 @@ impl Message {
 impl fmt::Display for Message {
     /// Prints the message; a non-UTF-8 body is printed lossily.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.head_string())?;
-        f.write_str(&String::from_utf8_lossy(&self.body))
+        f.write_str(&self.to_text())
     }
 }
 

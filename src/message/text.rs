@@ -91,6 +91,25 @@ pub(crate) fn trim_set<'a>(s: &'a str, set: &[u8]) -> &'a str {
     s.get(start..end).unwrap_or_default()
 }
 
+/// Appends `n` in decimal (the `Display` text of an unsigned integer, without the
+/// formatting machinery).
+pub(crate) fn push_decimal(out: &mut String, n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    let mut n = n;
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for &d in &digits[i..] {
+        out.push(char::from(d));
+    }
+}
+
 /// The byte position of the last ASCII byte `b` in `s` (a byte scan, without core's
 /// reverse char searcher).
 pub(crate) fn rfind_byte(s: &str, b: u8) -> Option<usize> {
@@ -406,7 +425,7 @@ pub(crate) fn parse_u32(s: &str) -> Option<u32> {
 
 #[cfg(test)]
 mod tests {
-    use super::{after_last, find_str, join, rfind_byte, split_once_str, trim_set};
+    use super::{after_last, find_str, join, push_decimal, rfind_byte, split_once_str, trim_set};
 
     #[test]
     fn find_str_agrees_with_str_find() {
@@ -442,6 +461,11 @@ mod tests {
                 s.trim_matches([' ', '\t', '\r', '\n'])
             );
             assert_eq!(trim_set(s, b"<>"), s.trim_matches(['<', '>']));
+        }
+        for n in [0, 1, 9, 10, 99, 100, 65_535, 1 << 32, u64::MAX] {
+            let mut out = String::from("x");
+            push_decimal(&mut out, n);
+            assert_eq!(out, format!("x{n}"));
         }
         for items in [&[][..], &["a"], &["a", "", "b:c"]] {
             assert_eq!(join(items, ", "), items.join(", "));

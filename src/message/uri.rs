@@ -30,18 +30,26 @@ pub enum Host {
     Ipv6(std::net::Ipv6Addr),
 }
 
-impl fmt::Display for Host {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut out = String::new();
+impl Host {
+    /// Appends the host as a URI writes it (an IPv6 address in brackets): the
+    /// `Display` text, without the formatting machinery.
+    pub(crate) fn push_to(&self, out: &mut String) {
         match self {
-            Host::Name(n) => return f.write_str(n),
-            Host::Ipv4(a) => push_ipv4(&mut out, a.octets()),
+            Host::Name(n) => out.push_str(n),
+            Host::Ipv4(a) => push_ipv4(out, a.octets()),
             Host::Ipv6(a) => {
                 out.push('[');
-                push_ipv6(&mut out, a.segments());
+                push_ipv6(out, a.segments());
                 out.push(']');
             }
         }
+    }
+}
+
+impl fmt::Display for Host {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut out = String::new();
+        self.push_to(&mut out);
         f.write_str(&out)
     }
 }

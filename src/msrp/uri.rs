@@ -13,7 +13,7 @@
 
 use super::ident::is_token;
 use super::MsrpError;
-use crate::message::text::{find_any, split_once_str, trim_start};
+use crate::message::text::{find_any, push_decimal, split_once_str, trim_start};
 use crate::message::Host;
 use core::fmt;
 use core::str::FromStr;
@@ -303,27 +303,47 @@ impl FromStr for MsrpUri {
     }
 }
 
-impl fmt::Display for MsrpUri {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}://", self.scheme())?;
+impl MsrpUri {
+    /// Appends the URI's text (what `Display` writes), without the formatting machinery.
+    pub(crate) fn push_to(&self, out: &mut String) {
+        out.push_str(self.scheme());
+        out.push_str("://");
         if let Some(u) = &self.userinfo {
-            write!(f, "{u}@")?;
+            out.push_str(u);
+            out.push('@');
         }
-        write!(f, "{}", self.host)?;
+        self.host.push_to(out);
         if let Some(p) = self.port {
-            write!(f, ":{p}")?;
+            out.push(':');
+            push_decimal(out, u64::from(p));
         }
         if let Some(s) = &self.session_id {
-            write!(f, "/{s}")?;
+            out.push('/');
+            out.push_str(s);
         }
-        write!(f, ";{}", self.transport)?;
+        out.push(';');
+        out.push_str(self.transport.as_str());
         for (name, value) in &self.params {
-            match value {
-                Some(v) => write!(f, ";{name}={v}")?,
-                None => write!(f, ";{name}")?,
+            out.push(';');
+            out.push_str(name);
+            if let Some(v) = value {
+                out.push('=');
+                out.push_str(v);
             }
         }
-        Ok(())
+    }
+
+    /// The URI's text (as `to_string()`, see [`MsrpUri::push_to`]).
+    pub(crate) fn text(&self) -> String {
+        let mut out = String::new();
+        self.push_to(&mut out);
+        out
+    }
+}
+
+impl fmt::Display for MsrpUri {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text())
     }
 }
 
@@ -360,6 +380,6 @@ pub(crate) fn write_path(out: &mut String, uris: &[MsrpUri]) {
         if i > 0 {
             out.push(' ');
         }
-        out.push_str(&u.to_string());
+        u.push_to(out);
     }
 }

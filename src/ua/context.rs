@@ -317,7 +317,7 @@ impl Ctx {
             Some((ct, bytes)) => b.body(Some(ct), bytes.clone()).build(),
             None => b.build(),
         };
-        msg.to_string()
+        msg.to_text()
     }
 
     /// Answers a request (RFC 3261 §8.2.6), adding `extra` headers.
@@ -354,7 +354,7 @@ impl Ctx {
             Some((ct, bytes)) => b.body(Some(ct), bytes).build(),
             None => b.build(),
         };
-        let frame = msg.to_string();
+        let frame = msg.to_text();
         self.transmit(frame.clone());
         frame
     }

@@ -209,10 +209,7 @@ impl RelayAuth {
         }
         // RFC 4976 §5.1: the digest-uri is the relay's URI, the method `AUTH`, and
         // the request has no body.
-        if let Some(answer) = self
-            .digest
-            .authorize("AUTH", &self.relay.to_string(), b"", rng)
-        {
+        if let Some(answer) = self.digest.authorize("AUTH", &self.relay.text(), b"", rng) {
             auth = auth.authorization(&answer);
         }
         match auth.encode() {
