@@ -6,7 +6,7 @@
 #      just built it)
 #   3. TypeScript: js/types/example.ts compiles with --strict, js/types/wrong.ts must not
 #   4. end to end in Node against imsip-devcore (js/test/*.test.mjs), then interop with
-#      JsSIP, a killed core and Kamailio (js/interop/)
+#      JsSIP, SIP.js, a killed core and Kamailio (js/interop/)
 #   5. npm pack → install the tarball in a fresh project → import by name, tsc against
 #      the installed types, the end-to-end suite again against the installed copy
 #   6. the bundler build imports in Node (--experimental-wasm-modules)
@@ -77,7 +77,7 @@ cargo build -p imsip-devcore
 step "end to end in Node against imsip-devcore (pkg/)"
 node --test js/test/*.test.mjs
 
-step "interop: JsSIP peer, core killed mid-session, the API against Kamailio"
+step "interop: JsSIP and SIP.js peers, core killed mid-session, the API against Kamailio"
 node --test js/interop/
 
 step "npm pack, install in a fresh project"
