@@ -18,7 +18,7 @@ pub enum UaError {
     Timeout,
     /// The flow broke before the operation finished.
     Transport,
-    /// A final non-2xx response.
+    /// A final non-2xx response, from the core or from the peer through it.
     Rejected {
         /// Status code.
         status: u16,
@@ -98,9 +98,9 @@ impl fmt::Display for UaError {
             }
             UaError::Timeout => f.write_str("no response from the core in time"),
             UaError::Transport => f.write_str("the connection to the core was lost"),
-            UaError::Rejected { status, reason, .. } => {
-                write!(f, "rejected by the core: {status} {reason}")
-            }
+            // The final response may be the core's or, relayed by it, the peer's (a 486
+            // from the callee): the text does not say whose.
+            UaError::Rejected { status, reason, .. } => write!(f, "rejected: {status} {reason}"),
             UaError::UnsupportedEvent { package, status } => {
                 write!(
                     f,
