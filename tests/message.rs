@@ -593,3 +593,40 @@ fn ip_addresses_are_read_and_printed_as_std_does() {
         assert_eq!(Host::Ipv6(m).to_string(), format!("[{m}]"));
     }
 }
+
+/// One framing pass serves every reader: `framing()` says where the start line, the
+/// headers and the body were in the frame, and `header_offset` where a header value lent
+/// out by the message was (what the JS parse index points at instead of framing again).
+#[test]
+fn framing_and_header_offsets_point_into_the_frame() {
+    for (lead, eol) in [("", "\r\n"), ("\r\n\r\n", "\r\n"), ("\n", "\n")] {
+        let frame = format!(
+            "{lead}MESSAGE sip:bob@example.com SIP/2.0{eol}Via: SIP/2.0/WSS a.invalid;branch=z9hG4bK1{eol}\
+             Call-ID:   abc@x  {eol}Subject: one{eol} two{eol}Content-Length: 5{eol}{eol}héllo-and-more"
+        );
+        let msg = Message::from_str(&frame).unwrap();
+        let f = msg.framing().expect("a parsed message has its framing");
+        assert_eq!(f.start_line, lead.len());
+        assert!(frame[f.start_line..f.headers].starts_with("MESSAGE sip:bob@example.com SIP/2.0"));
+        assert!(frame[f.start_line..f.headers].ends_with('\n'));
+        assert!(frame[f.headers..].starts_with("Via:"));
+        assert!(frame[..f.body].ends_with(&format!("{eol}{eol}")));
+        assert_eq!(
+            &frame.as_bytes()[f.body..f.body + msg.body().len()],
+            msg.body()
+        );
+        // A value as stored: its range in the frame holds the same text.
+        let call_id = msg.header(HeaderName::CallId).unwrap();
+        let (s, e) = msg.header_offset(call_id).expect("a stored value");
+        assert_eq!(&frame[s..e], "abc@x");
+        // An unfolded value is a new string, not a slice of the frame.
+        let subject = msg.header(HeaderName::Subject).unwrap();
+        assert_eq!(subject, "one two");
+        assert_eq!(msg.header_offset(subject), None);
+        // Any other string is not the message's.
+        assert_eq!(msg.header_offset("abc@x"), None);
+    }
+    let built =
+        MessageBuilder::request(Method::Message, "sip:bob@example.com".parse().unwrap()).build();
+    assert_eq!(built.framing(), None);
+}

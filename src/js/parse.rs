@@ -36,7 +36,7 @@
 //! number.
 
 use super::error::js_error;
-use crate::message::{HeaderName, Message, NameAddr, StartLine};
+use crate::message::{Framing, HeaderName, Message, NameAddr, StartLine};
 use std::cell::RefCell;
 use wasm_bindgen::JsValue;
 
@@ -253,22 +253,19 @@ pub(crate) fn parse_to_index(text: &str) -> Result<usize, JsValue> {
     let vias = msg.via().map_err(bad)?;
 
     let whole = (0, text.len());
-    // Where each header's name and value sit: both borrow from the message's header
-    // text, which is a copy of the input from just after the start line (as
-    // Message::parse frames it: leading CR/LF skipped, start line up to its LF).
+    // Where the codec found the start line, the headers and the body (its one framing
+    // pass), and where each header's value sat in the input.
     let bytes = text.as_bytes();
-    let lead = bytes
-        .iter()
-        .position(|&b| b != b'\r' && b != b'\n')
-        .unwrap_or(0);
-    let start_line_end = lead + memchr::memchr(b'\n', &bytes[lead..]).unwrap_or(0);
-    let header_text = msg.header_text();
-    let text_at = start_line_end + 1;
-    let located = |s: &str| -> Option<(usize, usize)> {
-        let off = (s.as_ptr() as usize).checked_sub(header_text.as_ptr() as usize)?;
-        (off + s.len() <= header_text.len()).then_some((text_at + off, text_at + off + s.len()))
+    let framing = msg.framing().unwrap_or(Framing {
+        start_line: 0,
+        headers: 0,
+        body: text.len(),
+    });
+    let header_span = |name: HeaderName| {
+        msg.header(name)
+            .and_then(|v| msg.header_offset(v))
+            .unwrap_or(whole)
     };
-    let header_span = |name: HeaderName| msg.header(name).and_then(&located).unwrap_or(whole);
 
     OUTPUT.with(|cell| {
         let mut out = cell.borrow_mut();
@@ -283,7 +280,7 @@ pub(crate) fn parse_to_index(text: &str) -> Result<usize, JsValue> {
         ix.word(0); // length, set at the end
         ix.word(0); // flags
         debug_assert_eq!(W_FLAGS, 1);
-        let start_line = (lead, start_line_end);
+        let start_line = (framing.start_line, framing.headers);
         match msg.start_line() {
             StartLine::Request { method, uri } => {
                 ix.out.words[1] = 1;
@@ -313,13 +310,7 @@ pub(crate) fn parse_to_index(text: &str) -> Result<usize, JsValue> {
         // The body is the input's tail (or a prefix of it, Content-Length); a body cut
         // inside a character is not a string slice and goes to the side string.
         let body = msg.body();
-        let blank_at = text_at + header_text.len();
-        let body_at = blank_at
-            + if bytes.get(blank_at) == Some(&b'\r') {
-                2
-            } else {
-                1
-            };
+        let body_at = framing.body;
         match core::str::from_utf8(body) {
             Ok(b) if bytes.get(body_at..body_at + b.len()) == Some(body) => {
                 ix.input_span(body_at, body_at + b.len())
@@ -332,7 +323,7 @@ pub(crate) fn parse_to_index(text: &str) -> Result<usize, JsValue> {
         ix.word(vias.len() as u32);
         let via_lines: Vec<(usize, usize)> = msg
             .header_all(HeaderName::Via)
-            .map(|v| located(v).unwrap_or(whole))
+            .map(|v| msg.header_offset(v).unwrap_or(whole))
             .collect();
         for v in &vias {
             let via_start = ix.out.words.len();
@@ -357,11 +348,11 @@ pub(crate) fn parse_to_index(text: &str) -> Result<usize, JsValue> {
 
         ix.word(msg.header_count() as u32);
         for (name, value) in msg.headers() {
-            match located(name) {
+            match msg.header_offset(name) {
                 Some((s, e)) => ix.input_span(s, e),
                 None => ix.text(name, whole),
             }
-            match located(value) {
+            match msg.header_offset(value) {
                 Some((s, e)) => ix.input_span(s, e),
                 // An unfolded value (continuation lines joined) is not in the input.
                 None => ix.text(value, (0, 0)),

@@ -164,6 +164,7 @@ impl MessageBuilder {
             last.name = HeaderName::ContentLength;
         }
         Message {
+            framing: None,
             start: self.start,
             text: self.text,
             fields: self.fields,

@@ -178,14 +178,41 @@ struct Field {
 ///
 /// Header fields are kept in received order with their names as received; typed
 /// reads parse on demand. Printing (`Display` / [`Message::to_bytes`]) reproduces
-/// the start line, every header and the body.
-#[derive(Clone, PartialEq, Eq)]
+/// the start line, every header and the body. Two messages are equal when those are:
+/// where a parsed one sat in its frame ([`Message::framing`]) is not compared.
+#[derive(Clone)]
 pub struct Message {
     start: StartLine,
     /// Header text: the header lines as received (or as built).
     text: String,
     fields: Vec<Field>,
     body: Vec<u8>,
+    /// Where the parts were in the parsed frame (`None` for a built message).
+    framing: Option<Framing>,
+}
+
+impl PartialEq for Message {
+    fn eq(&self, other: &Message) -> bool {
+        self.start == other.start
+            && self.text == other.text
+            && self.fields == other.fields
+            && self.body == other.body
+    }
+}
+
+impl Eq for Message {}
+
+/// Where [`Message::parse`] found the parts of its frame (byte offsets into the frame),
+/// so that a reader of the same frame need not find them again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Framing {
+    /// The start line's first byte (after any leading CRLFs, RFC 3261 §7.5).
+    pub start_line: usize,
+    /// The first header line's first byte (just after the start line's LF); the
+    /// header text ([`Message::header_offset`]) begins here.
+    pub headers: usize,
+    /// The body's first byte (just after the blank line).
+    pub body: usize,
 }
 
 impl fmt::Debug for Message {
@@ -345,7 +372,29 @@ impl Message {
             text,
             fields,
             body,
+            framing: Some(Framing {
+                start_line: start_at,
+                headers: start_at + base,
+                body: start_at + body_start,
+            }),
         })
+    }
+
+    /// Where the parts were in the frame this message was parsed from (`None` for a
+    /// built message).
+    pub fn framing(&self) -> Option<Framing> {
+        self.framing
+    }
+
+    /// Where `s`, a header name or value this message lends out (from
+    /// [`Message::headers`], [`Message::header`], ...), was in the parsed frame: its
+    /// byte range there. `None` when `s` is not a slice of the stored header text (an
+    /// unfolded value is a new string) or the message was built.
+    pub fn header_offset(&self, s: &str) -> Option<(usize, usize)> {
+        let framing = self.framing?;
+        let off = (s.as_ptr() as usize).checked_sub(self.text.as_ptr() as usize)?;
+        let end = off.checked_add(s.len())?;
+        (end <= self.text.len()).then_some((framing.headers + off, framing.headers + end))
     }
 
     /// Parses a frame given as text.
@@ -397,14 +446,6 @@ impl Message {
     /// The body as UTF-8 text, if it is.
     pub fn body_str(&self) -> Option<&str> {
         core::str::from_utf8(&self.body).ok()
-    }
-
-    /// The header section as stored: every header line after the start line, up to
-    /// the blank line. Header names and values returned by [`Message::headers`]
-    /// borrow from it (unless unfolded), so their position in it is known.
-    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))] // read by src/js only
-    pub(crate) fn header_text(&self) -> &str {
-        &self.text
     }
 
     /// Number of header fields (lines after unfolding).
