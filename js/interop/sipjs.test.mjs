@@ -9,8 +9,9 @@
 //  3. A text over largeMessageThreshold: large-message mode is tried (INVITE), SIP.js
 //     with no onInvite answers 486, the text arrives whole as one MESSAGE;
 //     startChat to SIP.js rejects `rejected` 486.
-//  4. Scenario 1 through the interop Kamailio (tests/interop/kamailio.sh); skipped with
-//     the reason when kamailio or its websocket module is missing.
+//  4. Scenario 1 through the interop Kamailio (tests/interop/kamailio.sh) and through the
+//     deployment Kamailio (deploy/kamailio: 401 to REGISTER, 407 to every other request);
+//     each skipped with the reason when kamailio, a module or sqlite3 is missing.
 // Every wait is bounded (expectEvent / withTimeout); each test has its own core.
 //
 //   cargo build -p imsip-devcore && js/build.sh && node --test js/interop/sipjs.test.mjs
@@ -24,7 +25,9 @@ import { WebSocket } from 'ws';
 import { Messager, Registerer, RegistererState, UserAgent } from 'sip.js';
 import { expectEvent, fmt, loadImsip, recordEvents, root } from '../test-lib/client.mjs';
 import { USERS, startDevcore } from '../test-lib/devcore.mjs';
-import { kamailioClient, kamailioRuns, missingKamailio } from '../test-lib/kamailio.mjs';
+import {
+  deployKamailioRuns, kamailioClient, kamailioRuns, missingDeployKamailio, missingKamailio,
+} from '../test-lib/kamailio.mjs';
 import { freePort, waitForPort, withTimeout } from '../test-lib/net.mjs';
 import { removeTempDir } from '../test-lib/tmp.mjs';
 
@@ -186,7 +189,10 @@ async function exchangeScenario(alice, peer) {
 
   assert.equal(peer.ev.message.length, 1, `SIP.js got only our one MESSAGE: ${fmt(peer.ev.message)}`);
   assert.equal(alice.ev.message.length, 1, `the ImClient got only SIP.js's MESSAGE: ${fmt(alice.ev.message)}`);
-  assert.equal(framesOf(alice, 'out', 'MESSAGE ').length, 1, 'nothing but our text went (no receipt)');
+  // One MESSAGE went (sent again with credentials when a core challenges it: the same
+  // Call-ID); a receipt would be another request, with another Call-ID.
+  const callIds = framesOf(alice, 'out', 'MESSAGE ').map((f) => /^Call-ID: (.*)\r$/m.exec(f)?.[1]);
+  assert.equal(new Set(callIds).size, 1, `nothing but our text went (no receipt): ${callIds}`);
 }
 
 /** SIP.js un-REGISTERs (the core answers it) and logged no error or warning during the test. */
@@ -351,5 +357,28 @@ test('SIP.js and ImClient through Kamailio: both register, MESSAGEs both ways, U
   const alice = kamailioClient(t, k, 'alice', { ...USERS.alice, publishPolicy: 'never' });
   await withTimeout(alice.register(), MS, 'ImClient to register');
   await exchangeScenario(alice, peer);
+  await finish(peer);
+});
+
+const deployMissing = missingDeployKamailio();
+const { start: startDeployKamailio } = deployKamailioRuns({ prefix: 'sipjs' });
+
+test('SIP.js and ImClient through the deployment Kamailio (401 to REGISTER, 407 to every other request): MESSAGEs both ways',
+  { skip: deployMissing ?? false }, async (t) => {
+  const onCleanup = cleanups(t); // first: SIP.js stops before Kamailio does
+  const k = await startDeployKamailio(t, 'exchange');
+  // The deployment's subscriber table has the same users and passwords as devcore's.
+  const peer = sipjsPeer(t, onCleanup, k.url, 'bob');
+  await peer.register();
+  const alice = kamailioClient(t, k, 'alice', { ...USERS.alice, publishPolicy: 'never' });
+  await withTimeout(alice.register(), MS, 'ImClient to register');
+  await exchangeScenario(alice, peer);
+  // Both were challenged as the deployment challenges everyone: SIP.js's REGISTER 401,
+  // its MESSAGE 407 (and it answered both); the ImClient's MESSAGE 407 too.
+  const peerIn = wire(peer, 'in');
+  assert.ok(peerIn.includes('SIP/2.0 401'), `SIP.js's REGISTER was challenged: ${peerIn.join(', ')}`);
+  assert.ok(peerIn.includes('SIP/2.0 407'), `SIP.js's MESSAGE was challenged: ${peerIn.join(', ')}`);
+  const aliceChallenges = framesOf(alice, 'in', 'SIP/2.0 407').filter((f) => /^CSeq: \d+ MESSAGE\r$/m.test(f));
+  assert.equal(aliceChallenges.length, 1, "the ImClient's MESSAGE was challenged once");
   await finish(peer);
 });
