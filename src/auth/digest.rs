@@ -401,7 +401,7 @@ impl Authorization {
 
     /// The header value, quoted per RFC 3261 §25.1 / RFC 7616 §3.4.
     pub fn to_header_value(&self) -> String {
-        self.value.to_string()
+        self.value.text()
     }
 
     /// The Authorization of an IMS initial REGISTER (3GPP TS 24.229

@@ -109,15 +109,26 @@ impl NameAddr {
     }
 }
 
+impl NameAddr {
+    /// The value as a header writes it: `"Display" <uri>;params` (the `Display` text,
+    /// without the formatting machinery).
+    pub fn text(&self) -> String {
+        let mut s = String::new();
+        if let Some(d) = &self.display {
+            push_quoted(&mut s, d);
+            s.push(' ');
+        }
+        s.push('<');
+        s.push_str(self.uri.as_str());
+        s.push('>');
+        self.params.push_to(&mut s);
+        s
+    }
+}
+
 impl fmt::Display for NameAddr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if let Some(d) = &self.display {
-            let mut s = String::with_capacity(d.len() + 3);
-            push_quoted(&mut s, d);
-            f.write_str(&s)?;
-            f.write_str(" ")?;
-        }
-        write!(f, "<{}>{}", self.uri, self.params)
+        f.write_str(&self.text())
     }
 }
 
@@ -525,22 +536,28 @@ impl AuthValue {
     }
 }
 
-impl fmt::Display for AuthValue {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.scheme)?;
+impl AuthValue {
+    /// The header value: `scheme name=value, name="value"` (the `Display` text, without
+    /// the formatting machinery).
+    pub fn text(&self) -> String {
+        let mut s = self.scheme.clone();
         for (i, p) in self.params.iter().enumerate() {
-            f.write_str(if i == 0 { " " } else { ", " })?;
-            f.write_str(&p.name)?;
-            f.write_str("=")?;
+            s.push_str(if i == 0 { " " } else { ", " });
+            s.push_str(&p.name);
+            s.push('=');
             if p.quoted {
-                let mut s = String::new();
                 push_quoted(&mut s, &p.value);
-                f.write_str(&s)?;
             } else {
-                f.write_str(&p.value)?;
+                s.push_str(&p.value);
             }
         }
-        Ok(())
+        s
+    }
+}
+
+impl fmt::Display for AuthValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text())
     }
 }
 

@@ -328,23 +328,30 @@ impl Params {
     }
 }
 
-impl fmt::Display for Params {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl Params {
+    /// Appends `;name[=value]` for each parameter (the `Display` text, without the
+    /// formatting machinery).
+    pub(crate) fn push_to(&self, out: &mut String) {
         for p in &self.0 {
-            f.write_str(";")?;
-            f.write_str(&p.name)?;
+            out.push(';');
+            out.push_str(&p.name);
             if let Some(v) = &p.value {
-                f.write_str("=")?;
+                out.push('=');
                 if p.quoted {
-                    let mut s = String::with_capacity(v.len() + 2);
-                    push_quoted(&mut s, v);
-                    f.write_str(&s)?;
+                    push_quoted(out, v);
                 } else {
-                    f.write_str(v)?;
+                    out.push_str(v);
                 }
             }
         }
-        Ok(())
+    }
+}
+
+impl fmt::Display for Params {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut s = String::new();
+        self.push_to(&mut s);
+        f.write_str(&s)
     }
 }
 

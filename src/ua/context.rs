@@ -186,14 +186,14 @@ impl Ctx {
         let mut na = NameAddr::new(self.cfg.aor.clone());
         na.display = self.cfg.display_name.clone();
         na.params.push("tag", Some(tag), false);
-        na.to_string()
+        na.text()
     }
 
     /// `"Display" <aor>` for P-Preferred-Identity.
     pub fn identity(&self) -> String {
         let mut na = NameAddr::new(self.cfg.aor.clone());
         na.display = self.cfg.display_name.clone();
-        na.to_string()
+        na.text()
     }
 
     /// Sends `req` as a new client transaction owned by `usage`; returns its id.
@@ -416,9 +416,9 @@ pub(super) fn texts(list: &[NameAddr], uri_only: bool) -> Vec<String> {
     let mut out = Vec::with_capacity(list.len());
     for n in list {
         out.push(if uri_only {
-            n.uri.to_string()
+            n.uri.as_str().to_owned()
         } else {
-            n.to_string()
+            n.text()
         });
     }
     out

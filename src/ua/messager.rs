@@ -236,7 +236,7 @@ impl Messager {
             Some(c) => (c.media_type().ok(), c.body()),
             None => (outer_type.clone(), msg.body()),
         };
-        let sender = from.uri.to_string();
+        let sender = from.uri.as_str().to_owned();
         let now_secs = cx.unix_secs();
         let envelope = cpim.as_ref().map(Envelope::of);
 
@@ -347,7 +347,7 @@ impl Messager {
         let message = IncomingMessage {
             from: sender,
             display_name: from.display.clone(),
-            to: to.uri.to_string(),
+            to: to.uri.as_str().to_owned(),
             content_type: content_type
                 .map(|c| c.to_string())
                 .unwrap_or_else(|| "text/plain".into()),

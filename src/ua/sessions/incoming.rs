@@ -155,9 +155,9 @@ impl Sessions {
         });
         cx.emit(Event::Session(SessionEvent::Invitation {
             session: id,
-            from: k.from.uri.to_string(),
+            from: k.from.uri.as_str().to_owned(),
             display_name: k.from.display.clone(),
-            to: k.to.uri.to_string(),
+            to: k.to.uri.as_str().to_owned(),
             offer,
             large_message,
         }));
