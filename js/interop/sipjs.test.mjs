@@ -348,14 +348,24 @@ const { start: startKamailio } = kamailioRuns({
   prefix: 'sipjs',
 });
 
-test('SIP.js and ImClient through Kamailio: both register, MESSAGEs both ways, UTF-8 byte-exact',
-  { skip: kamailioMissing ?? false }, async (t) => {
+/**
+ * SIP.js as bob and an ImClient as alice, both registered on the Kamailio that `start`
+ * (a kamailioRuns start) starts for test `t`. The users and passwords are devcore's:
+ * both Kamailio set-ups have the same ones.
+ */
+async function kamailioPair(t, start) {
   const onCleanup = cleanups(t); // first: SIP.js stops before Kamailio does (t.after hooks run in order)
-  const k = await startKamailio(t, 'exchange');
+  const k = await start(t, 'exchange');
   const peer = sipjsPeer(t, onCleanup, k.url, 'bob');
   await peer.register();
   const alice = kamailioClient(t, k, 'alice', { ...USERS.alice, publishPolicy: 'never' });
   await withTimeout(alice.register(), MS, 'ImClient to register');
+  return { alice, peer };
+}
+
+test('SIP.js and ImClient through Kamailio: both register, MESSAGEs both ways, UTF-8 byte-exact',
+  { skip: kamailioMissing ?? false }, async (t) => {
+  const { alice, peer } = await kamailioPair(t, startKamailio);
   await exchangeScenario(alice, peer);
   await finish(peer);
 });
@@ -365,13 +375,7 @@ const { start: startDeployKamailio } = deployKamailioRuns({ prefix: 'sipjs' });
 
 test('SIP.js and ImClient through the deployment Kamailio (401 to REGISTER, 407 to every other request): MESSAGEs both ways',
   { skip: deployMissing ?? false }, async (t) => {
-  const onCleanup = cleanups(t); // first: SIP.js stops before Kamailio does
-  const k = await startDeployKamailio(t, 'exchange');
-  // The deployment's subscriber table has the same users and passwords as devcore's.
-  const peer = sipjsPeer(t, onCleanup, k.url, 'bob');
-  await peer.register();
-  const alice = kamailioClient(t, k, 'alice', { ...USERS.alice, publishPolicy: 'never' });
-  await withTimeout(alice.register(), MS, 'ImClient to register');
+  const { alice, peer } = await kamailioPair(t, startDeployKamailio);
   await exchangeScenario(alice, peer);
   // Both were challenged as the deployment challenges everyone: SIP.js's REGISTER 401,
   // its MESSAGE 407 (and it answered both); the ImClient's MESSAGE 407 too.
