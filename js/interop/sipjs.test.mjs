@@ -12,6 +12,9 @@
 //  4. Scenario 1 through the interop Kamailio (tests/interop/kamailio.sh) and through the
 //     deployment Kamailio (deploy/kamailio: 401 to REGISTER, 407 to every other request);
 //     each skipped with the reason when kamailio, a module or sqlite3 is missing.
+//  5. The deployment's IM Server acting on settings for a SIP.js sender: an offline
+//     ImClient with offlineDelivery gets SIP.js's MESSAGE (202) at its next REGISTER,
+//     `deferred`, byte-exact.
 // Every wait is bounded (expectEvent / withTimeout); each test has its own core.
 //
 //   cargo build -p imsip-devcore && js/build.sh && node --test js/interop/sipjs.test.mjs
@@ -384,5 +387,36 @@ test('SIP.js and ImClient through the deployment Kamailio (401 to REGISTER, 407 
   assert.ok(peerIn.includes('SIP/2.0 407'), `SIP.js's MESSAGE was challenged: ${peerIn.join(', ')}`);
   const aliceChallenges = framesOf(alice, 'in', 'SIP/2.0 407').filter((f) => /^CSeq: \d+ MESSAGE\r$/m.test(f));
   assert.equal(aliceChallenges.length, 1, "the ImClient's MESSAGE was challenged once");
+  await finish(peer);
+});
+
+test('the deployment stores a SIP.js MESSAGE for an offline ImClient with offline delivery (202) and delivers it deferred at its next REGISTER',
+  { skip: deployMissing ?? false }, async (t) => {
+  const onCleanup = cleanups(t); // first: SIP.js stops before Kamailio does
+  const k = await startDeployKamailio(t, 'deferred');
+  // alice turns offline delivery on in her IM service settings, then goes offline.
+  const alice = kamailioClient(t, k, 'alice', { ...USERS.alice, publishPolicy: 'never' });
+  await withTimeout(alice.register(), MS, 'ImClient to register');
+  await withTimeout(alice.publishServiceSettings({ offlineDelivery: true }), MS, 'the settings to be published');
+  await withTimeout(alice.unregister(), MS, 'ImClient to unregister');
+  alice.close();
+
+  const peer = sipjsPeer(t, onCleanup, k.url, 'bob');
+  await peer.register();
+  const text = 'stored for later — grüße 👋 日本語';
+  assert.equal(await peer.send('sip:alice@imsip.test', text), 202, 'msilo took it (202 Accepted)');
+
+  const again = kamailioClient(t, k, 'alice-again', { ...USERS.alice, publishPolicy: 'never' });
+  const arrived = expectEvent(again, 'message', () => true, { ms: 30_000, what: 'the stored MESSAGE at alice' });
+  arrived.catch(() => {}); // awaited below
+  await withTimeout(again.register(), MS, 'ImClient to register again');
+  const m = await arrived;
+  assert.equal(m.from, peer.aor);
+  assert.equal(m.contentType, 'text/plain');
+  sameBytes(m.body, text, 'the stored body');
+  // Delivered later: the IM Server's Date (the original time) makes it deferred.
+  assert.equal(m.deferred, true, fmt(m));
+  assert.match(m.dateTime ?? '', /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/, fmt(m));
+  assert.equal(again.ev.message.length, 1, fmt(again.ev.message));
   await finish(peer);
 });
