@@ -2,6 +2,8 @@
 //! typed reads and the builder.
 #![cfg(not(target_arch = "wasm32"))]
 
+use std::net::{Ipv4Addr, Ipv6Addr};
+
 use imsip::message::{
     Contacts, FramingError, HeaderName, Host, Message, MessageBuilder, Method, ParseError, Scheme,
     StartLine, Uri, ValidationError,
@@ -502,9 +504,23 @@ fn header_names_are_recognised_in_any_case_and_long_names_are_extensions() {
 
 /// The codec reads and prints IP addresses itself (not through `core::net`, 5 KB of
 /// wasm); what it accepts and the text it prints must stay std's exactly.
+/// `[v6]` and `v4` read by the codec as `std::net` reads them (the same address, or both
+/// refused), and an IPv6 host printed as std prints it, in brackets.
+fn reads_as_std_does(v6: &str, v4: &str) {
+    let host = Host::parse(&format!("[{v6}]")).ok();
+    assert_eq!(host, v6.parse::<Ipv6Addr>().ok().map(Host::Ipv6), "[{v6}]");
+    if let Some(Host::Ipv6(a)) = host {
+        assert_eq!(Host::Ipv6(a).to_string(), format!("[{a}]"));
+    }
+    let std_v4 = v4.parse::<Ipv4Addr>().ok();
+    match Host::parse(v4) {
+        Ok(Host::Ipv4(a)) => assert_eq!(Some(a), std_v4, "{v4}"),
+        _ => assert_eq!(std_v4, None, "{v4}"),
+    }
+}
+
 #[test]
 fn ip_addresses_are_read_and_printed_as_std_does() {
-    use std::net::{Ipv4Addr, Ipv6Addr};
     let mut seed = 0x9e37_79b9_7f4a_7c15u64;
     let mut next = move || {
         seed ^= seed << 13;
@@ -528,16 +544,7 @@ fn ip_addresses_are_read_and_printed_as_std_does() {
                 s.push_str(PIECES[(r >> 8) as usize % PIECES.len()]);
             }
         }
-        let v6 = Host::parse(&format!("[{s}]")).ok();
-        assert_eq!(v6, s.parse::<Ipv6Addr>().ok().map(Host::Ipv6), "[{s}]");
-        if let Some(Host::Ipv6(a)) = v6 {
-            assert_eq!(Host::Ipv6(a).to_string(), format!("[{a}]"));
-        }
-        let v4 = s.parse::<Ipv4Addr>().ok();
-        match Host::parse(&s) {
-            Ok(Host::Ipv4(a)) => assert_eq!(Some(a), v4, "{s}"),
-            _ => assert_eq!(v4, None, "{s}"),
-        }
+        reads_as_std_does(&s, &s);
     }
     // Shaped like addresses: groups (some empty, giving "::"), then maybe a dotted tail.
     const GROUPS: [&str; 8] = ["", "", "0", "1", "ffff", "0000", "abcde", "Fa9"];
@@ -563,16 +570,7 @@ fn ip_addresses_are_read_and_printed_as_std_does() {
             }
             s.push_str(&dotted);
         }
-        let v6 = Host::parse(&format!("[{s}]")).ok();
-        assert_eq!(v6, s.parse::<Ipv6Addr>().ok().map(Host::Ipv6), "[{s}]");
-        if let Some(Host::Ipv6(a)) = v6 {
-            assert_eq!(Host::Ipv6(a).to_string(), format!("[{a}]"));
-        }
-        let v4 = dotted.parse::<Ipv4Addr>().ok();
-        match Host::parse(&dotted) {
-            Ok(Host::Ipv4(a)) => assert_eq!(Some(a), v4, "{dotted}"),
-            _ => assert_eq!(v4, None, "{dotted}"),
-        }
+        reads_as_std_does(&s, &dotted);
     }
     for _ in 0..100_000 {
         let r = next();
