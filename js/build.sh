@@ -21,6 +21,8 @@ if [ ! -x js/node_modules/.bin/wasm-opt ] || [ js/package-lock.json -nt js/node_
   (cd js && npm ci --no-audit --no-fund)
 fi
 export PATH="$ROOT/js/node_modules/.bin:$PATH"
+# shellcheck source=js/wasm-opt-flags.sh
+source js/wasm-opt-flags.sh
 case "$(command -v wasm-opt)" in
   "$ROOT/js/node_modules/.bin/wasm-opt") ;;
   *) echo "build.sh: wasm-opt is not the npm binaryen one" >&2; exit 1 ;;
@@ -57,13 +59,9 @@ package() { # target out-dir entry-file
   rm -rf "$out"
   wasm-pack build "$PROFILE" --target "$target" --out-dir "$out" --out-name imsip_core "${CARGO_EXTRA[@]}"
   if [ "$PROFILE" = --release ]; then
-    # The features the Rust wasm target enables by default (Rust ≥ 1.82).
+    # js/wasm-opt-flags.sh: the flags (benches/size.sh's named copy uses them too).
     # --strip-producers / --strip-target-features: metadata sections no loader reads.
-    # --merge-similar-functions first: functions that differ only in constants
-    # become one (about 1 KB here).
-    wasm-opt --merge-similar-functions -Oz --converge --strip-producers --strip-target-features \
-      --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
-      --enable-mutable-globals --enable-multivalue --enable-reference-types \
+    wasm-opt "${WASM_OPT_FLAGS[@]}" --strip-producers --strip-target-features \
       "$out/imsip_core_bg.wasm" -o "$out/imsip_core_bg.wasm.opt"
     mv "$out/imsip_core_bg.wasm.opt" "$out/imsip_core_bg.wasm"
   fi
