@@ -3,7 +3,9 @@
 #   pkg/          --target web      (call `await init()`; Node reads the .wasm itself)
 #   pkg-bundler/  --target bundler  (webpack/vite/rollup instantiate it on import)
 # Each: wasm-pack (wasm-opt off in Cargo.toml) → wasm-opt -Oz from npm `binaryen`
-# (never Debian's) → the JS shim and types copied in → package.json patched.
+# (never Debian's; flags in js/wasm-opt-flags.sh) → functions ordered for gzip
+# (js/order-functions.mjs) → wasm-opt again → the JS shim and types copied in →
+# package.json patched.
 # Layout of each: imsip.js + imsip.d.ts (the entry: js/imsip.{web,bundler}.js and
 # js/imsip.d.ts), imclient.js (js/imclient.js), imworker.js (js/imworker.js: the
 # shared worker of `share: 'tabs'`, which imports ./imsip.js), imsip_core.js +
@@ -63,7 +65,11 @@ package() { # target out-dir entry-file
     # --strip-producers / --strip-target-features: metadata sections no loader reads.
     wasm-opt "${WASM_OPT_FLAGS[@]}" --strip-producers --strip-target-features \
       "$out/imsip_core_bg.wasm" -o "$out/imsip_core_bg.wasm.opt"
-    mv "$out/imsip_core_bg.wasm.opt" "$out/imsip_core_bg.wasm"
+    # Similar functions side by side for gzip (js/order-functions.mjs: −4.5 KB), then
+    # wasm-opt once more to tidy what binaryen's re-reading left (the order stays).
+    node js/order-functions.mjs "$out/imsip_core_bg.wasm.opt" "$out/imsip_core_bg.wasm.ordered"
+    wasm-opt "${WASM_OPT_FLAGS[@]}" "$out/imsip_core_bg.wasm.ordered" -o "$out/imsip_core_bg.wasm"
+    rm "$out/imsip_core_bg.wasm.opt" "$out/imsip_core_bg.wasm.ordered"
   fi
   # imclient.js re-exports the ImError the core constructs: the copy of js/imerror.js
   # that wasm-bindgen placed in snippets/ (one module, one class).

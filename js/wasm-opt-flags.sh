@@ -9,6 +9,11 @@ WASM_OPT_FLAGS=(
   # merged bodies renumber their locals, and repeated code shapes stop repeating
   # byte for byte (issue 14, measured with benches/size.sh).
   --one-caller-inline-max-function-size 0
+  # Loads and stores at `pointer + constant` keep the constant in the instruction's
+  # offset (−0.8 KB gzipped). Sound because nothing lives in the module's first 1 KiB:
+  # the Rust wasm target puts its 1 MiB stack first (growing down towards 0) and
+  # static data above it, so only a stack already 1023 KiB deep could reach there.
+  --low-memory-unused
   -Oz --converge
   # The features the Rust wasm target enables by default (Rust ≥ 1.82).
   --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext
