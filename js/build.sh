@@ -4,8 +4,8 @@
 #   pkg-bundler/  --target bundler  (webpack/vite/rollup instantiate it on import)
 # Each: wasm-pack (wasm-opt off in Cargo.toml) → wasm-opt -Oz from npm `binaryen`
 # (never Debian's; flags in js/wasm-opt-flags.sh) → functions ordered for gzip
-# (js/order-functions.mjs) → wasm-opt again → the JS shim and types copied in →
-# package.json patched.
+# (js/order-functions.mjs) → wasm-opt again → short import/export names
+# (js/minify-names.mjs) → the JS shim and types copied in → package.json patched.
 # Layout of each: imsip.js + imsip.d.ts (the entry: js/imsip.{web,bundler}.js and
 # js/imsip.d.ts), imclient.js (js/imclient.js), imworker.js (js/imworker.js: the
 # shared worker of `share: 'tabs'`, which imports ./imsip.js), imsip_core.js +
@@ -70,6 +70,9 @@ package() { # target out-dir entry-file
     node js/order-functions.mjs "$out/imsip_core_bg.wasm.opt" "$out/imsip_core_bg.wasm.ordered"
     wasm-opt "${WASM_OPT_FLAGS[@]}" "$out/imsip_core_bg.wasm.ordered" -o "$out/imsip_core_bg.wasm"
     rm "$out/imsip_core_bg.wasm.opt" "$out/imsip_core_bg.wasm.ordered"
+    # Short import and export names in the module and its glue (js/minify-names.mjs:
+    # wasm-bindgen's hashed names do not compress).
+    node js/minify-names.mjs "$out"
   fi
   # imclient.js re-exports the ImError the core constructs: the copy of js/imerror.js
   # that wasm-bindgen placed in snippets/ (one module, one class).
