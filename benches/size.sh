@@ -33,10 +33,11 @@ set -euo pipefail
 # of the binding's object checks. 221.0 KB with byte helpers instead of core's string searchers;
 # 213.9 KB with wasm-opt leaving single-caller functions uninlined (js/wasm-opt-flags.sh);
 # 208.7 KB with --low-memory-unused and the functions ordered for gzip (js/order-functions.mjs);
-# 205.6 KB with short import and export names (js/minify-names.mjs).
+# 205.6 KB with short import and export names (js/minify-names.mjs); 205.0 KB with the glue
+# minified without --keep-names.
 # Lower it when the package shrinks; raise it only with a reason in the commit. Measured
 # on js/build.sh's nightly build (xtask and .ci/run install it).
-BUDGET=207 # KB (1 KB = 1024 B); 205.6 after the cuts, 237.4 with quick-xml and serde-wasm-bindgen (issue 14)
+BUDGET=206 # KB (1 KB = 1024 B); 205.0 after the cuts, 237.4 with quick-xml and serde-wasm-bindgen (issue 14)
 TARGET=45  # KB: the performance issue's target (bundled and compared), reported, never enforced
 SHIPPED_TARGET=85  # KB: issue 14's target, every file a page loads as shipped, reported, never enforced
 
