@@ -171,6 +171,12 @@ interface ImClientOptionsBase {
    */
   keepAliveInterval?: number;
   /**
+   * Seconds the WebSocket may take to open (1 to 3600, default 10): a socket that has
+   * neither opened nor failed by then is closed and counts as a failed connect (the
+   * `reconnect` backoff, then a new attempt).
+   */
+  connectTimeout?: number;
+  /**
    * Backoff in seconds for reconnecting and re-registering: after n consecutive
    * failures the wait is min(maxDelay, minDelay·2^n), randomised to 50–100 %; the count
    * resets only when a REGISTER succeeds (RFC 5626 §4.5). Defaults 0.5 and 30; the

@@ -118,6 +118,44 @@ fn disconnect_mid_transaction_fails_with_transport_then_reregisters_first() {
     );
 }
 
+/// The last reconnect delay the user agent announced.
+fn last_retry_in(h: &Harness) -> u64 {
+    h.events
+        .iter()
+        .rev()
+        .find_map(|e| match e {
+            Event::Connection(ConnectionState::Disconnected { retry_in: Some(d) }) => Some(*d),
+            _ => None,
+        })
+        .expect("a reconnect was scheduled")
+}
+
+#[test]
+fn a_connect_that_neither_opens_nor_fails_is_given_up_after_connect_timeout() {
+    let mut h = registered();
+    h.hang_connects = true;
+    h.drop_connection();
+    h.run_for(last_retry_in(&h));
+    assert_eq!(h.connects, 2, "the reconnect attempt started (and hangs)");
+    let closes = h.closes;
+    h.run_for(10_000 - 1);
+    assert_eq!(h.closes, closes, "not before connect_timeout (10 s)");
+    h.run_for(1);
+    assert_eq!(h.closes, closes + 1, "the hanging socket is closed");
+    let retry = last_retry_in(&h);
+    assert!(
+        retry <= 1_000,
+        "a failed connect: the next backoff step, {retry} ms"
+    );
+    h.hang_connects = false;
+    h.run_for(retry);
+    assert_eq!(h.connects, 3);
+    assert_eq!(h.ua.registration().state, RegistrationState::Registered);
+    // Connected: the deadline is gone, nothing closes the flow later.
+    h.run_for(120_000);
+    assert_eq!(h.closes, closes + 1);
+}
+
 #[test]
 fn reconnect_backoff_grows_and_is_capped() {
     let mut h = registered();

@@ -238,6 +238,8 @@ fn required_and_malformed_fields_are_named() {
     assert_bad_input(&options(r#""expires":1.5"#), "expires");
     assert_bad_input(&options(r#""expires":0"#), "expires");
     assert_bad_input(&options(r#""keepAliveInterval":-1"#), "keepAliveInterval");
+    assert_bad_input(&options(r#""connectTimeout":0"#), "connectTimeout");
+    assert_bad_input(&options(r#""connectTimeout":"10""#), "connectTimeout");
     assert_bad_input(&options(r#""displayName":7"#), "displayName");
     assert_bad_input(&options(r#""publishPolicy":"sometimes""#), "publishPolicy");
     assert_bad_input(
@@ -349,6 +351,7 @@ fn random_option_objects_get_bad_input_or_a_client_never_a_panic() {
         "instanceId",
         "callId",
         "keepAliveInterval",
+        "connectTimeout",
         "reconnect",
         "serviceSettings",
         "publishPolicy",

@@ -48,6 +48,7 @@ export async function whole(bytes: Uint8Array): Promise<void> {
     instanceId: 'urn:uuid:f81d4fae-7dec-11d0-a765-00a0c91e6bf6',
     callId: 'a84b4c76e66710',
     keepAliveInterval: 30,
+    connectTimeout: 10,
     reconnect: { minDelay: 0.5, maxDelay: 30 },
     serviceSettings: { visibility: true, history: { active: true } },
     publishPolicy: 'if-absent',

@@ -27,6 +27,7 @@ struct ImClientOptions {
     instance_id: Option<Val<String>>,
     call_id: Option<Val<String>>,
     keep_alive_interval: Option<Val<f64>>,
+    connect_timeout: Option<Val<f64>>,
     reconnect: Option<Sub<ReconnectOptions>>,
     service_settings: Option<Sub<SettingsObject>>,
     publish_policy: Option<Val<String>>,
@@ -205,6 +206,15 @@ pub(crate) fn read(value: &JsValue) -> Result<Options, UaError> {
         let ms = (t * 1000.0).round() as u64;
         config.transaction_timeout = ms;
         config.work_wait_timeout = ms;
+    }
+    if let Some(t) = check::number(
+        "connectTimeout",
+        field(o.connect_timeout.take(), "connectTimeout")?,
+        1.0,
+        3600.0,
+        "a number of seconds from 1 to 3600",
+    )? {
+        config.connect_timeout = (t * 1000.0).round() as u64;
     }
     if let Some(a) = field(o.auto_delivery.take(), "autoDelivery")? {
         config.auto_delivery = a;

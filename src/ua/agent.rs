@@ -287,7 +287,10 @@ impl UserAgent {
                         self.drop_work(work, UaError::Timeout);
                     }
                 }
-                Timer::KeepAlive | Timer::PongDeadline | Timer::Reconnect => {
+                Timer::KeepAlive
+                | Timer::PongDeadline
+                | Timer::Reconnect
+                | Timer::ConnectDeadline => {
                     if self.flow.on_timer(cx!(self), timer) {
                         self.on_flow_lost();
                     }

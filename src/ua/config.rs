@@ -56,6 +56,10 @@ pub struct Config {
     /// (`Require: outbound`) or sent `Flow-Timer` (RFC 5626 §4.4.1); otherwise pings
     /// are still sent (they keep NAT bindings alive) but a missing pong is ignored.
     pub keep_alive_timeout: Millis,
+    /// How long opening the WebSocket may take, in ms (default 10 000): a socket that
+    /// has neither opened nor failed by then is closed and counts as a failed
+    /// connect (the backoff below, then a new attempt).
+    pub connect_timeout: Millis,
     /// Backoff base time in ms (default 500): the wait before reconnecting or
     /// re-registering after `n` consecutive failures is
     /// `min(max, base · 2^n)`, randomised to 50–100 % (RFC 5626 §4.5). The RFC's
@@ -137,6 +141,7 @@ impl Config {
             ims_initial_authorization: false,
             keep_alive_interval: 30,
             keep_alive_timeout: 10_000,
+            connect_timeout: 10_000,
             reconnect_min_delay: 500,
             reconnect_max_delay: 30_000,
             work_wait_timeout: 32_000,

@@ -68,6 +68,11 @@ impl Flow {
 
     fn start_connect(&mut self, cx: &mut Ctx) {
         cx.flow = FlowState::Connecting;
+        // A connect that neither opens nor fails (SYNs dropped by a firewall, a
+        // network that changed under the handshake) would otherwise hold the flow
+        // for as long as the host's TCP stack keeps trying, minutes.
+        cx.timers
+            .set(Timer::ConnectDeadline, cx.now + cx.cfg.connect_timeout);
         cx.out.push(Output::Connect);
         cx.emit(Event::Connection(ConnectionState::Connecting));
     }
@@ -78,6 +83,7 @@ impl Flow {
             return false;
         }
         cx.flow = FlowState::Connected;
+        cx.timers.stop(Timer::ConnectDeadline);
         self.pong_required = false;
         self.interval = cx.cfg.keep_alive_interval as Millis * 1000;
         cx.timers.stop(Timer::Reconnect);
@@ -142,6 +148,11 @@ impl Flow {
                 cx.out.push(Output::Close);
                 true
             }
+            Timer::ConnectDeadline if cx.flow == FlowState::Connecting => {
+                // Given up like a failed connect: closed, then the backoff.
+                cx.out.push(Output::Close);
+                true
+            }
             Timer::Reconnect if cx.flow == FlowState::Waiting => {
                 self.start_connect(cx);
                 false
@@ -153,6 +164,7 @@ impl Flow {
     /// The socket closed or failed. With `reconnect`, a new attempt is scheduled
     /// after the backoff; returns the delay.
     pub fn on_lost(&mut self, cx: &mut Ctx, reconnect: bool) -> Option<Millis> {
+        cx.timers.stop(Timer::ConnectDeadline);
         cx.timers.stop(Timer::KeepAlive);
         cx.timers.stop(Timer::PongDeadline);
         if reconnect {

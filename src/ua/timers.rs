@@ -15,6 +15,8 @@ use super::api::{Millis, OpId, SessionId};
 pub(super) enum Timer {
     /// Open the socket again after a backoff.
     Reconnect,
+    /// The socket being opened has neither opened nor failed: give it up.
+    ConnectDeadline,
     /// Send a CRLF keep-alive ping.
     KeepAlive,
     /// No pong by then: the flow is dead (only when pongs are required).

@@ -691,6 +691,8 @@ pub struct Harness {
     pub connected: bool,
     /// Whether connecting succeeds.
     pub online: bool,
+    /// Connect attempts neither open nor fail (a handshake that hangs).
+    pub hang_connects: bool,
     pub events: Vec<Event>,
     pub sent: Vec<String>,
     pub connects: usize,
@@ -722,6 +724,7 @@ impl Harness {
             wake: None,
             connected: false,
             online: true,
+            hang_connects: false,
             events: Vec::new(),
             sent: Vec::new(),
             connects: 0,
@@ -759,12 +762,14 @@ impl Harness {
                     Output::Close => {
                         self.closes += 1;
                         self.connected = false;
+                        // Closing a socket still connecting abandons it.
+                        self.pending_connect = false;
                     }
                     Output::Timeout(t) => self.wake = Some(t),
                     Output::Event(e) => self.events.push(e),
                 }
             }
-            if self.pending_connect {
+            if self.pending_connect && !self.hang_connects {
                 self.pending_connect = false;
                 moved = true;
                 if self.online {

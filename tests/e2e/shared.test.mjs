@@ -469,7 +469,13 @@ test('unshared: resume, offline and online reach the core (checkFlow, setOnline)
   // (Chromium's offline emulation also closes the page's WebSocket: the client may
   // be on a new flow now.)
   await a.waitForFunction(() => client.registration.state === 'registered'
-    && events.filter((e) => e.type === 'connection').at(-1)?.detail.state === 'connected', null, { timeout: LONG });
+    && events.filter((e) => e.type === 'connection').at(-1)?.detail.state === 'connected', null, { timeout: LONG })
+    .catch(async (e) => {
+      // Say where the client stood: its last connection and registration events.
+      const last = await a.evaluate(() => JSON.stringify(events
+        .filter((x) => x.type === 'connection' || x.type === 'registration').slice(-8)));
+      throw new Error(`${e.message}\nlast connection/registration events: ${last}`);
+    });
 
   // The page goes away: a best-effort unregister before the socket closes.
   const closing = core.mark();

@@ -21,6 +21,7 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
+import net from 'node:net';
 import { removeTempDir } from '../../js/test-lib/tmp.mjs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -324,6 +325,29 @@ describe('robustness: faults', { concurrency: true }, () => {
     assert.equal(last.error.code, 'timeout');
     assert.ok(last.retryIn > 0);
     assert.equal(reg.settles, 1);
+    c.close();
+  });
+
+  test('a server that accepts TCP and never answers the WebSocket upgrade: each connect is given up after connectTimeout and retried', async () => {
+    const held = [];
+    const server = net.createServer((s) => held.push(s)); // reads nothing, answers nothing
+    await new Promise((r) => server.listen(0, '127.0.0.1', r));
+    cleanup.push(() => new Promise((r) => { for (const s of held) s.destroy(); server.close(() => r()); }));
+    const c = mk(11, `ws://127.0.0.1:${server.address().port}/sip`, { connectTimeout: 1 });
+    const reg = c.track('register', c.register());
+    // Without the deadline the first attempt would hang for as long as the socket
+    // stays open; with it: connecting → given up → disconnected with a retry → again.
+    await until(() => held.length >= 2 && c.ev.connection.filter((e) => e.state === 'disconnected').length >= 2,
+      20_000, 'two abandoned connect attempts');
+    const states = c.ev.connection.map((e) => e.state);
+    assert.deepEqual(states.slice(0, 4), ['connecting', 'disconnected', 'connecting', 'disconnected'], states.join());
+    assert.ok(c.ev.connection.filter((e) => e.state === 'disconnected').every((e) => e.retryIn > 0), 'each is retried');
+    // Like any loss, the first abandoned connect fails what was pending, once; the
+    // registration goes on retrying by itself.
+    const r = await withTimeout(reg.done, 5_000, 'register()');
+    assert.equal(r.outcome, 'transport');
+    assert.equal(r.settles, 1);
+    assert.equal(c.ev.registration.at(-1).state, 'retrying');
     c.close();
   });
 
