@@ -171,9 +171,10 @@ interface ImClientOptionsBase {
    */
   keepAliveInterval?: number;
   /**
-   * Seconds the WebSocket may take to open (1 to 3600, default 10): a socket that has
-   * neither opened nor failed by then is closed and counts as a failed connect (the
-   * `reconnect` backoff, then a new attempt).
+   * Seconds a WebSocket may take to open (1 to 3600, default 10), the SIP one and each
+   * MSRP relay's: a socket that has neither opened nor failed by then is closed and
+   * counts as failed (SIP: the `reconnect` backoff, then a new attempt; MSRP: the
+   * large message or chat fails `transport`, or `sendMessage` sends a MESSAGE).
    */
   connectTimeout?: number;
   /**

@@ -354,3 +354,68 @@ fn a_message_put_in_large_mode_goes_as_a_message_when_the_relay_fails() {
     let out = drain(&mut c);
     assert_eq!(result(&out, op), Some(Err(UaError::Transport)));
 }
+
+/// The first wake-up asked for in `outputs`.
+fn wake(outputs: &[Output]) -> Option<u64> {
+    outputs.iter().find_map(|o| match o {
+        Output::Timeout(at) => Some(*at),
+        _ => None,
+    })
+}
+
+fn closes(outputs: &[Output], channel: ChannelId) -> bool {
+    outputs
+        .iter()
+        .any(|o| matches!(o, Output::MsrpClose(ch) if *ch == channel))
+}
+
+#[test]
+fn a_relay_socket_that_neither_opens_nor_fails_is_given_up_after_connect_timeout() {
+    let mut c = client(Some(msrp()));
+    let body = vec![b'z'; 5000];
+    let bob = "sip:bob@imsip.test";
+    let op = c.send_message(0, bob, body.clone(), &MessageOptions::default());
+    let out = drain(&mut c);
+    let channel = msrp_connect(&out).expect("large-message mode first");
+    assert_eq!(wake(&out), Some(10_000), "the user agent's connect_timeout");
+    c.handle_input(9_999, ua::Input::Timeout);
+    assert!(!closes(&drain(&mut c), channel), "not before the deadline");
+    c.handle_input(10_000, ua::Input::Timeout);
+    let out = drain(&mut c);
+    assert!(
+        closes(&out, channel),
+        "the hanging socket is closed: {out:?}"
+    );
+    // Given up like a relay that failed before any SIP: the MESSAGE goes instead.
+    assert_eq!(result(&out, op), None, "{out:?}");
+    assert!(out.iter().any(|o| matches!(o, Output::Connect)), "{out:?}");
+    c.handle_input(10_001, ua::Input::Connected);
+    let out = drain(&mut c);
+    assert!(out
+        .iter()
+        .any(|o| matches!(o, Output::Transmit(f) if f.starts_with("MESSAGE "))));
+    assert_eq!(c.channel_count(), 0);
+
+    // An explicit large message fails `transport`.
+    let op = c.send_large_message(20_000, bob, "text/plain", body.clone());
+    let channel = msrp_connect(&drain(&mut c)).expect("a relay socket");
+    c.handle_input(30_000, ua::Input::Timeout);
+    let out = drain(&mut c);
+    assert!(closes(&out, channel), "{out:?}");
+    assert_eq!(result(&out, op), Some(Err(UaError::Transport)));
+    assert_eq!(c.channel_count(), 0);
+
+    // A socket that opens in time is not given up at the deadline.
+    let op = c.send_large_message(40_000, bob, "text/plain", body);
+    let channel = msrp_connect(&drain(&mut c)).expect("a relay socket");
+    c.handle_msrp(40_001, channel, MsrpInput::Connected);
+    drain(&mut c);
+    c.handle_input(50_000, ua::Input::Timeout);
+    let out = drain(&mut c);
+    assert!(!closes(&out, channel), "{out:?}");
+    assert_eq!(
+        result(&out, op),
+        None,
+        "still waiting for the relay's AUTH answer"
+    );
+}

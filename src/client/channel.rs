@@ -87,6 +87,9 @@ pub(super) struct Channel {
     pub composer: Composer,
     /// LargeIn: BYE ourselves at this time if the sender did not.
     pub linger_until: Option<Millis>,
+    /// The relay's WebSocket has neither opened nor failed by then: it is given up
+    /// as failed (the user agent's `connect_timeout`).
+    pub connect_by: Option<Millis>,
 }
 
 impl Channel {
@@ -111,6 +114,7 @@ impl Channel {
             sends: Vec::new(),
             composer: Composer::default(),
             linger_until: None,
+            connect_by: None,
         }
     }
 
@@ -118,7 +122,8 @@ impl Channel {
     pub fn deadline(&self) -> Option<Millis> {
         let c = &self.composer;
         let idle = c.idle_at.filter(|_| c.active_until.is_some());
-        soonest(soonest(idle, c.peer_active_until), self.linger_until)
+        let own = soonest(soonest(idle, c.peer_active_until), self.linger_until);
+        soonest(own, self.connect_by)
     }
 }
 

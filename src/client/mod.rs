@@ -92,6 +92,9 @@ pub struct Client {
     /// RFC 3994 timing of our indications, from the user agent's configuration.
     composing_refresh: u32,
     composing_idle: Millis,
+    /// How long a relay's WebSocket may take to open (the user agent's own
+    /// `connect_timeout`, so one option bounds every socket of the client).
+    connect_timeout: Millis,
     channels: Vec<Channel>,
     next_channel: u64,
     next_op: u64,
@@ -120,12 +123,14 @@ impl Client {
     ) -> Client {
         let composing_refresh = config.composing_refresh;
         let composing_idle = Millis::from(config.composing_idle_timeout) * 1000;
+        let connect_timeout = config.connect_timeout;
         Client {
             ua: UserAgent::new(config, new_rng()),
             msrp,
             new_rng,
             composing_refresh,
             composing_idle,
+            connect_timeout,
             channels: Vec::new(),
             next_channel: 1,
             next_op: FIRST_OP,
@@ -180,8 +185,13 @@ impl Client {
     /// An MSRP socket's news (a channel already gone is ignored).
     pub fn handle_msrp(&mut self, now: Millis, channel: ChannelId, input: MsrpInput<'_>) {
         self.now = self.now.max(now);
-        if let Some(m) = self.channel(channel).and_then(|c| c.msrp.as_mut()) {
-            m.handle_input(now, input);
+        if let Some(c) = self.channel(channel) {
+            if matches!(input, MsrpInput::Connected | MsrpInput::Disconnected) {
+                c.connect_by = None;
+            }
+            if let Some(m) = c.msrp.as_mut() {
+                m.handle_input(now, input);
+            }
         }
         self.pump();
     }
@@ -572,6 +582,16 @@ impl Client {
                     last_active: None,
                 };
                 self.emit_chat(i, idle);
+            }
+            if due(self.channels[i].connect_by) {
+                // The relay's socket hangs: closed, and failed as if it had
+                // dropped (before any SIP a large message then goes as a MESSAGE).
+                let c = &mut self.channels[i];
+                c.connect_by = None;
+                self.out.push(Output::MsrpClose(c.id));
+                if let Some(m) = c.msrp.as_mut() {
+                    m.handle_input(now, MsrpInput::Disconnected);
+                }
             }
             if due(self.channels[i].linger_until) {
                 self.channels[i].linger_until = None;
@@ -1133,9 +1153,11 @@ impl Client {
         let cfg = self.msrp.as_ref().ok_or_else(channel::no_relay)?;
         let creds = cfg.credentials.as_ref().ok_or_else(channel::no_relay)?;
         let session = channel::open_session(cfg, creds, (self.new_rng)())?;
+        let connect_by = self.now + self.connect_timeout;
         let c = &mut self.channels[i];
         c.msrp = Some(session);
         c.phase = Phase::Relay;
+        c.connect_by = Some(connect_by);
         Ok(())
     }
 

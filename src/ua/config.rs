@@ -58,7 +58,8 @@ pub struct Config {
     pub keep_alive_timeout: Millis,
     /// How long opening the WebSocket may take, in ms (default 10 000): a socket that
     /// has neither opened nor failed by then is closed and counts as a failed
-    /// connect (the backoff below, then a new attempt).
+    /// connect (the backoff below, then a new attempt). `imsip::client` bounds each
+    /// MSRP relay socket by the same time.
     pub connect_timeout: Millis,
     /// Backoff base time in ms (default 500): the wait before reconnecting or
     /// re-registering after `n` consecutive failures is
