@@ -6,6 +6,7 @@
 //   cargo build -p imsip-devcore && js/build.sh && node --test js/test/msrp.test.mjs
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { WebSocket } from 'ws';
 import { loadImsip } from '../test-lib/client.mjs';
 import { USERS, devcoreForFile } from '../test-lib/devcore.mjs';
@@ -85,4 +86,25 @@ test('without an invitation listener an invitation is declined at once (480)', a
   const [alice, bob] = await pair(t);
   void bob;
   await assert.rejects(alice.startChat('sip:bob@imsip.test'), (e) => e instanceof ImError && e.code === 'rejected' && e.status === 480);
+});
+
+test('a relay whose WebSocket never opens: given up after connectTimeout; a large text goes as a MESSAGE, sendLargeMessage and startChat fail transport', async (t) => {
+  // Accepts TCP and never answers the upgrade: the socket stays connecting.
+  const held = [];
+  const silent = net.createServer((s) => held.push(s));
+  await new Promise((r) => silent.listen(0, '127.0.0.1', r));
+  t.after(() => new Promise((r) => { for (const s of held) s.destroy(); silent.close(() => r()); }));
+  const relay = `ws://127.0.0.1:${silent.address().port}/msrp`;
+  const [alice, bob] = await pair(t, { msrpRelay: relay, connectTimeout: 1 });
+  const text = 'x'.repeat(2000); // above largeMessageThreshold (1300)
+  const arrived = nextEvent(bob, 'message', (d) => d.body === text);
+  const sent = await alice.sendMessage('sip:bob@imsip.test', text);
+  assert.equal(sent.status, 200);
+  assert.equal(sent.largeMessage, undefined, 'sent as a MESSAGE after all');
+  assert.equal((await arrived).largeMessage, undefined);
+  assert.equal(held.length, 1, 'the relay socket was tried first');
+  await assert.rejects(alice.sendLargeMessage('sip:bob@imsip.test', new Uint8Array(4000)),
+    (e) => e instanceof ImError && e.code === 'transport');
+  await assert.rejects(alice.startChat('sip:bob@imsip.test'), (e) => e instanceof ImError && e.code === 'transport');
+  assert.equal(held.length, 3);
 });
