@@ -138,6 +138,18 @@ fn aka(mut a: AkaOptions, username: String) -> Result<Credentials, UaError> {
     Ok(Credentials::aka(username, keys, sqn))
 }
 
+/// A timeout option: seconds from 1 to 3600, in milliseconds.
+fn timeout_ms(path: &str, value: Option<Val<f64>>) -> Result<Option<u64>, UaError> {
+    let seconds = check::number(
+        path,
+        field(value, path)?,
+        1.0,
+        3600.0,
+        "a number of seconds from 1 to 3600",
+    )?;
+    Ok(seconds.map(|t| (t * 1000.0).round() as u64))
+}
+
 /// Reads and checks every option; the error names the first bad field.
 pub(crate) fn read(value: &JsValue) -> Result<Options, UaError> {
     if value.is_undefined() || value.is_null() {
@@ -196,25 +208,12 @@ pub(crate) fn read(value: &JsValue) -> Result<Options, UaError> {
         }
         config.accept_types = types;
     }
-    if let Some(t) = check::number(
-        "requestTimeout",
-        field(o.request_timeout.take(), "requestTimeout")?,
-        1.0,
-        3600.0,
-        "a number of seconds from 1 to 3600",
-    )? {
-        let ms = (t * 1000.0).round() as u64;
+    if let Some(ms) = timeout_ms("requestTimeout", o.request_timeout.take())? {
         config.transaction_timeout = ms;
         config.work_wait_timeout = ms;
     }
-    if let Some(t) = check::number(
-        "connectTimeout",
-        field(o.connect_timeout.take(), "connectTimeout")?,
-        1.0,
-        3600.0,
-        "a number of seconds from 1 to 3600",
-    )? {
-        config.connect_timeout = (t * 1000.0).round() as u64;
+    if let Some(ms) = timeout_ms("connectTimeout", o.connect_timeout.take())? {
+        config.connect_timeout = ms;
     }
     if let Some(a) = field(o.auto_delivery.take(), "autoDelivery")? {
         config.auto_delivery = a;
