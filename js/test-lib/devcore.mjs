@@ -39,7 +39,11 @@ export function startDevcore({ port, db, users, args = [], rustLog = 'warn', std
     },
   };
   p.once('exit', () => { core.alive = false; });
-  if (stderr === 'pipe') p.stderr.on('data', (d) => { core.log += d.toString('utf8'); });
+  if (stderr === 'pipe') {
+    p.stderr.on('data', (d) => { core.log += d.toString('utf8'); });
+    /** Resolves when the whole log has been read (the process gone, its stderr closed). */
+    core.logComplete = new Promise((resolve) => p.stderr.once('close', resolve));
+  }
   return core;
 }
 

@@ -24,15 +24,19 @@ export function writeUsers(file, count, extra = '') {
 
 /**
  * A TCP proxy 127.0.0.1:listen → 127.0.0.1:target. `freeze()` stops forwarding in
- * both directions on every current connection without closing anything (the
- * sockets are paused: bytes stay in the kernel buffers); connections made later
- * pass normally. `thaw()` resumes the frozen ones.
+ * both directions on every current connection without closing anything: what
+ * arrives is held in the proxy (`held(side)`: the bytes from the `client` or the
+ * `core` side, as text) and a closing side is remembered; connections made later
+ * pass normally. `thaw()` delivers what was held and resumes the frozen ones.
+ * `onChange` is called whenever bytes are held, so a test can wait for the core
+ * to have sent something without polling.
  */
-export async function startProxy(target) {
+export async function startProxy(target, { onChange = () => {} } = {}) {
   const pairs = new Set();
   const server = net.createServer((down) => {
     const up = net.connect(target, '127.0.0.1');
-    const pair = { down, up, frozen: false, pendingClose: false };
+    // held.client: bytes from the client (down) for the core; held.core: the reverse.
+    const pair = { down, up, frozen: false, pendingClose: false, held: { client: [], core: [] } };
     pairs.add(pair);
     const end = () => {
       if (pair.frozen) { pair.pendingClose = true; return; }
@@ -40,27 +44,39 @@ export async function startProxy(target) {
       down.destroy();
       up.destroy();
     };
-    const fwd = (from, to) => {
-      from.on('data', (d) => { if (!to.destroyed) to.write(d); });
+    const fwd = (from, to, side) => {
+      from.on('data', (d) => {
+        if (pair.frozen) {
+          pair.held[side].push(d);
+          onChange();
+        } else if (!to.destroyed) {
+          to.write(d);
+        }
+      });
       from.on('close', end);
       from.on('error', end);
     };
-    fwd(down, up);
-    fwd(up, down);
+    fwd(down, up, 'client');
+    fwd(up, down, 'core');
   });
   await new Promise((r) => server.listen(0, '127.0.0.1', r));
   const proxy = {
     port: server.address().port,
     get connections() { return pairs.size; },
     freeze() {
-      for (const p of pairs) { p.frozen = true; p.down.pause(); p.up.pause(); }
+      for (const p of pairs) p.frozen = true;
+    },
+    /** What the frozen connections hold from `side` ('client' or 'core'), as text. */
+    held(side) {
+      return [...pairs].map((p) => Buffer.concat(p.held[side]).toString('latin1')).join('');
     },
     thaw() {
       for (const p of [...pairs]) {
         if (!p.frozen) continue;
         p.frozen = false;
-        p.down.resume();
-        p.up.resume();
+        if (!p.up.destroyed) for (const d of p.held.client) p.up.write(d);
+        if (!p.down.destroyed) for (const d of p.held.core) p.down.write(d);
+        p.held = { client: [], core: [] };
         if (p.pendingClose) { pairs.delete(p); p.down.destroy(); p.up.destroy(); }
       }
     },

@@ -23,7 +23,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { inspect } from 'node:util';
 import {
-  WebSocket, loadImsip, freePort, waitForPort, startDevcore, next, withTimeout, milenage, md5, sha256, sleep,
+  WebSocket, loadImsip, freePort, waitForPort, startDevcore, next, withTimeout, milenage, md5, sha256,
 } from './lib.mjs';
 
 const { ImClient, ImError } = await loadImsip();
@@ -176,7 +176,8 @@ test('bad options that carry secrets: the bad_input message names the field, nev
 });
 
 test('no password, HA1, K, OP, OPc, RES, CK, IK, AK, AKA HA1 or AKAv2 password in anything observed', async () => {
-  await sleep(300); // the last log lines
+  // Every log line: the cores stopped and their stderr read to the end.
+  await Promise.all(cores.map(async (c) => { await c.stop(); await c.logComplete; }));
   for (const [label, c] of clients) {
     note(`${label} inspect`, c);
     note(`${label} registration`, JSON.stringify(c.registration));
