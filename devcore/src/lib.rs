@@ -192,11 +192,19 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {}
 
 /// A running dev core.
-#[derive(Debug)]
 pub struct Server {
     addr: SocketAddr,
     stop: watch::Sender<bool>,
     task: JoinHandle<()>,
+    app: Arc<web::App>,
+}
+
+impl fmt::Debug for Server {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Server")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Server {
@@ -221,6 +229,19 @@ impl Server {
     /// A handle that stops the server when `true` is sent (for signal handlers).
     pub fn stopper(&self) -> watch::Sender<bool> {
         self.stop.clone()
+    }
+
+    /// Moves the dev core's clock on by `by`, as if that much time had
+    /// passed, and hands the SIP core every deadline now due before
+    /// returning. Nonces (SIP and MSRP) age, and bindings, publications,
+    /// subscriptions and relays expire, exactly as if `by` had passed.
+    ///
+    /// For tests: they move the clock instead of sleeping on it. The clock
+    /// is the system clock plus the sum of these calls (only ever forward);
+    /// nothing else moves it, so a dev core nobody calls this on runs on
+    /// the system clock.
+    pub fn advance_clock(&self, by: Duration) {
+        self.app.advance_clock(by);
     }
 }
 
@@ -291,6 +312,7 @@ pub async fn serve(config: Config) -> Result<Server, Error> {
         db = %config.db.display(),
         "imsip dev core listening: http://{addr}/ and ws://{addr}/sip"
     );
+    let server_app = app.clone();
     let task = tokio::spawn(async move {
         let timers = tokio::spawn(web::run_timers(app.clone(), stop_rx.clone()));
         let mut stop = stop_rx;
@@ -320,5 +342,6 @@ pub async fn serve(config: Config) -> Result<Server, Error> {
         addr,
         stop: stop_tx,
         task,
+        app: server_app,
     })
 }

@@ -1,7 +1,8 @@
 //! Time as the core sees it, and every deadline of the core in one table.
 //!
 //! Time comes in as a [`Now`] argument; nothing here reads a clock except
-//! [`Now::system`], which only the web layer calls. Each part names its
+//! [`Now::system`], which only the web layer calls (moved on by the offset
+//! tests add with `Server::advance_clock`). Each part names its
 //! deadlines with a [`Timer`] and sets or stops them in the one
 //! [`TimerTable`]; the core's next wake-up is the earliest entry
 //! ([`TimerTable::next`]) and an expired entry is handed back to the part that
@@ -34,7 +35,6 @@ impl Now {
     }
 
     /// This time plus `d` (both clocks; the Unix one in whole seconds).
-    #[cfg(test)]
     pub fn plus(self, d: Duration) -> Now {
         Now {
             mono: self.mono + d,

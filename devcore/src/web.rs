@@ -2,9 +2,14 @@
 //! SIP WebSocket endpoint `/sip` (subprotocol `sip`, RFC 7118), and the timer
 //! task that calls the core back at its next deadline.
 //!
-//! This is where the I/O is: sockets, the clock ([`Now::system`]) and
+//! This is where the I/O is: sockets, the clock ([`App::now`]) and
 //! sleeping. Every call into the core goes through [`App::with_core`], which
 //! wakes the timer task when the call moved the core's next deadline.
+//!
+//! The clock is the system clock plus an offset that only
+//! [`App::advance_clock`] moves (zero unless a test calls
+//! `Server::advance_clock`): a test ages nonces or expires bindings by moving
+//! the clock on, not by sleeping.
 
 use crate::core::Core;
 use crate::flows::{ConnId, Outbound};
@@ -21,6 +26,7 @@ use futures_util::{SinkExt, StreamExt};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch, Notify};
 use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -35,6 +41,8 @@ pub(crate) struct App {
     stop: watch::Receiver<bool>,
     /// Tells the timer task that the core's next deadline moved.
     deadline_moved: Notify,
+    /// How far [`App::advance_clock`] moved the clock on in total.
+    clock_offset: Mutex<Duration>,
 }
 
 impl App {
@@ -45,7 +53,32 @@ impl App {
             www,
             stop,
             deadline_moved: Notify::new(),
+            clock_offset: Mutex::new(Duration::ZERO),
         }
+    }
+
+    /// How far the clock was moved on (even if a panic poisoned the lock).
+    fn clock_offset(&self) -> Duration {
+        *self.clock_offset.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The time for the core and the MSRP relay: the system clock moved on
+    /// by every [`App::advance_clock`] so far.
+    pub fn now(&self) -> Now {
+        Now::system().plus(self.clock_offset())
+    }
+
+    /// Moves the clock on by `by`, hands the core every deadline now due,
+    /// and has the timer task sleep on the moved clock from now on.
+    pub fn advance_clock(&self, by: Duration) {
+        {
+            let mut offset = self.clock_offset.lock().unwrap_or_else(|e| e.into_inner());
+            *offset += by;
+        }
+        self.with_core(|core| core.handle_timeout(self.now()));
+        // The deadline the timer task sleeps until is now nearer in system
+        // time even when it did not move in the core's time.
+        self.deadline_moved.notify_one();
     }
 
     /// The core, even if a panic poisoned the lock (its state stays usable:
@@ -74,18 +107,24 @@ impl App {
 
 /// The timer task: sleeps until the core's next deadline (or, with none,
 /// until one is set), hands it the time, and goes back to sleep; a handler
-/// that moves the deadline wakes it early. Ends when `stop` turns `true`.
+/// that moves the deadline, or a test that moves the clock, wakes it early.
+/// Ends when `stop` turns `true`.
 pub(crate) async fn run_timers(app: Arc<App>, mut stop: watch::Receiver<bool>) {
     loop {
         let next = app.core().next_deadline();
+        // The deadline is on the core's clock; the sleep is on the system's.
+        let offset = app.clock_offset();
         let sleep = async {
             match next {
-                Some(at) => tokio::time::sleep_until(at.into()).await,
+                Some(at) => {
+                    let at = at.checked_sub(offset).unwrap_or_else(Instant::now);
+                    tokio::time::sleep_until(at.into()).await
+                }
                 None => std::future::pending().await,
             }
         };
         tokio::select! {
-            _ = sleep => app.core().handle_timeout(Now::system()),
+            _ = sleep => app.core().handle_timeout(app.now()),
             _ = app.deadline_moved.notified() => {}
             _ = stop.wait_for(|s| *s) => break,
         }
@@ -186,10 +225,10 @@ async fn flow(app: Arc<App>, socket: WebSocket, peer: SocketAddr) {
         };
         match next {
             Some(Ok(WsMessage::Text(t))) => {
-                app.with_core(|core| core.on_frame(conn, t.as_bytes(), Now::system()))
+                app.with_core(|core| core.on_frame(conn, t.as_bytes(), app.now()))
             }
             Some(Ok(WsMessage::Binary(b))) => {
-                app.with_core(|core| core.on_frame(conn, &b, Now::system()))
+                app.with_core(|core| core.on_frame(conn, &b, app.now()))
             }
             Some(Ok(WsMessage::Close(_))) | None => break,
             Some(Ok(_)) => {} // Ping/Pong: answered by the WebSocket layer.
@@ -200,7 +239,7 @@ async fn flow(app: Arc<App>, socket: WebSocket, peer: SocketAddr) {
         }
     }
     // Dropping the core's sender ends the writer, which closes the socket.
-    app.with_core(|core| core.close(conn, Now::system()));
+    app.with_core(|core| core.close(conn, app.now()));
     let _ = writer.await;
     info!(conn, %peer, "flow closed");
 }
@@ -252,12 +291,9 @@ async fn msrp_connection(app: Arc<App>, socket: WebSocket, peer: SocketAddr) {
         };
         let verdict = match next {
             Some(Ok(WsMessage::Text(t))) => {
-                app.relay()
-                    .on_frame(conn, t.as_bytes(), std::time::Instant::now())
+                app.relay().on_frame(conn, t.as_bytes(), app.now().mono)
             }
-            Some(Ok(WsMessage::Binary(b))) => {
-                app.relay().on_frame(conn, &b, std::time::Instant::now())
-            }
+            Some(Ok(WsMessage::Binary(b))) => app.relay().on_frame(conn, &b, app.now().mono),
             Some(Ok(WsMessage::Close(_))) | None => break,
             Some(Ok(_)) => Verdict::Ok,
             Some(Err(e)) => {

@@ -86,6 +86,17 @@ impl TestCore {
         self.server = Some(server);
     }
 
+    /// The running server.
+    pub fn server(&self) -> &Server {
+        self.server.as_ref().expect("the dev core is running")
+    }
+
+    /// Moves the dev core's clock on by `by` (its deadlines now due are
+    /// handled when this returns): time passes for the core, not the test.
+    pub fn advance_clock(&self, by: Duration) {
+        self.server().advance_clock(by);
+    }
+
     /// A client for `user` (`alice`, `bob`, `carol`) with `creds`.
     pub async fn ua(&self, user: &str, creds: Credentials) -> Ua {
         Ua::connect(self.addr, user, creds).await
