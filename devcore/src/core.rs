@@ -172,6 +172,11 @@ impl Core {
         self.sessions.close(&mut cx, conn);
     }
 
+    /// How many flows are open.
+    pub fn open_flows(&self) -> usize {
+        self.flows.count()
+    }
+
     /// Asks every flow to close (server shutdown).
     pub fn shutdown(&mut self) {
         self.flows.shutdown();

@@ -55,6 +55,11 @@ impl Flows {
         }
     }
 
+    /// How many flows are open.
+    pub fn count(&self) -> usize {
+        self.conns.len()
+    }
+
     /// Whether `conn` is open.
     pub fn is_open(&self, conn: ConnId) -> bool {
         self.conns.contains_key(&conn)
@@ -189,6 +194,7 @@ mod tests {
         let (tx2, mut rx2) = unbounded_channel();
         let other = flows.open(tx2);
         assert_ne!(conn, other);
+        assert_eq!(flows.count(), 2);
         let req = Message::parse(OPTIONS.as_bytes()).unwrap();
         flows.reply(conn, &req, 200, "OK", &[("Allow", "MESSAGE".into())]);
         let Ok(Outbound::Frame(bytes)) = rx.try_recv() else {
@@ -207,9 +213,11 @@ mod tests {
         assert!(flows.close(conn));
         assert!(!flows.close(conn));
         assert!(!flows.is_open(conn));
+        assert_eq!(flows.count(), 1);
         assert!(!flows.send(conn, &req));
         flows.shutdown();
         assert_eq!(rx2.try_recv().ok(), Some(Outbound::Close));
         assert!(!flows.is_open(other));
+        assert_eq!(flows.count(), 0);
     }
 }

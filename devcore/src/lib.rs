@@ -243,6 +243,14 @@ impl Server {
     pub fn advance_clock(&self, by: Duration) {
         self.app.advance_clock(by);
     }
+
+    /// The number of SIP WebSocket flows (`/sip`) the core has open, updated
+    /// once the core has handled a flow opening or closing. A test that
+    /// closes a client's socket waits on it for the core to have seen the
+    /// close, instead of polling the core with requests.
+    pub fn open_flows(&self) -> watch::Receiver<usize> {
+        self.app.open_flows()
+    }
 }
 
 /// Opens the database, binds `config.listen` and starts serving; returns once

@@ -43,6 +43,8 @@ pub(crate) struct App {
     deadline_moved: Notify,
     /// How far [`App::advance_clock`] moved the clock on in total.
     clock_offset: Mutex<Duration>,
+    /// How many SIP flows the core has open, as of its last call.
+    open_flows: watch::Sender<usize>,
 }
 
 impl App {
@@ -54,7 +56,14 @@ impl App {
             stop,
             deadline_moved: Notify::new(),
             clock_offset: Mutex::new(Duration::ZERO),
+            open_flows: watch::Sender::new(0),
         }
+    }
+
+    /// The number of SIP flows the core has open, updated when a call into
+    /// the core changed it (after the core handled the opening or closing).
+    pub fn open_flows(&self) -> watch::Receiver<usize> {
+        self.open_flows.subscribe()
     }
 
     /// How far the clock was moved on (even if a panic poisoned the lock).
@@ -93,7 +102,8 @@ impl App {
     }
 
     /// Runs `f` on the core; wakes the timer task if its next deadline
-    /// moved.
+    /// moved, and tells the [`App::open_flows`] watchers if a flow opened or
+    /// closed.
     pub fn with_core<R>(&self, f: impl FnOnce(&mut Core) -> R) -> R {
         let mut core = self.core();
         let before = core.next_deadline();
@@ -101,6 +111,12 @@ impl App {
         if core.next_deadline() != before {
             self.deadline_moved.notify_one();
         }
+        let flows = core.open_flows();
+        self.open_flows.send_if_modified(|n| {
+            let changed = *n != flows;
+            *n = flows;
+            changed
+        });
         r
     }
 }

@@ -97,6 +97,21 @@ impl TestCore {
         self.server().advance_clock(by);
     }
 
+    /// Waits (at most `WAIT`) until the core has `n` SIP flows open: after
+    /// a client closed its socket, the core has handled the close.
+    pub async fn wait_open_flows(&self, n: usize) {
+        let mut flows = self.server().open_flows();
+        let seen = matches!(
+            tokio::time::timeout(WAIT, flows.wait_for(|open| *open == n)).await,
+            Ok(Ok(_))
+        );
+        assert!(
+            seen,
+            "the core did not get to {n} open flows (has {})",
+            *flows.borrow()
+        );
+    }
+
     /// A client for `user` (`alice`, `bob`, `carol`) with `creds`.
     pub async fn ua(&self, user: &str, creds: Credentials) -> Ua {
         Ua::connect(self.addr, user, creds).await
