@@ -34,6 +34,113 @@ function rethrow(e) {
 
 const settle = (promise) => promise.then(undefined, rethrow);
 
+// ── What the core is given: the caller's arguments, read once, here ──
+// Every argument crosses into the core as a structured clone: own enumerable data, each
+// getter run once, exactly what postMessage hands the shared worker. A getter or proxy
+// trap that throws, a detached buffer, a symbol or a function where data belongs is the
+// caller's bad input and is reported here, naming the part. Thrown from inside
+// WebAssembly instead, a JS exception would skip the Rust code's cleanup on its way out
+// (the client's borrowed state, the stack pointer): every later call would find the
+// client busy.
+
+/** A `bad_input` error: the argument at `path` could not be read (`why`). */
+function unreadable(path, why) {
+  return new ImError('bad_input', `invalid input: ${path}: cannot be read: ${why?.message ?? why}`, { cause: why });
+}
+
+/**
+ * The first part of `value`, found at `path`, that cannot be read or cloned, as
+ * `[path, why]`; or undefined. Path '' is the constructor's options, whose fields are
+ * named alone and whose `webSocket` constructor is kept as given, not cloned.
+ */
+function firstUnreadable(value, path, depth = 0) {
+  let why;
+  try {
+    structuredClone(value);
+    return undefined;
+  } catch (e) {
+    why = e;
+  }
+  const here = path || 'options';
+  if (depth < 8 && typeof value === 'object' && value !== null) {
+    try {
+      const list = Array.isArray(value);
+      for (const key of Object.keys(value)) {
+        const at = list ? `${here}[${key}]` : path ? `${path}.${key}` : key;
+        let part;
+        try {
+          part = value[key];
+        } catch (e) {
+          return [at, e];
+        }
+        if (path === '' && key === 'webSocket' && typeof part === 'function') continue;
+        const found = firstUnreadable(part, at, depth + 1);
+        if (found) return found;
+      }
+    } catch (e) {
+      return [here, e];
+    }
+  }
+  return [here, why];
+}
+
+/** The `bad_input` error for `args` (named `names`) that could not be cloned (`e`). */
+function argsError(args, names, e) {
+  for (let i = 0; i < args.length; i++) {
+    const found = firstUnreadable(args[i], names[i] ?? `argument ${i + 1}`);
+    if (found) return unreadable(...found);
+  }
+  return unreadable('arguments', e);
+}
+
+/** `args` as the core may read them (a structured clone), or a `bad_input` naming the part that cannot be. */
+function readArgs(args, names) {
+  try {
+    return structuredClone(args);
+  } catch (e) {
+    throw argsError(args, names, e);
+  }
+}
+
+/**
+ * The constructor's options read once: `share` (this shim's) apart, a `webSocket`
+ * constructor kept as given, the rest cloned like a command's arguments. Anything but
+ * a plain object goes to the core as it is, which refuses it in its own words.
+ */
+function readOptions(options) {
+  let rest;
+  let share;
+  try {
+    if (typeof options !== 'object' || options === null || Array.isArray(options)) return { coreOptions: options };
+    ({ share, ...rest } = options);
+  } catch (e) {
+    throw argsError([options], [''], e);
+  }
+  const webSocket = typeof rest.webSocket === 'function' ? rest.webSocket : undefined;
+  if (webSocket) delete rest.webSocket;
+  const coreOptions = readArgs([rest], [''])[0];
+  if (webSocket) coreOptions.webSocket = webSocket;
+  return { share, coreOptions };
+}
+
+/** Runs `f`, which reads the caller's `what`: a JS error doing so is a rejected `bad_input`. */
+function reading(what, f) {
+  try {
+    return f();
+  } catch (e) {
+    return Promise.reject(e instanceof ImError ? e : unreadable(what, e));
+  }
+}
+
+/** Runs `method` on `core` with `args` (read first unless `plain`: already a clone). */
+function runOn(core, method, args, plain) {
+  try {
+    return settle(core[method](...(plain ? args : readArgs(args, COMMAND_ARGS[method] ?? []))));
+  } catch (e) {
+    return Promise.reject(asImError(e));
+  }
+}
+
 // ── Sharing one client between the tabs of an origin (`share: 'tabs'`) ──
 // The tab side of the protocol whose other side, and description, is js/imworker.js.
 
@@ -41,14 +148,18 @@ const settle = (promise) => promise.then(undefined, rethrow);
 // package entry the worker imports; not API.
 const LIFECYCLE = Symbol.for('imsip.lifecycle');
 
-// The commands a tab forwards to the worker, and the only ones the worker runs.
-const COMMANDS = Object.freeze([
-  'register', 'unregister', 'publishServiceSettings', 'removeServiceSettings', 'fetchServiceSettings',
-  'watchServiceSettings', 'unwatchServiceSettings', 'fetchHistory', 'sendMessage',
-  'markDisplayed', 'setComposing',
+// The commands a tab forwards to the worker, and the only ones the worker runs, with
+// the names of their arguments (an argument that cannot be read is named in the error).
+const COMMAND_ARGS = Object.freeze({
+  register: [], unregister: [], publishServiceSettings: ['settings', 'options'], removeServiceSettings: [],
+  fetchServiceSettings: [], watchServiceSettings: [], unwatchServiceSettings: [], fetchHistory: ['query'],
+  sendMessage: ['to', 'body', 'options'], markDisplayed: ['message'], setComposing: ['to', 'active'],
   // The core's commands of large messages and chat sessions (ChatSession wraps the chat ones).
-  'sendLargeMessage', 'startChat', 'acceptChat', 'rejectChat', 'chatSend', 'chatComposing', 'closeChat',
-]);
+  sendLargeMessage: ['to', 'body', 'options'], startChat: ['to', 'options'], acceptChat: ['chat'],
+  rejectChat: ['chat', 'status'], chatSend: ['chat', 'body', 'options'], chatComposing: ['chat', 'active'],
+  closeChat: ['chat'],
+});
+const COMMANDS = Object.freeze(Object.keys(COMMAND_ARGS));
 /** Runs one of COMMANDS as the core has it (the worker's way in; not API). */
 const RUN = Symbol.for('imsip.run');
 /** A client whose `chat` and `invitation` events stay raw (the worker's, which forwards them). */
@@ -92,7 +203,7 @@ export class ChatSession extends EventTarget {
 
   /** Sends a message (a string as UTF-8 `text/plain`, or bytes with `contentType`); resolves `{ messageId }`. */
   send(body, options) {
-    return this.#run('chatSend', [this.id, bytesOf(body), options]);
+    return reading('body', () => this.#run('chatSend', [this.id, bytesOf(body), options]));
   }
 
   /** The user is typing (`true`, on every keystroke) or stopped (`false`): RFC 3994 inside the session. */
@@ -160,14 +271,10 @@ export class ImClient extends EventTarget {
 
   constructor(options) {
     super();
-    let coreOptions = options;
-    let share;
     // `share` is this shim's option: the core refuses unknown keys, so it never sees it.
-    if (options !== null && typeof options === 'object' && 'share' in options) {
-      ({ share, ...coreOptions } = options);
-      if (share !== undefined && share !== 'tabs') {
-        throw new ImError('bad_input', "invalid input: share: must be 'tabs'");
-      }
+    const { share, coreOptions } = readOptions(options);
+    if (share !== undefined && share !== 'tabs') {
+      throw new ImError('bad_input', "invalid input: share: must be 'tabs'");
     }
     if (share === 'tabs') this.#share(coreOptions);
     if (this.#port === null) this.#core = this.#makeCore(coreOptions);
@@ -274,7 +381,7 @@ export class ImClient extends EventTarget {
     this.#state = null;
     this.#traceListeners.clear();
     if (typeof navigator === 'object' && navigator.onLine === false) this[LIFECYCLE]('offline');
-    for (const p of pending) settle(core[p.method](...p.args)).then(p.resolve, p.reject);
+    for (const p of pending) runOn(core, p.method, p.args).then(p.resolve, p.reject);
     if (this.#wantRegistered && !pending.some((p) => p.method === 'register')) {
       core.register().catch(() => {}); // the outcome arrives as `registration` events
     }
@@ -408,15 +515,16 @@ export class ImClient extends EventTarget {
   }
 
   /** A command: run by the core here, or forwarded to the shared worker. */
-  #run(method, args) {
-    if (this.#port === null) return settle(this.#core[method](...args));
+  #run(method, args, plain) {
+    if (this.#port === null) return runOn(this.#core, method, args, plain);
     if (this.#closed) return Promise.reject(closedError());
     const id = this.#nextId++;
     return new Promise((resolve, reject) => {
       try {
         this.#port.postMessage({ t: 'call', id, method, args });
       } catch (e) {
-        reject(new ImError('bad_input', `invalid input: ${method}: cannot be sent to the shared worker: ${e.message}`));
+        // What postMessage cannot clone, the core would not read either (readArgs).
+        reject(argsError(args, COMMAND_ARGS[method] ?? [], e));
         return;
       }
       this.#pending.set(id, { method, args, resolve, reject });
@@ -462,9 +570,11 @@ export class ImClient extends EventTarget {
   }
 
   markDisplayed(message) {
-    // Only the id crosses to a shared worker (a detail may hold a Uint8Array body).
-    const id = typeof message === 'object' && message !== null && 'messageId' in message ? message.messageId : message;
-    return this.#run('markDisplayed', [id === undefined ? message : id]);
+    return reading('message', () => {
+      // Only the id crosses to a shared worker (a detail may hold a Uint8Array body).
+      const id = typeof message === 'object' && message !== null && 'messageId' in message ? message.messageId : message;
+      return this.#run('markDisplayed', [id === undefined ? message : id]);
+    });
   }
 
   setComposing(to, active) {
@@ -477,22 +587,29 @@ export class ImClient extends EventTarget {
    */
   sendLargeMessage(to, body, options) {
     let coreOptions = options;
-    let stop = () => {};
-    if (options !== null && typeof options === 'object' && 'onProgress' in options) {
-      const { onProgress, ...rest } = options;
-      if (typeof onProgress !== 'function') {
-        return Promise.reject(new ImError('bad_input', 'invalid input: options.onProgress: must be a function'));
+    let onProgress;
+    try {
+      if (options !== null && typeof options === 'object' && 'onProgress' in options) {
+        ({ onProgress, ...coreOptions } = options);
+        if (typeof onProgress !== 'function') {
+          return Promise.reject(new ImError('bad_input', 'invalid input: options.onProgress: must be a function'));
+        }
       }
+    } catch (e) {
+      return Promise.reject(unreadable('options', e));
+    }
+    let stop = () => {};
+    if (onProgress !== undefined) {
       const tag = newTag();
-      coreOptions = { ...rest, tag };
+      coreOptions = { ...coreOptions, tag };
       const listener = (e) => { if (e.detail.tag === tag) onProgress(e.detail); };
       this.addEventListener('progress', listener);
       stop = () => this.removeEventListener('progress', listener);
     }
     const send = (bytes) => this.#run('sendLargeMessage', [to, bytes, coreOptions]);
-    const sending = typeof Blob === 'function' && body instanceof Blob
-      ? body.arrayBuffer().then((b) => send(new Uint8Array(b)))
-      : send(bytesOf(body));
+    const sending = reading('body', () => (typeof Blob === 'function' && body instanceof Blob
+      ? body.arrayBuffer().then((b) => send(new Uint8Array(b)), (e) => { throw unreadable('body', e); })
+      : send(bytesOf(body))));
     return sending.finally(stop);
   }
 
@@ -502,6 +619,10 @@ export class ImClient extends EventTarget {
    * rings: the promise then rejects `cancelled`.
    */
   startChat(to, options) {
+    return reading('options', () => this.#startChat(to, options));
+  }
+
+  #startChat(to, options) {
     const signal = options?.signal;
     if (signal === undefined) return this.#run('startChat', [to]).then((r) => this.#session(r));
     if (signal?.aborted) return Promise.reject(new ImError('cancelled', 'cancelled: the signal was aborted'));
@@ -523,7 +644,8 @@ export class ImClient extends EventTarget {
 
   /** One of COMMANDS, run as the core has it (for the worker; not API). */
   [RUN](method, args) {
-    return this.#run(method, args);
+    // From the worker's MessagePort: already a structured clone.
+    return this.#run(method, args, true);
   }
 
   /**
@@ -801,7 +923,7 @@ export function parseMessage(text) {
 /** Encodes a settings object as application/service-settings+xml. */
 export function encodeServiceSettings(settings) {
   try {
-    return wasmEncodeServiceSettings(settings);
+    return wasmEncodeServiceSettings(readArgs([settings], ['settings'])[0]);
   } catch (e) {
     rethrow(e);
   }
