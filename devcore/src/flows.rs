@@ -8,7 +8,7 @@
 
 use crate::store::StoreError;
 use crate::util::random_hex;
-use imsip::message::{is_keepalive, Message, MessageBuilder};
+use imsip::message::{is_keepalive, Message, MessageBuilder, Method};
 use std::collections::HashMap;
 use tokio::sync::mpsc::UnboundedSender;
 use tracing::{debug, error, warn};
@@ -25,7 +25,9 @@ pub(crate) enum Outbound {
     Close,
 }
 
-/// Frames larger than this are dropped (with a log line).
+/// Frames larger than this are not routed: a request is answered 513, anything
+/// else dropped (with a log line). The WebSocket layer caps frames at 1 MiB, so
+/// reading one this large enough to answer it stays bounded.
 pub(crate) const MAX_FRAME: usize = 64 * 1024;
 
 /// The open flows.
@@ -66,11 +68,24 @@ impl Flows {
     }
 
     /// One frame received on `conn`: the message it carries, or `None` when
-    /// there is nothing to route (too large, a keep-alive — a ping is
-    /// answered with a pong here — or unparseable; each with a log line).
+    /// there is nothing to route (too large — a request is answered 513 here —,
+    /// a keep-alive — a ping is answered with a pong here — or unparseable; each
+    /// with a log line).
     pub fn receive(&self, conn: ConnId, frame: &[u8]) -> Option<Message> {
         if frame.len() > MAX_FRAME {
-            warn!(conn, bytes = frame.len(), "frame over 64 KiB dropped");
+            // RFC 3261 §21.5.14: the sender learns at once instead of waiting for
+            // its transaction to time out.
+            match Message::parse(frame) {
+                Ok(req) if req.is_request() && req.method() != Some(&Method::Ack) => {
+                    warn!(
+                        conn,
+                        bytes = frame.len(),
+                        "request over 64 KiB answered 513"
+                    );
+                    self.reply(conn, &req, 513, "Message Too Large", &[]);
+                }
+                _ => warn!(conn, bytes = frame.len(), "frame over 64 KiB dropped"),
+            }
             return None;
         }
         if let Some(keepalive) = is_keepalive(frame) {
@@ -179,11 +194,27 @@ mod tests {
         assert!(flows.receive(conn, b"\r\n").is_none(), "a pong");
         assert!(rx.try_recv().is_err(), "is not answered");
         assert!(flows.receive(conn, b"not SIP\r\n\r\n").is_none());
-        let big = format!("{OPTIONS}{}", "x".repeat(MAX_FRAME));
-        assert!(flows.receive(conn, big.as_bytes()).is_none());
+        let garbage = "x".repeat(MAX_FRAME + 1);
+        assert!(flows.receive(conn, garbage.as_bytes()).is_none());
         let msg = flows.receive(conn, OPTIONS.as_bytes()).unwrap();
         assert!(msg.is_request());
         assert!(rx.try_recv().is_err(), "nothing sent for those");
+        // A request over the limit is not routed but answered 513 (RFC 3261 §21.5.14).
+        let big = OPTIONS.replace(
+            "Content-Length: 0\r\n\r\n",
+            &format!(
+                "Content-Length: {MAX_FRAME}\r\n\r\n{}",
+                "x".repeat(MAX_FRAME)
+            ),
+        );
+        assert!(big.len() > MAX_FRAME);
+        assert!(flows.receive(conn, big.as_bytes()).is_none());
+        let Ok(Outbound::Frame(bytes)) = rx.try_recv() else {
+            panic!("no answer to the big request")
+        };
+        let answer = Message::parse(&bytes).unwrap();
+        assert_eq!(answer.status(), Some(513));
+        assert_eq!(answer.call_id(), msg.call_id());
     }
 
     #[test]

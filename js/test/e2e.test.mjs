@@ -158,6 +158,18 @@ test('MESSAGE both ways between alice and bob, UTF-8 bodies', async () => {
   bob.close();
 });
 
+test('a MESSAGE over the core\'s 64 KiB frame limit is answered 513 at once (RFC 3261 §21.5.14)', async () => {
+  // Pager mode forced (no large-message mode below 1 MB): the core refuses the frame
+  // by answering it, instead of leaving the client to its transaction timeout.
+  const alice = client('alice', { largeMessageThreshold: 1_000_000 });
+  await alice.register();
+  await assert.rejects(alice.sendMessage('sip:bob@imsip.test', 'x'.repeat(100_000)),
+    { name: 'ImError', code: 'rejected', status: 513 });
+  const small = await alice.sendMessage('sip:alice@imsip.test', 'still fine');
+  assert.equal(small.status, 200);
+  alice.close();
+});
+
 test('carol registers with IMS AKA (Milenage in WebAssembly)', async () => {
   const carol = client('carol');
   const reg = await carol.register();
