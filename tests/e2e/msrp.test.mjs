@@ -239,7 +239,13 @@ async function fileFlow(core) {
 
   // Alice: delivered once bob's success report came back, the bar full.
   const mine = alice.locator('#messages li.mine.file');
-  await mine.and(alice.locator('[data-state=delivered]')).waitFor();
+  await mine.and(alice.locator('[data-state=delivered]')).waitFor().catch(async (e) => {
+    // Where the transfer stood: the entry's status lines and the last MSRP frames.
+    e.message += `\n status lines: ${JSON.stringify(await alice.evaluate(() => window.fileLog))}` +
+      `\n last MSRP frames: ${JSON.stringify((await ladder(alice, 'msrp', 'in')).slice(-5))} (in), ` +
+      `${JSON.stringify((await ladder(alice, 'msrp', 'out')).slice(-5))} (out)`;
+    throw e;
+  });
   assert.match(await mine.locator('.file-info').textContent(), /noise\.bin · 300 KB · application\/octet-stream/);
   assert.equal(await mine.locator('.file-status').textContent(), 'delivered (307,200 bytes)');
   assert.equal(await mine.locator('progress').evaluate((p) => p.value === p.max), true);
