@@ -165,6 +165,9 @@ else
     echo
     echo "by crate / imsip module (shallow bytes; name section excluded):"
     "$TWIGGY" top --format csv "$NAMED" | node benches/js/twiggy-crates.mjs 16
+    echo
+    echo "where the gzipped code is (each group's function bodies gzipped alone, scaled to the whole; an estimate):"
+    node benches/js/module-gzip.mjs "$NAMED" 16
   fi
 fi
 

@@ -2,6 +2,7 @@
 // imsip (imsip::ua, imsip::message, ...), largest first. Used by benches/size.sh.
 // Usage: twiggy top --format csv X.wasm | node twiggy-crates.mjs [max-rows]
 import { readFileSync } from 'node:fs';
+import { groupOf } from './wasm-groups.mjs';
 
 const lines = readFileSync(0, 'utf8').split('\n').slice(1).filter(Boolean);
 const sums = new Map();
@@ -10,7 +11,7 @@ for (const line of lines) {
   // Name may be quoted and contain commas; the four numeric fields come last.
   const fields = line.split(',');
   const shallow = Number(fields[fields.length - 4]);
-  let name = fields.slice(0, fields.length - 4).join(',').replace(/^"|"$/g, '').replace(/""/g, '"');
+  const name = fields.slice(0, fields.length - 4).join(',').replace(/^"|"$/g, '').replace(/""/g, '"');
   if (!Number.isFinite(shallow) || name.includes('subsection') || name.startsWith('Σ')) continue;
   total += shallow;
   let key;
@@ -20,19 +21,7 @@ for (const line of lines) {
       sums.set('imports (JS functions)', (sums.get('imports (JS functions)') || 0) + shallow);
       continue;
     }
-    // `<T as core::fmt::Debug>::fmt`, `<char as ...>`: a primitive or generic
-    // receiver is charged to the trait's crate.
-    const as = /^<[&*]*(?:mut |dyn )?([A-Za-z_][A-Za-z0-9_]*)(?:<[^ ]*)? as ([^>]+)>/.exec(name);
-    if (as && !/::/.test(as[1]) && /^(T|[A-Z]|[iu](8|16|32|64|128|size)|f32|f64|bool|char|str)$/.test(as[1])) {
-      name = as[2];
-    }
-    name = name.replace(/^[<&*]+/, '').replace(/^(dyn |mut )/, '');
-    const m = /^([A-Za-z_][A-Za-z0-9_]*)(\[[0-9a-f]+\])?(?:::([A-Za-z_][A-Za-z0-9_]*))?/.exec(name);
-    if (!m || !name.includes('::')) {
-      key = / shim|^__wbindgen|^__externref|^imclientcore_|^[a-z][A-Za-z]*$/.test(name)
-        ? 'wasm-bindgen exports and shims' : 'other (unnamed, std impls)';
-    } else if (m[1] === 'imsip') key = `imsip::${m[3]}`;
-    else key = m[1];
+    key = groupOf(name);
   }
   sums.set(key, (sums.get(key) || 0) + shallow);
 }
