@@ -16,8 +16,9 @@
 //! are drawn from the OS random source.
 
 use crate::authenticator::{AuthConfig, Authenticator};
-use crate::flows::{ConnId, Flows, Outbound};
+use crate::flows::{ConnId, Flows, Outbound, Received};
 use crate::im_server::ImServer;
+use crate::malformed;
 use crate::notifier::Notifier;
 use crate::proxy::invite::{routed_to_us, SessionProxy};
 use crate::proxy::Proxy;
@@ -26,7 +27,7 @@ use crate::registrar::Registrar;
 use crate::store::Store;
 use crate::timers::{Now, Timer, TimerTable};
 use crate::users::{aor_key, User, Users};
-use imsip::message::{warning_399, Message, Method};
+use imsip::message::{warning_399, Message, Method, ParseError, Scheme, Uri};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc::UnboundedSender;
 use tracing::{debug, warn};
@@ -39,6 +40,9 @@ pub(crate) const DEFAULT_EXPIRES: u32 = 3600;
 pub(crate) const MAX_EXPIRES: u32 = 86_400;
 /// The methods the core answers (Allow).
 const ALLOW: &str = "REGISTER, PUBLISH, SUBSCRIBE, MESSAGE, OPTIONS, ACK, INVITE, CANCEL, BYE";
+/// The option tags a `Require` of a request answered here may name (RFC 5626
+/// outbound, RFC 5627 GRUU: the registrar's).
+const SUPPORTED: &[&str] = &["outbound", "gruu"];
 
 /// Settings of the [`Core`].
 #[derive(Debug, Clone)]
@@ -217,31 +221,90 @@ impl Core {
 
     /// One frame received on `conn`.
     pub fn on_frame(&mut self, conn: ConnId, frame: &[u8], now: Now) {
-        let Some(msg) = self.flows.receive(conn, frame) else {
-            return;
-        };
-        if msg.is_request() {
-            self.on_request(conn, msg, now);
-        } else {
-            self.on_response(msg, now);
+        match self.flows.receive(conn, frame) {
+            Received::Message(msg) if msg.is_request() => self.on_request(conn, msg, frame, now),
+            Received::Message(msg) => self.on_response(msg, now),
+            Received::Refused(e) => self.answer_refused(conn, frame, &e),
+            Received::Nothing => {}
         }
     }
 
-    fn on_request(&mut self, conn: ConnId, req: Message, now: Now) {
+    /// A request the codec refuses, answered from its header text when it can be
+    /// ([`crate::malformed`]).
+    fn answer_refused(&self, conn: ConnId, frame: &[u8], e: &ParseError) {
+        match malformed::answer(frame, e, &self.cfg.domain) {
+            Some(answer) => {
+                self.flows.send_raw(conn, answer);
+            }
+            None => warn!(conn, error = %e, "invalid request dropped (cannot be answered)"),
+        }
+    }
+
+    /// What a proxy and a UAS check before anything else (RFC 3261 §16.3 steps 2 and 5,
+    /// §8.2.2.1, §8.2.2.3): a Request-URI scheme it cannot route (416), a
+    /// Proxy-Require option — it supports none —, or, for the requests it answers
+    /// itself, a Require option it lacks (420 with Unsupported). `true` when refused.
+    fn refuse_unsupported(&self, conn: ConnId, req: &Message, method: &Method) -> bool {
+        if let Some(Scheme::Other(_)) = req.request_uri().map(Uri::scheme) {
+            self.flows
+                .reply(conn, req, 416, "Unsupported URI Scheme", &[]);
+            return true;
+        }
+        if *method == Method::Cancel {
+            return false; // §8.2.2.3: never refused for its extensions.
+        }
+        let answered_here = matches!(
+            method,
+            Method::Register | Method::Publish | Method::Subscribe | Method::Options
+        );
+        let mut unsupported: Vec<&str> = req
+            .header_all("Proxy-Require")
+            .flat_map(|v| v.split(','))
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .collect();
+        if answered_here {
+            unsupported.extend(
+                req.header_all("Require")
+                    .flat_map(|v| v.split(','))
+                    .map(str::trim)
+                    .filter(|t| {
+                        !t.is_empty() && !SUPPORTED.iter().any(|s| s.eq_ignore_ascii_case(t))
+                    }),
+            );
+        }
+        if unsupported.is_empty() {
+            return false;
+        }
+        self.flows.reply(
+            conn,
+            req,
+            420,
+            "Bad Extension",
+            &[("Unsupported", unsupported.join(", "))],
+        );
+        true
+    }
+
+    fn on_request(&mut self, conn: ConnId, req: Message, frame: &[u8], now: Now) {
         let Some(method) = req.method().cloned() else {
             return;
         };
-        let mut cx = cx!(self, now);
         if let Err(e) = req.validate() {
             if method != Method::Ack && req.top_via().is_ok() && req.cseq().is_ok() {
-                let w = warning_399(&cx.cfg.domain, &e.to_string());
-                cx.flows
+                let w = warning_399(&self.cfg.domain, &e.to_string());
+                self.flows
                     .reply(conn, &req, 400, "Bad Request", &[("Warning", w)]);
-            } else {
-                warn!(conn, error = %e, "invalid request dropped (cannot be answered)");
+            } else if method != Method::Ack {
+                // A CSeq too large to read, two CSeqs, ...: answered from the text.
+                self.answer_refused(conn, frame, &e);
             }
             return;
         }
+        if method != Method::Ack && self.refuse_unsupported(conn, &req, &method) {
+            return;
+        }
+        let mut cx = cx!(self, now);
         // A request inside a dialog our Record-Route is in: it goes to the
         // flow of its remote target, whatever its method (RFC 3261 §16.12).
         let in_dialog = req.to().ok().is_some_and(|t| t.tag().is_some());

@@ -8,7 +8,7 @@
 
 use crate::store::StoreError;
 use crate::util::random_hex;
-use imsip::message::{is_keepalive, Message, MessageBuilder, Method};
+use imsip::message::{is_keepalive, Message, MessageBuilder, Method, ParseError};
 use std::collections::HashMap;
 use tokio::sync::mpsc::UnboundedSender;
 use tracing::{debug, error, warn};
@@ -29,6 +29,17 @@ pub(crate) enum Outbound {
 /// else dropped (with a log line). The WebSocket layer caps frames at 1 MiB, so
 /// reading one this large enough to answer it stays bounded.
 pub(crate) const MAX_FRAME: usize = 64 * 1024;
+
+/// What a frame brought ([`Flows::receive`]).
+#[derive(Debug)]
+pub(crate) enum Received {
+    /// A message to route.
+    Message(Message),
+    /// A frame the codec refuses, and why.
+    Refused(ParseError),
+    /// Nothing to route (a keep-alive, a frame over the size limit).
+    Nothing,
+}
 
 /// The open flows.
 #[derive(Debug, Default)]
@@ -67,11 +78,12 @@ impl Flows {
         self.conns.contains_key(&conn)
     }
 
-    /// One frame received on `conn`: the message it carries, or `None` when
-    /// there is nothing to route (too large — a request is answered 513 here —,
-    /// a keep-alive — a ping is answered with a pong here — or unparseable; each
-    /// with a log line).
-    pub fn receive(&self, conn: ConnId, frame: &[u8]) -> Option<Message> {
+    /// One frame received on `conn`: the message it carries, a request the codec
+    /// refuses (for the core to answer, [`crate::malformed`]), or nothing to route
+    /// (too large — a request is answered 513 here —, a keep-alive — a ping is
+    /// answered with a pong here —, or anything else unparseable; each with a log
+    /// line).
+    pub fn receive(&self, conn: ConnId, frame: &[u8]) -> Received {
         if frame.len() > MAX_FRAME {
             // RFC 3261 §21.5.14: the sender learns at once instead of waiting for
             // its transaction to time out.
@@ -86,14 +98,14 @@ impl Flows {
                 }
                 _ => warn!(conn, bytes = frame.len(), "frame over 64 KiB dropped"),
             }
-            return None;
+            return Received::Nothing;
         }
         if let Some(keepalive) = is_keepalive(frame) {
             if let Some(pong) = keepalive.answer() {
                 debug!(conn, "← ping, → pong");
                 self.send_frame(conn, pong.frame().as_bytes().to_vec());
             }
-            return None;
+            return Received::Nothing;
         }
         debug!(
             conn,
@@ -102,12 +114,18 @@ impl Flows {
             String::from_utf8_lossy(frame)
         );
         match Message::parse(frame) {
-            Ok(msg) => Some(msg),
+            Ok(msg) => Received::Message(msg),
             Err(e) => {
-                warn!(conn, error = %e, "unparseable frame dropped");
-                None
+                warn!(conn, error = %e, "unparseable frame");
+                Received::Refused(e)
             }
         }
+    }
+
+    /// Sends `bytes` as one frame on `conn` (a response made without a parsed
+    /// request: [`crate::malformed`]); `false` if the flow is closed.
+    pub fn send_raw(&self, conn: ConnId, bytes: Vec<u8>) -> bool {
+        self.send_frame(conn, bytes)
     }
 
     fn send_frame(&self, conn: ConnId, bytes: Vec<u8>) -> bool {
@@ -189,14 +207,28 @@ mod tests {
         let mut flows = Flows::default();
         let (tx, mut rx) = unbounded_channel();
         let conn = flows.open(tx);
-        assert!(flows.receive(conn, b"\r\n\r\n").is_none());
+        assert!(matches!(
+            flows.receive(conn, b"\r\n\r\n"),
+            Received::Nothing
+        ));
         assert_eq!(rx.try_recv().ok(), Some(Outbound::Frame(b"\r\n".to_vec())));
-        assert!(flows.receive(conn, b"\r\n").is_none(), "a pong");
+        assert!(
+            matches!(flows.receive(conn, b"\r\n"), Received::Nothing),
+            "a pong"
+        );
         assert!(rx.try_recv().is_err(), "is not answered");
-        assert!(flows.receive(conn, b"not SIP\r\n\r\n").is_none());
+        assert!(matches!(
+            flows.receive(conn, b"not SIP\r\n\r\n"),
+            Received::Refused(_)
+        ));
         let garbage = "x".repeat(MAX_FRAME + 1);
-        assert!(flows.receive(conn, garbage.as_bytes()).is_none());
-        let msg = flows.receive(conn, OPTIONS.as_bytes()).unwrap();
+        assert!(matches!(
+            flows.receive(conn, garbage.as_bytes()),
+            Received::Nothing
+        ));
+        let Received::Message(msg) = flows.receive(conn, OPTIONS.as_bytes()) else {
+            panic!("OPTIONS parses")
+        };
         assert!(msg.is_request());
         assert!(rx.try_recv().is_err(), "nothing sent for those");
         // A request over the limit is not routed but answered 513 (RFC 3261 §21.5.14).
@@ -208,7 +240,10 @@ mod tests {
             ),
         );
         assert!(big.len() > MAX_FRAME);
-        assert!(flows.receive(conn, big.as_bytes()).is_none());
+        assert!(matches!(
+            flows.receive(conn, big.as_bytes()),
+            Received::Nothing
+        ));
         let Ok(Outbound::Frame(bytes)) = rx.try_recv() else {
             panic!("no answer to the big request")
         };

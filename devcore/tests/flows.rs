@@ -94,7 +94,7 @@ async fn malformed_frames_do_not_disturb_anyone() {
 use futures_util::SinkExt;
 
 #[tokio::test]
-async fn oversized_frame_is_dropped() {
+async fn oversized_request_is_answered_513_and_the_flow_lives() {
     let core = start().await;
     let mut ua = core.alice().await;
     ua.register().await;
@@ -104,7 +104,10 @@ async fn oversized_frame_is_dropped() {
         &format!("<!-- {big} --></service-settings>"),
     );
     let req = publish(&mut ua, None, None, Some(&doc));
-    ua.send(&req).await;
+    // RFC 3261 §21.5.14: refused at once, not routed, not left to time out.
+    let r = ua.call(&req).await;
+    assert_eq!(r.status(), Some(513), "{r}");
+    assert_eq!(r.call_id().unwrap(), req.call_id().unwrap());
     let ping = ua
         .base(
             Method::Options,
@@ -114,11 +117,8 @@ async fn oversized_frame_is_dropped() {
         )
         .build();
     let r = ua.call(&ping).await;
-    assert_eq!(
-        r.call_id().unwrap(),
-        ping.call_id().unwrap(),
-        "no answer to the big frame"
-    );
+    assert_eq!(r.status(), Some(200), "the flow still works");
+    assert_eq!(r.call_id().unwrap(), ping.call_id().unwrap());
 }
 
 #[tokio::test]
