@@ -222,8 +222,8 @@ impl Core {
     /// One frame received on `conn`.
     pub fn on_frame(&mut self, conn: ConnId, frame: &[u8], now: Now) {
         match self.flows.receive(conn, frame) {
-            Received::Message(msg) if msg.is_request() => self.on_request(conn, msg, frame, now),
-            Received::Message(msg) => self.on_response(msg, now),
+            Received::Message(msg) if msg.is_request() => self.on_request(conn, *msg, frame, now),
+            Received::Message(msg) => self.on_response(*msg, now),
             Received::Refused(e) => self.answer_refused(conn, frame, &e),
             Received::Nothing => {}
         }

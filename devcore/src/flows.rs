@@ -33,8 +33,8 @@ pub(crate) const MAX_FRAME: usize = 64 * 1024;
 /// What a frame brought ([`Flows::receive`]).
 #[derive(Debug)]
 pub(crate) enum Received {
-    /// A message to route.
-    Message(Message),
+    /// A message to route (boxed: the other variants are small).
+    Message(Box<Message>),
     /// A frame the codec refuses, and why.
     Refused(ParseError),
     /// Nothing to route (a keep-alive, a frame over the size limit).
@@ -114,7 +114,7 @@ impl Flows {
             String::from_utf8_lossy(frame)
         );
         match Message::parse(frame) {
-            Ok(msg) => Received::Message(msg),
+            Ok(msg) => Received::Message(Box::new(msg)),
             Err(e) => {
                 warn!(conn, error = %e, "unparseable frame");
                 Received::Refused(e)
