@@ -93,13 +93,25 @@ function argsError(args, names, e) {
   return unreadable('arguments', e);
 }
 
-/** `args` as the core may read them (a structured clone), or a `bad_input` naming the part that cannot be. */
+/**
+ * `args` as the core may read them, or a `bad_input` naming the part that cannot be: a
+ * structured clone, but for bytes (a typed array or DataView argument), passed as they
+ * are once their buffer is known to be attached. They have no getters to run, and a
+ * clone would copy their whole buffer, however small the view.
+ */
 function readArgs(args, names) {
+  let copy;
   try {
-    return structuredClone(args);
+    copy = structuredClone(args.map((arg) => (ArrayBuffer.isView(arg) ? null : arg)));
+    args.forEach((arg, i) => {
+      if (!ArrayBuffer.isView(arg)) return;
+      new Uint8Array(arg.buffer, 0, 0); // throws for a detached buffer
+      copy[i] = arg;
+    });
   } catch (e) {
     throw argsError(args, names, e);
   }
+  return copy;
 }
 
 /**

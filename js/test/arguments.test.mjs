@@ -106,6 +106,13 @@ test('commands: an argument that cannot be read is refused naming it, and the cl
   const arrived = next(bob, 'message', (d) => d.body === 'after every refusal ✓');
   await alice.sendMessage(bobUri, 'after every refusal ✓');
   await arrived;
+  // Bytes are passed as they are (not cloned with their whole buffer): a small view of
+  // a big buffer sends the view's bytes.
+  const big = new Uint8Array(1 << 20);
+  big.set(new TextEncoder().encode('just these'), 100);
+  const viewed = next(bob, 'message', (d) => d.body === 'just these');
+  await alice.sendMessage(bobUri, big.subarray(100, 110), { contentType: 'text/plain;charset=UTF-8' });
+  await viewed;
   assert.equal(alice.registration.state, 'registered');
 });
 
