@@ -9,7 +9,8 @@
 //! The status is 505 for the version (§8.2.2), 400 otherwise, with a `Warning: 399`
 //! saying what is wrong; a header given twice where once is the rule (RFC 4475
 //! §3.3.8) is copied from its first line. Nothing is answered when one of those five
-//! is missing, for ACK (§17.1.1.3: never answered), or for a response.
+//! is missing or not one clean line (a bare CR or LF in it would break the answer),
+//! for ACK (§17.1.1.3: never answered), or for a response.
 
 use imsip::message::{warning_399, ParseError};
 
@@ -44,7 +45,10 @@ pub(crate) fn answer(frame: &[u8], error: &ParseError, domain: &str) -> Option<V
         slot.get_or_insert_with(|| value.trim().to_owned());
     }
     let (from, mut to, call_id, cseq) = (from?, to?, call_id?, cseq?);
-    if vias.is_empty() {
+    // Copied verbatim, so each must be one clean line: a bare CR or LF (or another
+    // control character) inside a value would break the response itself.
+    let clean = |v: &String| !v.is_empty() && !v.chars().any(|c| c.is_control() && c != '\t');
+    if vias.is_empty() || !vias.iter().chain([&from, &to, &call_id, &cseq]).all(clean) {
         return None;
     }
     if !to.to_ascii_lowercase().contains(";tag=") {
@@ -142,6 +146,55 @@ mod tests {
             From: <sip:a@b>;tag=1\r\nTo: <sip:b@b>\r\nCall-ID: a\r\n\r\n";
         assert!(answer(no_cseq.as_bytes(), &error, "d").is_none());
         assert!(answer(b"\xff\xfe garbage", &error, "d").is_none());
+    }
+
+    #[test]
+    fn mangled_requests_never_panic_and_every_answer_parses() {
+        // A valid request, mangled 20 000 times by a fixed pseudo-random sequence:
+        // bytes flipped, cut, lines doubled. Whatever comes back is a response the
+        // codec reads, for the request's Call-ID.
+        let request =
+            "MESSAGE sip:bob@imsip.test SIP/2.0\r\nVia: SIP/2.0/WS a.invalid;branch=z9hG4bK1\r\n\
+            From: <sip:alice@imsip.test>;tag=1\r\nTo: <sip:bob@imsip.test>\r\nCall-ID: m-1\r\n\
+            CSeq: 1 MESSAGE\r\nContent-Length: 2\r\n\r\nhi";
+        let error = refused("x");
+        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        let mut answered = 0;
+        for _ in 0..20_000 {
+            let mut frame = request.as_bytes().to_vec();
+            for _ in 0..1 + next(4) {
+                match next(3) {
+                    0 if !frame.is_empty() => {
+                        let i = next(frame.len());
+                        frame[i] = next(256) as u8;
+                    }
+                    0 => {}
+                    1 => frame.truncate(next(frame.len() + 1)),
+                    _ => {
+                        let i = next(frame.len() + 1);
+                        frame.splice(i..i, b"\r\nCSeq: 9 MESSAGE".iter().copied());
+                    }
+                }
+            }
+            if let Some(bytes) = answer(&frame, &error, "imsip.test") {
+                let r = Message::parse(&bytes).unwrap_or_else(|e| {
+                    panic!(
+                        "{e}: {:?} for {:?}",
+                        String::from_utf8_lossy(&bytes),
+                        String::from_utf8_lossy(&frame)
+                    )
+                });
+                assert!(matches!(r.status(), Some(400 | 505)));
+                answered += 1;
+            }
+        }
+        assert!(answered > 1_000, "only {answered} answered");
     }
 
     #[test]
