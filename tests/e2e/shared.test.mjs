@@ -241,6 +241,12 @@ test('two tabs share one WebSocket and one registration; a late tab has the stat
   assert.equal(await b.evaluate(() => client.instanceId), await a.evaluate(() => client.instanceId));
   assert.equal(await b.evaluate(() => client.callId), await a.evaluate(() => client.callId));
 
+  // An argument that cannot be sent to the worker (a proxy whose traps throw) is
+  // refused bad_input naming it, as unshared (js/test/arguments.test.mjs).
+  const refused = await b.evaluate(() => client.sendMessage('sip:bob@imsip.test', 'x',
+    new Proxy({}, { ownKeys() { throw new Error('trap'); } })).then(() => 'resolved', (e) => `${e.code} ${e.message}`));
+  assert.match(refused, /^bad_input invalid input: options: cannot be read: /);
+
   // A command from the second tab runs on the shared client.
   const sent = await b.evaluate(() => client.sendMessage('sip:bob@imsip.test', 'from tab b'));
   assert.equal(sent.status, 200);
