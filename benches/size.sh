@@ -35,7 +35,7 @@ set -euo pipefail
 # 208.7 KB with --low-memory-unused and the functions ordered for gzip (js/order-functions.mjs);
 # 205.6 KB with short import and export names (js/minify-names.mjs); 205.0 KB with the glue
 # minified without --keep-names; 205.3 KB with connectTimeout (SIP and MSRP connect deadlines);
-# 205.9 KB with the arguments read as a structured clone before the core sees them (imclient.js).
+# 206.0 KB (205.99) with the arguments read as a structured clone before the core sees them (imclient.js).
 # Lower it when the package shrinks; raise it only with a reason in the commit. Measured
 # on js/build.sh's nightly build (xtask and .ci/run install it).
 BUDGET=206 # KB (1 KB = 1024 B); 205.0 after the cuts, 237.4 with quick-xml and serde-wasm-bindgen (issue 14)
