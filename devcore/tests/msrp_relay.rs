@@ -4,14 +4,11 @@
 mod common;
 
 use common::*;
-use futures_util::{SinkExt, StreamExt};
+use futures_util::SinkExt;
 use imsip::auth::{Algorithm, DigestInput, DigestSecret, Qop};
 use imsip::msrp::{Frame, MsrpUri, RequestBuilder, TransactionId};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
-
-type Ws =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 async fn connect(addr: std::net::SocketAddr) -> Ws {
     let mut req = format!("ws://{addr}/msrp").into_client_request().unwrap();
@@ -26,19 +23,7 @@ async fn connect(addr: std::net::SocketAddr) -> Ws {
 }
 
 async fn recv(ws: &mut Ws) -> Frame {
-    loop {
-        let m = tokio::time::timeout(WAIT, ws.next())
-            .await
-            .expect("timed out waiting for a frame")
-            .expect("stream ended")
-            .expect("ws error");
-        let bytes = match m {
-            WsMessage::Text(t) => t.as_bytes().to_vec(),
-            WsMessage::Binary(b) => b.to_vec(),
-            _ => continue,
-        };
-        return Frame::parse(&bytes).expect("an MSRP frame");
-    }
+    Frame::parse(&next_payload(ws).await).expect("an MSRP frame")
 }
 
 async fn send(ws: &mut Ws, bytes: Vec<u8>) {

@@ -9,8 +9,8 @@
 
 mod common;
 
-use common::{connect_ws, start, unique, WAIT};
-use futures_util::{SinkExt, StreamExt};
+use common::{connect_ws, next_payload, start, unique};
+use futures_util::SinkExt;
 use imsip::message::Message;
 use std::path::PathBuf;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
@@ -49,16 +49,7 @@ async fn rfc4475_requests_are_answered_as_the_rfc_says() {
         // Every frame until the barrier's answer: what the core said to `file`.
         let mut answers = Vec::new();
         loop {
-            let frame = tokio::time::timeout(WAIT, ws.next())
-                .await
-                .unwrap_or_else(|_| panic!("{file}: no answer to the barrier"))
-                .expect("open")
-                .expect("ws");
-            let data = match frame {
-                WsMessage::Text(t) => t.as_bytes().to_vec(),
-                WsMessage::Binary(b) => b.to_vec(),
-                _ => continue,
-            };
+            let data = next_payload(&mut ws).await;
             let msg = Message::parse(&data)
                 .unwrap_or_else(|e| panic!("{file}: the core sent an unparseable frame ({e})"));
             if msg.call_id().ok() == Some(barrier.as_str()) {
@@ -92,19 +83,12 @@ async fn rfc4475_requests_are_answered_as_the_rfc_says() {
 }
 
 #[tokio::test]
-async fn a_420_names_every_unsupported_option_and_416_an_unroutable_scheme() {
+async fn a_420_names_every_unsupported_option_and_a_supported_one_passes() {
     let core = start().await;
     let (mut ws, _) = connect_ws(core.addr).await;
     let bytes = std::fs::read(corpus().join("bext01.dat")).expect("corpus file");
     ws.send(WsMessage::binary(bytes)).await.expect("send");
-    let answer = loop {
-        if let Some(Ok(WsMessage::Text(t))) = tokio::time::timeout(WAIT, ws.next())
-            .await
-            .expect("an answer")
-        {
-            break Message::parse(t.as_bytes()).expect("parses");
-        }
-    };
+    let answer = Message::parse(&next_payload(&mut ws).await).expect("parses");
     assert_eq!(answer.status(), Some(420));
     let unsupported = answer.header("Unsupported").expect("Unsupported");
     for tag in [
@@ -124,14 +108,7 @@ async fn a_420_names_every_unsupported_option_and_416_an_unroutable_scheme() {
     ws.send(WsMessage::text(register.to_owned()))
         .await
         .expect("send");
-    let answer = loop {
-        if let Some(Ok(WsMessage::Text(t))) = tokio::time::timeout(WAIT, ws.next())
-            .await
-            .expect("an answer")
-        {
-            break Message::parse(t.as_bytes()).expect("parses");
-        }
-    };
+    let answer = Message::parse(&next_payload(&mut ws).await).expect("parses");
     assert_eq!(
         answer.status(),
         Some(401),

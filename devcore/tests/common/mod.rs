@@ -133,7 +133,25 @@ impl TestCore {
     }
 }
 
-type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// The next frame's payload on `ws` (text or binary), skipping WebSocket pings;
+/// panics after [`WAIT`] or when the server closes.
+pub async fn next_payload(ws: &mut Ws) -> Vec<u8> {
+    loop {
+        let m = tokio::time::timeout(WAIT, ws.next())
+            .await
+            .expect("timed out waiting for a frame")
+            .expect("stream ended")
+            .expect("ws error");
+        match m {
+            WsMessage::Text(t) => return t.as_bytes().to_vec(),
+            WsMessage::Binary(b) => return b.to_vec(),
+            WsMessage::Close(_) => panic!("closed by the server"),
+            _ => continue,
+        }
+    }
+}
 
 /// Opens a WebSocket to `/sip` requesting the `sip` subprotocol; returns the
 /// stream and the subprotocol the server selected.
@@ -271,19 +289,7 @@ impl Ua {
 
     /// The next frame's payload (text or binary), skipping WebSocket pings.
     pub async fn recv_frame(&mut self) -> Vec<u8> {
-        loop {
-            let m = tokio::time::timeout(WAIT, self.ws.next())
-                .await
-                .expect("timed out waiting for a frame")
-                .expect("stream ended")
-                .expect("ws error");
-            match m {
-                WsMessage::Text(t) => return t.as_bytes().to_vec(),
-                WsMessage::Binary(b) => return b.to_vec(),
-                WsMessage::Close(_) => panic!("closed by the server"),
-                _ => continue,
-            }
-        }
+        next_payload(&mut self.ws).await
     }
 
     /// The next SIP message.
