@@ -36,9 +36,11 @@ set -euo pipefail
 # 205.6 KB with short import and export names (js/minify-names.mjs); 205.0 KB with the glue
 # minified without --keep-names; 205.3 KB with connectTimeout (SIP and MSRP connect deadlines);
 # 206.0 KB (205.99) with the arguments read as a structured clone before the core sees them (imclient.js).
+# 207.8 KB with the user agent answering requests its codec refuses (400/505/513 from the header
+# text, RFC 3261 §8.2, RFC 4475 §3.1.2; imsip::message::refusal, shared with devcore).
 # Lower it when the package shrinks; raise it only with a reason in the commit. Measured
 # on js/build.sh's nightly build (xtask and .ci/run install it).
-BUDGET=206 # KB (1 KB = 1024 B); 205.0 after the cuts, 237.4 with quick-xml and serde-wasm-bindgen (issue 14)
+BUDGET=208 # KB (1 KB = 1024 B); 205.0 after the cuts, 237.4 with quick-xml and serde-wasm-bindgen (issue 14)
 TARGET=45  # KB: the performance issue's target (bundled and compared), reported, never enforced
 SHIPPED_TARGET=85  # KB: issue 14's target, every file a page loads as shipped, reported, never enforced
 

@@ -97,6 +97,92 @@ fn rfc4475_semantic_messages_get_the_status_the_rfc_names() {
     }
 }
 
+/// The user agent's answer to `raw` (after registering), and the `dropped` reasons
+/// it emitted.
+fn answer_and_dropped(raw: &[u8]) -> (Option<Message>, Vec<String>) {
+    let mut h = Harness::alice();
+    let op = h.register();
+    h.ok(op);
+    let (received, events) = (h.core.received.len(), h.events.len());
+    h.core
+        .outbox
+        .push(String::from_utf8_lossy(raw).into_owned());
+    h.pump();
+    let answer = h.core.received[received..]
+        .iter()
+        .find(|m| !m.is_request())
+        .cloned();
+    let dropped = h.events[events..]
+        .iter()
+        .filter_map(|e| match e {
+            imsip::ua::Event::Dropped { reason } => Some(reason.clone()),
+            _ => None,
+        })
+        .collect();
+    (answer, dropped)
+}
+
+#[test]
+fn rfc4475_invalid_requests_are_answered_even_when_the_codec_cannot_read_them() {
+    // RFC 4475 §3.1.2: each of these "should" get the status below. The codec refuses
+    // most of them outright (the frame, the start line or the version); the answer is
+    // then built from the request's header text (imsip::message::refusal). Every one
+    // is also reported as `dropped`: the app learns what arrived and was not used.
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/corpora/rfc4475/");
+    let answered = [
+        ("badinv01.dat", 400),
+        ("clerr.dat", 400),
+        ("ncl.dat", 400),
+        ("scalar02.dat", 400),
+        ("quotbal.dat", 400),
+        ("ltgtruri.dat", 400),
+        ("lwsruri.dat", 400),
+        ("lwsstart.dat", 400),
+        ("trws.dat", 400),
+        ("escruri.dat", 400),
+        ("baddate.dat", 400),
+        ("regbadct.dat", 400),
+        ("badaspec.dat", 400),
+        ("baddn.dat", 400),
+        ("badvers.dat", 505),
+        ("mismatch01.dat", 400),
+        ("mismatch02.dat", 400),
+        ("mcl01.dat", 400),
+    ];
+    for (file, status) in answered {
+        let raw = std::fs::read(format!("{dir}{file}")).unwrap();
+        let (answer, dropped) = answer_and_dropped(&raw);
+        let answer = answer.unwrap_or_else(|| panic!("{file}: no answer ({dropped:?})"));
+        assert_eq!(answer.status(), Some(status), "{file}");
+        assert!(answer.header("Warning").is_some(), "{file}");
+        assert_eq!(dropped.len(), 1, "{file}: {dropped:?}");
+    }
+}
+
+#[test]
+fn an_oversized_request_is_answered_513_without_being_parsed() {
+    let body = "x".repeat(70 * 1024);
+    let raw = format!(
+        "MESSAGE sip:alice@imsip.test SIP/2.0\r\nVia: SIP/2.0/WS c.invalid;branch=z9hG4bKbig\r\n\
+         Max-Forwards: 70\r\nFrom: <sip:bob@imsip.test>;tag=b\r\nTo: <sip:alice@imsip.test>\r\n\
+         Call-ID: big1\r\nCSeq: 5 MESSAGE\r\nContent-Type: text/plain\r\n\
+         Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let (answer, dropped) = answer_and_dropped(raw.as_bytes());
+    let answer = answer.expect("an answer");
+    assert_eq!(answer.status(), Some(513));
+    assert_eq!(answer.call_id().unwrap(), "big1");
+    assert!(answer.to().unwrap().tag().is_some());
+    assert_eq!(
+        dropped,
+        [format!(
+            "unparseable frame: framing error: frame of {} bytes exceeds the 65536-byte limit",
+            raw.len()
+        )]
+    );
+}
+
 #[test]
 fn malformed_request_gets_400_naming_the_problem() {
     let r = answer_to(&req("MESSAGE", "sip:alice@imsip.test", "Expires: soon\r\n"));

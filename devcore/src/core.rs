@@ -18,7 +18,6 @@
 use crate::authenticator::{AuthConfig, Authenticator};
 use crate::flows::{ConnId, Flows, Outbound, Received};
 use crate::im_server::ImServer;
-use crate::malformed;
 use crate::notifier::Notifier;
 use crate::proxy::invite::{routed_to_us, SessionProxy};
 use crate::proxy::Proxy;
@@ -27,7 +26,7 @@ use crate::registrar::Registrar;
 use crate::store::Store;
 use crate::timers::{Now, Timer, TimerTable};
 use crate::users::{aor_key, User, Users};
-use imsip::message::{warning_399, Message, Method, ParseError, Scheme, Uri};
+use imsip::message::{refusal, warning_399, Message, Method, ParseError, Scheme, Uri};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc::UnboundedSender;
 use tracing::{debug, warn};
@@ -230,11 +229,12 @@ impl Core {
     }
 
     /// A request the codec refuses, answered from its header text when it can be
-    /// ([`crate::malformed`]).
+    /// (RFC 3261 §16.3 step 1, RFC 4475 §3.1.2: [`imsip::message::refusal`], which
+    /// the client's user agent answers with too).
     fn answer_refused(&self, conn: ConnId, frame: &[u8], e: &ParseError) {
-        match malformed::answer(frame, e, &self.cfg.domain) {
+        match refusal(frame, e, &self.cfg.domain, &crate::util::random_hex(8)) {
             Some(answer) => {
-                self.flows.send_raw(conn, answer);
+                self.flows.send_raw(conn, answer.into_bytes());
             }
             None => warn!(conn, error = %e, "invalid request dropped (cannot be answered)"),
         }

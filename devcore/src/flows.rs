@@ -79,7 +79,7 @@ impl Flows {
     }
 
     /// One frame received on `conn`: the message it carries, a request the codec
-    /// refuses (for the core to answer, [`crate::malformed`]), or nothing to route
+    /// refuses (for the core to answer, [`imsip::message::refusal`]), or nothing to route
     /// (too large — a request is answered 513 here —, a keep-alive — a ping is
     /// answered with a pong here —, or anything else unparseable; each with a log
     /// line).
@@ -123,7 +123,7 @@ impl Flows {
     }
 
     /// Sends `bytes` as one frame on `conn` (a response made without a parsed
-    /// request: [`crate::malformed`]); `false` if the flow is closed.
+    /// request: [`imsip::message::refusal`]); `false` if the flow is closed.
     pub fn send_raw(&self, conn: ConnId, bytes: Vec<u8>) -> bool {
         self.send_frame(conn, bytes)
     }

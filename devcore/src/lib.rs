@@ -74,7 +74,6 @@ mod authenticator;
 mod core;
 mod flows;
 mod im_server;
-mod malformed;
 mod message_store;
 mod msrp_relay;
 mod notifier;

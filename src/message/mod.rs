@@ -31,6 +31,7 @@ mod error;
 mod headers;
 mod helpers;
 mod name;
+mod refusal;
 pub(crate) mod text;
 mod uri;
 
@@ -43,6 +44,7 @@ pub use headers::{
 };
 pub use helpers::{branch, is_keepalive, warning_399, KeepAlive, BRANCH_MAGIC};
 pub use name::HeaderName;
+pub use refusal::refusal;
 pub use text::{Param, Params};
 pub use uri::{percent_decode, Host, Scheme, Uri, UriError};
 

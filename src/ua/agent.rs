@@ -24,7 +24,7 @@ use super::uas::{screen, Incoming};
 use super::work::Fifo;
 use super::work::{Work, WorkQueue};
 use crate::auth::{AuthError, RandomSource};
-use crate::message::{Message, Method};
+use crate::message::{refusal, FramingError, Message, Method, ParseError};
 use crate::settings::ServiceSettings;
 
 /// Times are clamped here (about 146 million years of milliseconds) so that adding
@@ -384,18 +384,29 @@ impl UserAgent {
             return;
         }
         let max = self.cx.cfg.max_frame_size;
-        if text.len() > max {
-            cx!(self).emit(Event::Dropped {
-                reason: format!("frame of {} bytes exceeds the {max}-byte limit", text.len()),
-            });
-            return;
-        }
-        match Message::parse(text.as_bytes()) {
+        let parsed = if text.len() > max {
+            // Not parsed: only its header text is read, to answer 513.
+            Err(ParseError::Framing(FramingError::TooLarge {
+                len: text.len(),
+                max,
+            }))
+        } else {
+            Message::parse(text.as_bytes())
+        };
+        match parsed {
             Ok(msg) if msg.is_request() => self.on_request(&msg),
             Ok(msg) => self.on_response(&msg),
-            Err(e) => cx!(self).emit(Event::Dropped {
-                reason: format!("unparseable frame: {e}"),
-            }),
+            Err(e) => {
+                // A request is answered 400/505/513 when its Via, From, To, Call-ID
+                // and CSeq can be found (RFC 3261 §8.2, §21.4.1; RFC 4475 §3.1.2).
+                let tag = cx!(self).token(10);
+                if let Some(answer) = refusal(text.as_bytes(), &e, "imsip", &tag) {
+                    cx!(self).transmit(answer);
+                }
+                cx!(self).emit(Event::Dropped {
+                    reason: format!("unparseable frame: {e}"),
+                });
+            }
         }
     }
 

@@ -3,7 +3,7 @@
 
 use super::context::{Ctx, ALLOW, SUPPORTED};
 use crate::message::text::join;
-use crate::message::{HeaderName, Message, Method, ParseError};
+use crate::message::{warning_399, HeaderName, Message, Method};
 use crate::settings::SERVICE_SETTINGS_CONTENT_TYPE;
 
 /// A request a part must handle.
@@ -19,21 +19,18 @@ pub(super) enum Incoming {
 pub(super) fn screen(cx: &mut Ctx, msg: &Message) -> Option<Incoming> {
     if let Err(e) = msg.validate() {
         // RFC 3261 §8.2 / RFC 4475 §3.3: refuse what we cannot act on, when it can
-        // be answered at all (a response needs Via and CSeq; ACK is never answered).
+        // be answered at all (a response needs Via and CSeq, copied as text, so a
+        // malformed Via is answered too, RFC 4475 §3.1.2.1; ACK is never answered).
         if msg.method() != Some(&Method::Ack)
-            && msg.top_via().is_ok()
+            && msg.header(HeaderName::Via).is_some()
             && msg.header(HeaderName::CSeq).is_some()
         {
-            let (status, reason) = match &e {
-                ParseError::UnsupportedVersion(_) => (505, "Version Not Supported"),
-                _ => (400, "Bad Request"),
-            };
-            let warning = e.to_string().replace('"', "'");
+            let (status, reason) = e.refusal_status();
             cx.respond(
                 msg,
                 status,
                 reason,
-                &[(HeaderName::Warning, format!("399 imsip \"{warning}\""))],
+                &[(HeaderName::Warning, warning_399("imsip", &e.to_string()))],
             );
         }
         cx.emit(super::api::Event::Dropped {

@@ -13,7 +13,7 @@
 //    keepAliveInterval 1 the flow (outbound negotiated with devcore, so pongs are
 //    required: RFC 5626 §4.4.1) is declared dead (pings out, no pong in), then the
 //    client reconnects and re-registers;
-//  * a frame over 64 KiB from a fake server: a `dropped` event, the connection lives.
+//  * a request over 64 KiB from a fake server: answered 513, a `dropped` event, the connection lives.
 //
 // The three last run alongside the killed-core sequence (each has its own server).
 //
@@ -442,7 +442,7 @@ describe('robustness: faults', { concurrency: true }, () => {
     c.close();
   });
 
-  test('a frame over 64 KiB from the server: dropped event, the connection survives', async () => {
+  test('a request over 64 KiB from the server: answered 513, a dropped event, the connection survives', async () => {
     const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, handleProtocols: (ps) => (ps.has('sip') ? 'sip' : false) });
     await new Promise((r) => wss.once('listening', r));
     cleanup.push(() => new Promise((r) => { for (const s of wss.clients) s.terminate(); wss.close(() => r()); }));
@@ -487,6 +487,8 @@ describe('robustness: faults', { concurrency: true }, () => {
       'Content-Type: text/plain;charset=UTF-8', `Content-Length: ${Buffer.byteLength(body)}`, '', body].join('\r\n'));
     await until(() => got.length === 1 && answers.some((a) => /^SIP\/2\.0 200 [^\r]*\r\n[\s\S]*Call-ID: small-1/.test(a)), 5000, 'MESSAGE answered');
     assert.deepEqual(got, [body]);
+    // The big one was answered (RFC 3261 §21.5.14) before the small one, on the same socket.
+    assert.ok(answers.some((a) => /^SIP\/2\.0 513 Message Too Large\r\n[\s\S]*Call-ID: big-1\r\n/.test(a)), answers.join('\n---\n'));
     assert.deepEqual(conn, ['connecting', 'connected']);
     assert.equal(closed, false);
     assert.equal(sock.readyState, WebSocket.OPEN);
