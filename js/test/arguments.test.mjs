@@ -121,3 +121,44 @@ test('encodeServiceSettings: a settings object that cannot be read is refused na
   assert.throws(() => encodeServiceSettings(throwingGetter('visibility', { entity: 'sip:a@imsip.test' })), refused('settings.visibility'));
   assert.match(encodeServiceSettings({ entity: 'sip:a@imsip.test', visibility: true }), /service-settings/);
 });
+
+test('an app webSocket class whose sockets throw: a failed connect or a dropped event, never a stuck client', async () => {
+  // Each throws where the core touches the socket: its constructor, a property the
+  // core sets, the `data` of the events it hands back. Before, the setter's error
+  // unwound through the core and every later call was "the client is busy".
+  class ThrowingConstructor { constructor() { throw new Error('constructor'); } }
+  class ThrowingSetter extends WebSocket {
+    set onopen(_handler) { throw new Error('onopen setter'); }
+  }
+  for (const [name, webSocket] of [['constructor', ThrowingConstructor], ['setter', ThrowingSetter]]) {
+    const c = new ImClient({ server: devcore.server, publishPolicy: 'never', webSocket, ...USERS.alice, reconnect: { minDelay: 0.05, maxDelay: 0.1 } });
+    clients.push(c);
+    const states = [];
+    c.addEventListener('connection', (e) => states.push(e.detail.state));
+    // The connect fails, as for a refused URL: register() rejects `transport` ...
+    await assert.rejects(c.register(), (e) => e instanceof ImError && e.code === 'transport', name);
+    assert.deepEqual(states.slice(0, 2), ['connecting', 'disconnected'], name);
+    // ... and the client is not left busy: the next command runs (and fails the same way).
+    await assert.rejects(c.register(), (e) => e instanceof ImError && e.code === 'transport', `${name}, again`);
+    c.close();
+  }
+
+  // Every frame first comes as an event whose `data` getter throws, then as itself.
+  class ThrowingData extends WebSocket {
+    set onmessage(handler) {
+      super.onmessage = (event) => {
+        handler({ get data() { throw new Error('data getter'); } });
+        handler(event);
+      };
+    }
+  }
+  const c = new ImClient({ server: devcore.server, publishPolicy: 'never', webSocket: ThrowingData, ...USERS.alice });
+  clients.push(c);
+  const unreadable = [];
+  c.addEventListener('trace', (e) => { if (e.detail.text === '(message event without readable data)') unreadable.push(e.detail); });
+  const reg = await c.register();
+  assert.ok(reg.expires > 0);
+  assert.ok(unreadable.length >= 1, 'the unreadable event was traced');
+  assert.equal(await c.fetchServiceSettings(), null);
+  c.close();
+});

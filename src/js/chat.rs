@@ -6,14 +6,15 @@ use super::client::{trace, Action, ImClientCore, Shared, State};
 use super::details as d;
 use super::error::from_ua;
 use super::obj::{field, read, write, Body, Val};
+use super::socket::{self, Handlers};
 use crate::client::{ChannelId, ChatEvent, Done, Event};
 use crate::msrp::session::Input as MsrpInput;
 use crate::ua::UaError;
-use js_sys::{Promise, Reflect, Uint8Array};
+use js_sys::{Promise, Uint8Array};
 use std::rc::Weak;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::prelude::*;
-use web_sys::{BinaryType, MessageEvent, WebSocket};
+use web_sys::WebSocket;
 
 /// One MSRP session's socket and its handlers; dropping it detaches them and closes
 /// the socket.
@@ -21,19 +22,13 @@ pub(super) struct MsrpSocket {
     channel: ChannelId,
     ws: WebSocket,
     _open: Closure<dyn FnMut(JsValue)>,
-    _message: Closure<dyn FnMut(MessageEvent)>,
+    _message: Closure<dyn FnMut(JsValue)>,
     _gone: Closure<dyn FnMut(JsValue)>,
 }
 
 impl Drop for MsrpSocket {
     fn drop(&mut self) {
-        let ignore = Closure::<dyn FnMut(JsValue)>::new(|_| {}).into_js_value();
-        let ignore = ignore.unchecked_ref();
-        self.ws.set_onopen(Some(ignore));
-        self.ws.set_onmessage(Some(ignore));
-        self.ws.set_onclose(Some(ignore));
-        self.ws.set_onerror(Some(ignore));
-        let _ = self.ws.close();
+        socket::close(&self.ws);
     }
 }
 
@@ -87,11 +82,16 @@ impl State {
             msrp_input(&w, channel, Vec::new(), Input::Connected);
         });
         let w = self.weak.clone();
-        let message = Closure::new(move |ev: MessageEvent| {
-            let data = ev.data();
-            let bytes = match data.as_string() {
-                Some(t) => t.into_bytes(),
-                None => Uint8Array::new(&data).to_vec(),
+        let message = Closure::new(move |ev: JsValue| {
+            let bytes = match socket::data(&ev) {
+                Some(Ok(text)) => text.into_bytes(),
+                Some(Err(bytes)) => bytes,
+                None => {
+                    // A frame that cannot be read is lost, and MSRP has no way past
+                    // a lost frame: the socket is given up, as if it dropped.
+                    let first = vec![msrp_trace("in", b"(message event without readable data)")];
+                    return msrp_input(&w, channel, first, Input::Gone);
+                }
             };
             let first = vec![msrp_trace("in", &bytes)];
             msrp_input(&w, channel, first, Input::Bytes(bytes));
@@ -100,20 +100,13 @@ impl State {
         let gone = Closure::new(move |_: JsValue| {
             msrp_input(&w, channel, Vec::new(), Input::Gone);
         });
-        let made = match self.web_socket() {
-            Some(ctor) => {
-                let args = js_sys::Array::of2(&JsValue::from_str(url), &"msrp".into());
-                Reflect::construct(&ctor, &args).map(JsCast::unchecked_into::<WebSocket>)
-            }
-            None => WebSocket::new_with_str(url, "msrp"),
+        let handlers = Handlers {
+            open: open.as_ref(),
+            message: message.as_ref(),
+            gone: gone.as_ref(),
         };
-        match made {
-            Ok(ws) => {
-                ws.set_binary_type(BinaryType::Arraybuffer);
-                ws.set_onopen(Some(open.as_ref().unchecked_ref()));
-                ws.set_onmessage(Some(message.as_ref().unchecked_ref()));
-                ws.set_onclose(Some(gone.as_ref().unchecked_ref()));
-                ws.set_onerror(Some(gone.as_ref().unchecked_ref()));
+        match socket::open(self.web_socket().as_ref(), url, "msrp", &handlers) {
+            Some(ws) => {
                 self.msrp_sockets.push(MsrpSocket {
                     channel,
                     ws,
@@ -122,7 +115,7 @@ impl State {
                     _gone: gone,
                 });
             }
-            Err(_) => {
+            None => {
                 let now = self.now();
                 self.client
                     .handle_msrp(now, channel, MsrpInput::Disconnected);

@@ -12,6 +12,7 @@ use super::error::{from_ua, js_error};
 use super::obj::{check, field, read, write, Body, Js, Val};
 use super::options::{self, Options};
 use super::settings;
+use super::socket::{self, Handlers};
 use crate::auth::RandomSource;
 use crate::client::{Client, Output};
 use crate::im::imdn::{DispositionRequest, Kind};
@@ -25,7 +26,7 @@ use std::cell::RefCell;
 use std::rc::{Rc, Weak};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::prelude::*;
-use web_sys::{BinaryType, MessageEvent, WebSocket};
+use web_sys::WebSocket;
 
 #[wasm_bindgen]
 extern "C" {
@@ -64,7 +65,7 @@ impl RandomSource for CryptoRandom {
 /// socket, freed by `close()`.
 struct Callbacks {
     open: Closure<dyn FnMut(JsValue)>,
-    message: Closure<dyn FnMut(MessageEvent)>,
+    message: Closure<dyn FnMut(JsValue)>,
     gone: Closure<dyn FnMut(JsValue)>,
     timer: Closure<dyn FnMut()>,
 }
@@ -228,45 +229,27 @@ impl State {
     fn connect(&mut self) {
         self.drop_socket();
         let Some(cb) = &self.callbacks else { return };
-        let protocols = JsValue::from_str("sip");
-        let made = match &self.web_socket {
-            Some(ctor) => {
-                let args = js_sys::Array::of2(&JsValue::from_str(&self.server), &protocols);
-                Reflect::construct(ctor, &args).map(JsCast::unchecked_into::<WebSocket>)
-            }
-            None => WebSocket::new_with_str(&self.server, "sip"),
+        let handlers = Handlers {
+            open: cb.open.as_ref(),
+            message: cb.message.as_ref(),
+            gone: cb.gone.as_ref(),
         };
-        match made {
-            Ok(ws) => {
-                ws.set_binary_type(BinaryType::Arraybuffer);
-                ws.set_onopen(Some(cb.open.as_ref().unchecked_ref()));
-                ws.set_onmessage(Some(cb.message.as_ref().unchecked_ref()));
-                ws.set_onclose(Some(cb.gone.as_ref().unchecked_ref()));
-                ws.set_onerror(Some(cb.gone.as_ref().unchecked_ref()));
-                self.socket = Some(ws);
-            }
-            Err(_) => {
-                // No WebSocket in this context, or the URL was refused: the flow
-                // failed (the user agent reports it and retries with backoff).
+        match socket::open(self.web_socket.as_ref(), &self.server, "sip", &handlers) {
+            Some(ws) => self.socket = Some(ws),
+            None => {
+                // No WebSocket in this context, the URL was refused, or the app's
+                // socket threw: the flow failed (the user agent reports it and
+                // retries with backoff).
                 let now = self.now();
                 self.client.handle_input(now, Input::Disconnected);
             }
         }
     }
 
-    /// Detaches our handlers (so a late event of an old socket is never taken for
-    /// the current one) and closes the socket.
+    /// Detaches our handlers and closes the socket ([`socket::close`]).
     fn drop_socket(&mut self) {
         if let Some(ws) = self.socket.take() {
-            // A no-op rather than null: Node's `ws` throws an 'error' event that
-            // has no listener (closing while connecting emits one).
-            let ignore = Closure::<dyn FnMut(JsValue)>::new(|_| {}).into_js_value();
-            let ignore = ignore.unchecked_ref();
-            ws.set_onopen(Some(ignore));
-            ws.set_onmessage(Some(ignore));
-            ws.set_onclose(Some(ignore));
-            ws.set_onerror(Some(ignore));
-            let _ = ws.close();
+            socket::close(&ws);
         }
     }
 
@@ -486,24 +469,18 @@ fn make_callbacks(weak: &Weak<Shared>) -> Callbacks {
         }
     });
     let w = weak.clone();
-    let message = Closure::new(move |ev: MessageEvent| {
+    let message = Closure::new(move |ev: JsValue| {
         let Some(s) = w.upgrade() else { return };
-        let data = ev.data();
-        let text = match data.as_string() {
-            Some(t) => t,
-            // Binary frame (ArrayBuffer, or a Node Buffer from `ws`): UTF-8 or dropped.
-            None => match String::from_utf8(Uint8Array::new(&data).to_vec()) {
-                Ok(t) => t,
-                Err(_) => {
-                    s.with(
-                        vec![trace("in", "(binary frame that is not UTF-8)", None)],
-                        |_| {},
-                    );
-                    return;
-                }
+        // A binary frame (ArrayBuffer, or a Node Buffer from `ws`) must be UTF-8.
+        let why = match socket::data(&ev) {
+            Some(Ok(text)) => return s.frame(text),
+            Some(Err(bytes)) => match String::from_utf8(bytes) {
+                Ok(text) => return s.frame(text),
+                Err(_) => "(binary frame that is not UTF-8)",
             },
+            None => "(message event without readable data)",
         };
-        s.frame(text);
+        s.with(vec![trace("in", why, None)], |_| {});
     });
     let w = weak.clone();
     let gone = Closure::new(move |_: JsValue| {

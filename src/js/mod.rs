@@ -22,11 +22,13 @@
 //! of [`crate::ua::UaError::code`] (plus `status` / `reason` for SIP rejections);
 //! the JS shim gives them the `ImError` prototype.
 //!
-//! Objects in and out are plain objects read and written key by key (`Reflect`),
-//! not through serde: option errors name the field by its path (`aka.k`,
-//! `reconnect.minDelay`), which serde-wasm-bindgen's errors cannot, and the output
-//! needs no serde code in the wasm. `parseMessage` returns an index of offsets
-//! into the caller's string instead (see `parse.rs`). Build and tests: `js/build.sh`, `js/test.sh`; tests in `tests/js.rs`.
+//! Objects in and out (options, settings objects, event details) cross through
+//! serde-wasm-bindgen with derived (de)serializers (`obj.rs`), every refusal naming
+//! the field by its path (`aka.k`, `reconnect.minDelay`). `parseMessage` returns an
+//! index of offsets into the caller's string instead (see `parse.rs`). Sockets are
+//! touched only through calls that catch (`socket.rs`): a JS exception must never
+//! unwind through the core. Build and tests: `js/build.sh`, `js/test.sh`; tests in
+//! `tests/js.rs`.
 
 mod chat;
 mod client;
@@ -36,6 +38,7 @@ mod obj;
 mod options;
 mod parse;
 mod settings;
+mod socket;
 
 pub use client::ImClientCore;
 
