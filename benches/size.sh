@@ -39,6 +39,7 @@ set -euo pipefail
 # 207.8 KB with the user agent answering requests its codec refuses (400/505/513 from the header
 # text, RFC 3261 §8.2, RFC 4475 §3.1.2; imsip::message::refusal, shared with devcore).
 # 207.1 KB with the sockets touched only through Reflect (no MessageEvent/BinaryType imports).
+# 208.5 KB as shipped, 207.7 bundled (the guarded figure), with extraHeaders and the incoming headers.
 # Lower it when the package shrinks; raise it only with a reason in the commit. Measured
 # on js/build.sh's nightly build (xtask and .ci/run install it).
 BUDGET=208 # KB (1 KB = 1024 B); 205.0 after the cuts, 237.4 with quick-xml and serde-wasm-bindgen (issue 14)
@@ -123,7 +124,7 @@ echo "target: ≤ $TARGET KB gzipped: $TARGET_MET ($(kb "$IMSIP_GZ") KB)"
 SHIPPED_MET=no
 [ "$SHIPPED_GZ" -le $((SHIPPED_TARGET * 1024)) ] && SHIPPED_MET=yes
 echo "target (issue 14): ≤ $SHIPPED_TARGET KB gzipped as shipped: $SHIPPED_MET ($(kb "$SHIPPED_GZ") KB)"
-echo "budget (regression guard): ≤ $BUDGET KB: $BUDGET_MET"
+echo "budget (regression guard, bundled): ≤ $BUDGET KB: $BUDGET_MET ($(kb "$IMSIP_GZ") KB)"
 
 # ── what the wasm is made of ──
 TWIGGY=$(command -v twiggy || echo "$HOME/.cargo/bin/twiggy")

@@ -401,6 +401,11 @@ export interface MessageDetail {
    * client itself (option `autoDelivery`); `display` is the app's, with `markDisplayed()`.
    */
   imdn?: ImdnKind[];
+  /**
+   * Every header field of the MESSAGE, `[name, value]` as received and in order: a
+   * sender's `extraHeaders` (`X-...`) are here.
+   */
+  headers: [string, string][];
 }
 
 /** A message that came in large-message mode (an MSRP session of its own). */
@@ -417,6 +422,7 @@ export interface LargeMessageDetail {
   dateTime?: undefined;
   messageId?: undefined;
   imdn?: undefined;
+  headers?: undefined;
 }
 
 /** More of a large message was taken by the relay. */
@@ -666,6 +672,16 @@ export interface SendMessageOptions {
    * `positive-delivery` and `negative-delivery` are accepted too.
    */
   imdn?: Array<ImdnKind | 'positive-delivery' | 'negative-delivery'>;
+  /**
+   * Header fields added to the MESSAGE, `'Name: value'` each (as in JsSIP and SIP.js),
+   * in order, kept on an authenticated retry. Refused `bad_input`: a name that is not
+   * a token or that the client writes itself (Via, From, To, Call-ID, CSeq,
+   * Max-Forwards, Contact, Route, Record-Route, Content-Type, Content-Length,
+   * Authorization, Proxy-Authorization, Accept-Contact, P-Preferred-Identity,
+   * User-Agent), a value with a line break or another control character. A message with
+   * extra headers always goes as a MESSAGE, never in large-message mode.
+   */
+  extraHeaders?: string[];
 }
 
 export class ImClient extends EventTarget {

@@ -103,8 +103,8 @@ fn indications_sent(h: &Harness) -> Vec<IsComposing> {
 fn a_message_asking_for_notifications_goes_in_cpim_with_an_id_and_a_date() {
     let mut h = chat();
     let options = MessageOptions {
-        content_type: None,
         imdn: delivery_and_display(),
+        ..MessageOptions::default()
     };
     let op =
         h.ua.send_message_with(h.now, BOB, "hej 👋".as_bytes(), &options);
@@ -548,8 +548,8 @@ fn a_peer_refusing_cpim_gets_the_message_plain_now_and_later() {
     // A peer (or a server on the way) that takes no message/cpim: 415 without it in Accept.
     h.core.behaviour.message_status_for = vec![("urn:ietf:params:imdn", 415)];
     let options = MessageOptions {
-        content_type: None,
         imdn: delivery_and_display(),
+        ..MessageOptions::default()
     };
     let op = h.ua.send_message_with(h.now, BOB, b"first", &options);
     h.pump();

@@ -419,3 +419,20 @@ fn a_relay_socket_that_neither_opens_nor_fails_is_given_up_after_connect_timeout
         "still waiting for the relay's AUTH answer"
     );
 }
+
+#[test]
+fn a_message_with_extra_headers_goes_as_a_message_whatever_its_size() {
+    let mut c = client(Some(msrp()));
+    let options = MessageOptions {
+        extra_headers: vec![("X-Conversation".into(), "c-42".into())],
+        ..MessageOptions::default()
+    };
+    c.send_message(0, "sip:bob@imsip.test", vec![b'z'; 5000], &options);
+    let out = drain(&mut c);
+    assert_eq!(msrp_connect(&out), None, "no large-message mode: {out:?}");
+    assert!(out.iter().any(|o| matches!(o, Output::Connect)), "{out:?}");
+    c.handle_input(1, ua::Input::Connected);
+    let out = drain(&mut c);
+    assert!(out.iter().any(|o| matches!(o, Output::Transmit(f)
+        if f.starts_with("MESSAGE ") && f.contains("\r\nX-Conversation: c-42\r\n"))));
+}

@@ -103,3 +103,113 @@ fn incoming_message_is_delivered_once_and_answered_200() {
         .unwrap();
     assert!(ok.to().unwrap().tag().is_some(), "To tag added");
 }
+
+fn with_extra(headers: &[(&str, &str)]) -> imsip::ua::MessageOptions {
+    imsip::ua::MessageOptions {
+        extra_headers: headers
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect(),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn extra_headers_go_on_the_message_in_order_and_stay_on_the_authenticated_retry() {
+    let mut h = registered();
+    h.core.behaviour.proxy_auth = true;
+    let options = with_extra(&[
+        ("X-Conversation", " c-42 "),
+        ("Subject", "lunch?"),
+        ("x-b", ""),
+    ]);
+    let op = h.ua.send_message_with(h.now, BOB, b"hi", &options);
+    h.pump();
+    assert!(matches!(h.ok(op), Outcome::MessageSent { status: 200, .. }));
+    let sent = h.sent_requests(Method::Message);
+    assert_eq!(sent.len(), 2, "challenged 407 once, then sent again");
+    for m in sent {
+        let extra: Vec<_> = m
+            .headers()
+            .filter(|(n, _)| ["X-Conversation", "Subject", "x-b"].contains(n))
+            .collect();
+        assert_eq!(
+            extra,
+            [
+                ("X-Conversation", "c-42"),
+                ("Subject", "lunch?"),
+                ("x-b", "")
+            ]
+        );
+        assert!(m.validate().is_ok());
+    }
+}
+
+#[test]
+fn extra_headers_the_client_writes_itself_or_that_are_not_one_line_are_refused() {
+    for (name, value, why) in [
+        (
+            "Via",
+            "SIP/2.0/WS x.invalid",
+            "Via is written by the client itself",
+        ),
+        ("call-id", "x", "Call-ID is written by the client itself"),
+        (
+            "f",
+            "<sip:eve@imsip.test>",
+            "From is written by the client itself",
+        ),
+        (
+            "Content-Length",
+            "0",
+            "Content-Length is written by the client itself",
+        ),
+        ("X Bad", "v", "a header name must be a token"),
+        ("", "v", "a header name must be a token"),
+        (
+            "X-Smuggle",
+            "a\r\nVia: evil",
+            "one line without control characters",
+        ),
+        ("X-Nul", "a\0b", "one line without control characters"),
+    ] {
+        let mut h = registered();
+        let op =
+            h.ua.send_message_with(h.now, BOB, b"x", &with_extra(&[(name, value)]));
+        h.pump();
+        match h.err(op) {
+            UaError::BadInput(m) => assert!(m.contains(why), "{name:?}: {m}"),
+            other => panic!("{name:?}: {other:?}"),
+        }
+        assert!(h.sent_requests(Method::Message).is_empty(), "{name:?}");
+    }
+}
+
+#[test]
+fn an_incoming_message_carries_its_header_fields_as_received() {
+    let mut h = registered();
+    let frame = incoming("hdr1", 1, "hello").replace(
+        "Content-Type:",
+        "X-Conversation: c-42\r\nsubject: lunch?\r\nContent-Type:",
+    );
+    h.core.outbox.push(frame);
+    h.pump();
+    let m = h
+        .events
+        .iter()
+        .find_map(|e| match e {
+            Event::Message(m) => Some(m.clone()),
+            _ => None,
+        })
+        .expect("delivered");
+    let get = |name: &str| {
+        m.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    };
+    assert_eq!(get("X-Conversation"), Some("c-42"));
+    assert_eq!(get("subject"), Some("lunch?"), "the name as received");
+    assert_eq!(get("Call-ID"), Some("hdr1"));
+    assert_eq!(m.headers.len(), 10, "{:?}", m.headers);
+}

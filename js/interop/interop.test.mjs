@@ -74,6 +74,7 @@ test('JsSIP and ImClient exchange MESSAGEs both ways on devcore, UTF-8 intact', 
       from: e.request.from.uri.toString(),
       body: e.request.body,
       contentType: e.request.getHeader('Content-Type'),
+      ...(e.request.hasHeader('X-Conversation') ? { conversation: e.request.getHeader('X-Conversation') } : {}),
     });
     jssipGotOne();
   });
@@ -113,6 +114,17 @@ test('JsSIP and ImClient exchange MESSAGEs both ways on devcore, UTF-8 intact', 
   assert.equal(m.messageId, undefined);
   assert.equal(m.imdn, undefined);
   assert.equal(jssipReceived.length, 1, 'no receipt went to JsSIP');
+
+  // The app's own header fields, both ways: JsSIP's `extraHeaders` in, ours out.
+  const gotTagged = next(alice, 'message', (d) => d.body === 'tagged by JsSIP');
+  jssip.sendMessage('sip:alice@imsip.test', 'tagged by JsSIP', { extraHeaders: ['X-Conversation: from-jssip'] });
+  const tagged = await gotTagged;
+  assert.deepEqual(tagged.headers.filter(([n]) => n === 'X-Conversation'), [['X-Conversation', 'from-jssip']]);
+  const jssipTagged = new Promise((resolve) => jssip.on('newMessage', (e) => { if (e.originator === 'remote') resolve(e.request); }));
+  await alice.sendMessage('sip:bob@imsip.test', 'tagged by imsip', { extraHeaders: ['X-Conversation: from-imsip'] });
+  const request = await jssipTagged;
+  assert.equal(request.body, 'tagged by imsip');
+  assert.equal(request.getHeader('X-Conversation'), 'from-imsip');
 
   // A long text (over the 1300-byte threshold) tries large-message mode: JsSIP, with no
   // session handler, refuses the INVITE, and the same text goes as a MESSAGE instead.
@@ -191,8 +203,11 @@ test('the API against Kamailio', { skip: kamailioMissing ?? false }, async () =>
   assert.equal(await alice.fetchServiceSettings(), null);
 
   const toBob = next(bob, 'message');
-  assert.equal((await alice.sendMessage('sip:bob@imsip.test', 'grüße 👋')).status, 200);
-  assert.equal((await toBob).body, 'grüße 👋');
+  assert.equal((await alice.sendMessage('sip:bob@imsip.test', 'grüße 👋', { extraHeaders: ['X-Conversation: c-42'] })).status, 200);
+  const atBob = await toBob;
+  assert.equal(atBob.body, 'grüße 👋');
+  // Kamailio relays the app's own header field unchanged (and its 407 retry kept it).
+  assert.deepEqual(atBob.headers.filter(([n]) => n === 'X-Conversation'), [['X-Conversation', 'c-42']]);
   const toAlice = next(alice, 'message');
   await bob.sendMessage('sip:alice@imsip.test', 'ünïcødé ✓');
   assert.equal((await toAlice).body, 'ünïcødé ✓');

@@ -152,6 +152,23 @@ test('MESSAGE both ways between alice and bob, UTF-8 bodies', async () => {
   assert.equal(back.body, 'grüße zurück');
   assert.equal(back.from, 'sip:bob@imsip.test');
 
+  // The app's own header fields, JsSIP's `extraHeaders` form, through the core to the peer.
+  const tagged = next(bob, 'message', (d) => d.body === 'with headers');
+  await alice.sendMessage('sip:bob@imsip.test', 'with headers', { extraHeaders: ['X-Conversation: c-42', 'Subject:  lunch? '] });
+  const withHeaders = await tagged;
+  assert.deepEqual(withHeaders.headers.filter(([n]) => n === 'X-Conversation' || n === 'Subject'),
+    [['X-Conversation', 'c-42'], ['Subject', 'lunch?']]);
+  assert.ok(withHeaders.headers.some(([n]) => n === 'Call-ID'));
+  for (const [extraHeaders, why] of [
+    [['Via: SIP/2.0/WS x.invalid'], /Via is written by the client itself/],
+    [['X-Smuggle: a\r\nVia: evil'], /one line/],
+    [['no colon'], /'Name: value'/],
+    ['X-Not: an array', /options\.extraHeaders: must be an array of strings/],
+  ]) {
+    await assert.rejects(alice.sendMessage('sip:bob@imsip.test', 'x', { extraHeaders }),
+      (e) => e.code === 'bad_input' && why.test(e.message), String(extraHeaders));
+  }
+
   await assert.rejects(alice.sendMessage('not a uri', 'x'), { name: 'ImError', code: 'bad_input' });
   await Promise.all([alice.unregister(), bob.unregister()]);
   alice.close();

@@ -88,6 +88,10 @@ export async function whole(bytes: Uint8Array): Promise<void> {
     void from.toUpperCase(), displayName?.trim(), to, contentType, body.length;
     const when: string | undefined = deferred ? dateTime : undefined;
     void when;
+    // A MESSAGE has every header field; a large message none.
+    const conversation: string | undefined =
+      e.detail.headers?.find(([name]) => name.toLowerCase() === 'x-conversation')?.[1];
+    void conversation;
   });
   client.addEventListener('servicesettings', (e) => {
     const s: ServiceSettings = e.detail.settings;
@@ -139,6 +143,7 @@ export async function whole(bytes: Uint8Array): Promise<void> {
     const sent: MessageResult = await client.sendMessage('sip:bob@example.net', 'héllo', { contentType: 'text/plain' });
     void sent.status, sent.reason;
     await client.sendMessage('sip:bob@example.net', new Uint8Array([104, 105]));
+    await client.sendMessage('sip:bob@example.net', 'tagged', { extraHeaders: ['X-Conversation: c-42'] });
     await client.unregister();
   } catch (e) {
     if (e instanceof ImError) {
@@ -255,6 +260,8 @@ export async function whole(bytes: Uint8Array): Promise<void> {
   new ImClient({ server, aor, share: 'windows' });
   // @ts-expect-error receipts are delivery, display or processing
   void client.sendMessage('sip:bob@example.net', 'x', { imdn: ['read'] });
+  // @ts-expect-error extra headers are 'Name: value' strings
+  void client.sendMessage('sip:bob@example.net', 'x', { extraHeaders: { 'X-A': 'b' } });
   // @ts-expect-error typing is on or off
   void client.setComposing('sip:bob@example.net', 'yes');
   // @ts-expect-error a chat session is made by startChat or accept()

@@ -199,7 +199,8 @@ impl Client {
     // ───────────── commands ─────────────
 
     /// A message to `to`: pager mode (a SIP MESSAGE) up to the large-message
-    /// threshold, large-message mode above it when an MSRP relay is configured.
+    /// threshold, large-message mode above it when an MSRP relay is configured (and
+    /// the options carry no extra header fields).
     pub fn send_message(
         &mut self,
         now: Millis,
@@ -207,10 +208,13 @@ impl Client {
         body: Vec<u8>,
         options: &MessageOptions,
     ) -> OpId {
-        let large = self
-            .msrp
-            .as_ref()
-            .is_some_and(|m| m.credentials.is_some() && body.len() > m.large_message_threshold);
+        // Extra header fields belong to a MESSAGE: with them it goes as one, whatever
+        // its size (large-message mode's INVITE is the client's own).
+        let large = options.extra_headers.is_empty()
+            && self
+                .msrp
+                .as_ref()
+                .is_some_and(|m| m.credentials.is_some() && body.len() > m.large_message_threshold);
         if large {
             let content_type = options
                 .content_type

@@ -195,6 +195,7 @@ impl State {
                     message_id: None,
                     imdn: None,
                     large_message: Some(true),
+                    headers: None,
                 };
                 ("message", write(&detail))
             }

@@ -308,6 +308,7 @@ impl State {
                     message_id: m.message_id.as_deref(),
                     imdn: (!m.imdn.is_empty()).then(|| imdn_names(m.imdn)),
                     large_message: None,
+                    headers: Some(&m.headers),
                 };
                 ("message", write(&detail))
             }
@@ -693,6 +694,16 @@ impl ImClientCore {
             if let Some(names) = field(o.imdn.take(), "options.imdn")? {
                 opts.imdn = imdn_request(&names)?;
             }
+            // JsSIP's and SIP.js's form: `'Name: value'` strings.
+            for line in field(o.extra_headers.take(), "options.extraHeaders")?.unwrap_or_default() {
+                let Some((name, value)) = line.split_once(':') else {
+                    return Err(UaError::BadInput(
+                        "options.extraHeaders: each must be 'Name: value'".into(),
+                    ));
+                };
+                opts.extra_headers
+                    .push((name.trim().to_owned(), value.trim().to_owned()));
+            }
             Ok(c.send_message(now, &to, bytes, &opts))
         })
     }
@@ -889,6 +900,7 @@ struct PublishOptions {
 struct SendOptions {
     content_type: Option<Val<String>>,
     imdn: Option<Val<Vec<String>>>,
+    extra_headers: Option<Val<Vec<String>>>,
 }
 
 /// `fetchHistory`'s query.

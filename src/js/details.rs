@@ -111,6 +111,9 @@ pub(crate) struct Message<'a> {
     pub imdn: Option<Vec<&'static str>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub large_message: Option<bool>,
+    /// A MESSAGE's header fields, `[name, value]` pairs as received.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub headers: Option<&'a [(String, String)]>,
 }
 
 /// `imdn`: a delivery, display or processing notification came.

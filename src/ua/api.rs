@@ -170,6 +170,9 @@ pub struct IncomingMessage {
     pub message_id: Option<String>,
     /// The notifications the sender asked for (`imdn.Disposition-Notification`).
     pub imdn: DispositionRequest,
+    /// Every header field of the MESSAGE, `(name, value)` as received and in order
+    /// (an app's own `X-` headers among them).
+    pub headers: Vec<(String, String)>,
 }
 
 /// A disposition notification received (RFC 5438): what became of a message we sent.
@@ -344,7 +347,34 @@ pub struct MessageOptions {
     /// The notifications to ask for. Empty (the default) sends the body as it is;
     /// anything else wraps it in CPIM with an `imdn.Message-ID` (RFC 5438 §6).
     pub imdn: DispositionRequest,
+    /// Header fields the app adds to the MESSAGE, `(name, value)`, in order (kept on
+    /// an authenticated retry). A name must be a token and not one the user agent
+    /// writes itself ([`OWN_HEADERS`]); a value one line without control characters.
+    pub extra_headers: Vec<(String, String)>,
 }
+
+/// The header fields the user agent writes itself on a MESSAGE, which
+/// [`MessageOptions::extra_headers`] cannot name: the transaction and dialog
+/// identifiers (RFC 3261 §8.1.1), the body's framing, routing and credentials, and
+/// the OMA IM feature tag and identity of every MESSAGE.
+pub const OWN_HEADERS: &[&str] = &[
+    "Via",
+    "From",
+    "To",
+    "Call-ID",
+    "CSeq",
+    "Max-Forwards",
+    "Contact",
+    "Route",
+    "Record-Route",
+    "Content-Type",
+    "Content-Length",
+    "Authorization",
+    "Proxy-Authorization",
+    "Accept-Contact",
+    "P-Preferred-Identity",
+    "User-Agent",
+];
 
 /// Something for the app.
 #[derive(Debug, Clone, PartialEq)]
