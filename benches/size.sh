@@ -40,9 +40,11 @@ set -euo pipefail
 # text, RFC 3261 §8.2, RFC 4475 §3.1.2; imsip::message::refusal, shared with devcore).
 # 207.1 KB with the sockets touched only through Reflect (no MessageEvent/BinaryType imports).
 # 208.5 KB as shipped, 207.7 bundled (the guarded figure), with extraHeaders and the incoming headers.
+# 209.3 KB as shipped, 208.5 bundled, with binary bodies sent byte-exact in binary frames (RFC 7118 §4.2:
+# they were corrupted as text before): the guard goes to 209 for that fix.
 # Lower it when the package shrinks; raise it only with a reason in the commit. Measured
 # on js/build.sh's nightly build (xtask and .ci/run install it).
-BUDGET=208 # KB (1 KB = 1024 B); 205.0 after the cuts, 237.4 with quick-xml and serde-wasm-bindgen (issue 14)
+BUDGET=209 # KB (1 KB = 1024 B); 205.0 after the cuts, 237.4 with quick-xml and serde-wasm-bindgen (issue 14)
 TARGET=45  # KB: the performance issue's target (bundled and compared), reported, never enforced
 SHIPPED_TARGET=85  # KB: issue 14's target, every file a page loads as shipped, reported, never enforced
 

@@ -379,8 +379,12 @@ export interface MessageDetail {
   to: string;
   /** Content-Type (default `text/plain`). */
   contentType: string;
-  /** The body decoded as UTF-8. */
-  body: string;
+  /**
+   * The body: a string when its bytes are UTF-8 (text, JSON, XML, ...), else a
+   * `Uint8Array` of them (a binary body, which arrives in a binary WebSocket frame,
+   * RFC 7118 §4.2).
+   */
+  body: string | Uint8Array;
   /**
    * Stored by the IM Server while this user was offline and delivered now (the MESSAGE
    * carries a `Date` header with the original time: see README, "IM Server").

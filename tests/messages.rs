@@ -213,3 +213,68 @@ fn an_incoming_message_carries_its_header_fields_as_received() {
     assert_eq!(get("Call-ID"), Some("hdr1"));
     assert_eq!(m.headers.len(), 10, "{:?}", m.headers);
 }
+
+#[test]
+fn a_binary_body_goes_byte_exact_in_a_binary_frame_and_text_stays_text() {
+    // RFC 7118 §4.2: a message with a body that is not UTF-8 travels in a binary
+    // frame. As text its bytes would be replaced by U+FFFD and Content-Length broken.
+    let mut h = registered();
+    let body = [0x89, b'P', b'N', b'G', 0x00, 0xff, 0xfe, 0x80];
+    let op =
+        h.ua.send_message(h.now, BOB, &body, Some("application/octet-stream"));
+    h.pump();
+    assert!(matches!(h.ok(op), Outcome::MessageSent { status: 200, .. }));
+    assert_eq!(h.sent_binary.len(), 1);
+    let m = &h.sent_requests(Method::Message)[0];
+    assert_eq!(m.body(), body);
+    assert_eq!(m.content_length(), Some(body.len()));
+    // With receipts the CPIM envelope around it is binary too.
+    let options = imsip::ua::MessageOptions {
+        content_type: Some("application/octet-stream".into()),
+        imdn: imsip::im::imdn::DispositionRequest {
+            positive_delivery: true,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let op = h.ua.send_message_with(h.now, BOB, &body, &options);
+    h.pump();
+    assert!(matches!(h.ok(op), Outcome::MessageSent { status: 200, .. }));
+    assert_eq!(h.sent_binary.len(), 2);
+    let cpim = &h.sent_requests(Method::Message)[1];
+    assert!(cpim.body().ends_with(&body));
+    // A UTF-8 body is still a text frame.
+    let before = h.sent.len();
+    let op = h.ua.send_message(h.now, BOB, "ünïcødé".as_bytes(), None);
+    h.pump();
+    h.ok(op);
+    assert_eq!(h.sent_binary.len(), 2);
+    assert!(h.sent[before..].iter().any(|f| f.ends_with("ünïcødé")));
+}
+
+#[test]
+fn a_message_in_a_binary_frame_is_delivered_with_its_bytes_and_answered() {
+    let mut h = registered();
+    let body = [0x00, 0xff, 0x10, 0x80, b'x'];
+    let mut frame = incoming("bin1", 1, "")
+        .replace("text/plain;charset=UTF-8", "application/octet-stream")
+        .replace("Content-Length: 0", "Content-Length: 5")
+        .into_bytes();
+    frame.extend_from_slice(&body);
+    let before = h.core.received.len();
+    h.ua.handle_input(h.now, imsip::ua::Input::BinaryFrame(&frame));
+    h.pump();
+    let m = h
+        .events
+        .iter()
+        .find_map(|e| match e {
+            Event::Message(m) => Some(m.clone()),
+            _ => None,
+        })
+        .expect("delivered");
+    assert_eq!(m.body, body);
+    assert_eq!(m.content_type, "application/octet-stream");
+    assert!(h.core.received[before..]
+        .iter()
+        .any(|r| r.status() == Some(200) && r.call_id().ok() == Some("bin1")));
+}

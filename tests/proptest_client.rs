@@ -159,6 +159,9 @@ impl Driver {
                         self.last_invite = Some(f);
                     }
                 }
+                Output::TransmitBinary(f) => {
+                    assert!(std::str::from_utf8(&f).is_err(), "UTF-8 sent as binary");
+                }
                 Output::Connect | Output::Close => {}
                 Output::Event(Event::Completed { op, .. })
                 | Output::Event(Event::Ua(ua::Event::Completed { op, .. })) => {

@@ -207,7 +207,8 @@ function addMessage({ from, displayName, body, deferred, dateTime }, mine = fals
   at.textContent = when.toLocaleTimeString([], { hour12: false });
   if (dateTime) at.dateTime = dateTime;
   const p = document.createElement('p');
-  p.textContent = body;
+  // A binary body (a file in large-message mode, a binary pager body) is shown by its size.
+  p.textContent = typeof body === 'string' ? body : `(${body.length} bytes)`;
   li.append(who, at);
   const b = badge ?? (deferred ? 'deferred' : null);
   if (b) li.append(badgeFor(b));

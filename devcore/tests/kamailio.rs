@@ -160,6 +160,18 @@ async fn drive(
                         ua.handle_input(now(), Input::Disconnected);
                     }
                 }
+                Output::TransmitBinary(frame) => {
+                    // No test here sends a binary body; kept in the log as text.
+                    wire.push(Wire::Sent(String::from_utf8_lossy(&frame).into_owned()));
+                    let failed = match ws.as_mut() {
+                        Some(s) => s.send(WsMessage::binary(frame)).await.is_err(),
+                        None => false,
+                    };
+                    if failed {
+                        ws = None;
+                        ua.handle_input(now(), Input::Disconnected);
+                    }
+                }
                 Output::Close => {
                     if let Some(mut s) = ws.take() {
                         let _ = s.close(None).await;

@@ -212,7 +212,12 @@ impl Driver {
                 println!("@{call_now} {out:?}");
             }
             match out {
-                Output::Transmit(frame) => self.on_transmit(&frame),
+                Output::Transmit(frame) => self.on_transmit(frame.as_bytes()),
+                Output::TransmitBinary(frame) => {
+                    // RFC 7118 §4.2: binary only for a body that is not UTF-8.
+                    assert!(std::str::from_utf8(&frame).is_err(), "UTF-8 sent as binary");
+                    self.on_transmit(&frame)
+                }
                 Output::Timeout(at) => {
                     if at < call_now {
                         assert!(
@@ -237,15 +242,16 @@ impl Driver {
         }
     }
 
-    fn on_transmit(&mut self, frame: &str) {
+    fn on_transmit(&mut self, bytes: &[u8]) {
+        let frame = String::from_utf8_lossy(bytes);
         assert!(
             self.open || !self.forbid_transmit_while_down,
             "transmitted while the socket is not open:\n{frame}"
         );
-        if frame.bytes().all(|b| b == b'\r' || b == b'\n') {
+        if bytes.iter().all(|&b| b == b'\r' || b == b'\n') {
             return; // keep-alive ping
         }
-        let msg = Message::parse(frame.as_bytes())
+        let msg = Message::parse(bytes)
             .unwrap_or_else(|e| panic!("the UA sent an unparseable frame: {e}\n{frame}"));
         if msg.is_request() {
             if let Err(e) = msg.validate() {

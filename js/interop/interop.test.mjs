@@ -211,6 +211,11 @@ test('the API against Kamailio', { skip: kamailioMissing ?? false }, async () =>
   const toAlice = next(alice, 'message');
   await bob.sendMessage('sip:alice@imsip.test', 'ünïcødé ✓');
   assert.equal((await toAlice).body, 'ünïcødé ✓');
+  // A binary body through Kamailio: a binary frame in, a binary frame out (RFC 7118 §4.2).
+  const bytes = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x00, 0xff, 0xfe, 0x80]);
+  const binaryAtAlice = next(alice, 'message', (d) => d.contentType === 'application/octet-stream');
+  assert.equal((await bob.sendMessage('sip:alice@imsip.test', bytes, { contentType: 'application/octet-stream' })).status, 200);
+  assert.deepEqual([...(await binaryAtAlice).body], [...bytes]);
   await alice.unregister();
   await bob.unregister();
 

@@ -152,6 +152,19 @@ test('MESSAGE both ways between alice and bob, UTF-8 bodies', async () => {
   assert.equal(back.body, 'grüße zurück');
   assert.equal(back.from, 'sip:bob@imsip.test');
 
+  // A binary body (not UTF-8) goes byte-exact in a binary frame both ways (RFC 7118 §4.2),
+  // and comes out as a Uint8Array; a UTF-8 body of any type stays a string.
+  const bytes = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x00, 0xff, 0xfe, 0x80]);
+  const gotBinary = next(bob, 'message', (d) => d.contentType === 'application/octet-stream');
+  assert.equal((await alice.sendMessage('sip:bob@imsip.test', bytes, { contentType: 'application/octet-stream' })).status, 200);
+  const binary = await gotBinary;
+  assert.ok(binary.body instanceof Uint8Array, typeof binary.body);
+  assert.deepEqual([...binary.body], [...bytes]);
+  assert.ok(alice.events.trace.some((f) => f.direction === 'out' && f.text.startsWith('MESSAGE ') && f.text.endsWith('(8 bytes of binary body)')));
+  const gotJson = next(bob, 'message', (d) => d.contentType === 'application/json');
+  await alice.sendMessage('sip:bob@imsip.test', new TextEncoder().encode('{"a":"ü"}'), { contentType: 'application/json' });
+  assert.equal((await gotJson).body, '{"a":"ü"}');
+
   // The app's own header fields, JsSIP's `extraHeaders` form, through the core to the peer.
   const tagged = next(bob, 'message', (d) => d.body === 'with headers');
   await alice.sendMessage('sip:bob@imsip.test', 'with headers', { extraHeaders: ['X-Conversation: c-42', 'Subject:  lunch? '] });

@@ -62,6 +62,9 @@ const ISCOMPOSING: &str = "application/im-iscomposing+xml";
 pub enum Output {
     /// Send this frame on the SIP WebSocket.
     Transmit(String),
+    /// Send this frame on the SIP WebSocket as a binary message (its body is not
+    /// UTF-8, RFC 7118 §4.2).
+    TransmitBinary(Vec<u8>),
     /// Open the SIP WebSocket (subprotocol `sip`).
     Connect,
     /// Close the SIP WebSocket.
@@ -499,6 +502,7 @@ impl Client {
                 busy = true;
                 match o {
                     ua::Output::Transmit(f) => self.out.push(Output::Transmit(f)),
+                    ua::Output::TransmitBinary(f) => self.out.push(Output::TransmitBinary(f)),
                     ua::Output::Connect => self.out.push(Output::Connect),
                     ua::Output::Close => self.out.push(Output::Close),
                     ua::Output::Timeout(at) => self.ua_wake = Some(at),

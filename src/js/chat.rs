@@ -2,7 +2,7 @@
 //! `msrp`, RFC 7977), the commands of large messages and chat sessions, and the
 //! client's events as JS objects.
 
-use super::client::{trace, Action, ImClientCore, Shared, State};
+use super::client::{binary_text, trace, Action, ImClientCore, Shared, State};
 use super::details as d;
 use super::error::from_ua;
 use super::obj::{field, read, write, Body, Val};
@@ -61,15 +61,8 @@ enum Input {
 fn msrp_trace(direction: &str, bytes: &[u8]) -> Action {
     let text = match core::str::from_utf8(bytes) {
         Ok(t) => t.to_owned(),
-        Err(_) => {
-            // Headers are text; a binary body is shown by its size.
-            let head = bytes
-                .windows(4)
-                .position(|w| w == b"\r\n\r\n")
-                .map_or(bytes.len(), |i| i + 4);
-            let head = String::from_utf8_lossy(bytes.get(..head).unwrap_or(bytes));
-            format!("{head}({} bytes of binary body)", bytes.len() - head.len())
-        }
+        // Headers are text; a binary body is shown by its size.
+        Err(_) => binary_text(bytes),
     };
     trace(direction, &text, Some("msrp"))
 }

@@ -213,6 +213,13 @@ impl State {
                         let _ = s.send_with_str(&frame);
                     }
                 }
+                Output::TransmitBinary(frame) => {
+                    actions.push(trace("out", &binary_text(&frame), None));
+                    if let Some(s) = &self.socket {
+                        // A copy out of wasm memory (a socket may keep what it is given).
+                        let _ = s.send_with_array_buffer(&Uint8Array::from(&frame[..]).buffer());
+                    }
+                }
                 Output::Connect => self.connect(),
                 Output::Close => self.drop_socket(),
                 Output::Timeout(at) => self.arm(at),
@@ -302,7 +309,7 @@ impl State {
                     display_name: m.display_name.as_deref(),
                     to: &m.to,
                     content_type: &m.content_type,
-                    body: Body::Text(String::from_utf8_lossy(&m.body).into_owned()),
+                    body: Body::utf8_or_bytes(m.body),
                     deferred: m.deferred,
                     date_time: m.date_time.as_deref(),
                     message_id: m.message_id.as_deref(),
@@ -460,6 +467,32 @@ impl Shared {
             st.client.handle_input(now, Input::Frame(&text));
         });
     }
+
+    /// A binary frame whose bytes are not UTF-8: a message with a binary body (RFC
+    /// 7118 §4.2), traced with its body replaced by its size.
+    fn binary_frame(&self, bytes: Vec<u8>) {
+        let first = vec![trace("in", &binary_text(&bytes), None)];
+        self.with(first, move |st| {
+            let now = st.now();
+            st.client.handle_input(now, Input::BinaryFrame(&bytes));
+        });
+    }
+}
+
+/// What a trace shows of a frame that is not UTF-8: its header section as text,
+/// then the size of the binary body.
+pub(super) fn binary_text(bytes: &[u8]) -> String {
+    let head = bytes
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map_or(bytes.len(), |i| i + 4);
+    let mut text = String::from_utf8_lossy(bytes.get(..head).unwrap_or(bytes)).into_owned();
+    text.push('(');
+    let mut n = String::new();
+    crate::message::text::push_decimal(&mut n, (bytes.len() - head) as u64);
+    text.push_str(&n);
+    text.push_str(" bytes of binary body)");
+    text
 }
 
 fn make_callbacks(weak: &Weak<Shared>) -> Callbacks {
@@ -472,16 +505,19 @@ fn make_callbacks(weak: &Weak<Shared>) -> Callbacks {
     let w = weak.clone();
     let message = Closure::new(move |ev: JsValue| {
         let Some(s) = w.upgrade() else { return };
-        // A binary frame (ArrayBuffer, or a Node Buffer from `ws`) must be UTF-8.
-        let why = match socket::data(&ev) {
-            Some(Ok(text)) => return s.frame(text),
+        // A binary frame (ArrayBuffer, or a Node Buffer from `ws`): text when it is
+        // UTF-8, else a message with a binary body (RFC 7118 §4.2).
+        match socket::data(&ev) {
+            Some(Ok(text)) => s.frame(text),
             Some(Err(bytes)) => match String::from_utf8(bytes) {
-                Ok(text) => return s.frame(text),
-                Err(_) => "(binary frame that is not UTF-8)",
+                Ok(text) => s.frame(text),
+                Err(e) => s.binary_frame(e.into_bytes()),
             },
-            None => "(message event without readable data)",
-        };
-        s.with(vec![trace("in", why, None)], |_| {});
+            None => s.with(
+                vec![trace("in", "(message event without readable data)", None)],
+                |_| {},
+            ),
+        }
     });
     let w = weak.clone();
     let gone = Closure::new(move |_: JsValue| {

@@ -262,6 +262,15 @@ pub(crate) enum Body {
 }
 
 impl Body {
+    /// A pager-mode body: a string when it is UTF-8 (text, JSON, XML, ...), else the
+    /// bytes (a binary body, which arrived in a binary frame).
+    pub(crate) fn utf8_or_bytes(bytes: Vec<u8>) -> Body {
+        match String::from_utf8(bytes) {
+            Ok(text) => Body::Text(text),
+            Err(e) => Body::Bytes(e.into_bytes()),
+        }
+    }
+
     pub(crate) fn new(content_type: &str, bytes: Vec<u8>) -> Body {
         let bare = content_type.trim_start().as_bytes();
         if bare.len() >= 5 && bare[..5].eq_ignore_ascii_case(b"text/") {

@@ -169,7 +169,8 @@ impl UserAgent {
         match input {
             Input::Connected => self.on_connected(),
             Input::Disconnected => self.on_flow_lost(),
-            Input::Frame(text) => self.on_frame(text),
+            Input::Frame(text) => self.on_frame(text.as_bytes()),
+            Input::BinaryFrame(bytes) => self.on_frame(bytes),
             Input::Timeout => {}
         }
         self.run_timers();
@@ -371,27 +372,27 @@ impl UserAgent {
         self.restore_pending = true;
     }
 
-    fn on_frame(&mut self, text: &str) {
+    fn on_frame(&mut self, frame: &[u8]) {
         // Any frame proves the flow alive.
         self.flow.on_frame(cx!(self));
-        if text == "\r\n\r\n" && self.cx.is_connected() {
+        if frame == b"\r\n\r\n" && self.cx.is_connected() {
             // A ping from the server: answer with a pong (RFC 5626 §3.5.1).
             cx!(self).transmit("\r\n".to_owned());
             return;
         }
-        if text.bytes().all(|b| b == b'\r' || b == b'\n') {
+        if frame.iter().all(|&b| b == b'\r' || b == b'\n') {
             // A pong (CRLF), or a keep-alive from the server: not an error.
             return;
         }
         let max = self.cx.cfg.max_frame_size;
-        let parsed = if text.len() > max {
+        let parsed = if frame.len() > max {
             // Not parsed: only its header text is read, to answer 513.
             Err(ParseError::Framing(FramingError::TooLarge {
-                len: text.len(),
+                len: frame.len(),
                 max,
             }))
         } else {
-            Message::parse(text.as_bytes())
+            Message::parse(frame)
         };
         match parsed {
             Ok(msg) if msg.is_request() => self.on_request(&msg),
@@ -400,7 +401,7 @@ impl UserAgent {
                 // A request is answered 400/505/513 when its Via, From, To, Call-ID
                 // and CSeq can be found (RFC 3261 §8.2, §21.4.1; RFC 4475 §3.1.2).
                 let tag = cx!(self).token(10);
-                if let Some(answer) = refusal(text.as_bytes(), &e, "imsip", &tag) {
+                if let Some(answer) = refusal(frame, &e, "imsip", &tag) {
                     cx!(self).transmit(answer);
                 }
                 cx!(self).emit(Event::Dropped {

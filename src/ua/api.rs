@@ -25,6 +25,9 @@ pub enum Input<'a> {
     Connected,
     /// A frame arrived (text).
     Frame(&'a str),
+    /// A frame arrived as a binary WebSocket message (RFC 7118 §4.2: how a message
+    /// whose body is not UTF-8 travels).
+    BinaryFrame(&'a [u8]),
     /// The WebSocket closed or failed.
     Disconnected,
     /// The timer armed by [`Output::Timeout`] fired (early or late is fine).
@@ -34,8 +37,11 @@ pub enum Input<'a> {
 /// What the caller must do.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Output {
-    /// Send this frame on the WebSocket.
+    /// Send this frame on the WebSocket (a text message).
     Transmit(String),
+    /// Send this frame on the WebSocket as a binary message: its body is not UTF-8
+    /// (RFC 7118 §4.2), so it cannot go as text.
+    TransmitBinary(Vec<u8>),
     /// Open the WebSocket (subprotocol `sip`).
     Connect,
     /// Close the WebSocket.

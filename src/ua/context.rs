@@ -141,6 +141,16 @@ impl Ctx {
         self.out.push(Output::Transmit(frame));
     }
 
+    /// Sends `msg`: as text, or as a binary frame when its body is not UTF-8 (RFC
+    /// 7118 §4.2; as text its bytes would be replaced, and Content-Length break).
+    fn transmit_message(&mut self, msg: &Message) {
+        if core::str::from_utf8(msg.body()).is_ok() {
+            self.transmit(msg.to_text());
+        } else {
+            self.out.push(Output::TransmitBinary(msg.to_bytes()));
+        }
+    }
+
     /// Unix seconds now (for `DateTime`s, RFC 3862 §5.4 / RFC 5438).
     pub fn unix_secs(&self) -> u64 {
         self.unix_secs_at(self.now)
@@ -247,7 +257,8 @@ impl Ctx {
             credentials.push((name, value));
             carried.push(c);
         }
-        self.transmit(Self::finish(b, &req, &self.local.user_agent));
+        let msg = Self::finish(b, &req, &self.local.user_agent);
+        self.transmit_message(&msg);
         let id = self.txs.next_id();
         self.timers.set(
             Timer::Transaction(id),
@@ -278,7 +289,8 @@ impl Ctx {
         for (n, v) in credentials {
             b.push_header(n.clone(), v);
         }
-        let frame = Self::finish(b, req, &self.local.user_agent);
+        // An INVITE's and an ACK's body is SDP: text.
+        let frame = Self::finish(b, req, &self.local.user_agent).to_text();
         self.transmit(frame.clone());
         frame
     }
@@ -310,14 +322,13 @@ impl Ctx {
         b
     }
 
-    /// User-Agent and the body: the frame.
-    fn finish(mut b: MessageBuilder, req: &Req, user_agent: &str) -> String {
+    /// User-Agent and the body: the message.
+    fn finish(mut b: MessageBuilder, req: &Req, user_agent: &str) -> Message {
         b.push_header(HeaderName::UserAgent, user_agent);
-        let msg = match &req.body {
+        match &req.body {
             Some((ct, bytes)) => b.body(Some(ct), bytes.clone()).build(),
             None => b.build(),
-        };
-        msg.to_text()
+        }
     }
 
     /// Answers a request (RFC 3261 §8.2.6), adding `extra` headers.

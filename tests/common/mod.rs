@@ -403,13 +403,18 @@ impl FakeCore {
     }
 
     pub fn receive(&mut self, frame: &str) {
-        if frame.bytes().all(|b| b == b'\r' || b == b'\n') {
+        self.receive_bytes(frame.as_bytes());
+    }
+
+    /// A frame from the user agent, text or binary (a body that is not UTF-8).
+    pub fn receive_bytes(&mut self, frame: &[u8]) {
+        if frame.iter().all(|&b| b == b'\r' || b == b'\n') {
             if !self.behaviour.no_pong {
                 self.outbox.push("\r\n".into());
             }
             return;
         }
-        let msg = Message::parse(frame.as_bytes()).expect("the UA sends parseable frames");
+        let msg = Message::parse(frame).expect("the UA sends parseable frames");
         if !msg.is_request() {
             // Answers to broken requests (RFC 4475 insuf.dat) cannot carry what the request lacked.
             self.received.push(msg);
@@ -695,6 +700,10 @@ pub struct Harness {
     pub hang_connects: bool,
     pub events: Vec<Event>,
     pub sent: Vec<String>,
+    /// Frames sent as binary WebSocket messages (RFC 7118 §4.2).
+    pub sent_binary: Vec<Vec<u8>>,
+    /// Every frame sent, text or binary, in order.
+    pub frames: Vec<Vec<u8>>,
     pub connects: usize,
     pub closes: usize,
     pending_connect: bool,
@@ -727,6 +736,8 @@ impl Harness {
             hang_connects: false,
             events: Vec::new(),
             sent: Vec::new(),
+            sent_binary: Vec::new(),
+            frames: Vec::new(),
             connects: 0,
             closes: 0,
             pending_connect: false,
@@ -746,6 +757,7 @@ impl Harness {
                 match o {
                     Output::Transmit(f) => {
                         self.sent.push(f.clone());
+                        self.frames.push(f.clone().into_bytes());
                         if self.connected {
                             self.core.receive(&f);
                             if std::mem::take(&mut self.core.drop_now) {
@@ -753,6 +765,17 @@ impl Harness {
                                 self.core.outbox.clear();
                                 self.ua.handle_input(self.now, Input::Disconnected);
                             }
+                        }
+                    }
+                    Output::TransmitBinary(f) => {
+                        assert!(
+                            std::str::from_utf8(&f).is_err(),
+                            "a UTF-8 frame goes as text"
+                        );
+                        self.sent_binary.push(f.clone());
+                        self.frames.push(f.clone());
+                        if self.connected {
+                            self.core.receive_bytes(&f);
                         }
                     }
                     Output::Connect => {
@@ -850,9 +873,9 @@ impl Harness {
 
     /// Frames the UA sent, parsed, requests only.
     pub fn sent_requests(&self, method: Method) -> Vec<Message> {
-        self.sent
+        self.frames
             .iter()
-            .filter_map(|f| Message::parse(f.as_bytes()).ok())
+            .filter_map(|f| Message::parse(f).ok())
             .filter(|m| m.method() == Some(&method))
             .collect()
     }

@@ -3,7 +3,7 @@
 //! binding drives it (`src/js/client.rs`, `src/js/chat.rs`).
 
 use super::driver::{
-    close_ws, connect_sip, feed_sip, recv, send_sip, sleep_until, Driven, Wake, Ws,
+    close_ws, connect_sip, feed_sip, recv, send_sip, send_sip_binary, sleep_until, Driven, Wake, Ws,
 };
 use super::TestRng;
 use futures_util::future::{select_all, BoxFuture};
@@ -101,6 +101,7 @@ impl Driver {
                     self.client.handle_input(now, Input::Connected);
                 }
                 Output::Transmit(frame) => send_sip(self.ws.as_mut(), frame).await,
+                Output::TransmitBinary(frame) => send_sip_binary(self.ws.as_mut(), frame).await,
                 Output::Close => close_ws(self.ws.take()).await,
                 Output::MsrpConnect { channel, url } => {
                     self.connected.push(channel);

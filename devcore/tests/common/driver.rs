@@ -79,6 +79,13 @@ pub async fn send_sip(ws: Option<&mut Ws>, frame: String) {
     }
 }
 
+/// Sends a frame whose body is not UTF-8 as a binary message (RFC 7118 §4.2).
+pub async fn send_sip_binary(ws: Option<&mut Ws>, frame: Vec<u8>) {
+    if let Some(ws) = ws {
+        ws.send(WsMessage::binary(frame)).await.expect("SIP send");
+    }
+}
+
 /// Closes `ws` when there is one (a failure is as good as closed).
 pub async fn close_ws(ws: Option<Ws>) {
     if let Some(mut ws) = ws {
@@ -88,9 +95,8 @@ pub async fn close_ws(ws: Option<Ws>) {
 
 /// Hands what woke a SIP engine (a user agent, or a client's: both take
 /// `imsip::ua::Input`) to `handle`: a message on its socket, the socket closing
-/// (`ws` is dropped) or its timer (`timer` is cleared). SIP over WebSocket is
-/// text (RFC 7118 §4.1); bytes that are not UTF-8 reach the engine as such and
-/// are dropped there.
+/// (`ws` is dropped) or its timer (`timer` is cleared). A frame that is not UTF-8
+/// carries a binary body (RFC 7118 §4.2) and goes in as bytes.
 pub fn feed_sip(
     wake: Wake,
     ws: &mut Option<Ws>,
@@ -98,10 +104,10 @@ pub fn feed_sip(
     handle: impl FnOnce(Input<'_>),
 ) {
     match wake {
-        Wake::Frame(f) => {
-            let text = String::from_utf8_lossy(&f);
-            handle(Input::Frame(&text))
-        }
+        Wake::Frame(f) => match std::str::from_utf8(&f) {
+            Ok(text) => handle(Input::Frame(text)),
+            Err(_) => handle(Input::BinaryFrame(&f)),
+        },
         Wake::Closed => {
             *ws = None;
             handle(Input::Disconnected)

@@ -1,7 +1,9 @@
 //! A user agent (`imsip::ua::UserAgent`) and its WebSocket, driven as the JS
 //! binding drives it: shared by the devcore and Kamailio session tests.
 
-use super::driver::{close_ws, connect_sip, feed_sip, next_wake, send_sip, Driven, Wake, Ws};
+use super::driver::{
+    close_ws, connect_sip, feed_sip, next_wake, send_sip, send_sip_binary, Driven, Wake, Ws,
+};
 use super::TestRng;
 use imsip::auth::Credentials;
 use imsip::ua::{Config, Event, Input, Millis, OpId, Outcome, Output, UserAgent};
@@ -47,6 +49,7 @@ impl Driver {
                     self.ua.handle_input(now, Input::Connected);
                 }
                 Output::Transmit(frame) => send_sip(self.ws.as_mut(), frame).await,
+                Output::TransmitBinary(frame) => send_sip_binary(self.ws.as_mut(), frame).await,
                 Output::Close => close_ws(self.ws.take()).await,
                 Output::Timeout(at) => self.timer = Some(at),
                 Output::Event(e) => self.events.push_back(e),
