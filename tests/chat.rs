@@ -48,16 +48,6 @@ fn bob_cpim(id: &str, asked: &str, content_type: &str, text: &str) -> Vec<u8> {
         .unwrap()
 }
 
-fn messages(h: &Harness) -> Vec<imsip::ua::IncomingMessage> {
-    h.events
-        .iter()
-        .filter_map(|e| match e {
-            Event::Message(m) => Some(m.clone()),
-            _ => None,
-        })
-        .collect()
-}
-
 fn composing_events(h: &Harness) -> Vec<imsip::ua::ComposingReceived> {
     h.events
         .iter()
@@ -175,7 +165,7 @@ fn an_incoming_cpim_message_is_unwrapped_and_its_delivery_answered_by_itself() {
         "hi ✓",
     );
     h.inject(&from_bob("c1", "message/cpim", &body));
-    let m = messages(&h);
+    let m = h.messages();
     assert_eq!(m.len(), 1);
     assert_eq!(m[0].content_type, "text/plain;charset=UTF-8");
     assert_eq!(m[0].body, "hi ✓".as_bytes());
@@ -221,7 +211,7 @@ fn auto_delivery_off_sends_nothing_by_itself() {
     h.ok(op);
     let body = bob_cpim("m-2", "positive-delivery", "text/plain", "x");
     h.inject(&from_bob("c2", "message/cpim", &body));
-    assert_eq!(messages(&h).len(), 1);
+    assert_eq!(h.messages().len(), 1);
     assert!(notifications_sent(&h).is_empty());
 }
 
@@ -274,7 +264,7 @@ fn an_incoming_notification_is_an_imdn_event_never_a_message() {
         .encode()
         .unwrap();
     h.inject(&from_bob("c4", "message/cpim", &body));
-    assert!(messages(&h).is_empty());
+    assert!(h.messages().is_empty());
     let got: Vec<_> = h
         .events
         .iter()
@@ -307,7 +297,7 @@ fn a_peer_refusing_notifications_gets_none_more_and_real_messages_still_go() {
         let body = bob_cpim(id, "positive-delivery", "text/plain", "x");
         h.inject(&from_bob(&format!("c5{i}"), "message/cpim", &body));
     }
-    assert_eq!(messages(&h).len(), 2);
+    assert_eq!(h.messages().len(), 2);
     assert_eq!(
         notifications_sent(&h).len(),
         1,
@@ -332,7 +322,7 @@ fn content_of_a_refused_type_is_415_and_reported_failed_when_asked() {
         "PNG",
     );
     h.inject(&from_bob("c6", "message/cpim", &body));
-    assert!(messages(&h).is_empty());
+    assert!(h.messages().is_empty());
     let refusal = h
         .core
         .received
@@ -368,7 +358,7 @@ fn a_malformed_cpim_or_imdn_body_is_400_and_nothing_else() {
     ));
     let statuses: Vec<_> = h.core.received.iter().filter_map(|m| m.status()).collect();
     assert_eq!(statuses, [400, 400, 400]);
-    assert!(messages(&h).is_empty() && composing_events(&h).is_empty());
+    assert!(h.messages().is_empty() && composing_events(&h).is_empty());
     let dropped = h
         .events
         .iter()
@@ -383,7 +373,7 @@ fn a_message_seen_before_by_its_message_id_is_delivered_once() {
     let body = bob_cpim("d-1", "positive-delivery", "text/plain", "once");
     h.inject(&from_bob("c10", "message/cpim", &body));
     h.inject(&from_bob("c11", "message/cpim", &body)); // resent in a new transaction
-    assert_eq!(messages(&h).len(), 1);
+    assert_eq!(h.messages().len(), 1);
 }
 
 // ───────────────────────── isComposing: sending ─────────────────────────

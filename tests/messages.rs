@@ -4,7 +4,7 @@
 mod common;
 use common::*;
 use imsip::message::Method;
-use imsip::ua::{Event, Outcome, UaError};
+use imsip::ua::{Outcome, UaError};
 
 #[test]
 fn send_message_with_utf8_body_counts_bytes() {
@@ -70,14 +70,7 @@ fn incoming_message_is_delivered_once_and_answered_200() {
     h.core.outbox.push(incoming("m1", 1, text)); // retransmission
     h.core.outbox.push(incoming("m1", 2, "second"));
     h.pump();
-    let msgs: Vec<_> = h
-        .events
-        .iter()
-        .filter_map(|e| match e {
-            Event::Message(m) => Some(m.clone()),
-            _ => None,
-        })
-        .collect();
+    let msgs = h.messages();
     assert_eq!(
         msgs.len(),
         2,
@@ -194,14 +187,7 @@ fn an_incoming_message_carries_its_header_fields_as_received() {
     );
     h.core.outbox.push(frame);
     h.pump();
-    let m = h
-        .events
-        .iter()
-        .find_map(|e| match e {
-            Event::Message(m) => Some(m.clone()),
-            _ => None,
-        })
-        .expect("delivered");
+    let m = h.messages().remove(0);
     let get = |name: &str| {
         m.headers
             .iter()
@@ -264,14 +250,7 @@ fn a_message_in_a_binary_frame_is_delivered_with_its_bytes_and_answered() {
     let before = h.core.received.len();
     h.ua.handle_input(h.now, imsip::ua::Input::BinaryFrame(&frame));
     h.pump();
-    let m = h
-        .events
-        .iter()
-        .find_map(|e| match e {
-            Event::Message(m) => Some(m.clone()),
-            _ => None,
-        })
-        .expect("delivered");
+    let m = h.messages().remove(0);
     assert_eq!(m.body, body);
     assert_eq!(m.content_type, "application/octet-stream");
     assert!(h.core.received[before..]

@@ -118,6 +118,19 @@ async fn next_frame(ws: &mut Option<Ws>) -> Option<Result<WsMessage, String>> {
     }
 }
 
+/// Sends `msg` on the socket, if any; `false` when the send failed (the socket is
+/// then gone).
+async fn send(ws: &mut Option<Ws>, msg: WsMessage) -> bool {
+    let failed = match ws.as_mut() {
+        Some(s) => s.send(msg).await.is_err(),
+        None => false,
+    };
+    if failed {
+        *ws = None;
+    }
+    !failed
+}
+
 /// The I/O loop the README describes: outputs to the socket and the timer, socket
 /// and timer events back in as inputs.
 ///
@@ -151,24 +164,14 @@ async fn drive(
                 },
                 Output::Transmit(frame) => {
                     wire.push(Wire::Sent(frame.clone()));
-                    let failed = match ws.as_mut() {
-                        Some(s) => s.send(WsMessage::text(frame)).await.is_err(),
-                        None => false,
-                    };
-                    if failed {
-                        ws = None;
+                    if !send(&mut ws, WsMessage::text(frame)).await {
                         ua.handle_input(now(), Input::Disconnected);
                     }
                 }
                 Output::TransmitBinary(frame) => {
                     // No test here sends a binary body; kept in the log as text.
                     wire.push(Wire::Sent(String::from_utf8_lossy(&frame).into_owned()));
-                    let failed = match ws.as_mut() {
-                        Some(s) => s.send(WsMessage::binary(frame)).await.is_err(),
-                        None => false,
-                    };
-                    if failed {
-                        ws = None;
+                    if !send(&mut ws, WsMessage::binary(frame)).await {
                         ua.handle_input(now(), Input::Disconnected);
                     }
                 }

@@ -880,6 +880,17 @@ impl Harness {
             .collect()
     }
 
+    /// The messages delivered to the app, in order.
+    pub fn messages(&self) -> Vec<imsip::ua::IncomingMessage> {
+        self.events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Message(m) => Some(m.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// Registration events, in order.
     pub fn registration_events(&self) -> Vec<imsip::ua::Registration> {
         self.events
