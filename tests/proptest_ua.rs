@@ -67,12 +67,16 @@ fn step() -> impl Strategy<Value = Step> {
                 Just("mailto:x@y".to_owned()),
                 "[ -~]{0,12}",
             ],
-            ".{0,20}",
+            prop_oneof![
+                ".{0,20}".prop_map(String::into_bytes),
+                // Not UTF-8: the binary-frame path (RFC 7118 §4.2).
+                proptest::collection::vec(any::<u8>(), 1..20),
+            ],
             proptest::option::of(prop_oneof![Just("text/plain".to_owned()), "[ -~]{0,12}"]),
         )
             .prop_map(|(to, body, content_type)| Step::SendMessage {
                 to,
-                body: body.into_bytes(),
+                body,
                 content_type,
             }),
         1 => Just(Step::Close),
@@ -81,6 +85,11 @@ fn step() -> impl Strategy<Value = Step> {
         3 => select(DELAYS).prop_map(Step::Advance),
         4 => Just(Step::FireTimer),
         1 => garbage().prop_map(Step::Raw),
+        1 => (garbage(), any::<usize>()).prop_map(|(raw, at)| {
+            let mut bytes = raw.into_bytes();
+            bytes.insert(at % (bytes.len() + 1), 0xff);
+            Step::RawBinary(bytes)
+        }),
         14 => (any::<u8>(), select(STATUSES), any::<u8>(), garbage()).prop_map(
             |(pick, status, extras, raw)| Step::Reply { pick: pick % 4, status, extras, raw }
         ),

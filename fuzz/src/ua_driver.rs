@@ -48,6 +48,8 @@ pub enum Step {
     FireTimer,
     /// An arbitrary frame from the core.
     Raw(String),
+    /// An arbitrary binary frame from the core (bytes that are not all UTF-8).
+    RawBinary(Vec<u8>),
     /// Answer the `pick`-th remembered request of the UA.
     Reply {
         pick: u8,
@@ -329,7 +331,11 @@ impl Driver {
                 return self.input(Input::Disconnected);
             }
             // A closed socket delivers no frames.
-            Step::Raw(_) | Step::Reply { .. } | Step::Notify { .. } | Step::Incoming { .. }
+            Step::Raw(_)
+            | Step::RawBinary(_)
+            | Step::Reply { .. }
+            | Step::Notify { .. }
+            | Step::Incoming { .. }
                 if !self.open => {}
             Step::Advance(ms) => {
                 self.now = self.now.saturating_add(*ms);
@@ -342,6 +348,7 @@ impl Driver {
                 return self.input(Input::Timeout);
             }
             Step::Raw(text) => return self.input(Input::Frame(text)),
+            Step::RawBinary(bytes) => return self.input(Input::BinaryFrame(bytes)),
             Step::Reply {
                 pick,
                 status,
@@ -621,7 +628,14 @@ impl Bytes<'_> {
                     1 => "tel:+15551234".into(),
                     _ => self.string()?,
                 },
-                body: self.string()?.into_bytes(),
+                body: {
+                    // Now and then not UTF-8: the binary-frame path (RFC 7118 §4.2).
+                    let mut body = self.string()?.into_bytes();
+                    if self.u8()? & 3 == 0 {
+                        body.push(0xff);
+                    }
+                    body
+                },
                 content_type: match self.u8()? % 3 {
                     0 => None,
                     1 => Some("text/plain".into()),
@@ -636,7 +650,15 @@ impl Bytes<'_> {
             10 => Step::Disconnected,
             11 => Step::Advance(DELAYS[usize::from(self.u8()? & 7)]),
             12 => Step::Advance(u64::from(self.u16()?) * 64),
-            13 => Step::Raw(self.string()?),
+            13 => match self.u8()? & 1 {
+                0 => Step::Raw(self.string()?),
+                _ => {
+                    let mut bytes = self.string()?.into_bytes();
+                    let at = usize::from(self.u16()?) % (bytes.len() + 1);
+                    bytes.insert(at, 0xff);
+                    Step::RawBinary(bytes)
+                }
+            },
             14..=16 => Step::Reply {
                 pick: self.u8()?,
                 status: STATUSES[usize::from(self.u8()? & 15)],
