@@ -34,6 +34,10 @@ const { default: init, ImClient, ImError } = await import(pathToFileURL(entry).h
 await init();
 
 const LONG = 60_000; // upper bound of any wait (the heartbeat drops a tab after ~15-20 s)
+// Waits poll on a timer: after the lifecycle and network emulation, requestAnimationFrame
+// (Playwright's default polling) may not run again in this headless page, so a condition
+// that was false at the first look would never be looked at again (a flake seen in CI).
+const POLL = { polling: 50 };
 const USERS = ['bob', 'two', 'close', 'last', 'trace', 'settings', 'frozen', 'resume', 'unshared', 'offline', 'noworker', 'node'];
 
 
@@ -457,7 +461,7 @@ test('unshared: resume, offline and online reach the core (checkFlow, setOnline)
   const resumed = core.mark();
   await cdp.send('Page.setWebLifecycleState', { state: 'frozen' });
   await cdp.send('Page.setWebLifecycleState', { state: 'active' });
-  await a.waitForFunction(() => pageEvents.includes('resume'));
+  await a.waitForFunction(() => pageEvents.includes('resume'), null, POLL);
   assert.deepEqual(await a.evaluate(() => coreCalls), [['checkFlow']]);
   // With the core's checkFlow (keepAliveInterval is 0: no other pings), a CRLF ping.
   if (hasLifecycle) await core.waitFor(ping(conn), resumed);
@@ -467,20 +471,21 @@ test('unshared: resume, offline and online reach the core (checkFlow, setOnline)
     offline, latency: 0, downloadThroughput: -1, uploadThroughput: -1,
   });
   await net(true);
-  await a.waitForFunction(() => pageEvents.includes('offline'));
+  await a.waitForFunction(() => pageEvents.includes('offline'), null, POLL);
   await net(false);
-  await a.waitForFunction(() => pageEvents.includes('online'));
+  await a.waitForFunction(() => pageEvents.includes('online'), null, POLL);
   assert.deepEqual(await a.evaluate(() => coreCalls),
     [['checkFlow'], ['setOnline', false], ['setOnline', true], ['checkFlow']]);
   // (Chromium's offline emulation also closes the page's WebSocket: the client may
   // be on a new flow now.)
   await a.waitForFunction(() => client.registration.state === 'registered'
-    && events.filter((e) => e.type === 'connection').at(-1)?.detail.state === 'connected', null, { timeout: LONG })
+    && events.filter((e) => e.type === 'connection').at(-1)?.detail.state === 'connected', null, { ...POLL, timeout: LONG })
     .catch(async (e) => {
       // Say where the client stood: its last connection and registration events.
       const last = await a.evaluate(() => JSON.stringify(events
         .filter((x) => x.type === 'connection' || x.type === 'registration').slice(-8)));
-      throw new Error(`${e.message}\nlast connection/registration events: ${last}`);
+      const now = await a.evaluate(() => JSON.stringify(client.registration) ?? 'undefined');
+      throw new Error(`${e.message}\nlast connection/registration events: ${last}\nclient.registration: ${now}`);
     });
 
   // The page goes away: a best-effort unregister before the socket closes.
@@ -534,7 +539,7 @@ for (const shared of [true, false]) {
         offline, latency: 0, downloadThroughput: -1, uploadThroughput: -1,
       });
       await net(true);
-      await a.waitForFunction(() => pageEvents.includes('offline'));
+      await a.waitForFunction(() => pageEvents.includes('offline'), null, POLL);
       const connects = () => a.evaluate(() => events.filter((e) => e.type === 'connection' && e.detail.state === 'connecting').length);
       const before = await connects();
       // The core goes away: the flow is lost while offline.
