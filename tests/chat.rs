@@ -49,13 +49,10 @@ fn bob_cpim(id: &str, asked: &str, content_type: &str, text: &str) -> Vec<u8> {
 }
 
 fn composing_events(h: &Harness) -> Vec<imsip::ua::ComposingReceived> {
-    h.events
-        .iter()
-        .filter_map(|e| match e {
-            Event::Composing(c) => Some(c.clone()),
-            _ => None,
-        })
-        .collect()
+    h.events_of(|e| match e {
+        Event::Composing(c) => Some(c.clone()),
+        _ => None,
+    })
 }
 
 /// MESSAGEs we sent to Bob, unwrapped: (SIP content type, CPIM if any).

@@ -210,7 +210,7 @@ fn a_binary_body_goes_byte_exact_in_a_binary_frame_and_text_stays_text() {
         h.ua.send_message(h.now, BOB, &body, Some("application/octet-stream"));
     h.pump();
     assert!(matches!(h.ok(op), Outcome::MessageSent { status: 200, .. }));
-    assert_eq!(h.sent_binary.len(), 1);
+    assert_eq!(h.sent_binary().len(), 1);
     let m = &h.sent_requests(Method::Message)[0];
     assert_eq!(m.body(), body);
     assert_eq!(m.content_length(), Some(body.len()));
@@ -226,7 +226,7 @@ fn a_binary_body_goes_byte_exact_in_a_binary_frame_and_text_stays_text() {
     let op = h.ua.send_message_with(h.now, BOB, &body, &options);
     h.pump();
     assert!(matches!(h.ok(op), Outcome::MessageSent { status: 200, .. }));
-    assert_eq!(h.sent_binary.len(), 2);
+    assert_eq!(h.sent_binary().len(), 2);
     let cpim = &h.sent_requests(Method::Message)[1];
     assert!(cpim.body().ends_with(&body));
     // A UTF-8 body is still a text frame.
@@ -234,7 +234,7 @@ fn a_binary_body_goes_byte_exact_in_a_binary_frame_and_text_stays_text() {
     let op = h.ua.send_message(h.now, BOB, "ünïcødé".as_bytes(), None);
     h.pump();
     h.ok(op);
-    assert_eq!(h.sent_binary.len(), 2);
+    assert_eq!(h.sent_binary().len(), 2);
     assert!(h.sent[before..].iter().any(|f| f.ends_with("ünïcødé")));
 }
 

@@ -29,13 +29,10 @@ fn branch(m: &Message) -> String {
 }
 
 fn session_events(h: &Harness) -> Vec<SessionEvent> {
-    h.events
-        .iter()
-        .filter_map(|e| match e {
-            Event::Session(s) => Some(s.clone()),
-            _ => None,
-        })
-        .collect()
+    h.events_of(|e| match e {
+        Event::Session(s) => Some(s.clone()),
+        _ => None,
+    })
 }
 
 fn ended(h: &Harness, session: SessionId) -> Option<SessionEndReason> {

@@ -700,8 +700,6 @@ pub struct Harness {
     pub hang_connects: bool,
     pub events: Vec<Event>,
     pub sent: Vec<String>,
-    /// Frames sent as binary WebSocket messages (RFC 7118 §4.2).
-    pub sent_binary: Vec<Vec<u8>>,
     /// Every frame sent, text or binary, in order.
     pub frames: Vec<Vec<u8>>,
     pub connects: usize,
@@ -736,7 +734,6 @@ impl Harness {
             hang_connects: false,
             events: Vec::new(),
             sent: Vec::new(),
-            sent_binary: Vec::new(),
             frames: Vec::new(),
             connects: 0,
             closes: 0,
@@ -772,7 +769,6 @@ impl Harness {
                             std::str::from_utf8(&f).is_err(),
                             "a UTF-8 frame goes as text"
                         );
-                        self.sent_binary.push(f.clone());
                         self.frames.push(f.clone());
                         if self.connected {
                             self.core.receive_bytes(&f);
@@ -880,37 +876,43 @@ impl Harness {
             .collect()
     }
 
+    /// The events `pick` selects, in order.
+    pub fn events_of<T>(&self, pick: impl Fn(&Event) -> Option<T>) -> Vec<T> {
+        self.events.iter().filter_map(pick).collect()
+    }
+
+    /// The frames sent as binary WebSocket messages (RFC 7118 §4.2): those of
+    /// `frames` that are not UTF-8 (a text frame always is).
+    pub fn sent_binary(&self) -> Vec<&[u8]> {
+        self.frames
+            .iter()
+            .filter(|f| std::str::from_utf8(f).is_err())
+            .map(Vec::as_slice)
+            .collect()
+    }
+
     /// The messages delivered to the app, in order.
     pub fn messages(&self) -> Vec<imsip::ua::IncomingMessage> {
-        self.events
-            .iter()
-            .filter_map(|e| match e {
-                Event::Message(m) => Some(m.clone()),
-                _ => None,
-            })
-            .collect()
+        self.events_of(|e| match e {
+            Event::Message(m) => Some(m.clone()),
+            _ => None,
+        })
     }
 
     /// Registration events, in order.
     pub fn registration_events(&self) -> Vec<imsip::ua::Registration> {
-        self.events
-            .iter()
-            .filter_map(|e| match e {
-                Event::Registration(r) => Some(r.clone()),
-                _ => None,
-            })
-            .collect()
+        self.events_of(|e| match e {
+            Event::Registration(r) => Some(r.clone()),
+            _ => None,
+        })
     }
 
     /// Publication events, in order.
     pub fn publication_events(&self) -> Vec<imsip::ua::Publication> {
-        self.events
-            .iter()
-            .filter_map(|e| match e {
-                Event::Publication(p) => Some(p.clone()),
-                _ => None,
-            })
-            .collect()
+        self.events_of(|e| match e {
+            Event::Publication(p) => Some(p.clone()),
+            _ => None,
+        })
     }
 
     /// Runs time forward (1 s steps, at most an hour) until one more `method`
