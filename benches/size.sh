@@ -42,9 +42,12 @@ set -euo pipefail
 # 208.5 KB as shipped, 207.7 bundled (the guarded figure), with extraHeaders and the incoming headers.
 # 209.3 KB as shipped, 208.5 bundled, with binary bodies sent byte-exact in binary frames (RFC 7118 §4.2:
 # they were corrupted as text before): the guard goes to 209 for that fix.
+# 209.9 KB as shipped, 209.0 bundled (over 209 by bytes), with the options copied into requests checked
+# (displayName, userAgent, instanceId, callId: they made malformed requests) and the client-wide
+# extraHeaders (+1.0 KB), less the "did you mean" distance on bytes (−0.4 KB): the guard goes to 210.
 # Lower it when the package shrinks; raise it only with a reason in the commit. Measured
 # on js/build.sh's nightly build (xtask and .ci/run install it).
-BUDGET=209 # KB (1 KB = 1024 B); 205.0 after the cuts, 237.4 with quick-xml and serde-wasm-bindgen (issue 14)
+BUDGET=210 # KB (1 KB = 1024 B); 205.0 after the cuts, 237.4 with quick-xml and serde-wasm-bindgen (issue 14)
 TARGET=45  # KB: the performance issue's target (bundled and compared), reported, never enforced
 SHIPPED_TARGET=85  # KB: issue 14's target, every file a page loads as shipped, reported, never enforced
 

@@ -146,20 +146,24 @@ interface ImClientOptionsBase {
   server: string;
   /** Public identity (address of record), e.g. `sip:alice@example.net`. */
   aor: string;
-  /** Display name in From and P-Preferred-Identity. */
+  /** Display name in From and P-Preferred-Identity: one line, no control characters. */
   displayName?: string;
-  /** Product token appended to `IM-client/OMA1.0 imsip/<version>`. */
+  /**
+   * Product tokens (`name/version`) and `(comments)` appended to
+   * `IM-client/OMA1.0 imsip/<version>` (RFC 3261 §20.41), e.g. `'MyApp/1.2 (web)'`.
+   */
   userAgent?: string;
   /** Requested registration expiry in seconds (default 600). */
   expires?: number;
   /**
-   * `+sip.instance` URN; random when absent. **Persist `client.instanceId`** and pass it
+   * `+sip.instance` URN (`urn:uuid:…`, RFC 5626 §4.1); random when absent. **Persist `client.instanceId`** and pass it
    * back: a reload then replaces its earlier binding (same instance, same Contact)
    * instead of leaving a stale one (RFC 5626 §6). It is the only value to persist.
    */
   instanceId?: string;
   /**
-   * Call-ID of the registration. Not needed: each client registers with a fresh one.
+   * Call-ID of the registration (`word` or `word@word`, RFC 3261 §25.1). Not needed:
+   * each client registers with a fresh one.
    * When given and the registrar refuses it with 500 (an earlier page's higher CSeq),
    * the client switches to a fresh Call-ID at once.
    */
@@ -232,6 +236,17 @@ interface ImClientOptionsBase {
    * SDP's `a=max-size`; a larger one is refused 413.
    */
   maxLargeMessageSize?: number;
+  /**
+   * Header fields on every request and response the client writes (REGISTER and its
+   * refreshes, PUBLISH, SUBSCRIBE, MESSAGE, INVITE, ACK, BYE, CANCEL, our answers),
+   * `'Name: value'` each, in order, after a `sendMessage`'s own `extraHeaders`: what a
+   * core may require on everything (JsSIP's `extra_headers`), e.g.
+   * `['P-Access-Network-Info: IEEE-802.11', 'X-Tenant: acme']`. Refused `bad_input`
+   * like `sendMessage`'s, and also for the fields REGISTER, PUBLISH, SUBSCRIBE and
+   * answers carry (Expires, Event, Accept, Allow, Supported, Unsupported,
+   * SIP-If-Match, Warning, Content-Disposition).
+   */
+  extraHeaders?: string[];
   /** WebSocket constructor to use instead of the global one (e.g. `ws` in Node < 22). */
   webSocket?: WebSocketConstructor;
   /**

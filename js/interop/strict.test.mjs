@@ -182,7 +182,8 @@ test('a. seed flow with default options: register() resolves, the if-absent poli
 test('b. five requests in flight at once right after register all resolve; bob gets the three MESSAGEs', async (t) => {
   if (skipReason) return t.skip(skipReason);
   const k = await startKamailio(t, 'concurrent');
-  const alice = mk(t, k, 'alice', { aor: 'sip:alice@imsip.test', password: 'alice-secret', publishPolicy: 'never' });
+  // With header fields on everything: each 401/407 retry keeps them, Kamailio relays them.
+  const alice = mk(t, k, 'alice', { aor: 'sip:alice@imsip.test', password: 'alice-secret', publishPolicy: 'never', extraHeaders: ['X-Tenant: t1'] });
   const bob = mk(t, k, 'bob', { aor: 'sip:bob@imsip.test', password: 'bob-secret', publishPolicy: 'never' });
   await bob.register();
   await alice.register();
@@ -203,13 +204,20 @@ test('b. five requests in flight at once right after register all resolve; bob g
 
   await bobGotThree;
   assert.deepEqual(bob.ev.message.map((m) => m.body).sort(), ['a', 'b', 'c']);
-  for (const m of bob.ev.message) assert.equal(m.from, 'sip:alice@imsip.test');
+  for (const m of bob.ev.message) {
+    assert.equal(m.from, 'sip:alice@imsip.test');
+    assert.deepEqual(m.headers.filter(([n]) => n === 'X-Tenant'), [['X-Tenant', 't1']]);
+  }
+  const requests = alice.ev.trace.filter((f) => f.direction === 'out' && /^[A-Z]+ /.test(f.text));
+  assert.ok(requests.length >= 10, 'REGISTER ×2, and each of the five with its 407 retry');
+  for (const f of requests) assert.match(f.text, /\r\nX-Tenant: t1\r\n/, f.text.split('\r\n', 1)[0]);
 });
 
 test('c. Kamailio restarted on the same port: disconnected, then re-registered by itself; a MESSAGE afterwards resolves', async (t) => {
   if (skipReason) return t.skip(skipReason);
   const k = await startKamailio(t, 'restart');
-  const alice = mk(t, k, 'alice', { aor: 'sip:alice@imsip.test', password: 'alice-secret', publishPolicy: 'never' });
+  // With header fields on everything: each 401/407 retry keeps them, Kamailio relays them.
+  const alice = mk(t, k, 'alice', { aor: 'sip:alice@imsip.test', password: 'alice-secret', publishPolicy: 'never', extraHeaders: ['X-Tenant: t1'] });
   const bob = mk(t, k, 'bob', { aor: 'sip:bob@imsip.test', password: 'bob-secret', publishPolicy: 'never' });
   await bob.register();
   await alice.register();
@@ -251,7 +259,8 @@ test('d. wrong password: register() rejects with auth_failed after exactly one a
 test('e. no MSRP relay at the edge: a large text arrives whole as one MESSAGE; startChat rejects typed', async (t) => {
   if (skipReason) return t.skip(skipReason);
   const k = await startKamailio(t, 'no-msrp');
-  const alice = mk(t, k, 'alice', { aor: 'sip:alice@imsip.test', password: 'alice-secret', publishPolicy: 'never' });
+  // With header fields on everything: each 401/407 retry keeps them, Kamailio relays them.
+  const alice = mk(t, k, 'alice', { aor: 'sip:alice@imsip.test', password: 'alice-secret', publishPolicy: 'never', extraHeaders: ['X-Tenant: t1'] });
   const bob = mk(t, k, 'bob', { aor: 'sip:bob@imsip.test', password: 'bob-secret', publishPolicy: 'never' });
   await bob.register();
   await alice.register();

@@ -224,6 +224,41 @@ test('close rejects pending work with invalid_state; bad options throw bad_input
   });
 });
 
+test('options copied into requests are refused bad_input unless well-formed; extraHeaders go on every request', async () => {
+  const base = { server, aor: 'sip:alice@imsip.test', password: 'x', webSocket: WebSocket };
+  for (const [extra, why] of [
+    [{ displayName: 'Alice\r\nX-Evil: 1' }, /^invalid input: displayName: /],
+    [{ userAgent: 'app/1\r\nX-Evil: 1' }, /^invalid input: userAgent: /],
+    [{ userAgent: 'app:1' }, /^invalid input: userAgent: /],
+    [{ instanceId: 'urn:uuid:x";evil=1' }, /^invalid input: instanceId: /],
+    [{ callId: 'a b' }, /^invalid input: callId: /],
+    [{ extraHeaders: ['Expires: 60'] }, /^invalid input: extraHeaders: Expires is written by the client itself/],
+    [{ extraHeaders: ['X-Token: a\nEvent: x'] }, /^invalid input: extraHeaders: a header value must be one line/],
+    [{ extraHeaders: ['no colon'] }, /^invalid input: extraHeaders: each must be 'Name: value'/],
+    [{ extraHeaders: 'X-A: 1' }, /^invalid input: extraHeaders: must be an array of strings/],
+  ]) {
+    assert.throws(() => new ImClient({ ...base, ...extra }),
+      (e) => e instanceof ImError && e.code === 'bad_input' && why.test(e.message), JSON.stringify(extra));
+  }
+
+  const alice = client('alice', { extraHeaders: ['X-Tenant: t1', 'P-Access-Network-Info:  IEEE-802.11 '] });
+  const bob = client('bob');
+  await Promise.all([alice.register(), bob.register()]);
+  const got = next(bob, 'message', (d) => d.body === 'tenant');
+  await alice.sendMessage('sip:bob@imsip.test', 'tenant', { extraHeaders: ['X-Conversation: c-1'] });
+  assert.deepEqual((await got).headers.filter(([n]) => n.startsWith('X-') || n.startsWith('P-Access')),
+    [['X-Conversation', 'c-1'], ['X-Tenant', 't1'], ['P-Access-Network-Info', 'IEEE-802.11']]);
+  await alice.unregister();
+  const out = alice.events.trace.filter((t) => t.direction === 'out' && /^[A-Z]+ /.test(t.text));
+  assert.deepEqual([...new Set(out.map((t) => t.text.split(' ', 1)[0]))], ['REGISTER', 'MESSAGE']);
+  for (const t of out) {
+    assert.match(t.text, /\r\nX-Tenant: t1\r\nP-Access-Network-Info: IEEE-802\.11\r\n/, t.text.split('\r\n', 1)[0]);
+  }
+  assert.ok(out.filter((t) => t.text.startsWith('REGISTER ')).length >= 3, 'register (with its 401 retry) and unregister');
+  alice.close();
+  bob.close();
+});
+
 test('a core that is not there: transport errors, then reconnect attempts', async () => {
   const port = await freePort();
   const lost = client('alice', { server: `ws://127.0.0.1:${port}/sip`, reconnect: { minDelay: 0.05, maxDelay: 0.1 } });

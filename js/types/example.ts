@@ -52,6 +52,7 @@ export async function whole(bytes: Uint8Array): Promise<void> {
     reconnect: { minDelay: 0.5, maxDelay: 30 },
     serviceSettings: { visibility: true, history: { active: true } },
     publishPolicy: 'if-absent',
+    extraHeaders: ['P-Access-Network-Info: IEEE-802.11'],
     webSocket: WebSocket,
   };
   const client = new ImClient(options);
@@ -262,6 +263,8 @@ export async function whole(bytes: Uint8Array): Promise<void> {
   void client.sendMessage('sip:bob@example.net', 'x', { imdn: ['read'] });
   // @ts-expect-error extra headers are 'Name: value' strings
   void client.sendMessage('sip:bob@example.net', 'x', { extraHeaders: { 'X-A': 'b' } });
+  // @ts-expect-error the client's extra headers are 'Name: value' strings too
+  new ImClient({ server, aor, extraHeaders: 'X-A: b' });
   // @ts-expect-error typing is on or off
   void client.setComposing('sip:bob@example.net', 'yes');
   // @ts-expect-error a chat session is made by startChat or accept()

@@ -730,15 +730,8 @@ impl ImClientCore {
             if let Some(names) = field(o.imdn.take(), "options.imdn")? {
                 opts.imdn = imdn_request(&names)?;
             }
-            // JsSIP's and SIP.js's form: `'Name: value'` strings.
-            for line in field(o.extra_headers.take(), "options.extraHeaders")?.unwrap_or_default() {
-                let Some((name, value)) = line.split_once(':') else {
-                    return Err(UaError::BadInput(
-                        "options.extraHeaders: each must be 'Name: value'".into(),
-                    ));
-                };
-                opts.extra_headers
-                    .push((name.trim().to_owned(), value.trim().to_owned()));
+            if let Some(lines) = field(o.extra_headers.take(), "options.extraHeaders")? {
+                opts.extra_headers = super::options::header_lines(lines, "options.extraHeaders")?;
             }
             Ok(c.send_message(now, &to, bytes, &opts))
         })
@@ -950,12 +943,8 @@ struct HistoryQuery {
 
 fn history_query(value: &JsValue) -> Result<crate::im::history::HistoryQuery, UaError> {
     let mut q: HistoryQuery = read(value, "query")?;
+    // The user agent checks it is a URI.
     let with = field(q.with.take(), "query.with")?;
-    if let Some(w) = &with {
-        if crate::message::Uri::parse(w).is_err() {
-            return Err(UaError::BadInput(format!("query.with: not a URI: \"{w}\"")));
-        }
-    }
     let since = match q.since {
         None => None,
         Some(Js(v)) if v.is_undefined() => None,

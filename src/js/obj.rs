@@ -213,11 +213,12 @@ fn push_key(path: &mut String, key: &str) {
     path.push_str(key);
 }
 
-/// Levenshtein distance, for "did you mean" on a misspelt key (keys are short).
+/// Levenshtein distance, for "did you mean" on a misspelt key (keys are short; in
+/// bytes: every known key is ASCII, so a non-ASCII key is far from all of them anyway).
 fn distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
+    let b = b.as_bytes();
     let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
+    for (i, ca) in a.bytes().enumerate() {
         let mut prev = row[0];
         row[0] = i + 1;
         for (j, cb) in b.iter().enumerate() {

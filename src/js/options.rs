@@ -40,6 +40,7 @@ struct ImClientOptions {
     msrp_relay: Option<MsrpRelay>,
     large_message_threshold: Option<Val<f64>>,
     max_large_message_size: Option<Val<f64>>,
+    extra_headers: Option<Val<Vec<String>>>,
 }
 
 #[derive(Deserialize)]
@@ -91,6 +92,21 @@ pub(crate) struct Options {
 
 fn bad(msg: String) -> UaError {
     UaError::BadInput(msg)
+}
+
+/// Header fields in JsSIP's and SIP.js's form, `'Name: value'` strings, as
+/// `(name, value)` pairs (the user agent checks them).
+pub(super) fn header_lines(
+    lines: Vec<String>,
+    path: &str,
+) -> Result<Vec<(String, String)>, UaError> {
+    lines
+        .iter()
+        .map(|line| match line.split_once(':') {
+            Some((name, value)) => Ok((name.trim().to_owned(), value.trim().to_owned())),
+            None => Err(bad(format!("{path}: each must be 'Name: value'"))),
+        })
+        .collect()
 }
 
 /// A 128-bit key given as 32 hex digits. The message never shows the value.
@@ -289,6 +305,12 @@ pub(crate) fn read(value: &JsValue) -> Result<Options, UaError> {
             }
         };
     }
+    if let Some(lines) = field(o.extra_headers.take(), "extraHeaders")? {
+        config.extra_headers = header_lines(lines, "extraHeaders")?;
+    }
+    // What the user agent copies into its requests as given (identity, product
+    // tokens, instance, Call-ID, extra headers): well-formed, or refused here.
+    config.validate()?;
     let msrp = msrp(
         o.msrp_relay.take(),
         field(o.large_message_threshold.take(), "largeMessageThreshold")?,

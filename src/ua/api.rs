@@ -3,6 +3,8 @@
 use super::error::UaError;
 use crate::im::imdn::{DispositionRequest, Kind, Status};
 use crate::im::iscomposing::State as ComposingState;
+use crate::message::text::is_token;
+use crate::message::HeaderName;
 use crate::settings::ServiceSettings;
 
 /// Milliseconds on the caller's monotonic clock.
@@ -381,6 +383,65 @@ pub const OWN_HEADERS: &[&str] = &[
     "P-Preferred-Identity",
     "User-Agent",
 ];
+
+/// The header fields the user agent writes itself on some request or response,
+/// which [`Config::extra_headers`](super::Config::extra_headers) (added to every
+/// one) cannot name: [`OWN_HEADERS`] and those of REGISTER, PUBLISH, SUBSCRIBE and
+/// the answers (expiry, event package, capabilities, entity tag, warnings).
+pub const OWN_HEADERS_ANY: &[&str] = &[
+    "Expires",
+    "Event",
+    "Accept",
+    "Allow",
+    "Supported",
+    "Unsupported",
+    "SIP-If-Match",
+    "Warning",
+    "Content-Disposition",
+];
+
+/// Checks the app's extra header fields (`(name, value)`, in order): a name must
+/// be a token (RFC 3261 §25.1), neither one of [`OWN_HEADERS`] nor of `own`; a
+/// value one line without control characters. Returns them with parsed names and
+/// trimmed values.
+pub(crate) fn check_extra_headers(
+    given: &[(String, String)],
+    own: &[&str],
+) -> Result<Vec<(HeaderName, String)>, UaError> {
+    let mut out = Vec::with_capacity(given.len());
+    for (name, value) in given {
+        let refused = |why: &str| {
+            let mut m = String::from("extraHeaders: ");
+            m.push_str(why);
+            UaError::BadInput(m)
+        };
+        if !is_token(name) {
+            return Err(refused("a header name must be a token (RFC 3261 §25.1)"));
+        }
+        // RFC 3261 §7.3.1: one line; folding is never needed, and CR or LF would
+        // let the value smuggle in header fields of its own.
+        if has_control(value) {
+            return Err(refused(
+                "a header value must be one line without control characters",
+            ));
+        }
+        let parsed = HeaderName::parse(name);
+        let name = parsed.as_str();
+        if OWN_HEADERS.contains(&name) || own.contains(&name) {
+            let mut m = String::from(name);
+            m.push_str(" is written by the client itself");
+            return Err(refused(&m));
+        }
+        out.push((parsed, value.trim().to_owned()));
+    }
+    Ok(out)
+}
+
+/// Whether `s` has a control character other than HTAB (none may be in a header
+/// value's text, RFC 3261 §25.1 `TEXT-UTF8char`, `qdtext`).
+pub(crate) fn has_control(s: &str) -> bool {
+    s.bytes().any(|b| (b < 0x20 && b != b'\t') || b == 0x7f)
+}
 
 /// Something for the app.
 #[derive(Debug, Clone, PartialEq)]

@@ -1,8 +1,11 @@
 //! The user agent's configuration.
 
 use super::api::Millis;
+use super::api::{check_extra_headers, has_control, OWN_HEADERS_ANY};
 use super::error::UaError;
 use crate::auth::Credentials;
+use crate::message::check_call_id;
+use crate::message::text::{is_token_byte, is_wsp, trim};
 use crate::message::{Uri, UriError};
 use crate::settings::ServiceSettings;
 use core::fmt;
@@ -99,6 +102,14 @@ pub struct Config {
     pub subscribe_expires: u32,
     /// Frames larger than this (bytes) are refused without being parsed (default 64 KiB).
     pub max_frame_size: usize,
+    /// Header fields added to every request and response the user agent writes
+    /// (REGISTER and its refreshes included), `(name, value)` in order: what a core
+    /// may require on everything (JsSIP's `extra_headers`), e.g. an access-network
+    /// header or a token. After any [`MessageOptions::extra_headers`](super::MessageOptions::extra_headers).
+    /// A name must be a token, not one the user agent writes itself
+    /// ([`OWN_HEADERS`](super::OWN_HEADERS), [`OWN_HEADERS_ANY`](super::OWN_HEADERS_ANY));
+    /// a value one line: [`Config::validate`].
+    pub extra_headers: Vec<(String, String)>,
 }
 
 impl fmt::Debug for Config {
@@ -156,6 +167,142 @@ impl Config {
             publish_expires: 3600,
             subscribe_expires: 3600,
             max_frame_size: 64 * 1024,
+            extra_headers: Vec::new(),
         })
     }
+
+    /// Checks the values the user agent copies into its requests as they are, so
+    /// that every request it writes is well-formed; the error names the field (as
+    /// the JS options do). Call it before [`UserAgent::new`](super::UserAgent::new),
+    /// which takes the configuration as it is (invalid `extra_headers` are then left
+    /// out).
+    /// - `display_name`: one line without control characters (a `quoted-string`,
+    ///   RFC 3261 §25.1; quotes and backslashes are escaped when written);
+    /// - `user_agent`: product tokens (`name/version`) and `(comments)`, RFC 3261
+    ///   §20.41;
+    /// - `instance_id`: a URN (RFC 5626 §4.1, RFC 8141), optionally in `<>`;
+    /// - `call_id`: `word["@"word]` (RFC 3261 §25.1);
+    /// - `extra_headers`: see the field.
+    pub fn validate(&self) -> Result<(), UaError> {
+        let bad = |m: &str| Err(UaError::BadInput(m.into()));
+        if self.display_name.as_deref().is_some_and(has_control) {
+            return bad("displayName: must be one line without control characters");
+        }
+        if self
+            .user_agent
+            .as_deref()
+            .is_some_and(|u| !is_server_vals(u))
+        {
+            return bad(
+                "userAgent: must be product tokens (name/version) and (comments), \
+                 RFC 3261 §20.41",
+            );
+        }
+        if self.instance_id.as_deref().is_some_and(|i| !is_urn(i)) {
+            return bad("instanceId: must be a URN such as urn:uuid:… (RFC 5626 §4.1)");
+        }
+        if self
+            .call_id
+            .as_deref()
+            .is_some_and(|c| c.is_empty() || trim(c) != c || check_call_id(c).is_err())
+        {
+            return bad("callId: must be word or word@word (RFC 3261 §25.1)");
+        }
+        check_extra_headers(&self.extra_headers, OWN_HEADERS_ANY).map(drop)
+    }
+}
+
+/// `server-val *(LWS server-val)` (RFC 3261 §25.1: User-Agent, Server): products
+/// `token [SLASH token]` and comments `"(" *(ctext / quoted-pair / comment) ")"`.
+fn is_server_vals(s: &str) -> bool {
+    let b = s.as_bytes();
+    let skip_wsp = |mut i: usize| {
+        while b.get(i).copied().is_some_and(is_wsp) {
+            i += 1;
+        }
+        i
+    };
+    let skip_token = |mut i: usize| {
+        while b.get(i).copied().is_some_and(is_token_byte) {
+            i += 1;
+        }
+        i
+    };
+    let mut i = skip_wsp(0);
+    if i == b.len() {
+        return false;
+    }
+    while i < b.len() {
+        if b[i] == b'(' {
+            let mut depth = 0usize;
+            loop {
+                let Some(&c) = b.get(i) else {
+                    return false;
+                };
+                i += 1;
+                match c {
+                    b'(' => depth += 1,
+                    b')' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            break;
+                        }
+                    }
+                    b'\\'
+                        if b.get(i)
+                            .is_some_and(|q| *q != b'\r' && *q != b'\n' && *q < 0x80) =>
+                    {
+                        i += 1
+                    }
+                    c if (c < 0x20 && c != b'\t') || c == 0x7f || c == b'\\' => return false,
+                    _ => {}
+                }
+            }
+        } else {
+            let end = skip_token(i);
+            if end == i {
+                return false;
+            }
+            i = end;
+            let slash = skip_wsp(i);
+            if b.get(slash) == Some(&b'/') {
+                let version = skip_wsp(slash + 1);
+                i = skip_token(version);
+                if i == version {
+                    return false;
+                }
+            }
+        }
+        // Server-vals are separated by LWS; a comment may follow a product at once.
+        let next = skip_wsp(i);
+        if next == i && next < b.len() && b[next] != b'(' {
+            return false;
+        }
+        i = next;
+    }
+    true
+}
+
+/// A URN (RFC 8141 §2: `"urn:" NID ":" NSS`), optionally in angle brackets: what
+/// `+sip.instance="<…>"` can carry without breaking its quoted string.
+fn is_urn(s: &str) -> bool {
+    let s = s
+        .strip_prefix('<')
+        .and_then(|s| s.strip_suffix('>'))
+        .unwrap_or(s);
+    let Some((scheme, rest)) = s.split_once(':') else {
+        return false;
+    };
+    let Some((nid, nss)) = rest.split_once(':') else {
+        return false;
+    };
+    let nid_ok = (2..=32).contains(&nid.len())
+        && nid.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-')
+        && !nid.starts_with('-')
+        && !nid.ends_with('-');
+    let nss_ok = !nss.is_empty()
+        && nss
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || b"()+,-.:=@;$_!*'%/?#~&".contains(&c));
+    scheme.eq_ignore_ascii_case("urn") && nid_ok && nss_ok
 }

@@ -3,7 +3,7 @@
 //! the credentials and the timer table. The agent lends them out as a [`Ctx`]
 //! for each call into a part; the parts own everything else.
 
-use super::api::{Event, Millis, OpId, Outcome, Output};
+use super::api::{check_extra_headers, Event, Millis, OpId, Outcome, Output, OWN_HEADERS_ANY};
 use super::config::Config;
 use super::credentials::CredentialStore;
 use super::error::UaError;
@@ -33,6 +33,8 @@ pub(super) struct Local {
     pub registrar: Uri,
     /// The User-Agent header value.
     pub user_agent: String,
+    /// [`Config::extra_headers`], checked: on every request and response we write.
+    pub extra_headers: Vec<(HeaderName, String)>,
     /// Service-Route of the last registration, as `<uri>` Route values.
     pub service_route: Vec<String>,
     /// Our public GRUU, when assigned.
@@ -75,6 +77,9 @@ impl Local {
             instance,
             registrar,
             user_agent,
+            // Config::validate refuses bad ones; unchecked, they are left out.
+            extra_headers: check_extra_headers(&cfg.extra_headers, OWN_HEADERS_ANY)
+                .unwrap_or_default(),
             service_route: Vec::new(),
             pub_gruu: None,
             outbound: false,
@@ -316,7 +321,7 @@ impl Ctx {
             HeaderName::CSeq,
             format_args!("{} {}", req.cseq, req.method),
         );
-        for (n, v) in &req.headers {
+        for (n, v) in req.headers.iter().chain(&self.local.extra_headers) {
             b.push_header(n.clone(), v);
         }
         b
@@ -357,7 +362,7 @@ impl Ctx {
         body: Option<(&str, &[u8])>,
     ) -> String {
         let mut b = MessageBuilder::reply(req, status, reason, tag);
-        for (n, v) in extra {
+        for (n, v) in extra.iter().chain(&self.local.extra_headers) {
             b.push_header(n.clone(), v);
         }
         b.push_header(HeaderName::UserAgent, &self.local.user_agent);

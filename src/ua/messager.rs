@@ -1,7 +1,7 @@
 //! The Messager: pager-mode MESSAGEs both ways (RFC 3428).
 
 use super::api::{
-    Event, ImdnReceived, IncomingMessage, MessageOptions, OpId, Outcome, OWN_HEADERS,
+    check_extra_headers, Event, ImdnReceived, IncomingMessage, MessageOptions, OpId, Outcome,
 };
 use super::context::{rejected, Ctx};
 use super::error::UaError;
@@ -10,7 +10,6 @@ use crate::im::cpim::CpimMessage;
 use crate::im::imdn::{self, DispositionRequest, Notification, MESSAGE_IMDN_CONTENT_TYPE};
 use crate::im::iscomposing::{IsComposing, ISCOMPOSING_CONTENT_TYPE};
 use crate::message::date::{iso8601, parse_sip_date};
-use crate::message::text::is_token;
 use crate::message::{HeaderName, MediaType, Message, Method, Scheme, Uri};
 
 /// The CPIM media type (RFC 3862).
@@ -86,7 +85,7 @@ impl Messager {
         if MediaType::parse(ct, "Content-Type").is_err() {
             return Err(UaError::BadInput("contentType: not a media type".into()));
         }
-        let extra = extra_headers(&options.extra_headers)?;
+        let extra = check_extra_headers(&options.extra_headers, &[])?;
         let mut plain = Self::message_to(cx, target.clone(), ct, body.to_vec());
         plain.headers.extend(extra.iter().cloned());
         let peer = target.as_str().to_ascii_lowercase();
@@ -370,36 +369,6 @@ impl Messager {
         };
         Some(Received::Message { message, request })
     }
-}
-
-/// The app's extra header fields, checked ([`MessageOptions::extra_headers`]).
-fn extra_headers(given: &[(String, String)]) -> Result<Vec<(HeaderName, String)>, UaError> {
-    let mut out = Vec::with_capacity(given.len());
-    for (name, value) in given {
-        let refused = |why: &str| {
-            let mut m = String::from("extraHeaders: ");
-            m.push_str(why);
-            UaError::BadInput(m)
-        };
-        if !is_token(name) {
-            return Err(refused("a header name must be a token (RFC 3261 §25.1)"));
-        }
-        // RFC 3261 §7.3.1: one line; folding is never needed, and CR or LF would
-        // let the value smuggle in header fields of its own.
-        if value.bytes().any(|b| (b < 0x20 && b != b'\t') || b == 0x7f) {
-            return Err(refused(
-                "a header value must be one line without control characters",
-            ));
-        }
-        let parsed = HeaderName::parse(name);
-        if OWN_HEADERS.contains(&parsed.as_str()) {
-            let mut m = String::from(parsed.as_str());
-            m.push_str(" is written by the client itself");
-            return Err(refused(&m));
-        }
-        out.push((parsed, value.trim().to_owned()));
-    }
-    Ok(out)
 }
 
 /// Whether a refusal lists `message/cpim` in its `Accept` (then the body inside was

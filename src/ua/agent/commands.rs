@@ -85,9 +85,20 @@ impl UserAgent {
     /// Reads back the conversation history the IM Server keeps (one-shot SUBSCRIBE
     /// `Event: im-history`, see [`crate::im::history`]). Completes with
     /// [`Outcome::History`].
+    /// Fails `BadInput` at once when `query.with` is not a sip:, sips: or tel: URI.
     pub fn fetch_history(&mut self, now: Millis, query: HistoryQuery) -> OpId {
         let op = self.begin(now);
-        self.submit(Work::History(query, op));
+        if query
+            .with
+            .as_deref()
+            .is_some_and(|w| target_uri(w).is_err())
+        {
+            let e = UaError::BadInput("query.with: not a sip:, sips: or tel: URI".into());
+            cx!(self).complete(op, Err(e));
+            self.arm();
+        } else {
+            self.submit(Work::History(query, op));
+        }
         op
     }
 
