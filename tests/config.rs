@@ -242,3 +242,59 @@ fn a_history_query_with_a_peer_that_is_no_uri_is_bad_input() {
     }
     assert!(h.sent_requests(Method::Subscribe).is_empty());
 }
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Text with the characters that matter here: token and URN characters,
+    /// separators, quotes, brackets, backslash, white space, controls, non-ASCII.
+    fn text() -> impl Strategy<Value = String> {
+        proptest::collection::vec(
+            prop_oneof![
+                4 => proptest::char::range('a', 'z'),
+                2 => proptest::sample::select(vec![
+                    '/', '(', ')', ':', ';', '"', '<', '>', '\\', ' ', '\t', '@', '-', '.', '%',
+                    '=', ',', '\r', '\n', '\0', '\u{7f}', 'é', '✓',
+                ]),
+            ],
+            0..24,
+        )
+        .prop_map(|c| c.into_iter().collect())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 512, failure_persistence: None, ..ProptestConfig::default() })]
+
+        /// Whatever the values, `validate` answers (no panic); when it accepts them,
+        /// every request of a registration and a MESSAGE parses and validates (the
+        /// fake core refuses anything else).
+        #[test]
+        fn accepted_values_make_well_formed_requests(
+            display in proptest::option::of(text()),
+            agent in proptest::option::of(text()),
+            instance in proptest::option::of(text().prop_map(|t| format!("urn:{t}"))),
+            call_id in proptest::option::of(text()),
+            header in proptest::option::of((text(), text())),
+        ) {
+            let mut cfg = alice_config();
+            cfg.display_name = display;
+            cfg.user_agent = agent;
+            cfg.instance_id = instance;
+            cfg.call_id = call_id;
+            cfg.extra_headers = header.into_iter().collect();
+            if cfg.validate().is_ok() {
+                let mut h = Harness::new(cfg, FakeCore::with_password("alice-secret"));
+                let op = h.register();
+                h.ok(op);
+                let op = h.ua.send_message(h.now, BOB, b"hi", None);
+                h.pump();
+                h.ok(op);
+                for frame in &h.sent {
+                    let m = Message::parse(frame.as_bytes()).expect("parses");
+                    prop_assert!(m.validate().is_ok(), "{frame}");
+                }
+            }
+        }
+    }
+}
