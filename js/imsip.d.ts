@@ -142,8 +142,14 @@ export interface AkaOptions {
 }
 
 interface ImClientOptionsBase {
-  /** `ws://` or `wss://` URL of the SIP core; the subprotocol is `sip`. */
-  server: string;
+  /**
+   * `ws://` or `wss://` URL of the SIP core (subprotocol `sip`), or several of the same
+   * core in order of preference, all `ws://` or all `wss://`: a connection that fails
+   * before it opens is followed (after the `reconnect` backoff) by one to the next
+   * URL, round the list; after a connection that opened is lost, the next attempt
+   * goes to the first again. The `connection` event names the URL.
+   */
+  server: string | string[];
   /** Public identity (address of record), e.g. `sip:alice@example.net`. */
   aor: string;
   /** Display name in From and P-Preferred-Identity: one line, no control characters. */
@@ -328,6 +334,8 @@ export interface ConnectionDetail {
   state: ConnectionState;
   /** Seconds until the next attempt, when `disconnected` and reconnecting. */
   retryIn?: number;
+  /** The core's URL this connection is (or, `disconnected`, was) to: one of `server`. */
+  server: string;
 }
 
 /**

@@ -456,3 +456,112 @@ fn going_offline_tells_the_app_no_attempt_is_scheduled() {
         .unwrap();
     assert_eq!(last, ConnectionState::Disconnected { retry_in: None });
 }
+
+/// Runs time forward in small steps until `h` made `n` connection attempts.
+fn until_connects(h: &mut Harness, n: usize) {
+    for _ in 0..100_000 {
+        if h.connects >= n {
+            return;
+        }
+        h.run_for(50);
+    }
+    panic!("{} connection attempts, not {n}", h.connects);
+}
+
+#[test]
+fn a_failed_connect_moves_to_the_next_url_and_a_lost_flow_starts_again_from_the_first() {
+    let [a, b, c] = [
+        "wss://a.imsip.test/sip",
+        "wss://b.imsip.test/sip",
+        "wss://c.imsip.test/sip",
+    ];
+    let mut cfg = alice_config();
+    cfg.server = a.into();
+    cfg.alternate_servers = vec![b.into(), c.into()];
+    assert_eq!(cfg.validate(), Ok(()));
+    let mut h = Harness::new(cfg, FakeCore::with_password("alice-secret"));
+    assert_eq!(h.ua.server(), a, "before any connect: the first");
+    // Every connect fails: round the list, with the backoff between attempts.
+    h.online = false;
+    let _ = h.register();
+    until_connects(&mut h, 4);
+    assert_eq!(h.connect_urls, [a, b, c, a]);
+    // The next one (b) opens: registered there.
+    h.online = true;
+    until_connects(&mut h, 5);
+    h.run_for(1_000);
+    assert_eq!(h.ua.registration().state, RegistrationState::Registered);
+    assert_eq!(h.connect_urls.last().map(String::as_str), Some(b));
+    // A flow that opened and was lost: the next attempt goes to the first again.
+    h.drop_connection();
+    until_connects(&mut h, 6);
+    h.run_for(1_000);
+    assert_eq!(h.connect_urls, [a, b, c, a, b, a]);
+    assert_eq!(h.ua.registration().state, RegistrationState::Registered);
+    let op = h.ua.send_message(h.now, BOB, b"after failover", None);
+    h.pump();
+    assert!(matches!(h.ok(op), Outcome::MessageSent { status: 200, .. }));
+}
+
+#[test]
+fn alternate_servers_share_the_scheme_of_the_server() {
+    for alternate in [
+        "ws://b.imsip.test/sip",
+        "https://b.imsip.test/sip",
+        "wss://",
+        "",
+    ] {
+        let mut cfg = alice_config();
+        cfg.alternate_servers = vec![alternate.into()];
+        assert!(
+            matches!(cfg.validate(), Err(UaError::BadInput(m)) if m.starts_with("server:")),
+            "{alternate:?}"
+        );
+    }
+}
+
+#[test]
+fn register_and_work_wait_while_another_url_is_tried_and_fail_once_every_url_failed() {
+    let mut cfg = alice_config();
+    cfg.server = "wss://a.imsip.test/sip".into();
+    cfg.alternate_servers = vec!["wss://b.imsip.test/sip".into()];
+    let mut h = Harness::new(cfg, FakeCore::with_password("alice-secret"));
+    // a fails, b opens: register() and a MESSAGE asked meanwhile both succeed.
+    h.online = false;
+    let reg = h.register();
+    let msg = h.ua.send_message(h.now, BOB, b"queued", None);
+    h.pump();
+    assert_eq!(h.connects, 1);
+    assert!(
+        h.result(reg).is_none() && h.result(msg).is_none(),
+        "waiting for b"
+    );
+    h.online = true;
+    until_connects(&mut h, 2);
+    h.run_for(1_000);
+    assert!(matches!(h.ok(reg), Outcome::Registered(_)));
+    assert!(matches!(
+        h.ok(msg),
+        Outcome::MessageSent { status: 200, .. }
+    ));
+
+    // Lost, and every URL fails: the work fails `transport` after the round.
+    h.drop_connection();
+    h.online = false;
+    let msg = h.ua.send_message(h.now, BOB, b"lost", None);
+    until_connects(&mut h, 3);
+    h.pump();
+    assert!(h.result(msg).is_none(), "a failed: b comes next");
+    until_connects(&mut h, 4);
+    h.pump();
+    assert_eq!(h.err(msg), UaError::Transport, "a and b failed");
+}
+
+#[test]
+fn with_one_url_a_failed_connect_fails_register_at_once() {
+    let mut h = Harness::alice();
+    h.online = false;
+    let reg = h.register();
+    h.pump();
+    assert_eq!(h.err(reg), UaError::Transport);
+}

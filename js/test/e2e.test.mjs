@@ -259,6 +259,22 @@ test('options copied into requests are refused bad_input unless well-formed; ext
   bob.close();
 });
 
+test('several server URLs: a URL nobody answers is followed by the next; the connection event names each', async () => {
+  const dead = `ws://127.0.0.1:${await freePort()}/sip`;
+  const alice = client('alice', { server: [dead, server], reconnect: { minDelay: 0.05, maxDelay: 0.1 } });
+  const reg = await alice.register();
+  assert.ok(reg.expires > 0);
+  const seen = alice.events.connection.map((d) => `${d.state} ${d.server}`);
+  assert.deepEqual(seen, [`connecting ${dead}`, `disconnected ${dead}`, `connecting ${server}`, `connected ${server}`]);
+  assert.equal((await alice.sendMessage('sip:alice@imsip.test', 'via the second URL')).status, 200);
+  alice.close();
+  const base = { aor: 'sip:alice@imsip.test', password: 'x', webSocket: WebSocket };
+  for (const s of [[], [server, 'wss://127.0.0.1:1/sip'], [server, 42], 'http://127.0.0.1/sip', undefined]) {
+    assert.throws(() => new ImClient({ ...base, server: s }),
+      (e) => e.code === 'bad_input' && /^invalid input: server/.test(e.message), String(s));
+  }
+});
+
 test('a core that is not there: transport errors, then reconnect attempts', async () => {
   const port = await freePort();
   const lost = client('alice', { server: `ws://127.0.0.1:${port}/sip`, reconnect: { minDelay: 0.05, maxDelay: 0.1 } });

@@ -73,7 +73,6 @@ struct Callbacks {
 pub(super) struct State {
     pub(super) client: Client,
     aor: String,
-    server: String,
     web_socket: Option<Function>,
     socket: Option<WebSocket>,
     /// One WebSocket per MSRP session (subprotocol `msrp`).
@@ -241,7 +240,8 @@ impl State {
             message: cb.message.as_ref(),
             gone: cb.gone.as_ref(),
         };
-        match socket::open(self.web_socket.as_ref(), &self.server, "sip", &handlers) {
+        let server = self.client.ua_ref().server();
+        match socket::open(self.web_socket.as_ref(), server, "sip", &handlers) {
             Some(ws) => self.socket = Some(ws),
             None => {
                 // No WebSocket in this context, the URL was refused, or the app's
@@ -292,7 +292,13 @@ impl State {
                         ("disconnected", retry_in.map(seconds))
                     }
                 };
-                ("connection", write(&d::Connection { state, retry_in }))
+                let server = self.client.ua_ref().server();
+                let detail = d::Connection {
+                    state,
+                    retry_in,
+                    server,
+                };
+                ("connection", write(&detail))
             }
             Event::Registration(r) => {
                 let detail = d::RegistrationDetail {
@@ -583,11 +589,9 @@ impl ImClientCore {
             ));
         }
         let aor = config.aor.as_str().to_owned();
-        let server = config.server.clone();
         let state = State {
             client: Client::new(config, msrp, Box::new(|| Box::new(CryptoRandom))),
             aor,
-            server,
             web_socket,
             socket: None,
             msrp_sockets: Vec::new(),

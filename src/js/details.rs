@@ -86,10 +86,12 @@ pub(crate) struct DisplayNotified {
 /// `connection`.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-pub(crate) struct Connection {
+pub(crate) struct Connection<'a> {
     pub state: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retry_in: Option<f64>,
+    /// The core's URL this connection is (or was) to.
+    pub server: &'a str,
 }
 
 /// `message`: pager mode (a MESSAGE) or large-message mode (MSRP).

@@ -15,7 +15,7 @@ use wasm_bindgen::{JsCast, JsValue};
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct ImClientOptions {
-    server: Option<Val<String>>,
+    server: Option<Js>,
     aor: Option<Val<String>>,
     username: Option<Val<String>>,
     password: Option<Val<String>>,
@@ -94,19 +94,46 @@ fn bad(msg: String) -> UaError {
     UaError::BadInput(msg)
 }
 
+/// `server`: a URL, or the core's URLs in order of preference (trimmed; the user
+/// agent checks each).
+fn server_urls(value: Option<Js>) -> Result<Vec<String>, UaError> {
+    const WHAT: &str = "server: must be a ws:// or wss:// URL, or a non-empty array of them";
+    let value = match value {
+        Some(Js(v)) if !v.is_undefined() && !v.is_null() => v,
+        _ => return Err(bad(format!("{WHAT} (it is required)"))),
+    };
+    if let Some(url) = value.as_string() {
+        return Ok(vec![url.trim().to_owned()]);
+    }
+    let mut urls = Vec::new();
+    if let Some(list) = value.dyn_ref::<js_sys::Array>() {
+        for i in 0..list.length() {
+            match list.get(i).as_string() {
+                Some(url) => urls.push(url.trim().to_owned()),
+                None => return Err(bad(WHAT.into())),
+            }
+        }
+    }
+    if urls.is_empty() {
+        return Err(bad(WHAT.into()));
+    }
+    Ok(urls)
+}
+
 /// Header fields in JsSIP's and SIP.js's form, `'Name: value'` strings, as
 /// `(name, value)` pairs (the user agent checks them).
 pub(super) fn header_lines(
     lines: Vec<String>,
     path: &str,
 ) -> Result<Vec<(String, String)>, UaError> {
-    lines
-        .iter()
-        .map(|line| match line.split_once(':') {
-            Some((name, value)) => Ok((name.trim().to_owned(), value.trim().to_owned())),
-            None => Err(bad(format!("{path}: each must be 'Name: value'"))),
-        })
-        .collect()
+    let mut out = Vec::with_capacity(lines.len());
+    for line in &lines {
+        let Some((name, value)) = line.split_once(':') else {
+            return Err(bad(format!("{path}: each must be 'Name: value'")));
+        };
+        out.push((name.trim().to_owned(), value.trim().to_owned()));
+    }
+    Ok(out)
 }
 
 /// A 128-bit key given as 32 hex digits. The message never shows the value.
@@ -172,16 +199,18 @@ pub(crate) fn read(value: &JsValue) -> Result<Options, UaError> {
         return Err(bad("options: must be an object".into()));
     }
     let mut o: ImClientOptions = read_object(value, "")?;
-    let server = required(o.server.take(), "server")?;
+    let mut servers = server_urls(o.server.take())?;
+    let server = servers.remove(0);
     let aor = required(o.aor.take(), "aor")?;
     let given_username = field(o.username.take(), "username")?;
     let password = field(o.password.take(), "password")?;
     let ha1 = field(o.ha1.take(), "ha1")?;
-    let mut config = Config::new(server.trim(), aor.trim()).map_err(|e| match e {
+    let mut config = Config::new(&server, aor.trim()).map_err(|e| match e {
         // Config::new names the field in its own words; keep them.
         UaError::BadInput(m) => bad(m),
         other => other,
     })?;
+    config.alternate_servers = servers;
     let username = match given_username.clone() {
         Some(u) if u.trim().is_empty() => return Err(bad("username: must not be empty".into())),
         Some(u) => u,

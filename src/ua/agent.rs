@@ -121,6 +121,12 @@ impl UserAgent {
 
     // ───────────── public API ─────────────
 
+    /// The URL the last [`Output::Connect`] is for: [`Config::server`], or one of
+    /// [`Config::alternate_servers`] after a failed connect.
+    pub fn server(&self) -> &str {
+        self.flow.server(&self.cx.cfg)
+    }
+
     /// The next thing to do, or `None` when there is nothing left.
     pub fn poll_output(&mut self) -> Option<Output> {
         self.cx.out.pop_front()
@@ -353,6 +359,9 @@ impl UserAgent {
         // The flow is gone before anything fails: nothing may be sent on it while
         // the failures are reported.
         let delay = self.flow.on_lost(cx!(self), reconnect);
+        // A connect that failed with another of the core's URLs to try next: what
+        // waits for the flow keeps waiting (a transaction needs an open flow: none).
+        let trying_others = self.flow.trying_others(&self.cx);
         for tx in self.cx.txs.drain() {
             self.cx.timers.stop(Timer::Transaction(tx.id));
             if let Some(op) = tx.usage.op() {
@@ -360,14 +369,17 @@ impl UserAgent {
             }
         }
         self.sessions.on_flow_lost(cx!(self));
-        self.registerer.on_flow_lost(cx!(self), delay);
+        self.registerer
+            .on_flow_lost(cx!(self), delay, trying_others);
         self.publisher.on_flow_lost(cx!(self));
         self.subscriber.on_flow_lost(cx!(self));
         for result in self.fetcher.on_flow_lost(cx!(self)) {
             self.policy_after_fetch(result);
         }
-        for w in self.queue.drain() {
-            self.drop_work(w, UaError::Transport);
+        if !trying_others {
+            for w in self.queue.drain() {
+                self.drop_work(w, UaError::Transport);
+            }
         }
         self.restore_pending = true;
     }

@@ -27,6 +27,12 @@ pub enum PublishPolicy {
 pub struct Config {
     /// WebSocket URL of the core (`ws://` or `wss://`): chooses Via `WS` or `WSS`.
     pub server: String,
+    /// Further WebSocket URLs of the same core (other edge proxies), same scheme as
+    /// `server`: a connection that fails before it opens is followed by one to the
+    /// next URL (after the backoff, round the list); after a connection that opened
+    /// is lost, the next goes to `server` again. [`UserAgent::server`](super::UserAgent::server)
+    /// says which URL an `Output::Connect` is for.
+    pub alternate_servers: Vec<String>,
     /// The public identity (address of record).
     pub aor: Uri,
     /// Credentials (private identity + password, HA1 or AKA keys).
@@ -127,8 +133,7 @@ impl Config {
     /// A configuration with the defaults above. Fails when `server` is not a
     /// ws:// or wss:// URL or `aor` is not a sip:/sips: URI with a user and host.
     pub fn new(server: &str, aor: &str) -> Result<Config, UaError> {
-        let lower = server.to_ascii_lowercase();
-        if !(lower.starts_with("ws://") || lower.starts_with("wss://")) || server.len() <= 6 {
+        if !is_ws_url(server) {
             return Err(UaError::BadInput(
                 "server must be a ws:// or wss:// URL".into(),
             ));
@@ -141,6 +146,7 @@ impl Config {
         }
         Ok(Config {
             server: server.to_owned(),
+            alternate_servers: Vec::new(),
             aor,
             credentials: None,
             display_name: None,
@@ -182,9 +188,19 @@ impl Config {
     ///   §20.41;
     /// - `instance_id`: a URN (RFC 5626 §4.1, RFC 8141), optionally in `<>`;
     /// - `call_id`: `word["@"word]` (RFC 3261 §25.1);
-    /// - `extra_headers`: see the field.
+    /// - `extra_headers`: see the field;
+    /// - `alternate_servers`: `ws://` or `wss://` URLs, the scheme of `server`.
     pub fn validate(&self) -> Result<(), UaError> {
         let bad = |m: &str| Err(UaError::BadInput(m.into()));
+        let secure = |url: &str| url.get(..4).is_some_and(|s| s.eq_ignore_ascii_case("wss:"));
+        if self
+            .alternate_servers
+            .iter()
+            .any(|url| !is_ws_url(url) || secure(url) != secure(&self.server))
+        {
+            // One Via transport (WS or WSS) for the flow, whichever URL it goes to.
+            return bad("server: every URL must be ws://, or every one wss://");
+        }
         if self.display_name.as_deref().is_some_and(has_control) {
             return bad("displayName: must be one line without control characters");
         }
@@ -210,6 +226,12 @@ impl Config {
         }
         check_extra_headers(&self.extra_headers, OWN_HEADERS_ANY).map(drop)
     }
+}
+
+/// A `ws://` or `wss://` URL with something after the scheme.
+fn is_ws_url(url: &str) -> bool {
+    let lower = url.to_ascii_lowercase();
+    (lower.starts_with("ws://") || lower.starts_with("wss://")) && url.len() > 6
 }
 
 /// `server-val *(LWS server-val)` (RFC 3261 §25.1: User-Agent, Server): products

@@ -47,6 +47,13 @@ pub(super) struct Flow {
     interval: Millis,
     /// The host is offline (the app said so): no reconnect attempts until online.
     offline: bool,
+    /// Which of the core's URLs the last `Output::Connect` was for: 0 is
+    /// [`Config::server`](super::Config::server), `i` is `alternate_servers[i - 1]`.
+    server: usize,
+    /// Whether the last connection opened (`None` before the first attempt).
+    opened: Option<bool>,
+    /// Connects that failed before opening since the last one that opened.
+    failed_in_row: usize,
 }
 
 impl Flow {
@@ -56,6 +63,26 @@ impl Flow {
             pong_required: false,
             interval: 0,
             offline: false,
+            server: 0,
+            opened: None,
+            failed_in_row: 0,
+        }
+    }
+
+    /// The connect that just failed (before it opened) leaves some of the core's URLs
+    /// untried since the last connection that opened, and one is scheduled: the
+    /// registration and the app's work wait for it instead of failing `transport`.
+    pub fn trying_others(&self, cx: &Ctx) -> bool {
+        self.opened == Some(false)
+            && self.failed_in_row <= cx.cfg.alternate_servers.len()
+            && cx.timers.is_set(Timer::Reconnect)
+    }
+
+    /// The URL the last `Output::Connect` asked for (see [`start_connect`](Self::start_connect)).
+    pub fn server<'c>(&self, cfg: &'c super::Config) -> &'c str {
+        match self.server.checked_sub(1) {
+            Some(i) => cfg.alternate_servers.get(i).map_or(&cfg.server, |s| s),
+            None => &cfg.server,
         }
     }
 
@@ -66,7 +93,16 @@ impl Flow {
         }
     }
 
+    /// Connects: to `server` first; after a connection that failed before it opened,
+    /// to the next of the core's URLs (round the list); after one that opened and was
+    /// lost, to `server` again (the first is the preferred one).
     fn start_connect(&mut self, cx: &mut Ctx) {
+        let urls = 1 + cx.cfg.alternate_servers.len();
+        self.server = match self.opened {
+            Some(false) => (self.server + 1) % urls,
+            _ => 0,
+        };
+        self.opened = Some(false);
         cx.flow = FlowState::Connecting;
         // A connect that neither opens nor fails (SYNs dropped by a firewall, a
         // network that changed under the handshake) would otherwise hold the flow
@@ -83,6 +119,8 @@ impl Flow {
             return false;
         }
         cx.flow = FlowState::Connected;
+        self.opened = Some(true);
+        self.failed_in_row = 0;
         cx.timers.stop(Timer::ConnectDeadline);
         self.pong_required = false;
         self.interval = cx.cfg.keep_alive_interval as Millis * 1000;
@@ -164,6 +202,9 @@ impl Flow {
     /// The socket closed or failed. With `reconnect`, a new attempt is scheduled
     /// after the backoff; returns the delay.
     pub fn on_lost(&mut self, cx: &mut Ctx, reconnect: bool) -> Option<Millis> {
+        if self.opened == Some(false) {
+            self.failed_in_row += 1;
+        }
         cx.timers.stop(Timer::ConnectDeadline);
         cx.timers.stop(Timer::KeepAlive);
         cx.timers.stop(Timer::PongDeadline);

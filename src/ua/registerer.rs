@@ -317,11 +317,14 @@ impl Registerer {
     }
 
     /// The flow is gone: the REGISTER in flight and waiting jobs fail with
-    /// `transport`; a wanted registration is retried once the flow is back.
-    pub fn on_flow_lost(&mut self, cx: &mut Ctx, reconnect_in: Option<Millis>) {
+    /// `transport` (unless `keep_ops`: a connect failed and another of the core's
+    /// URLs comes next); a wanted registration is retried once the flow is back.
+    pub fn on_flow_lost(&mut self, cx: &mut Ctx, reconnect_in: Option<Millis>, keep_ops: bool) {
         cx.timers.stop(Timer::RegisterRefresh);
         cx.timers.stop(Timer::RegisterRetry);
-        self.fail_all(cx, &UaError::Transport);
+        if !keep_ops {
+            self.fail_all(cx, &UaError::Transport);
+        }
         let before = self.state;
         if self.wanted {
             if before != RegistrationState::Retrying || self.retry_in != reconnect_in {

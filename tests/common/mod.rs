@@ -703,6 +703,8 @@ pub struct Harness {
     /// Every frame sent, text or binary, in order.
     pub frames: Vec<Vec<u8>>,
     pub connects: usize,
+    /// The URL of each `Output::Connect` (`UserAgent::server`), in order.
+    pub connect_urls: Vec<String>,
     pub closes: usize,
     pending_connect: bool,
 }
@@ -736,6 +738,7 @@ impl Harness {
             sent: Vec::new(),
             frames: Vec::new(),
             connects: 0,
+            connect_urls: Vec::new(),
             closes: 0,
             pending_connect: false,
         }
@@ -776,6 +779,7 @@ impl Harness {
                     }
                     Output::Connect => {
                         self.connects += 1;
+                        self.connect_urls.push(self.ua.server().to_owned());
                         self.pending_connect = true;
                     }
                     Output::Close => {
