@@ -465,7 +465,8 @@ async fn absent_optional_detail_fields_are_absent_keys() {
         let keys = Object::keys(e.unchecked_ref::<Object>());
         let keys: Vec<String> = keys.iter().filter_map(|k| k.as_string()).collect();
         if s(&e, "state") == "connected" {
-            assert_eq!(keys, ["state"], "no retryIn key when connected");
+            assert_eq!(keys, ["state", "server"], "no retryIn key when connected");
+            assert_eq!(s(&e, "server"), "wss://core.imsip.test/sip");
         }
     }
     let reg = c.events("registration");
