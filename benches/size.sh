@@ -45,7 +45,8 @@ set -euo pipefail
 # 209.9 KB as shipped, 209.0 bundled (over 209 by bytes), with the options copied into requests checked
 # (displayName, userAgent, instanceId, callId: they made malformed requests) and the client-wide
 # extraHeaders (+1.0 KB), less the "did you mean" distance on bytes (−0.4 KB): the guard goes to 210.
-# 210.8 KB as shipped, 209.9 bundled, with several server URLs (failover, +0.9 KB).
+# 210.8 KB as shipped, 209.9 bundled, with several server URLs (failover, +0.9 KB); 210.5 / 209.7 with
+# the registrar option and the option helpers not inlined into options::read (−0.9 KB).
 # Lower it when the package shrinks; raise it only with a reason in the commit. Measured
 # on js/build.sh's nightly build (xtask and .ci/run install it).
 BUDGET=210 # KB (1 KB = 1024 B); 205.0 after the cuts, 237.4 with quick-xml and serde-wasm-bindgen (issue 14)

@@ -150,6 +150,12 @@ interface ImClientOptionsBase {
    * goes to the first again. The `connection` event names the URL.
    */
   server: string | string[];
+  /**
+   * REGISTER's Request-URI when the registrar's domain is not the AoR's: a sip: or
+   * sips: URI without a user part, e.g. `sip:ims.example.net` (default: `sip:` and the
+   * AoR's domain, 3GPP TS 24.229 §5.1.1.2.1).
+   */
+  registrar?: string;
   /** Public identity (address of record), e.g. `sip:alice@example.net`. */
   aor: string;
   /** Display name in From and P-Preferred-Identity: one line, no control characters. */

@@ -298,3 +298,40 @@ mod properties {
         }
     }
 }
+
+#[test]
+fn a_registrar_other_than_the_aor_domain_is_the_request_uri_of_every_register() {
+    let mut cfg = alice_config();
+    cfg.registrar = Some(imsip::message::Uri::parse("sip:registrar.imsip.test").unwrap());
+    assert_eq!(cfg.validate(), Ok(()));
+    let mut h = Harness::new(cfg, FakeCore::with_password("alice-secret"));
+    let op = h.register();
+    h.ok(op);
+    let op = h.ua.unregister(h.now);
+    h.pump();
+    h.ok(op);
+    let registers = h.sent_requests(Method::Register);
+    assert!(registers.len() >= 3);
+    for m in registers {
+        assert!(m
+            .to_text()
+            .starts_with("REGISTER sip:registrar.imsip.test SIP/2.0\r\n"));
+        assert_eq!(
+            Harness::header(&m, "To"),
+            format!("<{ALICE}>"),
+            "the AoR stays in To"
+        );
+    }
+    for bad in [
+        "sip:alice@imsip.test",
+        "tel:+123",
+        "sips:x@registrar.imsip.test",
+    ] {
+        let mut cfg = alice_config();
+        cfg.registrar = Some(imsip::message::Uri::parse(bad).unwrap());
+        assert!(
+            matches!(cfg.validate(), Err(UaError::BadInput(m)) if m.starts_with("registrar:")),
+            "{bad}"
+        );
+    }
+}

@@ -236,12 +236,14 @@ test('options copied into requests are refused bad_input unless well-formed; ext
     [{ extraHeaders: ['X-Token: a\nEvent: x'] }, /^invalid input: extraHeaders: a header value must be one line/],
     [{ extraHeaders: ['no colon'] }, /^invalid input: extraHeaders: each must be 'Name: value'/],
     [{ extraHeaders: 'X-A: 1' }, /^invalid input: extraHeaders: must be an array of strings/],
+    [{ registrar: 'sip:alice@imsip.test' }, /^invalid input: registrar: must be a sip: or sips: URI without a user part/],
+    [{ registrar: 'imsip.test' }, /^invalid input: registrar: /],
   ]) {
     assert.throws(() => new ImClient({ ...base, ...extra }),
       (e) => e instanceof ImError && e.code === 'bad_input' && why.test(e.message), JSON.stringify(extra));
   }
 
-  const alice = client('alice', { extraHeaders: ['X-Tenant: t1', 'P-Access-Network-Info:  IEEE-802.11 '] });
+  const alice = client('alice', { extraHeaders: ['X-Tenant: t1', 'P-Access-Network-Info:  IEEE-802.11 '], registrar: ' sip:IMSIP.test ' });
   const bob = client('bob');
   await Promise.all([alice.register(), bob.register()]);
   const got = next(bob, 'message', (d) => d.body === 'tenant');
@@ -254,7 +256,9 @@ test('options copied into requests are refused bad_input unless well-formed; ext
   for (const t of out) {
     assert.match(t.text, /\r\nX-Tenant: t1\r\nP-Access-Network-Info: IEEE-802\.11\r\n/, t.text.split('\r\n', 1)[0]);
   }
-  assert.ok(out.filter((t) => t.text.startsWith('REGISTER ')).length >= 3, 'register (with its 401 retry) and unregister');
+  const registers = out.filter((t) => t.text.startsWith('REGISTER '));
+  assert.ok(registers.length >= 3, 'register (with its 401 retry) and unregister');
+  for (const t of registers) assert.match(t.text, /^REGISTER sip:IMSIP\.test SIP\/2\.0\r\n/, 'the registrar option');
   alice.close();
   bob.close();
 });

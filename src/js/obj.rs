@@ -192,6 +192,7 @@ impl Expected for Vec<String> {
 }
 
 /// The value of the leaf field at `path` (`None`: absent, `undefined` or `null`).
+#[inline(never)]
 pub(crate) fn field<T: Expected>(value: Option<Val<T>>, path: &str) -> Result<Option<T>, UaError> {
     match value {
         None => Ok(None),
@@ -201,6 +202,7 @@ pub(crate) fn field<T: Expected>(value: Option<Val<T>>, path: &str) -> Result<Op
 }
 
 /// The value of the required leaf field at `path`.
+#[inline(never)]
 pub(crate) fn required<T: Expected>(value: Option<Val<T>>, path: &str) -> Result<T, UaError> {
     field(value, path)?
         .ok_or_else(|| UaError::BadInput(format!("{path}: is required ({})", T::WHAT)))
@@ -301,6 +303,9 @@ pub(crate) mod check {
     }
 
     /// A finite number in `min..=max`; `range` says it in words for the error.
+    // Not inlined (nor `integer`, `field`, `required`): called for most options, each
+    // copy would bring its error formatting along.
+    #[inline(never)]
     pub(crate) fn number(
         path: &str,
         value: Option<f64>,
@@ -317,19 +322,24 @@ pub(crate) mod check {
     }
 
     /// A whole number in `min..=max`.
+    #[inline(never)]
     pub(crate) fn integer(
         path: &str,
         value: Option<f64>,
         min: u32,
         max: u32,
     ) -> Result<Option<u32>, UaError> {
-        // Integers only: formatting an f64 would pull float printing into the wasm.
-        let range = format!("a whole number from {min} to {max}");
-        match number(path, value, f64::from(min), f64::from(max), &range)? {
+        match value {
             None => Ok(None),
             // In range and integral, so the cast is exact.
-            Some(n) if n.fract() == 0.0 => Ok(Some(n as u32)),
-            Some(_) => Err(bad(path, "must be a whole number")),
+            Some(n) if n >= f64::from(min) && n <= f64::from(max) && n.fract() == 0.0 => {
+                Ok(Some(n as u32))
+            }
+            // Integers only: formatting an f64 would pull float printing into the wasm.
+            Some(_) => Err(bad(
+                path,
+                &format!("must be a whole number from {min} to {max}"),
+            )),
         }
     }
 }

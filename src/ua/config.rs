@@ -52,7 +52,9 @@ pub struct Config {
     /// page load pick a fresh Call-ID (the registrar then replaces the binding by
     /// instance and reg-id, RFC 5626 §6, and no CSeq can ever be re-used).
     pub register_cseq_start: u32,
-    /// Registrar URI; `sip:<domain of the AoR>` when `None`.
+    /// REGISTER's Request-URI: a sip: or sips: URI without a user part (RFC 3261
+    /// §10.2); `sip:<domain of the AoR>` when `None` (3GPP TS 24.229 §5.1.1.2.1: the
+    /// home network's domain). For a core whose registrar domain is not the AoR's.
     pub registrar: Option<Uri>,
     /// Send the IMS initial Authorization (empty response) in the first REGISTER
     /// (3GPP TS 24.229 §5.1.1.2.1; the seed's step 1). Default: true for AKA credentials.
@@ -189,7 +191,8 @@ impl Config {
     /// - `instance_id`: a URN (RFC 5626 §4.1, RFC 8141), optionally in `<>`;
     /// - `call_id`: `word["@"word]` (RFC 3261 §25.1);
     /// - `extra_headers`: see the field;
-    /// - `alternate_servers`: `ws://` or `wss://` URLs, the scheme of `server`.
+    /// - `alternate_servers`: `ws://` or `wss://` URLs, the scheme of `server`;
+    /// - `registrar`: a sip: or sips: URI without a user part.
     pub fn validate(&self) -> Result<(), UaError> {
         let bad = |m: &str| Err(UaError::BadInput(m.into()));
         let secure = |url: &str| url.get(..4).is_some_and(|s| s.eq_ignore_ascii_case("wss:"));
@@ -223,6 +226,15 @@ impl Config {
             .is_some_and(|c| c.is_empty() || trim(c) != c || check_call_id(c).is_err())
         {
             return bad("callId: must be word or word@word (RFC 3261 §25.1)");
+        }
+        if self
+            .registrar
+            .as_ref()
+            .is_some_and(|r| !r.is_sip() || r.user().is_some() || r.host().is_none())
+        {
+            return bad(
+                "registrar: must be a sip: or sips: URI without a user part (RFC 3261 §10.2)",
+            );
         }
         check_extra_headers(&self.extra_headers, OWN_HEADERS_ANY).map(drop)
     }
