@@ -48,7 +48,7 @@ set -euo pipefail
 # 210.8 KB as shipped, 209.9 bundled, with several server URLs (failover, +0.9 KB); 210.5 / 209.7 with
 # the registrar option and the option helpers not inlined into options::read (−0.9 KB).
 # 207.1 KB as shipped, 206.2 bundled, with LLVM's inline threshold at 10 (js/build.sh: −3.5 KB, and
-# parsing faster): the guard goes down to 207.
+# parsing faster): the guard goes down to 207. 207.3 / 206.5 KB with setExtraHeaders.
 # Lower it when the package shrinks; raise it only with a reason in the commit. Measured
 # on js/build.sh's nightly build (xtask and .ci/run install it).
 BUDGET=207 # KB (1 KB = 1024 B); 205.0 after the cuts, 237.4 with quick-xml and serde-wasm-bindgen (issue 14)

@@ -166,6 +166,7 @@ const COMMAND_ARGS = Object.freeze({
   register: [], unregister: [], publishServiceSettings: ['settings', 'options'], removeServiceSettings: [],
   fetchServiceSettings: [], watchServiceSettings: [], unwatchServiceSettings: [], fetchHistory: ['query'],
   sendMessage: ['to', 'body', 'options'], markDisplayed: ['message'], setComposing: ['to', 'active'],
+  setExtraHeaders: ['headers'],
   // The core's commands of large messages and chat sessions (ChatSession wraps the chat ones).
   sendLargeMessage: ['to', 'body', 'options'], startChat: ['to', 'options'], acceptChat: ['chat'],
   rejectChat: ['chat', 'status'], chatSend: ['chat', 'body', 'options'], chatComposing: ['chat', 'active'],
@@ -591,6 +592,11 @@ export class ImClient extends EventTarget {
 
   setComposing(to, active) {
     return this.#run('setComposing', [to, active]);
+  }
+
+  /** Replaces the `extraHeaders` option for what is sent from now on. */
+  setExtraHeaders(headers) {
+    return this.#run('setExtraHeaders', [headers]);
   }
 
   /**

@@ -788,6 +788,12 @@ export class ImClient extends EventTarget {
    */
   setComposing(to: string, active: boolean): Promise<void>;
   /**
+   * Replaces the `extraHeaders` option (`'Name: value'` each, refused `bad_input` as
+   * there) for every request and response sent from now on; the registrar sees them at
+   * the next REGISTER (a refresh, or `register()` now). In a shared client, for every tab.
+   */
+  setExtraHeaders(headers: string[]): Promise<void>;
+  /**
    * Pending operations reject (`invalid_state`); the socket closes; the timer stops.
    * Shared (`shared === true`): this tab leaves; when the last tab leaves, the shared
    * client unregisters, then closes.

@@ -335,3 +335,26 @@ fn a_registrar_other_than_the_aor_domain_is_the_request_uri_of_every_register() 
         );
     }
 }
+
+#[test]
+fn set_extra_headers_changes_what_is_sent_next_and_a_refusal_changes_nothing() {
+    let mut h = Harness::new(tenant_config(), FakeCore::with_password("alice-secret"));
+    let op = h.register();
+    h.ok(op);
+    h.ua.set_extra_headers(vec![("X-Tenant".into(), "t2".into())])
+        .unwrap();
+    let refused = h.ua.set_extra_headers(vec![("Event".into(), "x".into())]);
+    assert!(
+        matches!(refused, Err(UaError::BadInput(m)) if m.contains("Event is written by the client itself"))
+    );
+    let op = h.ua.send_message(h.now, BOB, b"hi", None);
+    h.pump();
+    h.ok(op);
+    let op = h.register();
+    h.ok(op);
+    let message = h.sent_requests(Method::Message).pop().unwrap();
+    let register = h.sent_requests(Method::Register).pop().unwrap();
+    for m in [message, register] {
+        assert_eq!(extras(&m), [("X-Tenant".to_owned(), "t2".to_owned())]);
+    }
+}

@@ -87,6 +87,7 @@ test('commands: an argument that cannot be read is refused naming it, and the cl
     ['query', () => alice.fetchHistory(trap())],
     ['message', () => alice.markDisplayed(trap()), /has trap/],
     ['to', () => alice.setComposing(trap(), true)],
+    ['headers', () => alice.setExtraHeaders(trap())],
     ['options', () => alice.sendLargeMessage(bobUri, 'x', trap()), /has trap/],
     ['body', () => alice.sendLargeMessage(bobUri, detached()), /detached/],
     ['body', () => alice.sendLargeMessage(bobUri, Object.create(Blob.prototype))],

@@ -250,8 +250,17 @@ test('options copied into requests are refused bad_input unless well-formed; ext
   await alice.sendMessage('sip:bob@imsip.test', 'tenant', { extraHeaders: ['X-Conversation: c-1'] });
   assert.deepEqual((await got).headers.filter(([n]) => n.startsWith('X-') || n.startsWith('P-Access')),
     [['X-Conversation', 'c-1'], ['X-Tenant', 't1'], ['P-Access-Network-Info', 'IEEE-802.11']]);
+  // Replaced at run time: the next MESSAGE carries the new list; a refused list changes nothing.
+  await assert.rejects(alice.setExtraHeaders(['Event: x']), (e) => e.code === 'bad_input' && /Event is written by the client itself/.test(e.message));
+  await assert.rejects(alice.setExtraHeaders('X-A: 1'), (e) => e.code === 'bad_input' && /^invalid input: headers: must be an array of strings/.test(e.message));
+  await alice.setExtraHeaders(['X-Tenant: t2']);
+  const got2 = next(bob, 'message', (d) => d.body === 'tenant 2');
+  await alice.sendMessage('sip:bob@imsip.test', 'tenant 2');
+  assert.deepEqual((await got2).headers.filter(([n]) => n.startsWith('X-') || n.startsWith('P-Access')), [['X-Tenant', 't2']]);
+  await alice.setExtraHeaders(['X-Tenant: t1', 'P-Access-Network-Info: IEEE-802.11']);
   await alice.unregister();
-  const out = alice.events.trace.filter((t) => t.direction === 'out' && /^[A-Z]+ /.test(t.text));
+  const out = alice.events.trace.filter((t) => t.direction === 'out' && /^[A-Z]+ /.test(t.text))
+    .filter((t) => !t.text.includes('\r\nX-Tenant: t2\r\n'));
   assert.deepEqual([...new Set(out.map((t) => t.text.split(' ', 1)[0]))], ['REGISTER', 'MESSAGE']);
   for (const t of out) {
     assert.match(t.text, /\r\nX-Tenant: t1\r\nP-Access-Network-Info: IEEE-802\.11\r\n/, t.text.split('\r\n', 1)[0]);

@@ -780,6 +780,18 @@ impl ImClientCore {
         })
     }
 
+    /// Replaces the `extraHeaders` option (`'Name: value'` strings) for what is sent
+    /// from now on. Resolves at once.
+    #[wasm_bindgen(js_name = setExtraHeaders)]
+    pub fn set_extra_headers(&self, headers: JsValue) -> Promise {
+        self.immediate(&mut |c, _| {
+            let lines = super::options::string_list(&headers)
+                .ok_or_else(|| UaError::BadInput("headers: must be an array of strings".into()))?;
+            c.ua()
+                .set_extra_headers(super::options::header_lines(lines, "headers")?)
+        })
+    }
+
     /// A command that is done at once: a promise already settled.
     pub(super) fn immediate(
         &self,

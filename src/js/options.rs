@@ -110,19 +110,20 @@ fn server_urls(value: Option<Js>) -> Result<Vec<String>, UaError> {
     if let Some(url) = value.as_string() {
         return Ok(vec![url.trim().to_owned()]);
     }
-    let mut urls = Vec::new();
-    if let Some(list) = value.dyn_ref::<js_sys::Array>() {
-        for i in 0..list.length() {
-            match list.get(i).as_string() {
-                Some(url) => urls.push(url.trim().to_owned()),
-                None => return Err(bad(WHAT.into())),
-            }
-        }
+    match string_list(&value) {
+        Some(urls) if !urls.is_empty() => Ok(urls.iter().map(|u| u.trim().to_owned()).collect()),
+        _ => Err(bad(WHAT.into())),
     }
-    if urls.is_empty() {
-        return Err(bad(WHAT.into()));
+}
+
+/// An array of strings, or `None`.
+pub(super) fn string_list(value: &JsValue) -> Option<Vec<String>> {
+    let list = value.dyn_ref::<js_sys::Array>()?;
+    let mut out = Vec::with_capacity(list.length() as usize);
+    for i in 0..list.length() {
+        out.push(list.get(i).as_string()?);
     }
-    Ok(urls)
+    Some(out)
 }
 
 /// Header fields in JsSIP's and SIP.js's form, `'Name: value'` strings, as

@@ -254,6 +254,13 @@ test('two tabs share one WebSocket and one registration; a late tab has the stat
   // A command from the second tab runs on the shared client.
   const sent = await b.evaluate(() => client.sendMessage('sip:bob@imsip.test', 'from tab b'));
   assert.equal(sent.status, 200);
+  // setExtraHeaders from a tab changes what the shared client sends (for every tab).
+  const tagged = new Promise((resolve) => bob.addEventListener('message', (e) => {
+    if (e.detail.body === 'from tab a, tagged by tab b') resolve(e.detail);
+  }));
+  await b.evaluate(() => client.setExtraHeaders(['X-Tab: b']));
+  assert.equal((await a.evaluate(() => client.sendMessage('sip:bob@imsip.test', 'from tab a, tagged by tab b'))).status, 200);
+  assert.deepEqual((await tagged).headers.filter(([n]) => n === 'X-Tab'), [['X-Tab', 'b']]);
 
   // At the core: one WebSocket for both tabs (bob's opened before `start`), one
   // binding; a third client of the same AoR sees exactly one contact besides its own.

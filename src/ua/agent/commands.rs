@@ -158,6 +158,16 @@ impl UserAgent {
         op
     }
 
+    /// Replaces [`Config::extra_headers`](crate::ua::Config::extra_headers): what is
+    /// written from now on carries `headers` (checked as there; a refusal changes
+    /// nothing). The registrar sees them at the next REGISTER (a refresh, or
+    /// [`register`](Self::register) now).
+    pub fn set_extra_headers(&mut self, headers: Vec<(String, String)>) -> Result<(), UaError> {
+        self.cx.local.extra_headers = check_extra_headers(&headers, OWN_HEADERS_ANY)?;
+        self.cx.cfg.extra_headers = headers;
+        Ok(())
+    }
+
     /// The user saw message `message_id` (an [`IncomingMessage::message_id`]):
     /// sends the display notification its sender asked for (RFC 5438 §7.2.1.2).
     /// Completes with [`Outcome::DisplayNotified`]: `sent: false` when none was due
