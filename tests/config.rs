@@ -341,9 +341,9 @@ fn set_extra_headers_changes_what_is_sent_next_and_a_refusal_changes_nothing() {
     let mut h = Harness::new(tenant_config(), FakeCore::with_password("alice-secret"));
     let op = h.register();
     h.ok(op);
-    h.ua.set_extra_headers(vec![("X-Tenant".into(), "t2".into())])
+    h.ua.set_extra_headers(&[("X-Tenant".into(), "t2".into())])
         .unwrap();
-    let refused = h.ua.set_extra_headers(vec![("Event".into(), "x".into())]);
+    let refused = h.ua.set_extra_headers(&[("Event".into(), "x".into())]);
     assert!(
         matches!(refused, Err(UaError::BadInput(m)) if m.contains("Event is written by the client itself"))
     );

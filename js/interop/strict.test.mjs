@@ -35,6 +35,7 @@ import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { WebSocket } from 'ws';
 import { expectEvent, fmt, root } from '../test-lib/client.mjs';
+import { freePort } from '../test-lib/net.mjs';
 import { kamailioClient as mk, kamailioRuns, missingKamailio } from '../test-lib/kamailio.mjs';
 import { challengeParams, digestAnswer, header, rawSipClient, status } from '../test-lib/sip.mjs';
 
@@ -211,6 +212,22 @@ test('b. five requests in flight at once right after register all resolve; bob g
   const requests = alice.ev.trace.filter((f) => f.direction === 'out' && /^[A-Z]+ /.test(f.text));
   assert.ok(requests.length >= 10, 'REGISTER ×2, and each of the five with its 407 retry');
   for (const f of requests) assert.match(f.text, /\r\nX-Tenant: t1\r\n/, f.text.split('\r\n', 1)[0]);
+});
+
+test('b2. server: [a dead URL, the edge]: register() waits for the second URL and resolves; a MESSAGE goes', async (t) => {
+  if (skipReason) return t.skip(skipReason);
+  const k = await startKamailio(t, 'failover');
+  const dead = `ws://127.0.0.1:${await freePort()}/sip`;
+  const alice = mk(t, k, 'alice', { aor: 'sip:alice@imsip.test', password: 'alice-secret', publishPolicy: 'never', server: [dead, k.url] });
+  const bob = mk(t, k, 'bob', { aor: 'sip:bob@imsip.test', password: 'bob-secret', publishPolicy: 'never' });
+  await bob.register();
+  const reg = await alice.register();
+  assert.ok(reg.expires > 0, fmt(reg));
+  assert.deepEqual(alice.ev.connection.map((d) => `${d.state} ${d.server}`).slice(0, 4),
+    [`connecting ${dead}`, `disconnected ${dead}`, `connecting ${k.url}`, `connected ${k.url}`]);
+  const got = expectEvent(bob, 'message', (d) => d.body === 'after failover', { ms: 45_000 });
+  assert.equal((await alice.sendMessage('sip:bob@imsip.test', 'after failover')).status, 200);
+  await got;
 });
 
 test('c. Kamailio restarted on the same port: disconnected, then re-registered by itself; a MESSAGE afterwards resolves', async (t) => {

@@ -788,7 +788,7 @@ impl ImClientCore {
             let lines = super::options::string_list(&headers)
                 .ok_or_else(|| UaError::BadInput("headers: must be an array of strings".into()))?;
             c.ua()
-                .set_extra_headers(super::options::header_lines(lines, "headers")?)
+                .set_extra_headers(&super::options::header_lines(lines, "headers")?)
         })
     }
 

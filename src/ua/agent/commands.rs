@@ -162,9 +162,10 @@ impl UserAgent {
     /// written from now on carries `headers` (checked as there; a refusal changes
     /// nothing). The registrar sees them at the next REGISTER (a refresh, or
     /// [`register`](Self::register) now).
-    pub fn set_extra_headers(&mut self, headers: Vec<(String, String)>) -> Result<(), UaError> {
-        self.cx.local.extra_headers = check_extra_headers(&headers, OWN_HEADERS_ANY)?;
-        self.cx.cfg.extra_headers = headers;
+    pub fn set_extra_headers(&mut self, headers: &[(String, String)]) -> Result<(), UaError> {
+        // One copy in force: the checked list (the configuration's is only where it
+        // started, read once by `Local::new`).
+        self.cx.local.extra_headers = check_extra_headers(headers, OWN_HEADERS_ANY)?;
         Ok(())
     }
 
