@@ -26,7 +26,8 @@ use crate::registrar::Registrar;
 use crate::store::Store;
 use crate::timers::{Now, Timer, TimerTable};
 use crate::users::{aor_key, User, Users};
-use imsip::message::{refusal, warning_399, Message, Method, ParseError, Scheme, Uri};
+use imsip::message::{refusal, warning_399, Host, Message, Method, ParseError, Scheme, Uri};
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc::UnboundedSender;
 use tracing::{debug, warn};
@@ -155,9 +156,9 @@ impl Core {
         core
     }
 
-    /// A new flow whose frames go to `tx`.
-    pub fn open(&mut self, tx: UnboundedSender<Outbound>) -> ConnId {
-        self.flows.open(tx)
+    /// A new flow from `peer` whose frames go to `tx`.
+    pub fn open(&mut self, tx: UnboundedSender<Outbound>, peer: Option<SocketAddr>) -> ConnId {
+        self.flows.open(tx, peer)
     }
 
     /// The flow `conn` closed. Its bindings stay until they expire (a
@@ -314,6 +315,13 @@ impl Core {
             return;
         }
         match method {
+            Method::Register if !serves(&self.cfg.domain, &req) => {
+                // RFC 3261 §10.3 step 1 and §21.4.5: a domain this registrar is not
+                // authoritative for (and devcore forwards nowhere).
+                let w = warning_399(&self.cfg.domain, "this registrar serves another domain");
+                self.flows
+                    .reply(conn, &req, 404, "Not Found", &[("Warning", w)]);
+            }
             Method::Register => {
                 if let Some(user) = self
                     .authenticator
@@ -321,7 +329,11 @@ impl Core {
                 {
                     self.registrar.on_register(&mut cx, conn, &req, &user);
                     // Deferred messages go out once the user is reachable again.
-                    if !self.registrar.contacts(&user.aor, now.mono).is_empty() {
+                    if !self
+                        .registrar
+                        .reachable(&user.aor, now.mono, &self.flows)
+                        .is_empty()
+                    {
                         self.im_server
                             .on_registered(&mut cx, &user.aor, &self.registrar);
                     }
@@ -430,6 +442,18 @@ impl Core {
     }
 }
 
+/// Whether REGISTER's Request-URI names a registrar for `domain`: that domain,
+/// or an address (a client that registers to the server's IP or `localhost`
+/// reached it directly; which addresses are its own devcore cannot list).
+fn serves(domain: &str, req: &Message) -> bool {
+    match req.request_uri().and_then(Uri::host) {
+        Some(Host::Name(name)) => {
+            name.eq_ignore_ascii_case(domain) || name.eq_ignore_ascii_case("localhost")
+        }
+        Some(Host::Ipv4(_) | Host::Ipv6(_)) | None => true,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -477,7 +501,7 @@ mod tests {
             "nothing stored, nothing to wait for"
         );
         let (tx, mut rx) = unbounded_channel();
-        let conn = core.open(tx);
+        let conn = core.open(tx, None);
 
         core.on_frame(conn, b"\r\n\r\n", start);
         assert_eq!(rx.try_recv().ok(), Some(Outbound::Frame(b"\r\n".to_vec())));
@@ -581,6 +605,37 @@ mod tests {
     }
 
     #[test]
+    fn register_for_another_domain_is_404_and_binds_nothing() {
+        let start = t0();
+        let store = Box::new(MemoryStore::default());
+        let mut core = Core::new(test_config(), crate::users::Users::builtin(), store, start);
+        let (tx, mut rx) = unbounded_channel();
+        let conn = core.open(tx, None);
+        let contact = "<sip:a@h.invalid;transport=ws>";
+        for (uri, status) in [
+            ("sip:other.example", 404),
+            ("sip:IMSIP.test", 401),
+            ("sip:127.0.0.1:8088", 401),
+            ("sip:[::1]", 401),
+            ("sip:localhost", 401),
+        ] {
+            let r = request(Method::Register, uri, ALICE, 1)
+                .header("Contact", contact)
+                .build();
+            core.on_frame(conn, &r.to_bytes(), start);
+            let got = received(&mut rx).remove(0);
+            assert_eq!(got.status(), Some(status), "{uri}");
+            if status == 404 {
+                assert!(got.header("Warning").unwrap().contains("another domain"));
+            }
+        }
+        assert!(core
+            .registrar
+            .reachable(ALICE, start.mono, &core.flows)
+            .is_empty());
+    }
+
+    #[test]
     fn stored_publications_are_scheduled_at_start() {
         let start = t0();
         let mut store = MemoryStore::default();
@@ -615,7 +670,7 @@ mod tests {
             start,
         );
         let (tx, mut rx) = unbounded_channel();
-        let conn = core.open(tx);
+        let conn = core.open(tx, None);
         let frame = "MESSAGE sip:bob@imsip.test SIP/2.0\r\n\
             Via: SIP/2.0/WS x.invalid;branch=z9hG4bKbad1\r\n\
             From: <sip:alice@imsip.test>;tag=1\r\nTo: <sip:bob@imsip.test>\r\n\

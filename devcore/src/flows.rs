@@ -8,8 +8,9 @@
 
 use crate::store::StoreError;
 use crate::util::random_hex;
-use imsip::message::{is_keepalive, Message, MessageBuilder, Method, ParseError};
+use imsip::message::{is_keepalive, HeaderName, Host, Message, MessageBuilder, Method, ParseError};
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use tokio::sync::mpsc::UnboundedSender;
 use tracing::{debug, error, warn};
 
@@ -44,15 +45,24 @@ pub(crate) enum Received {
 /// The open flows.
 #[derive(Debug, Default)]
 pub(crate) struct Flows {
-    conns: HashMap<ConnId, UnboundedSender<Outbound>>,
+    conns: HashMap<ConnId, Flow>,
     last_id: ConnId,
 }
 
+/// One open flow.
+#[derive(Debug)]
+struct Flow {
+    /// Where its frames go (the web layer writes them to the socket).
+    tx: UnboundedSender<Outbound>,
+    /// The address the connection came from (none in unit tests).
+    peer: Option<SocketAddr>,
+}
+
 impl Flows {
-    /// A new flow whose frames go to `tx`.
-    pub fn open(&mut self, tx: UnboundedSender<Outbound>) -> ConnId {
+    /// A new flow from `peer` whose frames go to `tx`.
+    pub fn open(&mut self, tx: UnboundedSender<Outbound>, peer: Option<SocketAddr>) -> ConnId {
         self.last_id += 1;
-        self.conns.insert(self.last_id, tx);
+        self.conns.insert(self.last_id, Flow { tx, peer });
         self.last_id
     }
 
@@ -63,8 +73,8 @@ impl Flows {
 
     /// Asks every flow to close (server shutdown) and forgets them.
     pub fn shutdown(&mut self) {
-        for (_, tx) in self.conns.drain() {
-            let _ = tx.send(Outbound::Close);
+        for (_, flow) in self.conns.drain() {
+            let _ = flow.tx.send(Outbound::Close);
         }
     }
 
@@ -114,7 +124,13 @@ impl Flows {
             String::from_utf8_lossy(frame)
         );
         match Message::parse(frame) {
-            Ok(msg) => Received::Message(Box::new(msg)),
+            Ok(msg) => {
+                let peer = self.conns.get(&conn).and_then(|f| f.peer);
+                Received::Message(Box::new(match peer {
+                    Some(peer) if msg.is_request() => stamp_received(msg, peer),
+                    _ => msg,
+                }))
+            }
             Err(e) => {
                 warn!(conn, error = %e, "unparseable frame");
                 Received::Refused(e)
@@ -130,7 +146,7 @@ impl Flows {
 
     fn send_frame(&self, conn: ConnId, bytes: Vec<u8>) -> bool {
         match self.conns.get(&conn) {
-            Some(tx) => tx.send(Outbound::Frame(bytes)).is_ok(),
+            Some(flow) => flow.tx.send(Outbound::Frame(bytes)).is_ok(),
             None => false,
         }
     }
@@ -192,6 +208,54 @@ impl Flows {
     }
 }
 
+/// The request as the server transport passes it on (RFC 3261 §18.2.1): its top
+/// Via gets `received` with the address it came from when its sent-by host is
+/// a name (a WebSocket client's is `….invalid`, RFC 7118 §5) or another address,
+/// and a `rport` asked for without a value gets the source port (RFC 3581 §4).
+/// Unchanged when there is nothing to add or the Via cannot be read (the core
+/// answers that 400).
+pub(crate) fn stamp_received(req: Message, peer: SocketAddr) -> Message {
+    let Ok(mut vias) = req.via() else {
+        return req;
+    };
+    let Some(top) = vias.first_mut() else {
+        return req;
+    };
+    let same_address = match &top.host {
+        Host::Ipv4(ip) => *ip == peer.ip(),
+        Host::Ipv6(ip) => *ip == peer.ip(),
+        Host::Name(_) => false,
+    };
+    let fill_rport = top.rport() == Some(None);
+    if same_address && !fill_rport {
+        return req;
+    }
+    if !same_address {
+        top.params.set("received", Some(&peer.ip().to_string()));
+    }
+    if fill_rport {
+        top.params.set("rport", Some(&peer.port().to_string()));
+    }
+    let (Some(method), Some(uri)) = (req.method(), req.request_uri()) else {
+        return req;
+    };
+    let mut b = MessageBuilder::request(method.clone(), uri.clone());
+    let mut vias_written = false;
+    for (name, value) in req.headers() {
+        if HeaderName::parse(name) == HeaderName::Via {
+            // Every Via value on a line of its own, in order (RFC 3261 §7.3.1).
+            if !std::mem::replace(&mut vias_written, true) {
+                for via in &vias {
+                    b.push_header(HeaderName::Via, via.to_string());
+                }
+            }
+        } else {
+            b.push_header(name, value);
+        }
+    }
+    b.body(None, req.body().to_vec()).build()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -206,7 +270,7 @@ mod tests {
     fn keepalives_sizes_and_parsing() {
         let mut flows = Flows::default();
         let (tx, mut rx) = unbounded_channel();
-        let conn = flows.open(tx);
+        let conn = flows.open(tx, None);
         assert!(matches!(
             flows.receive(conn, b"\r\n\r\n"),
             Received::Nothing
@@ -256,9 +320,9 @@ mod tests {
     fn replies_and_closed_flows() {
         let mut flows = Flows::default();
         let (tx, mut rx) = unbounded_channel();
-        let conn = flows.open(tx);
+        let conn = flows.open(tx, None);
         let (tx2, mut rx2) = unbounded_channel();
-        let other = flows.open(tx2);
+        let other = flows.open(tx2, None);
         assert_ne!(conn, other);
         assert_eq!(flows.count(), 2);
         let req = Message::parse(OPTIONS.as_bytes()).unwrap();
@@ -285,5 +349,76 @@ mod tests {
         assert_eq!(rx2.try_recv().ok(), Some(Outbound::Close));
         assert!(!flows.is_open(other));
         assert_eq!(flows.count(), 0);
+    }
+}
+
+#[cfg(test)]
+mod received_tests {
+    use super::*;
+    use tokio::sync::mpsc::unbounded_channel;
+
+    fn request(vias: &str) -> String {
+        format!(
+            "MESSAGE sip:bob@imsip.test SIP/2.0\r\n{vias}\
+             From: <sip:alice@imsip.test>;tag=1\r\nTo: <sip:bob@imsip.test>\r\n\
+             Call-ID: c1\r\nCSeq: 1 MESSAGE\r\nMax-Forwards: 70\r\n\
+             Content-Type: text/plain\r\nContent-Length: 2\r\n\r\nhi"
+        )
+    }
+
+    fn received(frame: &str, peer: &str) -> Message {
+        let mut flows = Flows::default();
+        let (tx, _rx) = unbounded_channel();
+        let conn = flows.open(tx, Some(peer.parse().unwrap()));
+        match flows.receive(conn, frame.as_bytes()) {
+            Received::Message(m) => *m,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_named_sent_by_gets_received_and_an_empty_rport_the_port() {
+        // RFC 7118 §5: a WebSocket client's sent-by is a made-up `.invalid` name.
+        let m = received(
+            &request("Via: SIP/2.0/WS df7jal23ls0d.invalid;rport;branch=z9hG4bKa\r\n"),
+            "192.0.2.7:40123",
+        );
+        let top = m.top_via().unwrap();
+        assert_eq!(top.received(), Some("192.0.2.7"));
+        assert_eq!(top.rport(), Some(Some(40123)));
+        assert_eq!(top.branch(), Some("z9hG4bKa"));
+        assert_eq!(m.body(), b"hi");
+        assert_eq!(m.header("Content-Type"), Some("text/plain"));
+        assert_eq!(m.call_id().unwrap(), "c1");
+        m.validate().unwrap();
+    }
+
+    #[test]
+    fn every_via_is_kept_in_order_and_only_the_top_one_stamped() {
+        let m = received(
+            &request(
+                "Via: SIP/2.0/WS a.invalid;branch=z9hG4bK1, SIP/2.0/WSS 198.51.100.1;branch=z9hG4bK2\r\n\
+                 Via: SIP/2.0/TCP c.example;branch=z9hG4bK3\r\n",
+            ),
+            "[2001:db8::1]:5060",
+        );
+        let vias = m.via().unwrap();
+        let branches: Vec<_> = vias.iter().map(|v| v.branch().unwrap()).collect();
+        assert_eq!(branches, ["z9hG4bK1", "z9hG4bK2", "z9hG4bK3"]);
+        assert_eq!(vias[0].received(), Some("2001:db8::1"));
+        assert_eq!(vias[0].rport(), None, "not asked for");
+        assert!(vias[1..].iter().all(|v| v.received().is_none()));
+    }
+
+    #[test]
+    fn the_same_address_without_rport_is_left_as_sent() {
+        let frame = request("Via: SIP/2.0/WS 192.0.2.7:5062;branch=z9hG4bKa\r\n");
+        let m = received(&frame, "192.0.2.7:40123");
+        assert_eq!(m.to_text(), frame);
+        // A response is never stamped (§18.2.1 is about requests).
+        let resp = "SIP/2.0 200 OK\r\nVia: SIP/2.0/WS a.invalid;branch=z9hG4bKa\r\n\
+             From: <sip:alice@imsip.test>;tag=1\r\nTo: <sip:bob@imsip.test>;tag=2\r\n\
+             Call-ID: c1\r\nCSeq: 1 MESSAGE\r\nContent-Length: 0\r\n\r\n";
+        assert_eq!(received(resp, "192.0.2.7:1").to_text(), resp);
     }
 }

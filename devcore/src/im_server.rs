@@ -373,9 +373,9 @@ impl ImServer {
         };
         let Some(stored) = first else { return };
         let Some((uri, conn)) = registrar
-            .contacts(aor, cx.now.mono)
+            .reachable(aor, cx.now.mono, cx.flows)
             .into_iter()
-            .find(|(_, c)| cx.flows.is_open(*c))
+            .next()
         else {
             return;
         };

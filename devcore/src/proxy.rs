@@ -27,7 +27,7 @@ use crate::users::aor_key;
 use crate::util::random_hex;
 use imsip::message::{branch, warning_399, HeaderName, Message, MessageBuilder, Uri};
 use std::collections::{HashMap, HashSet};
-use tracing::{debug, info, warn};
+use tracing::{info, warn};
 
 pub(crate) mod invite;
 
@@ -188,7 +188,9 @@ impl Proxy {
             cx.flows.reply(conn, req, 404, "Not Found", &[]);
             return;
         };
-        let contacts = registrar.contacts(&recipient.aor, cx.now.mono);
+        // A user whose every flow closed (a tab closed without un-REGISTERing)
+        // is offline: the IM Server's offline delivery applies.
+        let contacts = registrar.reachable(&recipient.aor, cx.now.mono, cx.flows);
         let sender = req
             .from()
             .ok()
@@ -265,10 +267,6 @@ impl Proxy {
         let id = self.last_id;
         let mut pending = HashSet::new();
         for (uri, to_conn) in targets {
-            if !cx.flows.is_open(to_conn) {
-                debug!(conn = to_conn, "flow closed: contact skipped");
-                continue;
-            }
             let branch = branch(&random_hex(10));
             let mut b = MessageBuilder::request(method.clone(), uri).header(
                 "Via",

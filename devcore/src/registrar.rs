@@ -9,9 +9,10 @@
 //! replaces it, and nothing is sent to a closed flow meanwhile.
 
 use crate::core::{Cx, DEFAULT_EXPIRES, MAX_EXPIRES, MIN_EXPIRES};
-use crate::flows::ConnId;
+use crate::flows::{ConnId, Flows};
 use crate::timers::{remaining, secs, Timer, TimerTable};
 use crate::users::User;
+use imsip::message::date::sip_date;
 use imsip::message::{warning_399, Contact, Contacts, Message, Uri};
 use std::collections::HashMap;
 use std::time::Instant;
@@ -154,6 +155,8 @@ impl Registrar {
             format!("<sip:orig@scscf.{};lr>", cx.cfg.domain),
         ));
         headers.push(("P-Associated-URI", format!("<{aor}>")));
+        // RFC 3261 §10.3 step 8: a Date, so a UA without a clock can set one.
+        headers.push(("Date", sip_date(cx.now.unix)));
         // RFC 5626 §6: a registrar that supports outbound says so when the UA asked
         // for it (Supported: outbound) and registered a flow (reg-id + instance); the
         // UA then requires keep-alive pongs, which devcore answers on every flow.
@@ -173,13 +176,17 @@ impl Registrar {
         cx.flows.reply(conn, req, 200, "OK", &headers);
     }
 
-    /// The current contacts of `aor` and the flow each was registered over.
-    pub fn contacts(&self, aor: &str, now: Instant) -> Vec<(Uri, ConnId)> {
+    /// The contacts of `aor` that can be reached now, each with the flow it was
+    /// registered over: unexpired, on a flow still open. A binding outlives its
+    /// flow until it expires (a tab closed without un-REGISTERing), but a
+    /// closed flow cannot carry requests (RFC 5626 §5.3): such a user is
+    /// offline, for the relay and for the IM Server's offline delivery alike.
+    pub fn reachable(&self, aor: &str, now: Instant, flows: &Flows) -> Vec<(Uri, ConnId)> {
         self.bindings
             .get(aor)
             .into_iter()
             .flatten()
-            .filter(|b| b.expires_at > now)
+            .filter(|b| b.expires_at > now && flows.is_open(b.conn))
             .map(|b| (b.contact.uri.clone(), b.conn))
             .collect()
     }
@@ -265,14 +272,16 @@ mod tests {
         assert_eq!(r.status(), Some(200), "{r}");
         assert_eq!(r.contact_list().unwrap()[0].expires(), Some(120));
         assert_eq!(r.header("Require"), Some("outbound"));
+        // RFC 3261 §10.3 step 8.
+        assert_eq!(r.date().unwrap(), Some(sip_date(kit.now.unix).as_str()));
         assert!(reg.registered_on(ALICE, conn, kit.now.mono));
         assert!(!reg.registered_on(ALICE, conn + 1, kit.now.mono));
-        assert_eq!(reg.contacts(ALICE, kit.now.mono).len(), 1);
+        assert_eq!(reg.reachable(ALICE, kit.now.mono, &kit.flows).len(), 1);
         let at = kit.timers.get(Timer::Bindings).unwrap();
         assert_eq!(at, kit.now.mono + Duration::from_secs(120));
 
         kit.advance(Duration::from_secs(120));
-        assert!(reg.contacts(ALICE, kit.now.mono).is_empty());
+        assert!(reg.reachable(ALICE, kit.now.mono, &kit.flows).is_empty());
         assert_eq!(kit.timers.pop_expired(kit.now.mono), Some(Timer::Bindings));
         reg.handle_timeout(&mut kit.cx());
         assert!(reg.bindings.is_empty());

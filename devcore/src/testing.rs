@@ -82,7 +82,7 @@ impl Kit {
     /// Opens a flow.
     pub fn conn(&mut self) -> ConnId {
         let (tx, rx) = unbounded_channel();
-        let conn = self.flows.open(tx);
+        let conn = self.flows.open(tx, None);
         self.rx.insert(conn, rx);
         conn
     }

@@ -213,7 +213,7 @@ async fn ws_upgrade(
 async fn flow(app: Arc<App>, socket: WebSocket, peer: SocketAddr) {
     let (mut sink, mut stream) = socket.split();
     let (tx, mut rx) = mpsc::unbounded_channel::<Outbound>();
-    let conn: ConnId = app.with_core(|core| core.open(tx));
+    let conn: ConnId = app.with_core(|core| core.open(tx, Some(peer)));
     info!(conn, %peer, "flow opened");
     let writer = tokio::spawn(async move {
         while let Some(out) = rx.recv().await {

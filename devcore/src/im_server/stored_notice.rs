@@ -119,11 +119,7 @@ impl StoredNotices {
                 return;
             }
         };
-        let contacts: Vec<_> = registrar
-            .contacts(&sender_aor, cx.now.mono)
-            .into_iter()
-            .filter(|(_, conn)| cx.flows.is_open(*conn))
-            .collect();
+        let contacts = registrar.reachable(&sender_aor, cx.now.mono, cx.flows);
         if contacts.is_empty() {
             info!(to = %sender_aor, message_id = %request.message_id,
                 "stored notification dropped: the sender is offline");

@@ -255,7 +255,7 @@ impl SessionProxy {
                 .reply(conn, req, 400, "Bad Request (no Via branch)", &[]);
             return;
         };
-        let contacts = registrar.contacts(&recipient.aor, cx.now.mono);
+        let contacts = registrar.reachable(&recipient.aor, cx.now.mono, cx.flows);
         let Some(max_forwards) = next_max_forwards(cx, conn, req) else {
             return;
         };
@@ -272,10 +272,6 @@ impl SessionProxy {
         let id = self.last_id;
         let mut pending = HashSet::new();
         for (uri, to_conn) in contacts {
-            if !cx.flows.is_open(to_conn) {
-                debug!(conn = to_conn, "flow closed: contact skipped");
-                continue;
-            }
             let leg_branch = branch(&random_hex(10));
             // The Route of an initial INVITE is the caller's Service-Route,
             // which names this core: all of it is consumed here.

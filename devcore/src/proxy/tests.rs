@@ -297,16 +297,7 @@ fn unanswered_a_composing_indication_is_480_a_message_asking_for_processing_202_
         .build();
     reg.on_register(&mut kit.cx(), alice, &req, &alice_user);
     assert_eq!(kit.last(alice).status(), Some(200));
-    let doc = "<service-settings xmlns=\"urn:oma:xml:im:service-settings\"><entity id=\"sip:bob@imsip.test\"><deferred-settings><offline-delivery active=\"true\"/></deferred-settings></entity></service-settings>";
-    let publication = crate::store::Publication {
-        content_type: "application/service-settings+xml".into(),
-        document: doc.as_bytes().to_vec(),
-        etag: "e".into(),
-        expires_at: u64::MAX / 2,
-    };
-    kit.store
-        .put_publication(BOB, "service-settings", &publication)
-        .unwrap();
+    offline_delivery_for_bob(&mut kit);
     let mut im = ImServer::default();
 
     let composing = request(Method::Message, BOB, ALICE, 1)
@@ -335,4 +326,43 @@ fn unanswered_a_composing_indication_is_480_a_message_asking_for_processing_202_
     let kept = kit.store.deferred_for(BOB).unwrap();
     assert_eq!(kept.len(), 1);
     assert_eq!(kept[0].body, body);
+}
+
+/// Bob's published settings turn offline delivery on.
+fn offline_delivery_for_bob(kit: &mut Kit) {
+    let doc = "<service-settings xmlns=\"urn:oma:xml:im:service-settings\"><entity id=\"sip:bob@imsip.test\"><deferred-settings><offline-delivery active=\"true\"/></deferred-settings></entity></service-settings>";
+    let publication = crate::store::Publication {
+        content_type: "application/service-settings+xml".into(),
+        document: doc.as_bytes().to_vec(),
+        etag: "e".into(),
+        expires_at: u64::MAX / 2,
+    };
+    kit.store
+        .put_publication(BOB, "service-settings", &publication)
+        .unwrap();
+}
+
+#[test]
+fn every_flow_closed_before_the_binding_expired_is_offline_and_stored() {
+    // Bob's two tabs closed without un-REGISTERing: both bindings are alive,
+    // neither flow is. Offline delivery must store the MESSAGE (202), not
+    // answer 480 as if he were online and silent.
+    let (mut kit, mut p, reg, alice, bobs) = setup(2);
+    offline_delivery_for_bob(&mut kit);
+    let mut im = ImServer::default();
+    for &b in &bobs {
+        assert!(kit.flows.close(b));
+    }
+    send(&mut kit, &mut p, &reg, &mut im, alice, &message(BOB));
+    assert_eq!(kit.last(alice).status(), Some(202));
+    assert!(p.relays.is_empty() && p.legs.is_empty(), "nothing relayed");
+    let kept = kit.store.deferred_for(BOB).unwrap();
+    assert_eq!(kept.len(), 1);
+    assert_eq!(kept[0].body, b"hi");
+
+    // Without offline delivery, the same closed flows are 480 at once (RFC 3261 §21.4.18).
+    let (mut kit2, mut p2, reg2, alice2, bobs2) = setup(1);
+    assert!(kit2.flows.close(bobs2[0]));
+    send(&mut kit2, &mut p2, &reg2, &mut im, alice2, &message(BOB));
+    assert_eq!(kit2.last(alice2).status(), Some(480));
 }

@@ -38,6 +38,16 @@ impl RandomSource for TestRng {
 
 static UNIQUE: AtomicU64 = AtomicU64::new(1);
 
+/// The Via headers of `req` as devcore passes them on and echoes them back: the
+/// top one with `received` set to the loopback address the test client comes
+/// from (RFC 3261 §18.2.1: its sent-by is a `.invalid` name).
+#[allow(dead_code)] // Not every test file uses it.
+pub fn vias_as_received(req: &Message) -> Vec<imsip::message::Via> {
+    let mut vias = req.via().unwrap();
+    vias[0].params.set("received", Some("127.0.0.1"));
+    vias
+}
+
 /// A unique token for tags, Call-IDs and branches.
 pub fn unique(prefix: &str) -> String {
     format!("{prefix}{}", UNIQUE.fetch_add(1, Ordering::Relaxed))
