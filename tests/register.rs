@@ -214,6 +214,37 @@ fn granted_expiry_comes_from_our_contact() {
 }
 
 #[test]
+fn our_exact_contact_wins_over_a_stale_binding_of_the_same_instance() {
+    // RFC 3261 §10.2.4: the expiry is the one of the Contact we registered. A
+    // binding left by an earlier connection (same instance and reg-id, another
+    // URI) listed first must not be read as ours: with its 3600 s the client
+    // would never refresh its own 120 s binding; with its 0 it would set no
+    // refresh at all.
+    for stale in [3600, 0] {
+        let mut h = Harness::alice();
+        h.core.behaviour.max_expires = Some(120);
+        h.core.behaviour.stale_binding = Some(stale);
+        let op = h.register();
+        let Outcome::Registered(info) = h.ok(op) else {
+            panic!()
+        };
+        assert_eq!(info.expires, Some(120), "stale binding expires={stale}");
+        assert_eq!(
+            info.contacts.len(),
+            2 + 1,
+            "both listed, and the other user's"
+        );
+        let before = h.sent_requests(Method::Register).len();
+        h.run_for(110_000);
+        assert_eq!(
+            h.sent_requests(Method::Register).len(),
+            before + 1,
+            "refreshed before our 120 s ran out (stale {stale})"
+        );
+    }
+}
+
+#[test]
 fn no_answer_ends_the_register_with_timer_f() {
     let mut h = Harness::alice();
     h.core.behaviour.silent = true;

@@ -27,7 +27,7 @@ use super::timers::Timer;
 use super::transaction::{Req, Usage};
 use super::work::take_jobs;
 use super::work::Fifo;
-use crate::message::{HeaderName, Message, Method, Uri};
+use crate::message::{Contact, HeaderName, Message, Method, Uri};
 
 /// What the registrar said in its last 2xx.
 #[derive(Debug, Clone, Default)]
@@ -432,13 +432,7 @@ impl Registerer {
         let own_user = Uri::parse(&cx.local.contact_uri)
             .ok()
             .and_then(|u| u.user().map(str::to_owned));
-        let ours = contacts.iter().find(|c| {
-            c.instance().is_some_and(|i| {
-                crate::message::text::trim_set(i, b"<>")
-                    == crate::message::text::trim_set(&cx.local.instance, b"<>")
-            }) || c.uri.as_str() == cx.local.contact_uri
-                || (own_user.is_some() && c.uri.user() == own_user.as_deref())
-        });
+        let ours = own_contact(&contacts, cx, own_user.as_deref());
         let granted = ours
             .and_then(|c| c.expires())
             .or_else(|| msg.expires().ok().flatten())
@@ -556,4 +550,47 @@ fn angle(instance: &str) -> String {
     } else {
         format!("<{instance}>")
     }
+}
+
+/// Which of the 200's Contacts is the binding we registered (RFC 3261 §10.2.4:
+/// its `expires` is what we were granted), by the closest match first: the URI
+/// exactly as we sent it; then our instance (RFC 5626 §4.2); then our user part
+/// (a registrar that rewrote the Contact). A registrar may list bindings of our
+/// earlier connections too — the same instance and reg-id under another URI
+/// (Kamailio's `set_contact_alias` without outbound) — so where a rule matches
+/// several, the shortest expiry is taken (one listed with 0, a binding being
+/// removed, only when nothing else matches): refreshing early is harmless,
+/// refreshing late loses the registration.
+fn own_contact<'c>(
+    contacts: &'c [Contact],
+    cx: &Ctx,
+    own_user: Option<&str>,
+) -> Option<&'c Contact> {
+    let instance = crate::message::text::trim_set(&cx.local.instance, b"<>");
+    let rules: [&dyn Fn(&Contact) -> bool; 3] = [
+        &|c| c.uri.as_str() == cx.local.contact_uri,
+        &|c| {
+            c.instance()
+                .is_some_and(|i| crate::message::text::trim_set(i, b"<>") == instance)
+        },
+        &|c| own_user.is_some() && c.uri.user() == own_user,
+    ];
+    for rule in rules {
+        // A binding listed with expires=0 is one being removed: last resort.
+        let rank = |c: &Contact| match c.expires() {
+            Some(0) => u64::MAX,
+            Some(e) => u64::from(e),
+            None => u64::MAX - 1,
+        };
+        let mut best: Option<&Contact> = None;
+        for c in contacts.iter().filter(|c| rule(c)) {
+            if best.is_none_or(|b| rank(c) < rank(b)) {
+                best = Some(c);
+            }
+        }
+        if best.is_some() {
+            return best;
+        }
+    }
+    None
 }

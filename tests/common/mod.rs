@@ -84,6 +84,11 @@ pub struct Behaviour {
     pub invite_status: Option<u16>,
     /// Bob rings (100, 180) and never answers: the INVITE waits for a CANCEL.
     pub invite_ring_only: bool,
+    /// The REGISTER 200 lists first a binding of an earlier connection with this
+    /// expiry: the same instance and reg-id, our URI with an `;alias` parameter
+    /// (Kamailio's `set_contact_alias` without outbound gives each connection
+    /// its own URI).
+    pub stale_binding: Option<u32>,
 }
 
 pub struct FakeCore {
@@ -497,7 +502,16 @@ impl FakeCore {
         let contact = msg.contact_list().unwrap().remove(0);
         let mut c = contact.clone();
         c.params.set("expires", Some(&granted.to_string()));
-        let mut extra = vec![("Contact", c.to_string())];
+        let mut extra = Vec::new();
+        if let Some(stale) = self.behaviour.stale_binding {
+            let mut old = contact.clone();
+            old.params.set("expires", Some(&stale.to_string()));
+            let text = old
+                .to_string()
+                .replacen('>', ";alias=198.51.100.1~40001~6>", 1);
+            extra.push(("Contact", text));
+        }
+        extra.push(("Contact", c.to_string()));
         if self.behaviour.require_outbound {
             extra.push(("Require", "outbound".into()));
         }
