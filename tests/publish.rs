@@ -5,7 +5,9 @@ mod common;
 use common::*;
 use imsip::message::Method;
 use imsip::settings::{Entity, ServiceSettings};
-use imsip::ua::{Event, Outcome, PolicyOutcome, PublishPolicy, SettingsSource, UaError};
+use imsip::ua::{
+    Event, Outcome, PolicyOutcome, PublicationState, PublishPolicy, SettingsSource, UaError,
+};
 
 fn settings(isb: bool) -> ServiceSettings {
     let mut e = Entity::new(ALICE);
@@ -108,6 +110,39 @@ fn precondition_failed_starts_again_with_an_initial_publish() {
     assert_eq!(pubs.len(), 3, "initial, modify → 412, initial again");
     assert!(pubs[2].sip_if_match().unwrap().is_none());
     assert!(!pubs[2].body().is_empty());
+}
+
+#[test]
+fn a_remove_answered_412_is_removed_like_its_200() {
+    // RFC 3903 §4.3: 412 to a remove says the server has no such entity: what
+    // the remove wanted. The app hears `removed` as after a 200, and a later
+    // modify answered 412 is still recovered (the remove did not use it up).
+    let mut h = registered();
+    let op = h.ua.publish_settings(h.now, &settings(true), None);
+    h.pump();
+    h.ok(op);
+    h.core.settings = Some(("other".into(), settings(false).encode()));
+    let op = h.ua.remove_settings(h.now);
+    h.pump();
+    assert_eq!(h.ok(op), Outcome::Removed);
+    assert_eq!(
+        h.publication_events().last().map(|p| p.state),
+        Some(PublicationState::Removed)
+    );
+    assert_eq!(h.sent_requests(Method::Publish).len(), 2, "no retry");
+
+    let op = h.ua.publish_settings(h.now, &settings(true), None);
+    h.pump();
+    h.ok(op);
+    h.core.settings = Some(("lost".into(), settings(false).encode()));
+    let op = h.ua.publish_settings(h.now, &settings(false), None);
+    h.pump();
+    let Outcome::Published { .. } = h.ok(op) else {
+        panic!()
+    };
+    let pubs = h.sent_requests(Method::Publish);
+    assert_eq!(pubs.len(), 5, "initial, modify → 412, initial again");
+    assert!(pubs[4].sip_if_match().unwrap().is_none());
 }
 
 #[test]

@@ -7,7 +7,11 @@ use common::*;
 use imsip::message::Message;
 
 fn answer_to(req: &str) -> Message {
-    let mut h = Harness::alice();
+    answer_with(alice_config(), req)
+}
+
+fn answer_with(cfg: imsip::ua::Config, req: &str) -> Message {
+    let mut h = Harness::new(cfg, FakeCore::with_password("alice-secret"));
     let op = h.register();
     h.ok(op);
     let before = h.core.received.len();
@@ -29,7 +33,29 @@ fn options_is_answered_with_allow_and_accept() {
     let r = answer_to(&req("OPTIONS", "sip:alice@imsip.test", ""));
     assert_eq!(r.status(), Some(200));
     assert!(r.allow().unwrap().contains(&"MESSAGE".to_string()));
-    assert!(r.header("Accept").is_some());
+    // RFC 3261 §11.2: every body type a request to us may carry — a MESSAGE's
+    // (any type by default, and those the user agent reads itself: receipts
+    // and typing travel in CPIM, IMDN and isComposing bodies), NOTIFY bodies,
+    // an INVITE's SDP. A peer that checks capabilities reads this.
+    assert_eq!(
+        r.header("Accept"),
+        Some(
+            "*/*, message/cpim, message/imdn+xml, application/im-iscomposing+xml, \
+             application/service-settings+xml, application/vnd.imsip.im-history+xml, \
+             application/sdp"
+        )
+    );
+    let mut cfg = alice_config();
+    cfg.accept_types = vec!["text/plain".into(), "image/*".into()];
+    let r = answer_with(cfg, &req("OPTIONS", "sip:alice@imsip.test", ""));
+    assert_eq!(
+        r.header("Accept"),
+        Some(
+            "text/plain, image/*, message/cpim, message/imdn+xml, \
+             application/im-iscomposing+xml, application/service-settings+xml, \
+             application/vnd.imsip.im-history+xml, application/sdp"
+        )
+    );
 }
 
 #[test]

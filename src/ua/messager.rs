@@ -6,14 +6,11 @@ use super::api::{
 use super::context::{rejected, Ctx};
 use super::error::UaError;
 use super::transaction::{Notice, Req, Usage};
-use crate::im::cpim::CpimMessage;
+use crate::im::cpim::{CpimMessage, CPIM_CONTENT_TYPE};
 use crate::im::imdn::{self, DispositionRequest, Notification, MESSAGE_IMDN_CONTENT_TYPE};
 use crate::im::iscomposing::{IsComposing, ISCOMPOSING_CONTENT_TYPE};
 use crate::message::date::{iso8601, parse_sip_date};
 use crate::message::{HeaderName, MediaType, Message, Method, Scheme, Uri};
-
-/// The CPIM media type (RFC 3862).
-pub(super) const CPIM_CONTENT_TYPE: &str = "message/cpim";
 
 /// Incoming MESSAGEs remembered for duplicate detection (same Call-ID and CSeq).
 const DEDUP_WINDOW: usize = 128;
@@ -312,15 +309,12 @@ impl Messager {
         });
         if let Some(ct) = &content_type {
             if !accepts(&cx.cfg.accept_types, ct) {
-                // RFC 3261 §21.4.16: say what we accept (what the user agent reads
-                // itself, and what the app listed).
-                let mut accept = crate::message::text::join(&cx.cfg.accept_types, ", ");
-                accept.push_str(", message/cpim, message/imdn+xml, application/im-iscomposing+xml");
+                // RFC 3261 §21.4.16: say what we accept.
                 cx.respond(
                     msg,
                     415,
                     "Unsupported Media Type",
-                    &[(HeaderName::Accept, accept)],
+                    &[(HeaderName::Accept, message_accept(&cx.cfg.accept_types))],
                 );
                 // RFC 5438 §7.2.1.1: negative delivery is reported when asked.
                 return request
@@ -369,6 +363,27 @@ impl Messager {
         };
         Some(Received::Message { message, request })
     }
+}
+
+/// The body types a MESSAGE may carry to us (RFC 3261 §20.1, for a 415 and the
+/// answer to OPTIONS): the app's `accept_types` (`*/*` when it named none: every
+/// type reaches it) and those the user agent reads itself — CPIM, disposition
+/// notifications, composition indications.
+pub(super) fn message_accept(app_types: &[String]) -> String {
+    let mut accept = if app_types.is_empty() {
+        "*/*".to_owned()
+    } else {
+        crate::message::text::join(app_types, ", ")
+    };
+    for t in [
+        CPIM_CONTENT_TYPE,
+        MESSAGE_IMDN_CONTENT_TYPE,
+        ISCOMPOSING_CONTENT_TYPE,
+    ] {
+        accept.push_str(", ");
+        accept.push_str(t);
+    }
+    accept
 }
 
 /// Whether a refusal lists `message/cpim` in its `Accept` (then the body inside was

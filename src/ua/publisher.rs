@@ -236,6 +236,16 @@ impl Publisher {
         }));
     }
 
+    /// Our entity is gone at the server (a remove's 200, or its 412).
+    fn removed(&mut self, cx: &mut Ctx, op: Option<OpId>) {
+        self.forget(cx);
+        self.removing = false;
+        self.set_state(cx, PublicationState::Removed, None);
+        if let Some(op) = op {
+            cx.complete(op, Ok(Outcome::Removed));
+        }
+    }
+
     pub fn on_final(&mut self, cx: &mut Ctx, msg: &Message, status: u16) {
         let Some(job) = self.in_flight.take() else {
             return;
@@ -245,12 +255,7 @@ impl Publisher {
             self.failures = 0;
             self.last_error = None;
             if let PubJob::Remove(op) = job {
-                self.forget(cx);
-                self.removing = false;
-                self.set_state(cx, PublicationState::Removed, None);
-                if let Some(op) = op {
-                    cx.complete(op, Ok(Outcome::Removed));
-                }
+                self.removed(cx, op);
             } else {
                 let Some(etag) = msg.sip_etag().ok().flatten() else {
                     self.job_failed(
@@ -295,19 +300,21 @@ impl Publisher {
                     self.set_state(cx, PublicationState::Published, None);
                 }
             }
+        } else if let (412, PubJob::Remove(op)) = (status, &job) {
+            // RFC 3903 §4.3: the server knows no such entity: what a remove
+            // wanted, the same outcome and event as its 200.
+            let op = *op;
+            self.restarted = false;
+            self.failures = 0;
+            self.last_error = None;
+            self.removed(cx, op);
         } else if status == 412 && !self.restarted {
             // RFC 3903 §4.3: our entity-tag is unknown: start again with an initial
             // PUBLISH of the last document.
             self.restarted = true;
             self.etag = None;
             match job {
-                PubJob::Remove(op) => {
-                    self.forget(cx);
-                    self.removing = false;
-                    if let Some(op) = op {
-                        cx.complete(op, Ok(Outcome::Removed));
-                    }
-                }
+                PubJob::Remove(_) => {}
                 PubJob::Refresh => {
                     if let Some(body) = self.body.clone() {
                         self.queued.push_front(PubJob::Publish {

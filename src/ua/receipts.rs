@@ -10,9 +10,10 @@
 
 use super::context::Ctx;
 use super::error::UaError;
-use super::messager::{remember_at_most, ImdnRequest, Messager, CPIM_CONTENT_TYPE};
+use super::messager::{remember_at_most, ImdnRequest, Messager};
 use super::transaction::Req;
 use crate::im::cpim::CpimMessage;
+use crate::im::cpim::CPIM_CONTENT_TYPE;
 use crate::im::imdn::{self, Kind, Notification, Status};
 use crate::message::Uri;
 

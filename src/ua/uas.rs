@@ -2,8 +2,11 @@
 //! request, and the answers that need no part.
 
 use super::context::{Ctx, ALLOW, SUPPORTED};
+use super::messager::message_accept;
+use crate::im::history::HISTORY_CONTENT_TYPE;
 use crate::message::text::join;
 use crate::message::{warning_399, HeaderName, Message, Method};
+use crate::sdp::SDP_CONTENT_TYPE;
 use crate::settings::SERVICE_SETTINGS_CONTENT_TYPE;
 
 /// A request a part must handle.
@@ -83,14 +86,17 @@ pub(super) fn screen(cx: &mut Ctx, msg: &Message) -> Option<Incoming> {
     }
     match method {
         Method::Options => {
-            let accept = if cx.cfg.accept_types.is_empty() {
-                format!("text/plain, {SERVICE_SETTINGS_CONTENT_TYPE}")
-            } else {
-                format!(
-                    "{}, {SERVICE_SETTINGS_CONTENT_TYPE}",
-                    join(&cx.cfg.accept_types, ", ")
-                )
-            };
+            // RFC 3261 §11.2: every body type we take in a request — a MESSAGE's,
+            // the NOTIFY bodies of what we subscribe to, an INVITE's SDP.
+            let mut accept = message_accept(&cx.cfg.accept_types);
+            for t in [
+                SERVICE_SETTINGS_CONTENT_TYPE,
+                HISTORY_CONTENT_TYPE,
+                SDP_CONTENT_TYPE,
+            ] {
+                accept.push_str(", ");
+                accept.push_str(t);
+            }
             cx.respond(
                 msg,
                 200,
