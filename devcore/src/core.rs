@@ -221,7 +221,7 @@ impl Core {
 
     /// One frame received on `conn`.
     pub fn on_frame(&mut self, conn: ConnId, frame: &[u8], now: Now) {
-        match self.flows.receive(conn, frame) {
+        match self.flows.receive(conn, frame, now.mono) {
             Received::Message(msg) if msg.is_request() => self.on_request(conn, *msg, frame, now),
             Received::Message(msg) => self.on_response(*msg, now),
             Received::Refused(e) => self.answer_refused(conn, frame, &e),
@@ -612,14 +612,14 @@ mod tests {
         let (tx, mut rx) = unbounded_channel();
         let conn = core.open(tx, None);
         let contact = "<sip:a@h.invalid;transport=ws>";
-        for (uri, status) in [
+        for (cseq, (uri, status)) in (1..).zip([
             ("sip:other.example", 404),
             ("sip:IMSIP.test", 401),
             ("sip:127.0.0.1:8088", 401),
             ("sip:[::1]", 401),
             ("sip:localhost", 401),
-        ] {
-            let r = request(Method::Register, uri, ALICE, 1)
+        ]) {
+            let r = request(Method::Register, uri, ALICE, cseq)
                 .header("Contact", contact)
                 .build();
             core.on_frame(conn, &r.to_bytes(), start);

@@ -7,10 +7,13 @@
 //! Sending never waits.
 
 use crate::store::StoreError;
+use crate::transactions::{Seen, ServerTransactions};
 use crate::util::random_hex;
 use imsip::message::{is_keepalive, HeaderName, Host, Message, MessageBuilder, Method, ParseError};
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::time::Instant;
 use tokio::sync::mpsc::UnboundedSender;
 use tracing::{debug, error, warn};
 
@@ -47,6 +50,9 @@ pub(crate) enum Received {
 pub(crate) struct Flows {
     conns: HashMap<ConnId, Flow>,
     last_id: ConnId,
+    /// Requests seen and the answers sent to them (retransmissions are
+    /// answered here). Shared: answers go out through `&self`.
+    transactions: RefCell<ServerTransactions>,
 }
 
 /// One open flow.
@@ -93,7 +99,7 @@ impl Flows {
     /// (too large — a request is answered 513 here —, a keep-alive — a ping is
     /// answered with a pong here —, or anything else unparseable; each with a log
     /// line).
-    pub fn receive(&self, conn: ConnId, frame: &[u8]) -> Received {
+    pub fn receive(&self, conn: ConnId, frame: &[u8], now: Instant) -> Received {
         if frame.len() > MAX_FRAME {
             // RFC 3261 §21.5.14: the sender learns at once instead of waiting for
             // its transaction to time out.
@@ -124,6 +130,7 @@ impl Flows {
             String::from_utf8_lossy(frame)
         );
         match Message::parse(frame) {
+            Ok(msg) if msg.is_request() && self.retransmitted(conn, &msg, now) => Received::Nothing,
             Ok(msg) => {
                 let peer = self.conns.get(&conn).and_then(|f| f.peer);
                 Received::Message(Box::new(match peer {
@@ -136,6 +143,19 @@ impl Flows {
                 Received::Refused(e)
             }
         }
+    }
+
+    /// Whether `req` repeats a request seen before (RFC 3261 §17.2.3): then it is
+    /// answered with the last response sent for it, if any, and goes no further.
+    fn retransmitted(&self, conn: ConnId, req: &Message, now: Instant) -> bool {
+        let Seen::Again(last) = self.transactions.borrow_mut().on_request(req, now) else {
+            return false;
+        };
+        debug!(conn, "retransmission: not handled again");
+        if let Some(bytes) = last {
+            self.send_frame(conn, bytes);
+        }
+        true
     }
 
     /// Sends `bytes` as one frame on `conn` (a response made without a parsed
@@ -154,6 +174,11 @@ impl Flows {
     /// Sends `msg` on `conn` (logged); `false` if the flow is closed.
     pub fn send(&self, conn: ConnId, msg: &Message) -> bool {
         let bytes = msg.to_bytes();
+        if !msg.is_request() {
+            // Kept even when the flow is gone: the client may send the request
+            // again on a new connection.
+            self.transactions.borrow_mut().on_response_sent(msg, &bytes);
+        }
         if !self.conns.contains_key(&conn) {
             debug!(
                 conn,
@@ -272,25 +297,28 @@ mod tests {
         let (tx, mut rx) = unbounded_channel();
         let conn = flows.open(tx, None);
         assert!(matches!(
-            flows.receive(conn, b"\r\n\r\n"),
+            flows.receive(conn, b"\r\n\r\n", Instant::now()),
             Received::Nothing
         ));
         assert_eq!(rx.try_recv().ok(), Some(Outbound::Frame(b"\r\n".to_vec())));
         assert!(
-            matches!(flows.receive(conn, b"\r\n"), Received::Nothing),
+            matches!(
+                flows.receive(conn, b"\r\n", Instant::now()),
+                Received::Nothing
+            ),
             "a pong"
         );
         assert!(rx.try_recv().is_err(), "is not answered");
         assert!(matches!(
-            flows.receive(conn, b"not SIP\r\n\r\n"),
+            flows.receive(conn, b"not SIP\r\n\r\n", Instant::now()),
             Received::Refused(_)
         ));
         let garbage = "x".repeat(MAX_FRAME + 1);
         assert!(matches!(
-            flows.receive(conn, garbage.as_bytes()),
+            flows.receive(conn, garbage.as_bytes(), Instant::now()),
             Received::Nothing
         ));
-        let Received::Message(msg) = flows.receive(conn, OPTIONS.as_bytes()) else {
+        let Received::Message(msg) = flows.receive(conn, OPTIONS.as_bytes(), Instant::now()) else {
             panic!("OPTIONS parses")
         };
         assert!(msg.is_request());
@@ -305,7 +333,7 @@ mod tests {
         );
         assert!(big.len() > MAX_FRAME);
         assert!(matches!(
-            flows.receive(conn, big.as_bytes()),
+            flows.receive(conn, big.as_bytes(), Instant::now()),
             Received::Nothing
         ));
         let Ok(Outbound::Frame(bytes)) = rx.try_recv() else {
@@ -370,7 +398,7 @@ mod received_tests {
         let mut flows = Flows::default();
         let (tx, _rx) = unbounded_channel();
         let conn = flows.open(tx, Some(peer.parse().unwrap()));
-        match flows.receive(conn, frame.as_bytes()) {
+        match flows.receive(conn, frame.as_bytes(), Instant::now()) {
             Received::Message(m) => *m,
             other => panic!("{other:?}"),
         }

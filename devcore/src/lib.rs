@@ -84,6 +84,7 @@ mod store;
 #[cfg(test)]
 mod testing;
 mod timers;
+mod transactions;
 mod users;
 mod util;
 mod web;

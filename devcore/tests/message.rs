@@ -85,6 +85,32 @@ async fn every_contact_gets_it_and_a_2xx_wins() {
 }
 
 #[tokio::test]
+async fn a_retransmitted_message_is_relayed_once_and_gets_the_same_answer() {
+    // RFC 3261 §17.2.3: the same branch, sent-by and method is the same
+    // transaction, whether it comes again while bob is silent or after he
+    // answered (a client that lost its socket may send it again).
+    let core = start().await;
+    let mut alice = core.alice().await;
+    let mut bob = core.bob().await;
+    alice.register().await;
+    bob.register().await;
+    let m = message(&mut alice, "sip:bob@imsip.test", "once");
+    alice.send(&m).await;
+    let got = bob.request().await;
+    alice.send(&m).await; // while the relay waits for bob: absorbed
+    bob.answer(&got, 200, "OK").await;
+    let first = alice.response().await;
+    assert_eq!(first.status(), Some(200));
+    alice.send(&m).await; // after the answer: the same answer again
+    let again = alice.response().await;
+    assert_eq!(again.to_text(), first.to_text());
+    // Bob's next request is the next message: neither copy reached him.
+    let next = message(&mut alice, "sip:bob@imsip.test", "next");
+    alice.send(&next).await;
+    assert_eq!(bob.request().await.body_str(), Some("next"));
+}
+
+#[tokio::test]
 async fn an_unknown_target_is_404_an_unregistered_one_480() {
     let core = start().await;
     let mut alice = core.alice().await;
