@@ -329,7 +329,8 @@ export interface HistoryMessage {
   /** When the IM Server relayed or stored it (RFC 3339 UTC, e.g. `2026-11-29T23:05:00Z`). */
   time: string;
   contentType: string;
-  body: string;
+  /** The body byte for byte: a string when it is UTF-8, else its bytes (a binary body). */
+  body: string | Uint8Array;
 }
 
 // ───────────────────────────── events ─────────────────────────────

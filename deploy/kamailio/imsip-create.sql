@@ -26,6 +26,8 @@ CREATE TABLE history (
     peer VARCHAR(255) NOT NULL,            -- the other party: sip:user@domain
     time INTEGER NOT NULL,                 -- relayed (the 2xx) or stored, seconds since the epoch
     content_type VARCHAR(255) NOT NULL,    -- the MESSAGE's Content-Type ('' when it had none)
-    body TEXT NOT NULL                     -- the body as text (XML 1.0 characters, UTF-8)
+    body TEXT NOT NULL,                    -- the body: as sent when it is UTF-8 XML 1.0 text,
+                                           -- else its base64
+    encoding VARCHAR(8) DEFAULT '' NOT NULL -- 'base64' for a base64 body, '' for text
 );
 CREATE INDEX history_owner_time ON history (owner, time);

@@ -191,14 +191,6 @@ fn content_type_of(req: &Message) -> String {
         .to_owned()
 }
 
-/// A body as history text. History is an XML document of text
-/// ([`imsip::im::history`]), so a body that is not UTF-8 is kept there with
-/// U+FFFD in place of its bad bytes; this copy is for history only, never
-/// for what is relayed or delivered (those carry the bytes as received).
-fn history_text(body: &[u8]) -> String {
-    String::from_utf8_lossy(body).into_owned()
-}
-
 impl ImServer {
     /// An IM Server with these limits.
     pub fn new(limits: DeferredLimits) -> ImServer {
@@ -333,7 +325,7 @@ impl ImServer {
             peer: peer.to_owned(),
             time: said.time,
             content_type: said.content_type.to_owned(),
-            body: history_text(said.body),
+            body: said.body.to_vec(),
         };
         if let Err(e) = store.add_history(owner, &e) {
             error!(error = %e, "database error");

@@ -62,7 +62,7 @@ CREATE TABLE IF NOT EXISTS history (
     peer         TEXT    NOT NULL,
     time         INTEGER NOT NULL,
     content_type TEXT    NOT NULL,
-    body         TEXT    NOT NULL
+    body         BLOB    NOT NULL
 );
 CREATE INDEX IF NOT EXISTS history_owner ON history (owner, time, id);
 ";
@@ -177,13 +177,22 @@ impl SqliteMessages<'_> {
                         peer: r.get(2)?,
                         time: from_sql(r.get(3)?),
                         content_type: r.get(4)?,
-                        body: r.get(5)?,
+                        body: body_bytes(r.get_ref(5)?),
                     })
                 },
             )?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         rows.reverse();
         Ok(rows)
+    }
+}
+
+/// A history body as stored: bytes (a BLOB), or text in a database written
+/// before bodies were kept byte for byte.
+fn body_bytes(v: rusqlite::types::ValueRef<'_>) -> Vec<u8> {
+    match v {
+        rusqlite::types::ValueRef::Blob(b) | rusqlite::types::ValueRef::Text(b) => b.to_vec(),
+        _ => Vec::new(),
     }
 }
 

@@ -184,6 +184,38 @@ test('history: kept while active (relayed and stored), fetchHistory with/limit/s
   assert.deepEqual(rows(carolAfter), [['received', ALICE, 'for carol, later'], ['received', ALICE, 'live to carol']], fmt(carolAfter));
 });
 
+test('history keeps every body byte for byte: binary (NUL, bytes that are not UTF-8) and control characters in base64', async (t) => {
+  if (skipReason) return t.skip(skipReason);
+  const k = await startKamailio(t, 'bytes');
+  const alice = mk(t, k, 'alice', 'alice');
+  const bob = mk(t, k, 'bob', 'bob');
+  await alice.register();
+  await bob.register();
+  await alice.publishServiceSettings({ history: { active: true } });
+  const binary = new Uint8Array([0, 0xff, 0x01, 0x3c, 0x80, 0x00, 0x41]);
+  const bell = 'ring \u0007 the bell';
+  const plain = 'plain <text> & \u00e9';
+  const sameBody = (a, b) => (typeof a === 'string' ? a === b : typeof b !== 'string' && Buffer.from(a).equals(Buffer.from(b)));
+  for (const [body, contentType] of [[binary, 'application/octet-stream'], [bell, TEXT], [plain, TEXT]]) {
+    const at = expectEvent(bob, 'message', (m) => sameBody(m.body, body), { what: `${fmt(body)} at bob` });
+    at.catch(() => {}); // awaited below
+    const r = await alice.sendMessage(BOB, body, { contentType });
+    assert.equal(r.status, 200, fmt(r));
+    await at;
+  }
+  const h = await alice.fetchHistory({ with: BOB });
+  assert.equal(h.length, 3, fmt(h));
+  assert.ok(h[0].body instanceof Uint8Array, fmt(h[0]));
+  assert.deepEqual([...h[0].body], [...binary], fmt(h[0]));
+  assert.equal(h[0].contentType, 'application/octet-stream', fmt(h[0]));
+  assert.equal(h[1].body, bell, fmt(h[1]));
+  assert.equal(h[2].body, plain, fmt(h[2]));
+  // On the wire: base64 for the two XML cannot carry, the plain one as text.
+  const notify = received(alice, 'NOTIFY ').find((f) => header(f, 'Event') === 'im-history');
+  assert.equal(notify.match(/ encoding="base64">/g)?.length, 2, notify);
+  assert.ok(notify.includes('plain &lt;text&gt; &amp; \u00e9</message>'), notify);
+});
+
 /** A CPIM envelope (RFC 3862) from `from` to `to` around `body` of `contentType`, with `headers` (IMDN ones). */
 const cpim = (from, to, contentType, body, headers = []) => [
   `From: <${from}>`, `To: <${to}>`, 'DateTime: 2026-11-29T23:05:00Z', ...headers,

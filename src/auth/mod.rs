@@ -14,7 +14,7 @@
 //! [`Secret`] and [`Key`], whose `Debug`/`Display` print `<redacted>`.
 
 mod aka;
-mod codec;
+pub(crate) mod codec;
 mod digest;
 mod milenage;
 

@@ -19,6 +19,12 @@
 //! </im-history>
 //! ```
 //!
+//! A body that XML 1.0 text cannot carry as it is — bytes that are not UTF-8 (a
+//! binary body, RFC 7118 §4.2), or control characters outside TAB, LF and CR —
+//! is written in base64 with `encoding="base64"` on its `message`, so every body
+//! reads back byte for byte. A `message` with another `encoding`, or whose base64
+//! does not decode, is skipped like one without a usable `direction`.
+//!
 //! Unknown attributes and elements are ignored (never an error), so servers may add
 //! to it.
 
@@ -111,8 +117,17 @@ pub struct HistoryEntry {
     pub time: u64,
     /// The body's media type.
     pub content_type: String,
-    /// The body (text).
-    pub body: String,
+    /// The body's bytes, as sent.
+    pub body: Vec<u8>,
+}
+
+/// `body` as the text of a `message` element: itself when XML 1.0 can carry it,
+/// else its base64 (`true`).
+fn body_text(body: &[u8]) -> (String, bool) {
+    match core::str::from_utf8(body) {
+        Ok(t) if t.chars().all(crate::settings::xml::is_xml_char) => (t.to_owned(), false),
+        _ => (crate::auth::codec::base64_encode(body), true),
+    }
 }
 
 /// Encodes a history document.
@@ -128,8 +143,12 @@ pub fn encode(entries: &[HistoryEntry]) -> String {
             ("time".into(), iso8601(e.time)),
             ("content-type".into(), e.content_type.clone()),
         ];
-        if !e.body.is_empty() {
-            m.children.push(XmlChild::Text(e.body.clone()));
+        let (text, base64) = body_text(&e.body);
+        if base64 {
+            m.attributes.push(("encoding".into(), "base64".into()));
+        }
+        if !text.is_empty() {
+            m.children.push(XmlChild::Text(text));
         }
         root.children.push(XmlChild::Element(m));
     }
@@ -160,6 +179,19 @@ pub fn decode(bytes: &[u8]) -> Result<Vec<HistoryEntry>, SettingsError> {
         ) else {
             continue;
         };
+        let text = m.text();
+        let body = match m.attribute("encoding") {
+            None => text.into_bytes(),
+            Some(e) if e.eq_ignore_ascii_case("base64") => {
+                // Line breaks and spaces a server may wrap base64 with are not data.
+                let compact: String = text.split_ascii_whitespace().collect();
+                match crate::auth::codec::base64_decode(&compact) {
+                    Some(bytes) => bytes,
+                    None => continue,
+                }
+            }
+            Some(_) => continue,
+        };
         out.push(HistoryEntry {
             id: m.attribute("id").unwrap_or("").to_owned(),
             direction,
@@ -169,7 +201,7 @@ pub fn decode(bytes: &[u8]) -> Result<Vec<HistoryEntry>, SettingsError> {
                 .attribute("content-type")
                 .unwrap_or("text/plain")
                 .to_owned(),
-            body: m.text(),
+            body,
         });
     }
     Ok(out)

@@ -165,7 +165,7 @@ pub(super) fn outcome(aor: &str, o: Outcome) -> JsValue {
                     peer: e.peer,
                     time: crate::message::date::iso8601(e.time),
                     content_type: e.content_type,
-                    body: e.body,
+                    body: Body::utf8_or_bytes(e.body),
                 })
                 .collect::<Vec<_>>(),
         ),

@@ -60,7 +60,8 @@ pub(crate) struct HistoryMessage {
     pub peer: String,
     pub time: String,
     pub content_type: String,
-    pub body: String,
+    /// A string when UTF-8, else a `Uint8Array` (as a `message` event's).
+    pub body: Body,
 }
 
 /// `sendMessage()`'s and `sendLargeMessage()`'s result.

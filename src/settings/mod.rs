@@ -103,7 +103,7 @@
 
 mod schema;
 mod view;
-mod xml;
+pub(crate) mod xml;
 
 use schema::{parse_bool, Form, RawEntity, Schema, Spec, Val};
 use std::fmt;

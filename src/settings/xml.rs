@@ -97,7 +97,7 @@ impl XmlNode {
 }
 
 /// Characters XML 1.0 can carry (its `Char` production).
-fn is_xml_char(c: char) -> bool {
+pub(crate) fn is_xml_char(c: char) -> bool {
     matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{d7ff}' | '\u{e000}'..='\u{fffd}' | '\u{10000}'..)
 }
 
