@@ -6,7 +6,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use imsip::message::{
     Contacts, FramingError, HeaderName, Host, Message, MessageBuilder, Method, ParseError, Scheme,
-    StartLine, Uri, ValidationError,
+    StartLine, Uri, ValidationError, Via,
 };
 
 fn crlf(s: &str) -> String {
@@ -470,6 +470,39 @@ fn top_via_honours_quoted_commas_in_parameters() {
     let v = m.top_via().unwrap();
     assert_eq!(v.params.str("x"), Some("a,b"));
     assert_eq!(m.via().unwrap().len(), 2);
+}
+
+#[test]
+fn a_via_of_another_protocol_version_is_kept_not_refused() {
+    // RFC 3261 §25.1: sent-protocol = protocol-name SLASH protocol-version SLASH
+    // transport, the name "SIP" or a token, the version a token (JsSIP's parser
+    // test has `SIP /  3.0 \r\n / UDP`). It is read and written back as it came.
+    let t = "SIP/2.0 200 OK\r\nVia: SIP/2.0/WS a.invalid;branch=z9hG4bK1\r\n\
+             Via: SIP /  3.0 \r\n / udp [1:ab::FF]:6060 ;BRanch=1234;rport=1111\r\n\
+             Via: XSIP/1.0/TCP b.example\r\n\
+             From: <sip:a@x>;tag=1\r\nTo: <sip:b@x>;tag=2\r\nCall-ID: c\r\nCSeq: 1 OPTIONS\r\n\
+             Content-Length: 0\r\n\r\n";
+    let m = Message::parse(t.as_bytes()).unwrap();
+    m.validate().unwrap();
+    let vias = m.via().unwrap();
+    assert_eq!(vias.len(), 3);
+    assert_eq!(vias[0].protocol, "SIP/2.0");
+    assert_eq!(vias[1].protocol, "SIP/3.0");
+    assert_eq!(vias[1].transport, "UDP");
+    assert_eq!(vias[1].port, Some(6060));
+    assert_eq!(vias[1].branch(), Some("1234"));
+    assert_eq!(vias[1].rport(), Some(Some(1111)));
+    assert_eq!(vias[2].protocol, "XSIP/1.0");
+    for v in &vias {
+        assert_eq!(Via::parse(&v.to_string()).as_ref(), Ok(v));
+    }
+    assert_eq!(
+        vias[1].to_string(),
+        "SIP/3.0/UDP [1:ab::ff]:6060;BRanch=1234;rport=1111"
+    );
+    // Still refused: a sent-protocol that is not three tokens.
+    assert!(Via::parse("SIP/2.0 a.invalid").is_err());
+    assert!(Via::parse("SIP//WS a.invalid").is_err());
 }
 
 #[test]

@@ -135,6 +135,10 @@ impl fmt::Display for NameAddr {
 /// One Via value (RFC 3261 §20.42, RFC 3581 `rport`, RFC 7118 `WS`/`WSS`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Via {
+    /// The sent-protocol's name and version as received, `SIP/2.0` in practice
+    /// (RFC 3261 §25.1: `protocol-name SLASH protocol-version`, each a token, so
+    /// another is well-formed and a Via naming one is kept, not refused).
+    pub protocol: String,
     /// Transport as received, upper-cased (`UDP`, `TCP`, `TLS`, `WS`, `WSS`, ...).
     pub transport: String,
     /// sent-by host.
@@ -166,9 +170,6 @@ impl Via {
                 );
             }
         }
-        if !parts[0].eq_ignore_ascii_case("SIP") || parts[1] != "2.0" {
-            return Err(err("sent-protocol is not SIP/2.0"));
-        }
         let end = find_any(rest, b"; \t").unwrap_or(rest.len());
         let (host, port) = parse_host_port(&rest[..end]).map_err(err)?;
         let params = parse_all_params(&rest[end..]).map_err(err)?;
@@ -183,7 +184,12 @@ impl Via {
                 return Err(err("invalid received address"));
             }
         }
+        let mut protocol = String::with_capacity(parts[0].len() + 1 + parts[1].len());
+        protocol.push_str(parts[0]);
+        protocol.push('/');
+        protocol.push_str(parts[1]);
         Ok(Via {
+            protocol,
             transport: parts[2].to_ascii_uppercase(),
             host,
             port,
@@ -209,7 +215,7 @@ impl Via {
 
 impl fmt::Display for Via {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "SIP/2.0/{} {}", self.transport, self.host)?;
+        write!(f, "{}/{} {}", self.protocol, self.transport, self.host)?;
         if let Some(p) = self.port {
             write!(f, ":{p}")?;
         }
