@@ -575,7 +575,8 @@ export class ImClient extends EventTarget {
   }
 
   unwatchServiceSettings() {
-    return this.#run('unwatchServiceSettings', []);
+    // Promise<void> (imsip.d.ts): the core's outcome is a subscription's, expires 0.
+    return this.#run('unwatchServiceSettings', []).then(() => undefined);
   }
 
   sendMessage(to, body, options) {
@@ -641,7 +642,20 @@ export class ImClient extends EventTarget {
   }
 
   #startChat(to, options) {
+    // Its one option is the shim's (the core's `tag` is internal): checked here as
+    // the core checks the others' (an object, known keys).
+    if (options !== undefined && (options === null || typeof options !== 'object')) {
+      return Promise.reject(new ImError('bad_input', 'invalid input: options: must be an object'));
+    }
+    const unknownKey = Object.keys(options ?? {}).find((k) => k !== 'signal');
+    if (unknownKey !== undefined) {
+      return Promise.reject(new ImError('bad_input', `invalid input: options.${unknownKey}: unknown field; expected one of signal`));
+    }
     const signal = options?.signal;
+    if (signal !== undefined && (signal === null || typeof signal !== 'object'
+        || typeof signal.addEventListener !== 'function' || typeof signal.aborted !== 'boolean')) {
+      return Promise.reject(new ImError('bad_input', 'invalid input: options.signal: must be an AbortSignal'));
+    }
     if (signal === undefined) return this.#run('startChat', [to]).then((r) => this.#session(r));
     if (signal?.aborted) return Promise.reject(new ImError('cancelled', 'cancelled: the signal was aborted'));
     const tag = newTag();

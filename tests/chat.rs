@@ -221,7 +221,7 @@ fn mark_displayed_sends_one_display_notification_when_asked_for() {
         notifications_sent(&h).is_empty(),
         "display only: nothing on arrival"
     );
-    let op = h.ua.mark_displayed(h.now, "m-3");
+    let op = h.ua.mark_displayed(h.now, Some("m-3"));
     h.pump();
     assert_eq!(h.ok(op), Outcome::DisplayNotified { sent: true });
     let sent = notifications_sent(&h);
@@ -231,15 +231,24 @@ fn mark_displayed_sends_one_display_notification_when_asked_for() {
         (Kind::Display, Status::Displayed)
     );
     // Once only, and nothing for what was never asked or is unknown.
-    let again = h.ua.mark_displayed(h.now, "m-3");
-    let unknown = h.ua.mark_displayed(h.now, "nope");
+    let again = h.ua.mark_displayed(h.now, Some("m-3"));
+    let unknown = h.ua.mark_displayed(h.now, Some("nope"));
     h.pump();
     assert_eq!(h.ok(again), Outcome::DisplayNotified { sent: false });
     assert_eq!(h.ok(unknown), Outcome::DisplayNotified { sent: false });
     assert_eq!(notifications_sent(&h).len(), 1);
-    let empty = h.ua.mark_displayed(h.now, " ");
+    let empty = h.ua.mark_displayed(h.now, Some(" "));
+    let no_id = h.ua.mark_displayed(h.now, None);
     h.pump();
     assert_eq!(h.err(empty).code(), "bad_input");
+    assert_eq!(h.ok(no_id), Outcome::DisplayNotified { sent: false });
+    // Closed: invalid_state, as every command (and set_extra_headers).
+    h.ua.close(h.now);
+    let closed = h.ua.mark_displayed(h.now, Some("m-9"));
+    h.pump();
+    assert_eq!(h.err(closed).code(), "invalid_state");
+    let e = h.ua.set_extra_headers(&[]).unwrap_err();
+    assert_eq!(e.code(), "invalid_state");
 }
 
 #[test]

@@ -509,6 +509,9 @@ fn alternate_servers_share_the_scheme_of_the_server() {
         "ws://b.imsip.test/sip",
         "https://b.imsip.test/sip",
         "wss://",
+        "wss:///sip",
+        "wss://b.imsip.test\r\n/sip",
+        "wss://b.imsip.test/s ip",
         "",
     ] {
         let mut cfg = alice_config();

@@ -788,10 +788,13 @@ async fn receipts_and_typing_cross_the_binding() {
         .unwrap();
     assert!(String::from_utf8_lossy(receipt.body()).contains("<delivered/>"));
 
-    // markDisplayed: nothing asked → sent false; a detail without id → bad_input.
+    // markDisplayed: nothing asked → sent false; a detail without id (its sender
+    // named none) → sent false; neither a detail nor an id → bad_input.
     let r = resolved(c.core.mark_displayed(got[0].clone())).await;
     assert_eq!(get(&r, "sent").as_bool(), Some(false));
-    let e = rejected(c.core.mark_displayed(obj("{}"))).await;
+    let r = resolved(c.core.mark_displayed(obj("{}"))).await;
+    assert_eq!(get(&r, "sent").as_bool(), Some(false));
+    let e = rejected(c.core.mark_displayed(JsValue::from(7))).await;
     assert_eq!(s(&e, "code"), "bad_input");
     c.core.close();
 }
@@ -859,7 +862,7 @@ async fn chat_invitations_cross_the_binding_and_open_an_msrp_socket() {
     let accepting = c.core.accept_chat(chat.clone());
     assert_eq!(FakeSocket::count(), before + 1);
     let relay = FakeSocket::last();
-    let relay_js: JsValue = relay.clone().into();
+    let relay_js: JsValue = relay.clone();
     assert_eq!(s(&relay_js, "url"), "wss://core.imsip.test/msrp");
     assert_eq!(relay.protocols().as_string().as_deref(), Some("msrp"));
     relay.open();

@@ -543,3 +543,40 @@ fn a_persisted_call_id_starts_from_the_configured_cseq() {
     assert_eq!(regs[0].call_id().unwrap(), "persisted-call-id");
     assert_eq!(regs[0].cseq().unwrap().seq, 5001);
 }
+
+#[test]
+fn every_state_is_announced_registering_and_unregistering_too() {
+    // README's `registration` event lists every state: an app showing
+    // "connecting…" learns of `registering` from the event, not by polling.
+    let mut h = Harness::alice();
+    let op = h.register();
+    h.ok(op);
+    let op = h.ua.unregister(h.now);
+    h.pump();
+    h.ok(op);
+    let states: Vec<_> = h.registration_events().iter().map(|r| r.state).collect();
+    assert_eq!(
+        states,
+        [
+            RegistrationState::Registering,
+            RegistrationState::Registered,
+            RegistrationState::Unregistering,
+            RegistrationState::Unregistered
+        ]
+    );
+    // A register() while registered is a refresh: no `registering`, and
+    // `registered` again with the new expiry.
+    let op = h.register();
+    h.ok(op);
+    let op = h.register();
+    h.ok(op);
+    let states: Vec<_> = h.registration_events().iter().map(|r| r.state).collect();
+    assert_eq!(
+        states[4..],
+        [
+            RegistrationState::Registering,
+            RegistrationState::Registered,
+            RegistrationState::Registered
+        ]
+    );
+}

@@ -108,6 +108,10 @@ export async function chatSessionScenario(alice, bob, { closer = 'alice' } = {})
   assert.equal(b.peer, 'sip:alice@imsip.test');
   assert.equal(a.state, 'open');
 
+  // A content type that is not one type/subtype line: refused naming the option, nothing sent.
+  await assert.rejects(a.send('x', { contentType: 'a/b\r\nX: y' }),
+    (e) => e.code === 'bad_input' && /^invalid input: options\.contentType: /.test(e.message));
+
   const typing = nextEvent(b, 'composing', (d) => d.state === 'active');
   await a.setComposing(true);
   await typing;

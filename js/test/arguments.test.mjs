@@ -91,7 +91,7 @@ test('commands: an argument that cannot be read is refused naming it, and the cl
     ['options', () => alice.sendLargeMessage(bobUri, 'x', trap()), /has trap/],
     ['body', () => alice.sendLargeMessage(bobUri, detached()), /detached/],
     ['body', () => alice.sendLargeMessage(bobUri, Object.create(Blob.prototype))],
-    ['options', () => alice.startChat(bobUri, trap()), /get trap/],
+    ['options', () => alice.startChat(bobUri, trap()), /ownKeys trap/],
   ];
   for (const [path, call, why] of cases) {
     let result;
@@ -103,6 +103,15 @@ test('commands: an argument that cannot be read is refused naming it, and the cl
     await assert.rejects(result, refused(path, why), path);
     // The client is not left busy: a round trip to the core works at once.
     assert.equal(await alice.fetchServiceSettings(), null, `after the refused ${path}`);
+  }
+  // startChat's options readable but wrong: refused like the other commands' options,
+  // before any INVITE (they were ignored and the invitation went).
+  for (const [options, why] of [
+    [42, /^invalid input: options: must be an object$/],
+    [{ zzz: 1 }, /^invalid input: options\.zzz: unknown field; expected one of signal$/],
+    [{ signal: 5 }, /^invalid input: options\.signal: must be an AbortSignal$/],
+  ]) {
+    await assert.rejects(alice.startChat(bobUri, options), (e) => e instanceof ImError && e.code === 'bad_input' && why.test(e.message));
   }
   const arrived = next(bob, 'message', (d) => d.body === 'after every refusal ✓');
   await alice.sendMessage(bobUri, 'after every refusal ✓');
@@ -121,6 +130,17 @@ test('encodeServiceSettings: a settings object that cannot be read is refused na
   assert.throws(() => encodeServiceSettings(trap()), refused('settings', /ownKeys trap/));
   assert.throws(() => encodeServiceSettings(throwingGetter('visibility', { entity: 'sip:a@imsip.test' })), refused('settings.visibility'));
   assert.match(encodeServiceSettings({ entity: 'sip:a@imsip.test', visibility: true }), /service-settings/);
+  // Readable but not settings: the entity is an AoR, strings are XML text (a control
+  // character was dropped silently before).
+  for (const [settings, why] of [
+    [{ entity: 'not a uri' }, /^invalid input: settings\.entity: must be a sip:, sips: or tel: URI/],
+    [{ entity: 'sip:a@imsip.test\0' }, /^invalid input: settings\.entity: /],
+    [{ entity: 'sip:a@imsip.test', sessionMode: 'a\0b' }, /^invalid input: settings\.sessionMode: has a control character/],
+    [{ entity: 'sip:a@imsip.test', serviceId: 'x\u0001' }, /^invalid input: settings\.serviceId: /],
+  ]) {
+    assert.throws(() => encodeServiceSettings(settings), (e) => e instanceof ImError && e.code === 'bad_input' && why.test(e.message), JSON.stringify(settings));
+  }
+  assert.match(encodeServiceSettings({ entity: 'tel:+15550100', sessionMode: 'tab\tok' }), /tab\tok|tab&#9;ok/);
 });
 
 test('an app webSocket class whose sockets throw: a failed connect or a dropped event, never a stuck client', async () => {

@@ -125,7 +125,7 @@ test('service settings: publish, fetch, modify keeping unknown content, watch, r
 
   await alice.removeServiceSettings();
   assert.equal(await alice.fetchServiceSettings(), null);
-  await watcher.unwatchServiceSettings();
+  assert.equal(await watcher.unwatchServiceSettings(), undefined, "Promise<void> (imsip.d.ts)");
   await Promise.all([alice.unregister(), watcher.unregister()]);
   alice.close();
   watcher.close();
@@ -238,6 +238,9 @@ test('options copied into requests are refused bad_input unless well-formed; ext
     [{ extraHeaders: 'X-A: 1' }, /^invalid input: extraHeaders: must be an array of strings/],
     [{ registrar: 'sip:alice@imsip.test' }, /^invalid input: registrar: must be a sip: or sips: URI without a user part/],
     [{ registrar: 'imsip.test' }, /^invalid input: registrar: /],
+    // The server itself, not the MSRP relay made from it, is named.
+    [{ server: 'ws://a\r\n/sip' }, /^invalid input: server: /],
+    [{ server: 'wss:///sip' }, /^invalid input: server: /],
   ]) {
     assert.throws(() => new ImClient({ ...base, ...extra }),
       (e) => e instanceof ImError && e.code === 'bad_input' && why.test(e.message), JSON.stringify(extra));

@@ -177,6 +177,11 @@ test('history: both directions kept while active; fetchHistory reads them back',
   }
   assert.equal((await alice.fetchHistory({ with: USERS.bob.aor, limit: 1 })).length, 1);
   assert.equal((await alice.fetchHistory({ since: Date.now() + 3_600_000 })).length, 0);
+  // since: a Date's range (±8.64e15 ms), and not before the epoch.
+  assert.equal((await alice.fetchHistory({ since: 8.64e15 })).length, 0);
+  for (const since of [1e20, -1, new Date(NaN), Infinity]) {
+    await assert.rejects(alice.fetchHistory({ since }), (e) => e.code === 'bad_input' && /^invalid input: query\.since: /.test(e.message), String(since));
+  }
   // Bob's history is off: nothing is kept for him.
   assert.deepEqual(await bob.fetchHistory(), []);
   // Switching it off keeps what was kept, and adds nothing.

@@ -344,7 +344,13 @@ impl Client {
                     .ok_or_else(not_open)
                     .and_then(|m| {
                         m.send(now, content_type, body, reports)
-                            .map_err(|e| UaError::BadInput(format!("chat: {e}")))
+                            .map_err(|e| match e {
+                                // The JS name of the field it came in (README's ChatSession.send).
+                                crate::msrp::session::CommandError::BadContentType => {
+                                    UaError::BadInput(format!("options.contentType: {e}"))
+                                }
+                                e => UaError::BadInput(format!("chat: {e}")),
+                            })
                     })
                     .map(|h| {
                         let id = c

@@ -747,24 +747,20 @@ impl ImClientCore {
     #[wasm_bindgen(js_name = markDisplayed)]
     pub fn mark_displayed(&self, message: JsValue) -> Promise {
         self.command(&mut |c, now| {
+            // A detail without a messageId: its sender asked for nothing (README's
+            // example calls this for every message shown).
             let id = match message.as_string() {
-                Some(id) => id,
+                Some(id) => Some(id),
                 None if message.is_object() => Reflect::get(&message, &"messageId".into())
                     .ok()
-                    .and_then(|v| v.as_string())
-                    .ok_or_else(|| {
-                        UaError::BadInput(
-                            "message: has no messageId (its sender asked for no notification)"
-                                .into(),
-                        )
-                    })?,
+                    .and_then(|v| v.as_string()),
                 None => {
                     return Err(UaError::BadInput(
                         "message: must be a message event's detail or a messageId string".into(),
                     ))
                 }
             };
-            Ok(c.ua().mark_displayed(now, &id))
+            Ok(c.ua().mark_displayed(now, id.as_deref()))
         })
     }
 
@@ -969,7 +965,8 @@ fn history_query(value: &JsValue) -> Result<crate::im::history::HistoryQuery, Ua
                 Some(d) => d.get_time(),
                 None => v.as_f64().unwrap_or(f64::NAN),
             };
-            if !ms.is_finite() || ms < 0.0 {
+            // ECMAScript's time values end at 8.64e15 ms (an invalid Date is NaN).
+            if !ms.is_finite() || !(0.0..=8.64e15).contains(&ms) {
                 return Err(UaError::BadInput(
                     "query.since: must be a Date or milliseconds since the epoch".into(),
                 ));

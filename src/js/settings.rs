@@ -84,6 +84,27 @@ pub(crate) fn to_document(
             )))
         }
     };
+    // The entity is the user's public identity; every string goes into the XML as
+    // text, which has no place for control characters (they were dropped silently).
+    let is_aor = crate::message::Uri::parse(entity.trim())
+        .is_ok_and(|u| u.is_sip() || matches!(u.scheme(), crate::message::Scheme::Tel));
+    if !is_aor {
+        return Err(UaError::BadInput(format!(
+            "{path}.entity: must be a sip:, sips: or tel: URI (the entity's AoR)"
+        )));
+    }
+    let text = |v: Option<Val<String>>, name: &str| -> Result<Option<String>, UaError> {
+        let v = field(v, &at(name))?;
+        if v.as_deref()
+            .is_some_and(|t| !t.chars().all(crate::settings::xml::is_xml_char))
+        {
+            return Err(UaError::BadInput(format!(
+                "{}: has a control character XML cannot carry",
+                at(name)
+            )));
+        }
+        Ok(v)
+    };
     let history = match s.history.take() {
         None => None,
         Some(h) => {
@@ -115,9 +136,9 @@ pub(crate) fn to_document(
         visibility: field(s.visibility.take(), &at("visibility"))?,
         offline_delivery: field(s.offline_delivery.take(), &at("offlineDelivery"))?,
         history,
-        session_mode: field(s.session_mode.take(), &at("sessionMode"))?,
-        pager_large_mode: field(s.pager_large_mode.take(), &at("pagerLargeMode"))?,
-        service_id: field(s.service_id.take(), &at("serviceId"))?,
+        session_mode: text(s.session_mode.take(), "sessionMode")?,
+        pager_large_mode: text(s.pager_large_mode.take(), "pagerLargeMode")?,
+        service_id: text(s.service_id.take(), "serviceId")?,
         active: field(s.active.take(), &at("active"))?,
         document,
     };

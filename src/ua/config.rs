@@ -137,13 +137,13 @@ impl Config {
     pub fn new(server: &str, aor: &str) -> Result<Config, UaError> {
         if !is_ws_url(server) {
             return Err(UaError::BadInput(
-                "server must be a ws:// or wss:// URL".into(),
+                "server: must be a ws:// or wss:// URL".into(),
             ));
         }
         let aor = Uri::parse(aor).map_err(|e: UriError| UaError::BadInput(format!("aor: {e}")))?;
         if !aor.is_sip() || aor.user().is_none() || aor.host().is_none() {
             return Err(UaError::BadInput(
-                "aor must be a sip: URI with user and host".into(),
+                "aor: must be a sip: URI with user and host".into(),
             ));
         }
         Ok(Config {
@@ -243,7 +243,17 @@ impl Config {
 /// A `ws://` or `wss://` URL with something after the scheme.
 fn is_ws_url(url: &str) -> bool {
     let lower = url.to_ascii_lowercase();
-    (lower.starts_with("ws://") || lower.starts_with("wss://")) && url.len() > 6
+    let rest = lower
+        .strip_prefix("ws://")
+        .or_else(|| lower.strip_prefix("wss://"));
+    // A host, and no white space or control character anywhere (RFC 3986 has
+    // none in a URI: `ws://a\r\n/sip` is not a URL with a line break in it).
+    rest.is_some_and(|r| {
+        r.split(['/', '?', '#'])
+            .next()
+            .is_some_and(|a| !a.is_empty())
+            && !url.bytes().any(|b| b <= b' ' || b == 0x7f)
+    })
 }
 
 /// `server-val *(LWS server-val)` (RFC 3261 §25.1: User-Agent, Server): products

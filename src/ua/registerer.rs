@@ -182,8 +182,9 @@ impl Registerer {
             RegistrationState::Unregistered
                 | RegistrationState::Failed
                 | RegistrationState::Unregistering
-        ) {
-            self.transition(RegistrationState::Registering);
+        ) && self.transition(RegistrationState::Registering)
+        {
+            self.announce(cx);
         }
         cx.timers.stop(Timer::RegisterRetry);
         self.queue(false, Some(op));
@@ -217,8 +218,10 @@ impl Registerer {
             }
         }
         if !bound {
-            if self.state == RegistrationState::Failed {
-                self.transition(RegistrationState::Unregistered);
+            if self.state == RegistrationState::Failed
+                && self.transition(RegistrationState::Unregistered)
+            {
+                self.announce(cx);
             }
             cx.complete(op, Ok(Outcome::Unregistered));
             return;
@@ -229,8 +232,9 @@ impl Registerer {
                 | RegistrationState::Registered
                 | RegistrationState::Retrying
                 | RegistrationState::Failed
-        ) {
-            self.transition(RegistrationState::Unregistering);
+        ) && self.transition(RegistrationState::Unregistering)
+        {
+            self.announce(cx);
         }
         self.queue(true, Some(op));
         self.pump(cx);
@@ -532,6 +536,15 @@ impl Registerer {
     pub fn close(&mut self, cx: &mut Ctx, err: &UaError) {
         self.wanted = false;
         self.fail_all(cx, err);
+        // Nothing keeps a registration up any more: the state says so (a binding
+        // left at the registrar lapses at its expiry), and so does an event.
+        self.answer = RegistrarAnswer::default();
+        self.bound_until = None;
+        if self.state != RegistrationState::Unregistered
+            && self.transition(RegistrationState::Unregistered)
+        {
+            self.announce(cx);
+        }
     }
 
     /// Every job, in flight or waiting, fails with `err`.

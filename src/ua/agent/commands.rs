@@ -163,18 +163,31 @@ impl UserAgent {
     /// nothing). The registrar sees them at the next REGISTER (a refresh, or
     /// [`register`](Self::register) now).
     pub fn set_extra_headers(&mut self, headers: &[(String, String)]) -> Result<(), UaError> {
+        if self.cx.is_closed() {
+            return Err(UaError::InvalidState("the client is closed".into()));
+        }
         // One copy in force: the checked list (the configuration's is only where it
         // started, read once by `Local::new`).
         self.cx.local.extra_headers = check_extra_headers(headers, OWN_HEADERS_ANY)?;
         Ok(())
     }
 
-    /// The user saw message `message_id` (an [`IncomingMessage::message_id`]):
-    /// sends the display notification its sender asked for (RFC 5438 §7.2.1.2).
-    /// Completes with [`Outcome::DisplayNotified`]: `sent: false` when none was due
-    /// (not asked for, sent already, unknown id, or the peer refuses them).
-    pub fn mark_displayed(&mut self, now: Millis, message_id: &str) -> OpId {
+    /// The user saw message `message_id` (an [`IncomingMessage::message_id`];
+    /// `None` for a message whose sender named none): sends the display
+    /// notification its sender asked for (RFC 5438 §7.2.1.2). Completes with
+    /// [`Outcome::DisplayNotified`]: `sent: false` when none was due (not asked
+    /// for, no id, sent already, unknown id, or the peer refuses them).
+    pub fn mark_displayed(&mut self, now: Millis, message_id: Option<&str>) -> OpId {
         let op = self.begin(now);
+        if self.refuse_if_closed(op) {
+            self.arm();
+            return op;
+        }
+        let Some(message_id) = message_id else {
+            cx!(self).complete(op, Ok(Outcome::DisplayNotified { sent: false }));
+            self.arm();
+            return op;
+        };
         match self.receipts.displayed(cx!(self), message_id) {
             Ok(Some(req)) => self.submit(Work::DisplayNotice(Box::new(req), op)),
             Ok(None) => {
