@@ -580,3 +580,31 @@ fn every_state_is_announced_registering_and_unregistering_too() {
         ]
     );
 }
+
+#[test]
+fn close_leaves_the_registration_unregistered_and_says_so() {
+    // Nothing keeps the binding up after close(): the state must not stay
+    // `registered` (or `registering`, when closed mid-way) for ever.
+    for closed_mid_way in [false, true] {
+        let mut h = Harness::alice();
+        let op = if closed_mid_way {
+            h.ua.register(h.now) // not pumped: the REGISTER is still out
+        } else {
+            let op = h.register();
+            h.ok(op);
+            op
+        };
+        h.ua.close(h.now);
+        h.pump();
+        assert_eq!(h.ua.registration().state, RegistrationState::Unregistered);
+        assert_eq!(h.ua.registration().expires, None);
+        assert_eq!(
+            h.registration_events().last().map(|r| r.state),
+            Some(RegistrationState::Unregistered),
+            "closed mid-way: {closed_mid_way}"
+        );
+        if closed_mid_way {
+            assert_eq!(h.err(op).code(), "invalid_state");
+        }
+    }
+}
