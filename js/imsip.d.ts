@@ -535,7 +535,8 @@ export interface ComposingDetail {
 }
 
 export interface ServiceSettingsDetail {
-  settings: ServiceSettings;
+  /** `null`: a NOTIFY said the settings are gone (removed at the server, or expired there). */
+  settings: ServiceSettings | null;
   /** A NOTIFY of `watchServiceSettings()`, or adopted by the `'if-absent'` policy. */
   source: 'notify' | 'adopted';
 }

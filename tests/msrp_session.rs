@@ -674,6 +674,35 @@ fn a_chunk_without_response_times_out() {
 }
 
 #[test]
+fn a_481_ends_the_session_instead_of_leaving_it_open() {
+    // RFC 4975 §10: 481, the session does not exist — the sender should end it.
+    // Bob went away and the relay forgot his leg: alice's session must not stay
+    // "open" with every later message failing one by one (found with the demo).
+    let mut net = Net::ready(Mode::PassThrough);
+    net.relay.clients[BOB] = None;
+    let h = net.send(
+        ALICE,
+        "text/plain",
+        b"still there?".to_vec(),
+        Reports::default(),
+    );
+    let alice = &mut net.clients[ALICE];
+    let events = alice.take_events();
+    assert_eq!(
+        failures(&events),
+        vec![(h, SendFailure::Response { code: 481 })]
+    );
+    assert_eq!(
+        events.last(),
+        Some(&Event::Ended {
+            reason: EndReason::Failed(SessionError::NoSuchSession)
+        })
+    );
+    assert!(alice.session.is_ended());
+    assert!(alice.closed, "its connection is closed");
+}
+
+#[test]
 fn a_success_report_that_never_comes_fails_after_the_report_timeout() {
     let mut net = Net::ready(Mode::PassThrough);
     net.relay.drop_reports = true;

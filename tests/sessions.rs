@@ -654,7 +654,10 @@ fn a_lost_flow_ends_invitations() {
 }
 
 #[test]
-fn close_fails_pending_session_operations_and_sends_no_bye() {
+fn close_ends_what_the_peer_would_keep_and_fails_pending_operations() {
+    // Without session timers a peer never notices a client that went away: the
+    // established session gets its BYE and the ringing INVITE its CANCEL before
+    // the flow closes (found with the demo: the other page stayed "open").
     let (mut h, _, established) = call(false, |_| {});
     h.core.behaviour.invite_ring_only = true;
     let (ringing, _) = h.ua.start_session(h.now, BOB, OFFER, false);
@@ -662,10 +665,32 @@ fn close_fails_pending_session_operations_and_sends_no_bye() {
     h.ua.close(h.now);
     h.pump();
     assert_eq!(h.err(ringing).code(), "invalid_state");
-    assert!(h.sent_requests(Method::Bye).is_empty());
+    let byes = h.sent_requests(Method::Bye);
+    assert_eq!(byes.len(), 1, "one BYE, in the established dialog");
+    let invites = h.sent_requests(Method::Invite);
+    assert_eq!(byes[0].call_id().unwrap(), invites[0].call_id().unwrap());
+    let cancels = h.sent_requests(Method::Cancel);
+    assert_eq!(cancels.len(), 1, "the ringing INVITE is cancelled");
+    assert_eq!(
+        cancels[0].top_via().unwrap().branch(),
+        invites[1].top_via().unwrap().branch()
+    );
     let end = h.ua.end_session(h.now, established);
     h.pump();
     assert_eq!(h.err(end).code(), "invalid_state");
+}
+
+#[test]
+fn close_refuses_an_invitation_waiting_for_the_app() {
+    let (mut h, _s) = invited(&format!("*;{IM}"));
+    let before = h.core.received.len();
+    h.ua.close(h.now);
+    h.pump();
+    let answers: Vec<_> = h.core.received[before..]
+        .iter()
+        .filter_map(|m| m.status())
+        .collect();
+    assert_eq!(answers, [480]);
 }
 
 #[test]

@@ -85,6 +85,24 @@ fn watch_receives_changes_and_refreshes() {
     h.core.outbox.retain(|f| f.starts_with("NOTIFY"));
     h.pump();
     assert!(h.events.iter().any(|e| matches!(e, Event::ServiceSettings { settings, source: SettingsSource::Notify } if *settings == doc(true))));
+    // The first NOTIFY (nothing published yet) said nothing new: no "removed".
+    let removed = |h: &Harness| {
+        h.events
+            .iter()
+            .filter(|e| matches!(e, Event::ServiceSettingsRemoved))
+            .count()
+    };
+    assert_eq!(removed(&h), 0);
+    // Removed at the server (another tab's remove): the watch's NOTIFY has no
+    // document, and the app hears so, once.
+    h.core.settings = None;
+    h.core.notify_watchers("active;expires=3000");
+    h.pump();
+    assert_eq!(removed(&h), 1);
+    assert!(h.ua.current_settings().is_none());
+    h.core.notify_watchers("active;expires=3000");
+    h.pump();
+    assert_eq!(removed(&h), 1, "nothing new the second time");
     // Refresh within the dialog before expiry.
     h.run_for(3_100_000);
     let subs = h.sent_requests(Method::Subscribe);

@@ -172,12 +172,11 @@ function readSettingsForm() {
 let currentSettings = null;
 function showSettings(s, note) {
   currentSettings = s;
-  if (s) {
-    $('set-isb').checked = !!s.incomingSessionBarring;
-    $('set-vis').checked = s.visibility ?? false;
-    $('set-offline').checked = s.offlineDelivery ?? false;
-    $('set-hist').checked = !!s.history?.active;
-  }
+  // None at the server: the defaults (nothing barred, offline delivery and history off).
+  $('set-isb').checked = !!s?.incomingSessionBarring;
+  $('set-vis').checked = s?.visibility ?? false;
+  $('set-offline').checked = s?.offlineDelivery ?? false;
+  $('set-hist').checked = !!s?.history?.active;
   $('settings-note').textContent = note;
 }
 
@@ -707,11 +706,22 @@ setInterval(() => {
   $('reg-countdown').textContent = `${left} s`;
 }, 1000);
 
+/** No client any more (replaced, or refused): the status shows none, not the last one's. */
+function showNoClient() {
+  setPill($('reg-state'), 'unregistered', 'not registered');
+  setPill($('conn-state'), 'disconnected');
+  expiresAt = null;
+  $('reg-countdown').textContent = '—';
+  $('reg-facts').hidden = true;
+  $('unregister').disabled = true;
+  setBusy(false);
+}
+
 async function register(ev) {
   ev.preventDefault();
   showError(null);
   try {
-    if (client) { client.close(); dropSessions(); }
+    if (client) { client.close(); dropSessions(); client = null; showNoClient(); }
     client = new ImClient(options());
   } catch (e) {
     showError(e);
@@ -726,6 +736,8 @@ async function register(ev) {
       retrying: `retrying in ${Math.ceil(d.retryIn ?? 0)} s`, unregistering: 'unregistering…', failed: 'registration failed',
     };
     setPill($('reg-state'), d.state, labels[d.state] ?? d.state);
+    // Nothing to unregister once unregistered (or failed for good).
+    $('unregister').disabled = d.state === 'unregistered' || d.state === 'failed';
     if (d.state === 'registered') {
       expiresAt = Date.now() + (d.expires ?? 0) * 1000;
       $('reg-countdown').textContent = `${d.expires ?? 0} s`;
@@ -748,6 +760,7 @@ async function register(ev) {
     typing.set(sameUri(e.detail.from), e.detail.state);
     showTyping();
   });
+  let firstSettings = true;
   client.addEventListener('servicesettings', (e) => {
     const s = e.detail.settings;
     const f = readSettingsForm();
@@ -755,7 +768,10 @@ async function register(ev) {
     const same = s && !!s.incomingSessionBarring === f.incomingSessionBarring && !!s.visibility === f.visibility
       && !!s.offlineDelivery === f.offlineDelivery && !!s.history?.active === f.history.active;
     if (same) currentSettings = s;
-    else showSettings(s, s ? 'Updated from the server (another client changed them).' : 'The settings were removed on the server.');
+    else if (!s) showSettings(null, 'The settings were removed on the server.');
+    // The watch's first NOTIFY is what the server keeps, not someone's change.
+    else showSettings(s, firstSettings ? 'Loaded from the server.' : 'Updated from the server (another client changed them).');
+    firstSettings = false;
   });
   $('register').disabled = true;
   try {
@@ -777,10 +793,18 @@ async function run(button, action) {
 }
 
 $('signin-form').addEventListener('submit', register);
-$('unregister').addEventListener('click', () => run($('unregister'), async () => {
-  await client.unregister();
-  $('settings-note').textContent = '';
-}));
+$('unregister').addEventListener('click', async () => {
+  showError(null);
+  $('unregister').disabled = true; // stays so once unregistered: Register is the way back
+  try {
+    await client.unregister();
+    $('settings-note').textContent = '';
+    $('reg-facts').hidden = true;
+  } catch (e) {
+    showError(e);
+    $('unregister').disabled = !client;
+  }
+});
 $('settings-form').addEventListener('submit', (ev) => {
   ev.preventDefault();
   run($('publish'), async () => {
@@ -813,6 +837,7 @@ $('remove').addEventListener('click', () => run($('remove'), async () => {
 }));
 $('chat-form').addEventListener('submit', (ev) => {
   ev.preventDefault();
+  if ($('chat-text').value.trim() === '') return; // nothing to say: no empty bubble
   run($('send'), async () => {
     const to = peer();
     const body = $('chat-text').value;

@@ -85,11 +85,24 @@ export async function largeMessageScenario(alice, bob) {
   assert.deepEqual([...new Float64Array((await arrivedBuffer).body.slice().buffer)], [1.5, -2.25]);
 
   // Above the threshold (1300 bytes by default) sendMessage goes in large-message mode.
+  // Alice was typing: the message ends it at bob at once (RFC 3994 §3.3), as a
+  // MESSAGE does — not when alice's idle notice comes 15 s later.
+  const typing = nextEvent(bob, 'composing', (d) => d.from === 'sip:alice@imsip.test' && d.state === 'active');
+  await alice.setComposing('sip:bob@imsip.test', true);
+  await typing;
+  const order = [];
+  const onComposing = (e) => order.push(`composing ${e.detail.state}`);
+  const onMessage = (e) => { if (e.detail.largeMessage) order.push('message'); };
+  bob.addEventListener('composing', onComposing);
+  bob.addEventListener('message', onMessage);
   const text = 'é'.repeat(2000);
   const arrivedText = nextEvent(bob, 'message', (d) => d.largeMessage);
   const sent = await alice.sendMessage('sip:bob@imsip.test', text);
   assert.equal(sent.largeMessage, true);
   const gotText = await arrivedText;
+  bob.removeEventListener('composing', onComposing);
+  bob.removeEventListener('message', onMessage);
+  assert.deepEqual(order, ['composing idle', 'message'], 'typing ends with the message');
   assert.equal(gotText.body, text, 'a text/* body arrives as a string');
   assert.match(gotText.contentType, /^text\/plain/);
 }

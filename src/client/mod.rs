@@ -499,22 +499,28 @@ impl Client {
 
     // ───────────── routing ─────────────
 
+    /// Takes what the user agent has to say; `true` when it had anything.
+    fn drain_ua(&mut self) -> bool {
+        let mut any = false;
+        while let Some(o) = self.ua.poll_output() {
+            any = true;
+            match o {
+                ua::Output::Transmit(f) => self.out.push(Output::Transmit(f)),
+                ua::Output::TransmitBinary(f) => self.out.push(Output::TransmitBinary(f)),
+                ua::Output::Connect => self.out.push(Output::Connect),
+                ua::Output::Close => self.out.push(Output::Close),
+                ua::Output::Timeout(at) => self.ua_wake = Some(at),
+                ua::Output::Event(e) => self.on_ua_event(e),
+            }
+        }
+        any
+    }
+
     /// Drains the user agent and every MSRP session until nothing new comes out,
     /// forgets finished channels, and asks for the earliest wake-up.
     fn pump(&mut self) {
         loop {
-            let mut busy = false;
-            while let Some(o) = self.ua.poll_output() {
-                busy = true;
-                match o {
-                    ua::Output::Transmit(f) => self.out.push(Output::Transmit(f)),
-                    ua::Output::TransmitBinary(f) => self.out.push(Output::TransmitBinary(f)),
-                    ua::Output::Connect => self.out.push(Output::Connect),
-                    ua::Output::Close => self.out.push(Output::Close),
-                    ua::Output::Timeout(at) => self.ua_wake = Some(at),
-                    ua::Output::Event(e) => self.on_ua_event(e),
-                }
-            }
+            let mut busy = self.drain_ua();
             let mut i = 0;
             while i < self.channels.len() {
                 let Some(o) = self.channels[i].msrp.as_mut().and_then(|m| m.poll_output()) else {
@@ -988,8 +994,14 @@ impl Client {
         match c.role {
             Role::LargeIn => {
                 c.linger_until = Some(now + LARGE_MESSAGE_LINGER);
+                let from = c.peer.clone();
+                // The sender's "typing…" ends with its message, as with a MESSAGE
+                // (and is told first, as there).
+                self.ua.peer_message_arrived(now, &from);
+                self.drain_ua();
+                let c = &mut self.channels[i];
                 let m = LargeMessage {
-                    from: c.peer.clone(),
+                    from,
                     display_name: c.display_name.clone(),
                     to: c.to.clone(),
                     content_type,

@@ -346,13 +346,20 @@ impl State {
             }
             Event::ServiceSettings { settings, source } => {
                 let detail = d::ServiceSettings {
-                    settings: settings::view_object(
+                    settings: Some(settings::view_object(
                         crate::settings::EntitySettings::from_document(&settings, &self.aor),
-                    ),
+                    )),
                     source: match source {
                         SettingsSource::Notify => "notify",
                         SettingsSource::Adopted => "adopted",
                     },
+                };
+                ("servicesettings", write(&detail))
+            }
+            Event::ServiceSettingsRemoved => {
+                let detail = d::ServiceSettings {
+                    settings: None,
+                    source: "notify",
                 };
                 ("servicesettings", write(&detail))
             }

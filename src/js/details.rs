@@ -145,7 +145,8 @@ pub(crate) struct Composing<'a> {
 /// `servicesettings`.
 #[derive(Serialize)]
 pub(crate) struct ServiceSettings {
-    pub settings: SettingsObject,
+    /// `null`: removed at the server.
+    pub settings: Option<SettingsObject>,
     pub source: &'static str,
 }
 

@@ -440,7 +440,14 @@ impl UserAgent {
                         source: SettingsSource::Notify,
                     });
                 }
-                NotifyOutcome::Watch(None) | NotifyOutcome::Unknown | NotifyOutcome::Done => {}
+                // No document: news only when there was one (the first NOTIFY of a
+                // watch on a user with no settings says nothing new).
+                NotifyOutcome::Watch(None) => {
+                    if self.current_settings.take().is_some() {
+                        cx!(self).emit(Event::ServiceSettingsRemoved);
+                    }
+                }
+                NotifyOutcome::Unknown | NotifyOutcome::Done => {}
             },
             None => {}
         }

@@ -465,6 +465,9 @@ pub enum Event {
         /// Where it came from.
         source: SettingsSource,
     },
+    /// A NOTIFY of the watch carried no document where there was one: the
+    /// settings were removed at the server (or expired there).
+    ServiceSettingsRemoved,
     /// The watch subscription ended (Subscription-State: terminated, or a failed
     /// refresh).
     WatchTerminated {

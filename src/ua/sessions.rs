@@ -336,6 +336,26 @@ impl Sessions {
 
     /// The client is closed: pending operations fail with `err` and every session
     /// is forgotten, without a BYE (the socket closes at once).
+    /// The client closes on an open flow: what the peer would otherwise keep
+    /// for ever (no session timers) is ended, before the flow closes, with nobody
+    /// here to hear the answers: an established session gets a BYE (RFC 3261
+    /// §15), our INVITE that rings a CANCEL (§9.1), an invitation waiting for the
+    /// app 480 (§21.4.18).
+    pub fn goodbye_all(&mut self, cx: &mut Ctx) {
+        for i in 0..self.list.len() {
+            match self.list[i].state {
+                State::Established => self.send_bye(cx, i, None),
+                State::Calling {
+                    provisional: true, ..
+                } => outgoing::send_cancel(cx, self.list[i].id),
+                State::Invited if self.list[i].invite.is_some() => {
+                    incoming::refuse(cx, &mut self.list[i], 480, "Temporarily Unavailable")
+                }
+                _ => {}
+            }
+        }
+    }
+
     pub fn close(&mut self, cx: &mut Ctx, err: &UaError) {
         for s in self.list.drain(..) {
             if let Some(op) = s.op {

@@ -304,6 +304,9 @@ pub enum SessionError {
     /// Bytes that are not MSRP arrived: MSRP cannot find the next frame after a
     /// malformed one (RFC 4975 §9), so the connection is closed.
     Malformed(MsrpError),
+    /// A request of ours was answered 481: the other end has no such session any
+    /// more (RFC 4975 §10: the sender should terminate it).
+    NoSuchSession,
 }
 
 impl fmt::Display for SessionError {
@@ -317,6 +320,9 @@ impl fmt::Display for SessionError {
             SessionError::NoUsePath => f.write_str("MSRP relay granted no readable Use-Path"),
             SessionError::Unwritable(e) => write!(f, "cannot write MSRP AUTH: {e}"),
             SessionError::Malformed(e) => write!(f, "malformed MSRP from the relay: {e}"),
+            SessionError::NoSuchSession => {
+                f.write_str("the other end has no such MSRP session (481)")
+            }
         }
     }
 }

@@ -358,7 +358,13 @@ impl MsrpSession {
                     self.auth_step(step);
                 } else {
                     // A response to none of ours (a `#` chunk's, a late one) is dropped.
-                    self.sender.on_response(self.now, &frame, &mut self.out);
+                    let ours = self.sender.on_response(self.now, &frame, &mut self.out);
+                    // RFC 4975 §10: 481, the session does not exist; the sender
+                    // should terminate it (a peer that went away, a relay that
+                    // forgot it): not left looking open.
+                    if ours && frame.status_code() == Some(481) {
+                        self.end(EndReason::Failed(SessionError::NoSuchSession), true);
+                    }
                 }
                 return;
             }

@@ -202,6 +202,15 @@ impl UserAgent {
         op
     }
 
+    /// A message from `from` reached the app another way than a MESSAGE (large-
+    /// message mode, over MSRP: [`crate::client`]): its "active" composition
+    /// indication ends as a MESSAGE's arrival ends it (RFC 3994 §3.3).
+    pub fn peer_message_arrived(&mut self, now: Millis, from: &str) {
+        self.advance(now);
+        self.composing.on_peer_message(cx!(self), from);
+        self.arm();
+    }
+
     /// The local user is composing a message to `to` (`active`), or stopped:
     /// composition indications as RFC 3994 §3.2 says (see [`crate::im::iscomposing`]);
     /// call it on every keystroke, it sends only what is due. Nothing is sent while
@@ -279,6 +288,11 @@ impl UserAgent {
         self.advance(now);
         if self.cx.is_closed() {
             return;
+        }
+        // Sessions the peer would keep for ever end while the flow can still
+        // carry it (BYE, CANCEL, 480).
+        if self.cx.is_connected() {
+            self.sessions.goodbye_all(cx!(self));
         }
         // Closed first, so that nothing queued is sent while pending work fails.
         let was_open = self.flow.close(cx!(self));

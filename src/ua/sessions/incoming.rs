@@ -321,7 +321,7 @@ fn reason_phrase(status: u16) -> &'static str {
 
 /// Answers the INVITE of `s` with the final refusal `status` (kept for its
 /// retransmissions) and waits for the ACK that absorbs it (RFC 3261 §17.2.1).
-fn refuse(cx: &mut Ctx, s: &mut Session, status: u16, reason: &str) {
+pub(super) fn refuse(cx: &mut Ctx, s: &mut Session, status: u16, reason: &str) {
     if let Some(invite) = &s.invite {
         let frame = cx.reply(invite, status, reason, Some(&s.local_tag), &[], None);
         s.last = Some(frame);

@@ -300,7 +300,7 @@ pub(in crate::ua) fn ack_failure(cx: &mut Ctx, tx: &ClientTx, msg: &Message) {
 
 /// Sends the CANCEL of session `id`'s INVITE (RFC 3261 §9.1): its Request-URI,
 /// Call-ID, From, To, CSeq number, Route and branch.
-fn send_cancel(cx: &mut Ctx, id: SessionId) {
+pub(super) fn send_cancel(cx: &mut Ctx, id: SessionId) {
     let Some(tx) = cx.txs.find(Usage::Invite(id)) else {
         return;
     };
