@@ -748,8 +748,9 @@ export class ImClient extends EventTarget {
   watchServiceSettings(): Promise<WatchResult>;
   /**
    * The conversation history the IM Server keeps while the user's history setting is
-   * active (one-shot SUBSCRIBE `Event: im-history`); oldest first. A core without
-   * history rejects with `unsupported_event`.
+   * active (one-shot SUBSCRIBE `Event: im-history`); oldest first. A message kept in
+   * its CPIM envelope (one sent with receipts) is given as its content, as the
+   * `message` event gives it. A core without history rejects with `unsupported_event`.
    */
   fetchHistory(query?: HistoryQuery): Promise<HistoryMessage[]>;
   /** Ends the watch. */

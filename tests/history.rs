@@ -158,3 +158,29 @@ fn a_body_xml_cannot_carry_goes_in_base64_and_reads_back_byte_for_byte() {
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].body, [0u8, 0xff, 0xfe, b'<', 0x80]);
 }
+
+#[test]
+fn a_message_kept_in_its_cpim_envelope_is_given_back_as_its_content() {
+    // Sent with receipts, a message travels (and is kept) in CPIM (RFC 3862):
+    // fetch_history gives what the `message` event gave, the inner type and
+    // bytes; a CPIM body that does not decode stays as it is.
+    let mut h = registered();
+    let cpim = "From: <sip:alice@imsip.test>\r\nTo: <sip:bob@imsip.test>\r\n\
+                DateTime: 2026-11-30T00:00:00Z\r\nNS: imdn <urn:ietf:params:imdn>\r\n\
+                imdn.Message-ID: m-1\r\n\r\nContent-Type: text/plain;charset=UTF-8\r\n\
+                Content-Length: 5\r\n\r\nhello";
+    let mut wrapped = entry("1", Direction::Sent, BOB, 1_000, cpim);
+    wrapped.content_type = "message/cpim".into();
+    let mut broken = entry("2", Direction::Sent, BOB, 2_000, "not cpim at all");
+    broken.content_type = "Message/CPIM".into();
+    h.core.history = vec![wrapped, broken];
+    let op = h.ua.fetch_history(h.now, HistoryQuery::default());
+    h.pump();
+    let Outcome::History(got) = h.ok(op) else {
+        panic!()
+    };
+    assert_eq!(got[0].content_type, "text/plain;charset=UTF-8");
+    assert_eq!(got[0].body, b"hello");
+    assert_eq!(got[1].content_type, "Message/CPIM");
+    assert_eq!(got[1].body, b"not cpim at all");
+}

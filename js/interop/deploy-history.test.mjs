@@ -14,7 +14,7 @@
 //  - alice switches history off: the rows stay, new MESSAGEs either way add none;
 //  - chat only (its own Kamailio): composing indications and IMDNs, bare or in CPIM,
 //    relayed live or stored for an offline user and delivered later, are in nobody's
-//    history; chat in CPIM and plain chat are.
+//    history; chat in CPIM (given back as its content) and plain chat are.
 // Its own Kamailio and database in target/deploy-kamailio/history-<node pid>/<test>/ (the
 // log and each client's frames, <client>.wire, left there until the next run). No fixed
 // sleeps: every wait is for an event, a response or a condition, bounded by a generous
@@ -261,8 +261,12 @@ test('history keeps chat only: no composing indication or IMDN (bare or in CPIM)
     assert.equal(r.status, 200, `${contentType}: ${fmt(r)}`);
   }
   // Rows are written before the 2xx is relayed: complete once the last send resolved.
-  assert.deepEqual(rows(await alice.fetchHistory()), [['received', BOB, chat]]);
-  assert.deepEqual(rows(await bob.fetchHistory()), [['sent', ALICE, chat]]);
+  // The chat message is kept in its CPIM envelope; fetchHistory gives its content
+  // (as the `message` event does).
+  const aliceHistory = await alice.fetchHistory();
+  assert.deepEqual(rows(aliceHistory), [['received', BOB, 'kept: chat in CPIM']]);
+  assert.equal(aliceHistory[0].contentType, TEXT, fmt(aliceHistory));
+  assert.deepEqual(rows(await bob.fetchHistory()), [['sent', ALICE, 'kept: chat in CPIM']]);
 
   // To offline carol: an IMDN and a chat message are stored (202); the IMDN is nobody's history.
   const stored = [['message/cpim', notification(CAROL, 'n-2')], [TEXT, 'kept: stored for carol']];

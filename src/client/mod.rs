@@ -989,7 +989,7 @@ impl Client {
         body: Vec<u8>,
         now: Millis,
     ) {
-        let (content_type, body) = unwrap_cpim(content_type, body);
+        let (content_type, body) = crate::im::cpim::unwrap(content_type, body);
         let c = &mut self.channels[i];
         match c.role {
             Role::LargeIn => {
@@ -1237,20 +1237,6 @@ impl Channel {
     /// Theirs: the peer's offer came first.
     fn incoming(&self) -> bool {
         !self.peer_path.is_empty()
-    }
-}
-
-/// The content of a `message/cpim` body (OMA IM wraps what it sends in sessions in
-/// CPIM, RFC 3862): its inner type and bytes; anything else, or a CPIM body that
-/// does not decode, as it came.
-fn unwrap_cpim(content_type: String, body: Vec<u8>) -> (String, Vec<u8>) {
-    let bare = content_type.split(';').next().unwrap_or("").trim();
-    if !bare.eq_ignore_ascii_case("message/cpim") {
-        return (content_type, body);
-    }
-    match crate::im::cpim::CpimMessage::decode(&body) {
-        Ok(m) if !m.content_type().is_empty() => (m.content_type().to_owned(), m.body().to_vec()),
-        _ => (content_type, body),
     }
 }
 

@@ -87,6 +87,21 @@ use std::borrow::Cow;
 
 /// The media type of a CPIM message (matched case-insensitively).
 pub const CPIM_CONTENT_TYPE: &str = "message/cpim";
+
+/// The content of a `message/cpim` body (OMA IM wraps what it sends in CPIM, RFC
+/// 3862): its inner type and bytes; anything else, or a CPIM body that does not
+/// decode, as it came. What an app is shown of a message in a session, in large-
+/// message mode and in history, as the `message` event shows a pager one.
+pub fn unwrap(content_type: String, body: Vec<u8>) -> (String, Vec<u8>) {
+    let bare = content_type.split(';').next().unwrap_or("").trim();
+    if !bare.eq_ignore_ascii_case(CPIM_CONTENT_TYPE) {
+        return (content_type, body);
+    }
+    match CpimMessage::decode(&body) {
+        Ok(m) if !m.content_type().is_empty() => (m.content_type().to_owned(), m.body().to_vec()),
+        _ => (content_type, body),
+    }
+}
 /// The namespace of the headers RFC 3862 defines (`From`, `To`, `cc`, `DateTime`,
 /// `Subject`, `NS`, `Require`): the default namespace of unprefixed names.
 pub const CPIM_HEADERS_NS: &str = "urn:ietf:params:cpim-headers:";

@@ -236,7 +236,19 @@ fn history_body(cx: &mut Ctx, msg: &Message) -> Option<Result<Vec<HistoryEntry>,
         );
         return None;
     }
-    let result = history::decode(body).map_err(|e| UaError::BadResponse(format!("history: {e}")));
+    let result = history::decode(body)
+        .map(|mut entries| {
+            // A message sent with receipts is kept as its CPIM envelope: the app
+            // gets its content, as the `message` event gave it.
+            for e in &mut entries {
+                (e.content_type, e.body) = crate::im::cpim::unwrap(
+                    core::mem::take(&mut e.content_type),
+                    core::mem::take(&mut e.body),
+                );
+            }
+            entries
+        })
+        .map_err(|e| UaError::BadResponse(format!("history: {e}")));
     answer_notify(cx, msg, result.as_ref().err());
     Some(result)
 }
