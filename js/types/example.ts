@@ -95,8 +95,8 @@ export async function whole(bytes: Uint8Array): Promise<void> {
     void conversation;
   });
   client.addEventListener('servicesettings', (e) => {
-    const s: ServiceSettings = e.detail.settings;
-    void s.visibility, e.detail.source === 'notify';
+    const s: ServiceSettings | null = e.detail.settings; // null: removed at the server
+    void s?.visibility, e.detail.source === 'notify';
   });
   client.addEventListener('trace', (e) => {
     const t: TraceDetail = e.detail;
