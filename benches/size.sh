@@ -49,9 +49,16 @@ set -euo pipefail
 # the registrar option and the option helpers not inlined into options::read (−0.9 KB).
 # 207.1 KB as shipped, 206.2 bundled, with LLVM's inline threshold at 10 (js/build.sh: −3.5 KB, and
 # parsing faster): the guard goes down to 207. 207.3 / 206.5 KB with setExtraHeaders.
+# 208.5 KB as shipped, 207.6 bundled, with the defects that probing with other clients, cores,
+# corpora and the demo found (2026-11-30, eleventh session; +1.2 KB): the registration's own
+# Contact among stale bindings, `registering`/`unregistering` events and the state after close,
+# OPTIONS' Accept, a remove's 412, Vias of another version, history bodies byte for byte (base64)
+# and without their CPIM envelope, BYE/CANCEL/480 at close, an MSRP 481 ending the session,
+# settings removed at the server, typing ended by a large message, the JS arguments' checks.
+# The guard goes to 208 for those fixes.
 # Lower it when the package shrinks; raise it only with a reason in the commit. Measured
 # on js/build.sh's nightly build (xtask and .ci/run install it).
-BUDGET=207 # KB (1 KB = 1024 B); 205.0 after the cuts, 237.4 with quick-xml and serde-wasm-bindgen (issue 14)
+BUDGET=208 # KB (1 KB = 1024 B); 205.0 after the cuts, 237.4 with quick-xml and serde-wasm-bindgen (issue 14)
 TARGET=45  # KB: the performance issue's target (bundled and compared), reported, never enforced
 SHIPPED_TARGET=85  # KB: issue 14's target, every file a page loads as shipped, reported, never enforced
 
