@@ -257,3 +257,23 @@ fn a_message_in_a_binary_frame_is_delivered_with_its_bytes_and_answered() {
         .iter()
         .any(|r| r.status() == Some(200) && r.call_id().ok() == Some("bin1")));
 }
+
+#[test]
+fn a_request_too_large_for_a_frame_is_not_sent_and_fails_bad_input() {
+    // One SIP message per WebSocket frame (RFC 7118 §5.1), and no core takes a
+    // frame over 64 KiB: a 200 KB Request-URI (or header) is refused at once,
+    // typed, instead of a 513 or a Timer F timeout 32 s later.
+    let mut h = registered();
+    let before = h.core.received.len();
+    let huge = format!("sip:{}@imsip.test", "b".repeat(200_000));
+    let op = h.ua.send_message(h.now, &huge, b"hi", None);
+    h.pump();
+    let e = h.err(op);
+    assert_eq!(e.code(), "bad_input");
+    assert!(e.to_string().contains("65536"), "{e}");
+    assert_eq!(h.core.received.len(), before, "nothing sent");
+    // The client goes on: a normal message is sent and answered.
+    let op = h.ua.send_message(h.now, BOB, b"after", None);
+    h.pump();
+    assert!(matches!(h.ok(op), Outcome::MessageSent { status: 200, .. }));
+}

@@ -105,6 +105,7 @@ impl UserAgent {
             policy_pending: false,
             restore_pending: false,
             cx: Ctx {
+                oversize: Vec::new(),
                 now: 0,
                 cfg,
                 local,
@@ -279,9 +280,19 @@ impl UserAgent {
         while let Some(timer) = self.cx.timers.pop_expired(self.cx.now) {
             match timer {
                 Timer::Transaction(id) => {
-                    // Timer F (RFC 3261 §17.1.2.2): no final response in time.
+                    // Timer F (RFC 3261 §17.1.2.2): no final response in time; or
+                    // the request was never sent, too large for a frame.
+                    let oversize = self.cx.oversize.iter().position(|(t, _)| *t == id);
+                    let err = match oversize.map(|i| self.cx.oversize.swap_remove(i)) {
+                        Some((_, len)) => UaError::BadInput(format!(
+                            "the request would be {len} bytes: over the {} a WebSocket frame \
+                             may carry (RFC 7118 §5.1); shorten what goes in it",
+                            self.cx.cfg.max_frame_size
+                        )),
+                        None => UaError::Timeout,
+                    };
                     if let Some(tx) = self.cx.txs.take(id) {
-                        self.tx_failed(tx, UaError::Timeout);
+                        self.tx_failed(tx, err);
                     }
                 }
                 Timer::FetchNotify(id) => {

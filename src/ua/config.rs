@@ -108,7 +108,9 @@ pub struct Config {
     pub publish_expires: u32,
     /// Requested watch SUBSCRIBE expiry in seconds (default 3600).
     pub subscribe_expires: u32,
-    /// Frames larger than this (bytes) are refused without being parsed (default 64 KiB).
+    /// Frames larger than this (bytes) are refused without being parsed, and a
+    /// request of ours that large is not sent: its operation fails `bad_input`
+    /// (default 64 KiB, what cores take: RFC 3261 §21.5.14's 513).
     pub max_frame_size: usize,
     /// Header fields added to every request and response the user agent writes
     /// (REGISTER and its refreshes included), `(name, value)` in order: what a core

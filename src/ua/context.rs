@@ -116,6 +116,9 @@ pub(super) struct Ctx {
     pub flow: FlowState,
     /// Unix time in ms at `now == 0` (see `UserAgent::set_wall_clock`).
     pub unix_offset: u64,
+    /// Transactions whose request was too large to send, with its size: their
+    /// Timer F is due at once, and fails them `bad_input` instead of `timeout`.
+    pub oversize: Vec<(u64, usize)>,
 }
 
 impl Ctx {
@@ -147,13 +150,22 @@ impl Ctx {
     }
 
     /// Sends `msg`: as text, or as a binary frame when its body is not UTF-8 (RFC
-    /// 7118 §4.2; as text its bytes would be replaced, and Content-Length break).
-    fn transmit_message(&mut self, msg: &Message) {
-        if core::str::from_utf8(msg.body()).is_ok() {
-            self.transmit(msg.to_text());
+    /// 7118 §4.2; as text its bytes would be replaced, and Content-Length break) —
+    /// unless the frame would be over `max_frame_size` bytes: then nothing is sent
+    /// and its size is returned.
+    fn transmit_within_limit(&mut self, msg: &Message) -> Result<(), usize> {
+        let (len, out) = if core::str::from_utf8(msg.body()).is_ok() {
+            let text = msg.to_text();
+            (text.len(), Output::Transmit(text))
         } else {
-            self.out.push(Output::TransmitBinary(msg.to_bytes()));
+            let bytes = msg.to_bytes();
+            (bytes.len(), Output::TransmitBinary(bytes))
+        };
+        if len > self.cfg.max_frame_size {
+            return Err(len);
         }
+        self.out.push(out);
+        Ok(())
     }
 
     /// Unix seconds now (for `DateTime`s, RFC 3862 §5.4 / RFC 5438).
@@ -263,12 +275,18 @@ impl Ctx {
             carried.push(c);
         }
         let msg = Self::finish(b, &req, &self.local.user_agent);
-        self.transmit_message(&msg);
         let id = self.txs.next_id();
-        self.timers.set(
-            Timer::Transaction(id),
-            self.now + self.cfg.transaction_timeout,
-        );
+        // One SIP message per WebSocket frame (RFC 7118 §5.1), and no core takes a
+        // frame over max_frame_size (64 KiB, ours included: RFC 3261 §21.5.14's
+        // 513): a request that large is never sent, it fails at once, typed.
+        let deadline = match self.transmit_within_limit(&msg) {
+            Ok(()) => self.now + self.cfg.transaction_timeout,
+            Err(len) => {
+                self.oversize.push((id, len));
+                self.now
+            }
+        };
+        self.timers.set(Timer::Transaction(id), deadline);
         self.txs.push(ClientTx {
             id,
             branch,
