@@ -184,7 +184,7 @@ test('history: kept while active (relayed and stored), fetchHistory with/limit/s
   assert.deepEqual(rows(carolAfter), [['received', ALICE, 'for carol, later'], ['received', ALICE, 'live to carol']], fmt(carolAfter));
 });
 
-test('history keeps every body byte for byte: binary (NUL, bytes that are not UTF-8) and control characters in base64', async (t) => {
+test('history keeps every body byte for byte: binary (NUL, bytes that are not UTF-8), control characters and U+FFFE/U+FFFF in base64', async (t) => {
   if (skipReason) return t.skip(skipReason);
   const k = await startKamailio(t, 'bytes');
   const alice = mk(t, k, 'alice', 'alice');
@@ -195,8 +195,9 @@ test('history keeps every body byte for byte: binary (NUL, bytes that are not UT
   const binary = new Uint8Array([0, 0xff, 0x01, 0x3c, 0x80, 0x00, 0x41]);
   const bell = 'ring \u0007 the bell';
   const plain = 'plain <text> & \u00e9';
+  const nonChars = 'x\uffff y\ufffe'; // UTF-8, but not XML 1.0 characters: base64 too
   const sameBody = (a, b) => (typeof a === 'string' ? a === b : typeof b !== 'string' && Buffer.from(a).equals(Buffer.from(b)));
-  for (const [body, contentType] of [[binary, 'application/octet-stream'], [bell, TEXT], [plain, TEXT]]) {
+  for (const [body, contentType] of [[binary, 'application/octet-stream'], [bell, TEXT], [plain, TEXT], [nonChars, TEXT]]) {
     const at = expectEvent(bob, 'message', (m) => sameBody(m.body, body), { what: `${fmt(body)} at bob` });
     at.catch(() => {}); // awaited below
     const r = await alice.sendMessage(BOB, body, { contentType });
@@ -204,15 +205,16 @@ test('history keeps every body byte for byte: binary (NUL, bytes that are not UT
     await at;
   }
   const h = await alice.fetchHistory({ with: BOB });
-  assert.equal(h.length, 3, fmt(h));
+  assert.equal(h.length, 4, fmt(h));
   assert.ok(h[0].body instanceof Uint8Array, fmt(h[0]));
   assert.deepEqual([...h[0].body], [...binary], fmt(h[0]));
   assert.equal(h[0].contentType, 'application/octet-stream', fmt(h[0]));
   assert.equal(h[1].body, bell, fmt(h[1]));
   assert.equal(h[2].body, plain, fmt(h[2]));
+  assert.equal(h[3].body, nonChars, fmt(h[3]));
   // On the wire: base64 for the two XML cannot carry, the plain one as text.
   const notify = received(alice, 'NOTIFY ').find((f) => header(f, 'Event') === 'im-history');
-  assert.equal(notify.match(/ encoding="base64">/g)?.length, 2, notify);
+  assert.equal(notify.match(/ encoding="base64">/g)?.length, 3, notify);
   assert.ok(notify.includes('plain &lt;text&gt; &amp; \u00e9</message>'), notify);
 });
 

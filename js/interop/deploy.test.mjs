@@ -369,3 +369,79 @@ test('e. chat content: a composing indication to an offline user is 480 and neve
   assert.equal(header(next, 'Date'), undefined, next);
   assert.deepEqual(carol2.incoming, [], 'no composing indication was delivered');
 });
+
+test('raw frames: what a client cannot make the core do — a forged in-dialog request, a second store, a foreign PUBLISH or REGISTER; OPTIONS says what it takes; an unknown method is 501', async (t) => {
+  if (skipReason) return t.skip(skipReason);
+  const k = await startKamailio(t, 'hardening');
+  const bob = await rawClient(t, k.url, 'bob');
+  assert.equal(status(await bob.register()), 200);
+  const bobFlow = `sip:127.0.0.1:${bob.ws._socket.localPort};transport=ws`;
+  const frame = (method, ruri, lines, body = '') => [
+    `${method} ${ruri} SIP/2.0`, `Via: SIP/2.0/WS forged.invalid;branch=z9hG4bK${randomUUID().slice(0, 12)}`, 'Max-Forwards: 70',
+    ...lines, `Content-Length: ${Buffer.byteLength(body)}`, '', body,
+  ].join('\r\n');
+
+  // 1. "In a dialog" by a made-up To tag and this core's own Route, to bob's flow, as alice,
+  // with no credentials: no such dialog here, 481, and bob gets nothing.
+  const mallory = await rawSipClient(t, k.url, { user: 'mallory', domain: 'other.test' });
+  for (const method of ['MESSAGE', 'INVITE']) {
+    const callId = randomUUID();
+    const answered = mallory.waitFrame((f) => f.startsWith('SIP/2.0 ') && !/^SIP\/2\.0 1\d\d /.test(f) && header(f, 'Call-ID') === callId, `the answer to the forged ${method}`);
+    mallory.ws.send(frame(method, bobFlow, [
+      `Route: <sip:127.0.0.1:${k.port};transport=ws;lr>`, `From: <sip:alice@${DOMAIN}>;tag=f1`, `To: <${bob.aor}>;tag=forged`,
+      `Call-ID: ${callId}`, `CSeq: 1 ${method}`, 'Contact: <sip:m@forged.invalid;transport=ws>', 'Content-Type: text/plain',
+    ], 'forged'));
+    assert.equal(status(await answered), 481, method);
+    assert.ok(!bob.incoming.some((f) => header(f, 'Call-ID') === callId), `the forged ${method} reached bob`);
+  }
+
+  // 2. A retransmission (the same branch) of a MESSAGE stored for offline carol gets the
+  // same 202 and is not stored again: carol gets it once.
+  const carol = await rawClient(t, k.url, 'carol');
+  assert.equal(status(await carol.register()), 200);
+  const doc = `<?xml version="1.0" encoding="UTF-8"?><service-settings xmlns="${NS}"><entity id="${carol.aor}"><deferred-settings><offline-delivery active="true"/></deferred-settings></entity></service-settings>`;
+  const published = await carol.request('PUBLISH', carol.aor, { headers: ['Event: service-settings', 'Expires: 600', `Content-Type: ${SETTINGS_XML}`], body: doc });
+  assert.equal(status(published), 200, published);
+  assert.equal(status(await carol.request('REGISTER', `sip:${DOMAIN}`, { to: carol.aor, headers: [`Contact: ${carol.contact}`, 'Expires: 0'] })), 200);
+  const callId = randomUUID();
+  const once = frame('MESSAGE', carol.aor, [`From: <sip:someone@other.test>;tag=o1`, `To: <${carol.aor}>`, `Call-ID: ${callId}`, 'CSeq: 1 MESSAGE', 'Content-Type: text/plain'], 'just once');
+  for (let i = 0; i < 2; i++) {
+    const answered = mallory.waitFrame((f) => f.startsWith('SIP/2.0 ') && !/^SIP\/2\.0 1\d\d /.test(f) && header(f, 'Call-ID') === callId, `answer ${i + 1}`);
+    mallory.ws.send(once);
+    assert.equal(status(await answered), 202);
+  }
+  const carol2 = await rawClient(t, k.url, 'carol');
+  assert.equal(status(await carol2.register()), 200);
+  await carol2.waitFrame((f) => f.startsWith('MESSAGE ') && f.endsWith('just once'), 'the stored MESSAGE', carol2.incoming);
+  // What msilo delivers goes in order: a marker stored after it arrives after any second copy.
+  const marker = await mallory.send('MESSAGE', carol2.aor, { headers: ['Content-Type: text/plain'], body: 'marker' });
+  assert.equal(status(marker), 200, marker);
+  await carol2.waitFrame((f) => f.startsWith('MESSAGE ') && f.endsWith('marker'), 'the marker', carol2.incoming);
+  assert.ok(!carol2.incoming.some((f) => f.endsWith('just once')), 'stored once, delivered once');
+
+  // 3. PUBLISH and SUBSCRIBE of another domain's AoR, never challenged: 403, nothing stored.
+  const evil = 'sip:user1@evil.test';
+  for (const method of ['PUBLISH', 'SUBSCRIBE']) {
+    const r = await mallory.send(method, `sip:user1@${DOMAIN}`, {
+      to: evil, headers: ['Event: service-settings', 'Expires: 600', 'Contact: <sip:m@forged.invalid;transport=ws>', ...(method === 'PUBLISH' ? [`Content-Type: ${SETTINGS_XML}`] : [])],
+      body: method === 'PUBLISH' ? doc : '',
+    });
+    assert.equal(status(r), 403, r);
+  }
+  // 4. REGISTER for another domain, or a To of another domain: 404 (RFC 3261 §10.3), no challenge.
+  for (const [ruri, to] of [['sip:other.test', bob.aor], [`sip:${DOMAIN}`, evil]]) {
+    const r = await bob.send('REGISTER', ruri, { to, headers: [`Contact: ${bob.contact}`] });
+    assert.equal(status(r), 404, `${ruri} / ${to}:\n${r}`);
+  }
+  // 5. OPTIONS to the server says what it takes (§11.2); an unknown method is 501, a known
+  // one it does not allow 405, both with Allow.
+  const options = await bob.request('OPTIONS', `sip:${DOMAIN}`);
+  assert.equal(status(options), 200, options);
+  assert.match(header(options, 'Allow') ?? '', /MESSAGE/, options);
+  assert.match(header(options, 'Accept') ?? '', /application\/service-settings\+xml/, options);
+  const foo = await bob.request('FOOBAR', `sip:${DOMAIN}`);
+  assert.equal(status(foo), 501, foo);
+  const info = await bob.request('INFO', `sip:${DOMAIN}`);
+  assert.equal(status(info), 405, info);
+  assert.match(header(info, 'Allow') ?? '', /INVITE/, info);
+});
