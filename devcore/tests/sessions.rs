@@ -267,3 +267,28 @@ async fn barred_offline_and_unknown_callees() {
     assert_eq!(alice.response().await.status(), Some(100));
     assert_eq!(alice.response().await.status(), Some(404));
 }
+
+#[tokio::test]
+async fn a_request_in_no_dialog_of_devcore_is_481_and_reaches_no_one() {
+    // A To tag and devcore's own Route make a request look in-dialog: without a
+    // dialog set up through devcore between the sender's AoR and the target it
+    // would go to any flow with any From, past authentication and barring.
+    let (core, mut alice, mut bob) = two_clients().await;
+    let route = format!("<sip:{};transport=ws;lr>", core.addr);
+    let forged = alice
+        .base(
+            Method::Message,
+            &bob.contact_uri.clone(),
+            &format!("<{BOB}>;tag=forged"),
+            &unique("forged-"),
+        )
+        .header("Route", route)
+        .body(Some("text/plain"), "from 'carol'")
+        .build();
+    alice.send(&forged).await;
+    let r = alice.response().await;
+    assert_eq!(r.status(), Some(481), "{r}");
+    // Bob's next request is a real one: the forged MESSAGE never reached him.
+    alice.message(BOB, "real").await;
+    assert_eq!(bob.request().await.body_str(), Some("real"));
+}

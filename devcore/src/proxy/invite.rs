@@ -39,7 +39,7 @@ use crate::timers::Timer;
 use crate::users::aor_key;
 use crate::util::random_hex;
 use imsip::message::{branch, warning_399, HeaderName, Message, MessageBuilder, Method, Uri};
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::Duration;
 use tracing::{debug, info, warn};
 
@@ -105,8 +105,16 @@ pub(crate) struct SessionProxy {
     /// Our branch → its leg.
     legs: HashMap<String, InviteLeg>,
     hops: HashMap<u64, DialogHop>,
+    /// The dialogs set up through devcore (a 2xx to an INVITE went back), by
+    /// Call-ID, with their two parties' AoRs; the newest [`MAX_DIALOGS`]. A
+    /// request "in a dialog" must belong to one of them and come from a flow
+    /// one of its parties registered: a To tag and our Route are not enough.
+    dialogs: VecDeque<(String, [String; 2])>,
     last_id: u64,
 }
+
+/// The most dialogs remembered (the oldest are forgotten first).
+const MAX_DIALOGS: usize = 4096;
 
 /// Our Record-Route value: devcore, on the WebSocket transport, loose
 /// routing (RFC 3261 §16.6 step 4).
@@ -408,6 +416,15 @@ impl SessionProxy {
                     // dialog the caller ACKs or BYEs); the first ends the
                     // other legs (step 10).
                     cx.flows.send(r.origin, &m);
+                    let call_id = r.request.call_id().unwrap_or_default();
+                    if !self.dialogs.iter().any(|(c, _)| c == call_id) {
+                        let (caller, callee) = super::parties(&r.request);
+                        if self.dialogs.len() == MAX_DIALOGS {
+                            self.dialogs.pop_front();
+                        }
+                        self.dialogs
+                            .push_back((call_id.to_owned(), [caller, callee]));
+                    }
                     if !r.answered {
                         r.answered = true;
                         cancel.extend(r.pending.iter().cloned());
@@ -497,6 +514,34 @@ impl SessionProxy {
                     .reply(conn, req, 403, "Forbidden (not registered)", &[]);
             }
             return;
+        }
+        // Only in a dialog set up through devcore, from one of its parties (a
+        // forged To tag and Route would carry any From to any flow, past
+        // authentication and barring). RFC 3261 §12.2.2: no such dialog, 481.
+        let call_id = req.call_id().unwrap_or_default();
+        let dialog = self.dialogs.iter().position(|(c, _)| c == call_id);
+        let party = dialog.is_some_and(|i| {
+            self.dialogs[i]
+                .1
+                .iter()
+                .any(|aor| registrar.registered_on(aor, conn, cx.now.mono))
+        });
+        if !party {
+            warn!(
+                conn,
+                call_id, "in-dialog request for no dialog of this flow's"
+            );
+            if !is_ack {
+                cx.flows
+                    .reply(conn, req, 481, "Call/Transaction Does Not Exist", &[]);
+            }
+            return;
+        }
+        if req.method() == Some(&Method::Bye) {
+            // The dialog ends with its BYE (§15), whatever the answer.
+            if let Some(i) = dialog {
+                self.dialogs.remove(i);
+            }
         }
         let Some(target) = req.request_uri().cloned() else {
             return;
