@@ -853,6 +853,9 @@ $('chat-form').addEventListener('submit', (ev) => {
     if (r.status === 202) li.querySelector('.receipt').after(badgeFor('stored'));
     if (r.largeMessage) li.querySelector('.receipt').after(badgeFor('msrp')); // above the threshold: MSRP
     setReceipt(li, 'sent', `(${r.status} ${r.reason})`);
+    // In large-message mode the promise resolves on the receiver's MSRP success
+    // REPORT (no IMDN travels): that is its delivery.
+    if (r.largeMessage) setReceipt(li, 'delivered', '(MSRP success report)');
     if (r.messageId) {
       li.dataset.messageId = r.messageId;
       sentByMessageId.set(r.messageId, li);
