@@ -692,6 +692,9 @@ export class ImClient extends EventTarget {
       this.#port.onmessage = null;
       for (const p of this.#pending.values()) p.reject(closedError());
       this.#pending.clear();
+      // This tab keeps no registration up any more, as an unshared client after
+      // close() (the worker's stays for the other tabs).
+      this.#state = { ...this.#state, registration: { state: 'unregistered', contacts: [], serviceRoute: [], associatedUris: [] } };
     }
     this.#closed = true;
     this.#unlisten?.();

@@ -34,7 +34,10 @@ use crate::authenticator::{AuthConfig, Authenticator, Digested, Verdict as AuthV
 use crate::flows::Outbound;
 use crate::users::Users;
 use crate::util::random_hex;
-use imsip::msrp::{Frame, Method, MsrpUri, RequestBuilder, ResponseBuilder, StartLine};
+use imsip::msrp::{
+    FailureReport, Frame, Method, MsrpUri, RequestBuilder, ResponseBuilder, StartLine,
+    TransactionId,
+};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc::UnboundedSender;
@@ -66,6 +69,8 @@ struct Connection {
 /// A forwarded SEND waiting for its response.
 struct Pending {
     origin: RelayConnId,
+    /// The transaction id its sender used (ours on the next hop is another).
+    origin_tid: TransactionId,
     deadline: Instant,
 }
 
@@ -144,7 +149,13 @@ impl MsrpRelay {
             .is_some_and(|c| c.tx.send(Outbound::Frame(bytes)).is_ok())
     }
 
+    /// An error response of the relay's own to `req` — unless its sender asked
+    /// for none (`Failure-Report: no`, RFC 4975 §7.1.1; `partial` still gets
+    /// errors, and these are all errors).
     fn answer(&self, conn: RelayConnId, req: &Frame, code: u16) {
+        if req.failure_report().ok() == Some(FailureReport::No) {
+            return;
+        }
         if let Ok(bytes) = ResponseBuilder::for_request(req, code).and_then(|r| r.encode()) {
             self.send(conn, bytes);
         }
@@ -292,25 +303,43 @@ impl MsrpRelay {
             debug!(conn, "MSRP: no next hop");
             if is_send {
                 self.answer(conn, req, 481);
+            } else if method != Method::Report {
+                // Addressed to the relay itself, which only takes AUTH (RFC 4975
+                // §10: a method the recipient does not understand, 501).
+                self.answer(conn, req, 501);
             }
             return;
         };
-        let mut out = RequestBuilder::new(method, req.tid().clone(), to, from);
-        for h in req.headers() {
-            out = out.header(h.name(), h.value());
-        }
-        if let (Some(ct), Some(body)) = (req.content_type(), req.body()) {
-            out = out.body(ct, body.to_vec());
-        }
-        let bytes = match out.continuation(req.continuation()).encode() {
-            Ok(b) => b,
-            Err(e) => {
-                warn!(conn, error = %e, "MSRP: cannot re-encode a frame");
-                if is_send {
-                    self.answer(conn, req, 400);
-                }
-                return;
+        // A transaction id of our own on the next hop (ids are hop by hop): two
+        // senders that pick the same one never get each other's response, and a
+        // body may hold the sender's end-line text (only its end-line with our id
+        // would break the frame: drawn again then).
+        let mut encoded = None;
+        for _ in 0..4 {
+            let Ok(tid) = TransactionId::new(random_hex(16)) else {
+                break;
+            };
+            let mut out =
+                RequestBuilder::new(method.clone(), tid.clone(), to.clone(), from.clone());
+            for h in req.headers() {
+                out = out.header(h.name(), h.value());
             }
+            if let (Some(ct), Some(body)) = (req.content_type(), req.body()) {
+                out = out.body(ct, body.to_vec());
+            }
+            match out.continuation(req.continuation()).encode() {
+                Ok(b) => {
+                    encoded = Some((tid, b));
+                    break;
+                }
+                Err(e) => warn!(conn, error = %e, "MSRP: cannot re-encode a frame"),
+            }
+        }
+        let Some((tid, bytes)) = encoded else {
+            if is_send {
+                self.answer(conn, req, 400);
+            }
+            return;
         };
         if !self.send(next, bytes) {
             if is_send {
@@ -320,9 +349,10 @@ impl MsrpRelay {
         }
         if is_send {
             self.pending.insert(
-                (next, req.tid().as_str().to_owned()),
+                (next, tid.as_str().to_owned()),
                 Pending {
                     origin: conn,
+                    origin_tid: req.tid().clone(),
                     deadline: now + RESPONSE_TIMEOUT,
                 },
             );
@@ -344,8 +374,7 @@ impl MsrpRelay {
             return;
         };
         let to: Vec<MsrpUri> = origin.client.clone().into_iter().collect();
-        let mut r =
-            ResponseBuilder::new(resp.tid().clone(), code, to, vec![origin.relay_uri.clone()]);
+        let mut r = ResponseBuilder::new(p.origin_tid, code, to, vec![origin.relay_uri.clone()]);
         if let Some(c) = resp.comment() {
             r = r.comment(c);
         }

@@ -165,3 +165,122 @@ async fn a_large_send_is_relayed_chunk_by_chunk_byte_exact() {
     }
     assert_eq!(got, body, "byte-exact through the relay");
 }
+
+#[tokio::test]
+async fn transaction_ids_are_the_relays_own_on_the_next_hop() {
+    // Two senders who pick the same transaction id each get their own response
+    // (before, the second one's SEND took the first one's 200); a body holding
+    // the sender's own end-line text (legal: only the end-line with the frame's
+    // id breaks it, RFC 4975 §7.1.1) is relayed, not refused 400.
+    let core = start().await;
+    let (mut a, mut c, mut b) = (
+        connect(core.addr).await,
+        connect(core.addr).await,
+        connect(core.addr).await,
+    );
+    let (alice, carol, bob) = (
+        uri("msrps://a.invalid:2855/alice4;ws"),
+        uri("msrps://c.invalid:2855/alice5;ws"),
+        uri("msrps://b.invalid:2855/bob4;ws"),
+    );
+    let ra = auth(
+        &mut a,
+        core.addr,
+        &alice,
+        "alice@imsip.test",
+        "alice-secret",
+    )
+    .await;
+    let rc = auth(
+        &mut c,
+        core.addr,
+        &carol,
+        "alice@imsip.test",
+        "alice-secret",
+    )
+    .await;
+    let rb = auth(&mut b, core.addr, &bob, "bob@imsip.test", "bob-secret").await;
+    let relay_a = ra.use_path().unwrap().unwrap().remove(0);
+    let relay_c = rc.use_path().unwrap().unwrap().remove(0);
+    let relay_b = rb.use_path().unwrap().unwrap().remove(0);
+    let tid = TransactionId::new("sameTid1").unwrap();
+    let send_via = |relay: &MsrpUri, from: &MsrpUri, body: &str| {
+        RequestBuilder::new(
+            imsip::msrp::Method::Send,
+            tid.clone(),
+            vec![relay.clone(), relay_b.clone(), bob.clone()],
+            vec![from.clone()],
+        )
+        .message_id(&unique("msgid"))
+        .body("text/plain", body.as_bytes().to_vec())
+        .encode()
+        .unwrap()
+    };
+    // Written by hand: our own builder is stricter than RFC 4975 and refuses
+    // such a body.
+    let body_a = "from a\r\n-------sameTid1\r\nstill a";
+    let raw_a = format!(
+        "MSRP sameTid1 SEND\r\nTo-Path: {relay_a} {relay_b} {bob}\r\nFrom-Path: {alice}\r\n\
+         Message-ID: {}\r\nByte-Range: 1-{n}/{n}\r\nContent-Type: text/plain\r\n\r\n\
+         {body_a}\r\n-------sameTid1$\r\n",
+        unique("msgid"),
+        n = body_a.len()
+    );
+    send(&mut a, raw_a.into_bytes()).await;
+    let first = recv(&mut b).await;
+    assert_ne!(first.tid(), &tid, "our own id on the next hop");
+    assert_eq!(
+        first.body(),
+        Some(&b"from a\r\n-------sameTid1\r\nstill a"[..])
+    );
+    send(&mut c, send_via(&relay_c, &carol, "from c")).await;
+    let second = recv(&mut b).await;
+    assert_ne!(second.tid(), first.tid());
+    let ok = |f: &Frame| {
+        imsip::msrp::ResponseBuilder::for_request(f, 200)
+            .unwrap()
+            .encode()
+            .unwrap()
+    };
+    send(&mut b, ok(&first)).await;
+    let at_a = recv(&mut a).await;
+    assert_eq!((at_a.status_code(), at_a.tid()), (Some(200), &tid));
+    send(&mut b, ok(&second)).await;
+    let at_c = recv(&mut c).await;
+    assert_eq!((at_c.status_code(), at_c.tid()), (Some(200), &tid));
+
+    // Addressed to the relay alone: a method it does not know is 501 (RFC 4975
+    // §10); a SEND with `Failure-Report: no` gets none of the relay's errors
+    // (§7.1.1): the next frame alice gets answers the request after it.
+    let to_relay = |method: imsip::msrp::Method, id: &str, fr: Option<&str>| {
+        let mut r = RequestBuilder::new(
+            method,
+            TransactionId::new(id).unwrap(),
+            vec![relay_a.clone()],
+            vec![alice.clone()],
+        );
+        if let Some(v) = fr {
+            r = r.header("Failure-Report", v);
+        }
+        r.encode().unwrap()
+    };
+    send(
+        &mut a,
+        to_relay(imsip::msrp::Method::Other("FOO".into()), "fooTid1", None),
+    )
+    .await;
+    let r = recv(&mut a).await;
+    assert_eq!((r.status_code(), r.tid().as_str()), (Some(501), "fooTid1"));
+    send(
+        &mut a,
+        to_relay(imsip::msrp::Method::Send, "quietTid", Some("no")),
+    )
+    .await;
+    send(
+        &mut a,
+        to_relay(imsip::msrp::Method::Send, "loudTid1", None),
+    )
+    .await;
+    let r = recv(&mut a).await;
+    assert_eq!((r.status_code(), r.tid().as_str()), (Some(481), "loudTid1"));
+}

@@ -307,9 +307,11 @@ test('closing one tab keeps the registration; close() in the last tab unregister
   assert.equal(left, '0');
   await core.waitFor(flowClosed(conn), unregistered);
   await assert.rejects(bob.sendMessage('sip:close@imsip.test', 'gone?'), (e) => e instanceof ImError && e.status === 480);
-  // The page's client is closed: commands reject, nothing throws.
+  // The page's client is closed: commands reject, nothing throws, and its state says
+  // so, as an unshared client's does after close().
   const after = await a.evaluate(() => client.register().then(() => 'resolved', (e) => e.code));
   assert.equal(after, 'invalid_state');
+  assert.equal(await a.evaluate(() => client.registration.state), 'unregistered');
   await context.close();
 });
 
