@@ -211,7 +211,7 @@ async fn transaction_ids_are_the_relays_own_on_the_next_hop() {
             vec![relay.clone(), relay_b.clone(), bob.clone()],
             vec![from.clone()],
         )
-        .message_id(&unique("msgid"))
+        .message_id(unique("msgid"))
         .body("text/plain", body.as_bytes().to_vec())
         .encode()
         .unwrap()
