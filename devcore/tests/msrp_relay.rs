@@ -83,6 +83,17 @@ async fn auth(
     recv(ws).await
 }
 
+/// A connection of `user` (password `<user>-secret`) authenticated as client
+/// URI `me`: the socket, `me`, and the relay URI its AUTH was granted.
+async fn authenticated(addr: std::net::SocketAddr, me: &str, user: &str) -> (Ws, MsrpUri, MsrpUri) {
+    let (mut ws, me) = (connect(addr).await, uri(me));
+    let password = format!("{user}-secret");
+    let r = auth(&mut ws, addr, &me, &format!("{user}@imsip.test"), &password).await;
+    assert_eq!(r.status_code(), Some(200));
+    let relay = r.use_path().unwrap().unwrap().remove(0);
+    (ws, me, relay)
+}
+
 #[tokio::test]
 async fn auth_is_challenged_then_gets_use_path_and_expires() {
     let core = start().await;
@@ -113,22 +124,10 @@ async fn a_wrong_password_fails_auth() {
 #[tokio::test]
 async fn a_large_send_is_relayed_chunk_by_chunk_byte_exact() {
     let core = start().await;
-    let (mut a, mut b) = (connect(core.addr).await, connect(core.addr).await);
-    let (alice, bob) = (
-        uri("msrps://a.invalid:2855/alice3;ws"),
-        uri("msrps://b.invalid:2855/bob3;ws"),
-    );
-    let ra = auth(
-        &mut a,
-        core.addr,
-        &alice,
-        "alice@imsip.test",
-        "alice-secret",
-    )
-    .await;
-    let rb = auth(&mut b, core.addr, &bob, "bob@imsip.test", "bob-secret").await;
-    let relay_a = ra.use_path().unwrap().unwrap().remove(0);
-    let relay_b = rb.use_path().unwrap().unwrap().remove(0);
+    let (mut a, alice, relay_a) =
+        authenticated(core.addr, "msrps://a.invalid:2855/alice3;ws", "alice").await;
+    let (mut b, bob, relay_b) =
+        authenticated(core.addr, "msrps://b.invalid:2855/bob3;ws", "bob").await;
 
     // 1 MiB of every byte value, in 16 chunks of 64 KiB.
     let body: Vec<u8> = (0..1 << 20).map(|i: u32| (i % 251) as u8).collect();
@@ -173,36 +172,12 @@ async fn transaction_ids_are_the_relays_own_on_the_next_hop() {
     // the sender's own end-line text (legal: only the end-line with the frame's
     // id breaks it, RFC 4975 §7.1.1) is relayed, not refused 400.
     let core = start().await;
-    let (mut a, mut c, mut b) = (
-        connect(core.addr).await,
-        connect(core.addr).await,
-        connect(core.addr).await,
-    );
-    let (alice, carol, bob) = (
-        uri("msrps://a.invalid:2855/alice4;ws"),
-        uri("msrps://c.invalid:2855/alice5;ws"),
-        uri("msrps://b.invalid:2855/bob4;ws"),
-    );
-    let ra = auth(
-        &mut a,
-        core.addr,
-        &alice,
-        "alice@imsip.test",
-        "alice-secret",
-    )
-    .await;
-    let rc = auth(
-        &mut c,
-        core.addr,
-        &carol,
-        "alice@imsip.test",
-        "alice-secret",
-    )
-    .await;
-    let rb = auth(&mut b, core.addr, &bob, "bob@imsip.test", "bob-secret").await;
-    let relay_a = ra.use_path().unwrap().unwrap().remove(0);
-    let relay_c = rc.use_path().unwrap().unwrap().remove(0);
-    let relay_b = rb.use_path().unwrap().unwrap().remove(0);
+    let (mut a, alice, relay_a) =
+        authenticated(core.addr, "msrps://a.invalid:2855/alice4;ws", "alice").await;
+    let (mut c, carol, relay_c) =
+        authenticated(core.addr, "msrps://c.invalid:2855/alice5;ws", "alice").await;
+    let (mut b, bob, relay_b) =
+        authenticated(core.addr, "msrps://b.invalid:2855/bob4;ws", "bob").await;
     let tid = TransactionId::new("sameTid1").unwrap();
     let send_via = |relay: &MsrpUri, from: &MsrpUri, body: &str| {
         RequestBuilder::new(
