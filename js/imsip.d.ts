@@ -256,7 +256,8 @@ interface ImClientOptionsBase {
    * `['P-Access-Network-Info: IEEE-802.11', 'X-Tenant: acme']`. Refused `bad_input`
    * like `sendMessage`'s, and also for the fields REGISTER, PUBLISH, SUBSCRIBE and
    * answers carry (Expires, Event, Accept, Allow, Supported, Unsupported,
-   * SIP-If-Match, Warning, Content-Disposition).
+   * SIP-If-Match, Warning, Content-Disposition), and a list over 16 KiB written out
+   * (every request carries it, and must fit in a 64 KiB frame).
    */
   extraHeaders?: string[];
   /** WebSocket constructor to use instead of the global one (e.g. `ws` in Node < 22). */

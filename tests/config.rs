@@ -91,10 +91,22 @@ fn values_copied_into_requests_must_be_well_formed() {
             }),
             "extraHeaders: a header value must be one line",
         ),
+        (
+            // 16 KiB + 1 written out ("X-Big: " + value + CRLF): every request would
+            // carry it, so it is refused here, not by each request later.
+            Box::new(|c: &mut Config| {
+                c.extra_headers = vec![("X-Big".into(), "a".repeat(16 * 1024 - 8))];
+            }),
+            "extraHeaders: the list may take at most a quarter of max_frame_size",
+        ),
     ] {
         let m = refusal(edit);
         assert!(m.starts_with(field), "{m:?} names {field:?}");
     }
+    // Exactly a quarter of the frame limit written out is taken.
+    let mut cfg = alice_config();
+    cfg.extra_headers = vec![("X-Big".into(), "a".repeat(16 * 1024 - 9))];
+    assert!(cfg.validate().is_ok());
 }
 
 #[test]
@@ -346,6 +358,14 @@ fn set_extra_headers_changes_what_is_sent_next_and_a_refusal_changes_nothing() {
     let refused = h.ua.set_extra_headers(&[("Event".into(), "x".into())]);
     assert!(
         matches!(refused, Err(UaError::BadInput(m)) if m.contains("Event is written by the client itself"))
+    );
+    // A list over a quarter of the frame limit, spread over many headers.
+    let many: Vec<(String, String)> = (0..200)
+        .map(|i| (format!("X-H{i}"), "v".repeat(80)))
+        .collect();
+    let refused = h.ua.set_extra_headers(&many);
+    assert!(
+        matches!(refused, Err(UaError::BadInput(m)) if m.contains("at most a quarter of max_frame_size"))
     );
     let op = h.ua.send_message(h.now, BOB, b"hi", None);
     h.pump();

@@ -256,6 +256,8 @@ test('options copied into requests are refused bad_input unless well-formed; ext
   // Replaced at run time: the next MESSAGE carries the new list; a refused list changes nothing.
   await assert.rejects(alice.setExtraHeaders(['Event: x']), (e) => e.code === 'bad_input' && /Event is written by the client itself/.test(e.message));
   await assert.rejects(alice.setExtraHeaders('X-A: 1'), (e) => e.code === 'bad_input' && /^invalid input: headers: must be an array of strings/.test(e.message));
+  // A list every request carries may take a quarter of the 64 KiB frame at most.
+  await assert.rejects(alice.setExtraHeaders([`X-Token: ${'t'.repeat(20000)}`]), (e) => e.code === 'bad_input' && /at most a quarter of max_frame_size/.test(e.message));
   await alice.setExtraHeaders(['X-Tenant: t2']);
   const got2 = next(bob, 'message', (d) => d.body === 'tenant 2');
   await alice.sendMessage('sip:bob@imsip.test', 'tenant 2');

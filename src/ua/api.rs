@@ -402,13 +402,22 @@ pub const OWN_HEADERS_ANY: &[&str] = &[
 
 /// Checks the app's extra header fields (`(name, value)`, in order): a name must
 /// be a token (RFC 3261 §25.1), neither one of [`OWN_HEADERS`] nor of `own`; a
-/// value one line without control characters. Returns them with parsed names and
-/// trimmed values.
+/// value one line without control characters; written out (`Name: value` CRLF
+/// each) at most `room` bytes. Returns them with parsed names and trimmed values.
+///
+/// The client-wide list ([`Config::extra_headers`](super::Config::extra_headers),
+/// [`UserAgent::set_extra_headers`](super::UserAgent::set_extra_headers)) goes on
+/// every request, so its room is a quarter of `max_frame_size` (16 KiB of the
+/// default 64 KiB): a list that large is refused when it is given, not by every
+/// request failing later. A MESSAGE's own list has no room of its own (the whole
+/// request is checked against `max_frame_size` when it is written).
 pub(crate) fn check_extra_headers(
     given: &[(String, String)],
     own: &[&str],
+    room: usize,
 ) -> Result<Vec<(HeaderName, String)>, UaError> {
     let mut out = Vec::with_capacity(given.len());
+    let mut written = 0;
     for (name, value) in given {
         let refused = |why: &str| {
             let mut m = String::from("extraHeaders: ");
@@ -431,6 +440,10 @@ pub(crate) fn check_extra_headers(
             let mut m = String::from(name);
             m.push_str(" is written by the client itself");
             return Err(refused(&m));
+        }
+        written += name.len() + value.len() + 4;
+        if written > room {
+            return Err(refused("the list may take at most a quarter of max_frame_size written out (16 KiB of the default 64 KiB)"));
         }
         out.push((parsed, value.trim().to_owned()));
     }

@@ -118,7 +118,8 @@ pub struct Config {
     /// header or a token. After any [`MessageOptions::extra_headers`](super::MessageOptions::extra_headers).
     /// A name must be a token, not one the user agent writes itself
     /// ([`OWN_HEADERS`](super::OWN_HEADERS), [`OWN_HEADERS_ANY`](super::OWN_HEADERS_ANY));
-    /// a value one line: [`Config::validate`].
+    /// a value one line; written out, the list takes at most a quarter of
+    /// `max_frame_size`: [`Config::validate`].
     pub extra_headers: Vec<(String, String)>,
 }
 
@@ -238,7 +239,12 @@ impl Config {
                 "registrar: must be a sip: or sips: URI without a user part (RFC 3261 §10.2)",
             );
         }
-        check_extra_headers(&self.extra_headers, OWN_HEADERS_ANY).map(drop)
+        check_extra_headers(
+            &self.extra_headers,
+            OWN_HEADERS_ANY,
+            self.max_frame_size / 4,
+        )
+        .map(drop)
     }
 }
 

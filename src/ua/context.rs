@@ -78,8 +78,12 @@ impl Local {
             registrar,
             user_agent,
             // Config::validate refuses bad ones; unchecked, they are left out.
-            extra_headers: check_extra_headers(&cfg.extra_headers, OWN_HEADERS_ANY)
-                .unwrap_or_default(),
+            extra_headers: check_extra_headers(
+                &cfg.extra_headers,
+                OWN_HEADERS_ANY,
+                cfg.max_frame_size / 4,
+            )
+            .unwrap_or_default(),
             service_route: Vec::new(),
             pub_gruu: None,
             outbound: false,

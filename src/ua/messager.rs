@@ -82,7 +82,7 @@ impl Messager {
         if MediaType::parse(ct, "Content-Type").is_err() {
             return Err(UaError::BadInput("contentType: not a media type".into()));
         }
-        let extra = check_extra_headers(&options.extra_headers, &[])?;
+        let extra = check_extra_headers(&options.extra_headers, &[], usize::MAX)?;
         let mut plain = Self::message_to(cx, target.clone(), ct, body.to_vec());
         plain.headers.extend(extra.iter().cloned());
         let peer = target.as_str().to_ascii_lowercase();

@@ -168,7 +168,8 @@ impl UserAgent {
         }
         // One copy in force: the checked list (the configuration's is only where it
         // started, read once by `Local::new`).
-        self.cx.local.extra_headers = check_extra_headers(headers, OWN_HEADERS_ANY)?;
+        self.cx.local.extra_headers =
+            check_extra_headers(headers, OWN_HEADERS_ANY, self.cx.cfg.max_frame_size / 4)?;
         Ok(())
     }
 
