@@ -306,8 +306,14 @@ function markSeen() {
 document.addEventListener('visibilitychange', markSeen);
 
 function addIncoming(detail) {
-  if (detail.largeMessage) { addIncomingFile(detail); return; }
-  const li = addMessage(detail);
+  // A file, or a text too long for a pager MESSAGE that someone typed: the latter is
+  // a chat line like any other (with the MSRP badge, and a download link when long).
+  const typed = typeof detail.body === 'string' && /^text\/plain\b/i.test(detail.contentType ?? 'text/plain');
+  if (detail.largeMessage && !typed) { addIncomingFile(detail); return; }
+  const li = addMessage(detail, false, detail.largeMessage ? 'msrp' : null);
+  if (detail.largeMessage && detail.body.length > INLINE_TEXT) {
+    li.append(downloadLink(detail, new TextEncoder().encode(detail.body), 'text/plain'));
+  }
   if (detail.messageId && detail.imdn?.includes('display')) {
     li.dataset.messageId = detail.messageId;
     incoming.set(li, detail);
@@ -348,7 +354,8 @@ function following(list, change) {
 
 // Files: OMA IM large-message mode. sendLargeMessage opens an MSRP session through the
 // relay for one message; it resolves when the receiver's success report came back.
-// Incoming ones are `message` events with largeMessage: a file entry with a download link.
+// Incoming ones are `message` events with largeMessage: a file entry with a download link
+// (a typed text over the threshold is a chat line: addIncoming).
 function formatSize(n) {
   if (n < 1024) return `${n} B`;
   if (n < 1024 * 1024) return `${(n / 1024).toFixed(n < 10 * 1024 ? 1 : 0)} KB`;
@@ -429,14 +436,18 @@ function addIncomingFile(detail) {
       q.textContent = body;
       li.append(q);
     }
-    const a = document.createElement('a');
-    a.className = 'download';
-    a.href = URL.createObjectURL(new Blob([bytes], { type: contentType }));
-    a.download = fileName(detail.from, contentType);
-    a.textContent = `Download (${formatSize(bytes.length)})`;
-    a.setAttribute('aria-label', `Download the ${contentType} file of ${exactSize(bytes.length)} from ${detail.from}`);
-    li.append(a);
+    li.append(downloadLink(detail, bytes, contentType));
   });
+}
+
+function downloadLink(detail, bytes, contentType) {
+  const a = document.createElement('a');
+  a.className = 'download';
+  a.href = URL.createObjectURL(new Blob([bytes], { type: contentType }));
+  a.download = fileName(detail.from, contentType);
+  a.textContent = `Download (${formatSize(bytes.length)})`;
+  a.setAttribute('aria-label', `Download the ${contentType} file of ${exactSize(bytes.length)} from ${detail.from}`);
+  return a;
 }
 
 // Chat sessions (OMA IM session mode): an INVITE sets up an MSRP session; messages,

@@ -12,7 +12,8 @@
 // 'hidden' in the page, with its visibilitychange event) stays "delivered" until the page
 // is visible again, and one that arrives while bob's chat is scrolled out of view stays
 // "delivered" until he scrolls to it. Bob types and clears his input → alice sees him
-// typing, then not. Screenshots go to target/e2e/ (and docs/demo.png with
+// typing, then not. A text over the large-message threshold (sent over MSRP) is a chat line at
+// bob's too, not a file. Screenshots go to target/e2e/ (and docs/demo.png with
 // IMSIP_DEMO_SHOT=1).
 //
 // Every wait is for something on a page, bounded by a generous timeout; none sleeps. A
@@ -204,6 +205,19 @@ async function chatFlow(alice, bob, name) {
   for (const text of [second, third]) {
     assert.deepEqual(await receipts(alice, text), ['sending', 'sent', 'delivered', 'displayed'], text);
   }
+
+  // A typed text over the large-message threshold (1300 bytes) goes over MSRP, and is
+  // still a chat line at bob's, shown whole, not a file to download.
+  const long = `Minutes of the meeting: ${'the plan stands, '.repeat(120)}end.`;
+  await alice.fill('#chat-text', long);
+  await alice.click('#send');
+  await tick(alice, long).and(alice.locator('[data-receipt=delivered]')).waitFor();
+  assert.equal(await own(alice, long).locator('.badge.msrp').count(), 1);
+  await theirs(bob, long).waitFor();
+  assert.equal(await theirs(bob, long).locator('p').textContent(), long);
+  assert.equal(await theirs(bob, long).locator('.badge.msrp').count(), 1);
+  assert.equal(await theirs(bob, long).locator('a.download').count(), 0, 'under 4000 characters: no download link');
+  assert.equal(await bob.locator('#messages li.theirs.file').count(), 0, 'not shown as a file');
 }
 
 const unexpected = (errors) => errors.filter((e) => !/WebSocket|net::/.test(e));
