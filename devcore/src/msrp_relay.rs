@@ -15,7 +15,9 @@
 //!     relay URI was the last popped, else whose client URI is next in To-Path;
 //!     none: 481 to a SEND (a REPORT is dropped).
 //!  response to a forwarded SEND ──► back to the connection that sent the SEND
-//!     (table keyed by connection + transaction id, forgotten after 30 s)
+//!     (table keyed by connection + transaction id); none within 30 s: 408 to
+//!     the sender instead (RFC 4975 §7.3: only relays send it), unless it
+//!     asked for no failure reports
 //! ```
 //!
 //! Sans-IO like the SIP core: frames come in as bytes with a monotonic time,
@@ -71,6 +73,9 @@ struct Pending {
     origin: RelayConnId,
     /// The transaction id its sender used (ours on the next hop is another).
     origin_tid: TransactionId,
+    /// Whether its sender wants a 408 when no response comes (not
+    /// `Failure-Report: no`).
+    wants_failure: bool,
     deadline: Instant,
 }
 
@@ -163,7 +168,7 @@ impl MsrpRelay {
 
     /// One WebSocket message received on `conn` at `now`.
     pub fn on_frame(&mut self, conn: RelayConnId, bytes: &[u8], now: Instant) -> Verdict {
-        self.pending.retain(|_, p| p.deadline > now);
+        self.handle_timeout(now);
         let frame = match Frame::parse(bytes) {
             Ok(f) => f,
             Err(e) => {
@@ -178,6 +183,32 @@ impl MsrpRelay {
             StartLine::Response { .. } => self.on_response(conn, &frame),
         }
         Verdict::Ok
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) has something to do: the
+    /// earliest deadline of a forwarded SEND.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.pending.values().map(|p| p.deadline).min()
+    }
+
+    /// The time is `now`: every forwarded SEND whose response did not come
+    /// within 30 s gets a 408 to its sender (RFC 4975 §7.3, RFC 4976 §6.3),
+    /// unless the sender asked for no failure reports.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let expired: Vec<_> = self
+            .pending
+            .iter()
+            .filter(|(_, p)| p.deadline <= now)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in expired {
+            if let Some(p) = self.pending.remove(&key) {
+                if p.wants_failure {
+                    debug!(to = key.0, "MSRP: no response to a forwarded SEND, 408");
+                    self.respond_upstream(p, 408, Some("no response from the next hop"));
+                }
+            }
+        }
     }
 
     /// RFC 4976 §5: AUTH to this connection's relay (any of our URIs first in
@@ -353,6 +384,7 @@ impl MsrpRelay {
                 Pending {
                     origin: conn,
                     origin_tid: req.tid().clone(),
+                    wants_failure: req.failure_report().ok() != Some(FailureReport::No),
                     deadline: now + RESPONSE_TIMEOUT,
                 },
             );
@@ -367,15 +399,21 @@ impl MsrpRelay {
             debug!(conn, "MSRP: response to nothing pending dropped");
             return;
         };
+        if let Some(code) = resp.status_code() {
+            self.respond_upstream(p, code, resp.comment());
+        }
+    }
+
+    /// A response to the forwarded SEND `p`, to the connection that sent it
+    /// (RFC 4976 §6.1: To-Path its sender, From-Path that connection's relay
+    /// URI, the sender's own transaction id).
+    fn respond_upstream(&self, p: Pending, code: u16, comment: Option<&str>) {
         let Some(origin) = self.conns.get(&p.origin) else {
-            return;
-        };
-        let Some(code) = resp.status_code() else {
             return;
         };
         let to: Vec<MsrpUri> = origin.client.clone().into_iter().collect();
         let mut r = ResponseBuilder::new(p.origin_tid, code, to, vec![origin.relay_uri.clone()]);
-        if let Some(c) = resp.comment() {
+        if let Some(c) = comment {
             r = r.comment(c);
         }
         if let Ok(bytes) = r.encode() {

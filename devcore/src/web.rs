@@ -85,6 +85,7 @@ impl App {
             *offset += by;
         }
         self.with_core(|core| core.handle_timeout(self.now()));
+        self.relay().handle_timeout(self.now().mono);
         // The deadline the timer task sleeps until is now nearer in system
         // time even when it did not move in the core's time.
         self.deadline_moved.notify_one();
@@ -99,6 +100,28 @@ impl App {
     /// The MSRP relay (even if a panic poisoned the lock).
     fn relay(&self) -> MutexGuard<'_, MsrpRelay> {
         self.relay.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Runs `f` on the relay; wakes the timer task if the relay's next
+    /// deadline (a forwarded SEND's response timeout) moved.
+    fn with_relay<R>(&self, f: impl FnOnce(&mut MsrpRelay) -> R) -> R {
+        let mut relay = self.relay();
+        let before = relay.next_deadline();
+        let r = f(&mut relay);
+        if relay.next_deadline() != before {
+            self.deadline_moved.notify_one();
+        }
+        r
+    }
+
+    /// The nearest deadline of the core and the relay (one clock).
+    fn next_deadline(&self) -> Option<Instant> {
+        let core = self.core().next_deadline();
+        let relay = self.relay().next_deadline();
+        match (core, relay) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// Runs `f` on the core; wakes the timer task if its next deadline
@@ -121,13 +144,14 @@ impl App {
     }
 }
 
-/// The timer task: sleeps until the core's next deadline (or, with none,
-/// until one is set), hands it the time, and goes back to sleep; a handler
-/// that moves the deadline, or a test that moves the clock, wakes it early.
+/// The timer task: sleeps until the next deadline of the core or the MSRP
+/// relay (or, with none, until one is set), hands both the time, and goes
+/// back to sleep; a handler that moves a deadline, or a test that moves the
+/// clock, wakes it early.
 /// Ends when `stop` turns `true`.
 pub(crate) async fn run_timers(app: Arc<App>, mut stop: watch::Receiver<bool>) {
     loop {
-        let next = app.core().next_deadline();
+        let next = app.next_deadline();
         // The deadline is on the core's clock; the sleep is on the system's.
         let offset = app.clock_offset();
         let sleep = async {
@@ -140,7 +164,10 @@ pub(crate) async fn run_timers(app: Arc<App>, mut stop: watch::Receiver<bool>) {
             }
         };
         tokio::select! {
-            _ = sleep => app.core().handle_timeout(app.now()),
+            _ = sleep => {
+                app.core().handle_timeout(app.now());
+                app.relay().handle_timeout(app.now().mono);
+            }
             _ = app.deadline_moved.notified() => {}
             _ = stop.wait_for(|s| *s) => break,
         }
@@ -307,9 +334,11 @@ async fn msrp_connection(app: Arc<App>, socket: WebSocket, peer: SocketAddr) {
         };
         let verdict = match next {
             Some(Ok(WsMessage::Text(t))) => {
-                app.relay().on_frame(conn, t.as_bytes(), app.now().mono)
+                app.with_relay(|r| r.on_frame(conn, t.as_bytes(), app.now().mono))
             }
-            Some(Ok(WsMessage::Binary(b))) => app.relay().on_frame(conn, &b, app.now().mono),
+            Some(Ok(WsMessage::Binary(b))) => {
+                app.with_relay(|r| r.on_frame(conn, &b, app.now().mono))
+            }
             Some(Ok(WsMessage::Close(_))) | None => break,
             Some(Ok(_)) => Verdict::Ok,
             Some(Err(e)) => {

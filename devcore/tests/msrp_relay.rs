@@ -259,3 +259,49 @@ async fn transaction_ids_are_the_relays_own_on_the_next_hop() {
     let r = recv(&mut a).await;
     assert_eq!((r.status_code(), r.tid().as_str()), (Some(481), "loudTid1"));
 }
+
+#[tokio::test]
+async fn a_send_the_next_hop_never_answers_gets_408_from_the_relay() {
+    // RFC 4975 §7.3 / RFC 4976 §6.3: no response within 30 s to a SEND the relay
+    // forwarded, and the relay answers 408 itself (only relays send 408), with
+    // the sender's transaction id — unless the sender asked for no failure
+    // reports. The clock is moved, not slept on.
+    let core = start().await;
+    let (mut a, alice, relay_a) =
+        authenticated(core.addr, "msrps://a.invalid:2855/alice6;ws", "alice").await;
+    let (mut b, bob, relay_b) =
+        authenticated(core.addr, "msrps://b.invalid:2855/bob6;ws", "bob").await;
+    let to_bob = |id: &str, failure_report: Option<&str>| {
+        let mut r = RequestBuilder::new(
+            imsip::msrp::Method::Send,
+            TransactionId::new(id).unwrap(),
+            vec![relay_a.clone(), relay_b.clone(), bob.clone()],
+            vec![alice.clone()],
+        )
+        .message_id(unique("msgid"))
+        .body("text/plain", b"anyone there?".to_vec());
+        if let Some(v) = failure_report {
+            r = r.header("Failure-Report", v);
+        }
+        r.encode().unwrap()
+    };
+    send(&mut a, to_bob("silentT1", None)).await;
+    assert_eq!(recv(&mut b).await.body(), Some(&b"anyone there?"[..]));
+    send(&mut a, to_bob("quietT2", Some("no"))).await;
+    assert_eq!(recv(&mut b).await.body(), Some(&b"anyone there?"[..]));
+
+    core.advance_clock(std::time::Duration::from_secs(31));
+    let r = recv(&mut a).await;
+    assert_eq!((r.status_code(), r.tid().as_str()), (Some(408), "silentT1"));
+    assert_eq!(r.to_path(), std::slice::from_ref(&alice));
+    // The quiet one got nothing: the next frame at alice answers a later request.
+    let marker = RequestBuilder::new(
+        imsip::msrp::Method::Send,
+        TransactionId::new("markTid1").unwrap(),
+        vec![relay_a.clone()],
+        vec![alice.clone()],
+    );
+    send(&mut a, marker.encode().unwrap()).await;
+    let r = recv(&mut a).await;
+    assert_eq!((r.status_code(), r.tid().as_str()), (Some(481), "markTid1"));
+}
