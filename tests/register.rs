@@ -331,6 +331,23 @@ fn aka_registration_succeeds() {
 }
 
 #[test]
+fn aka_answers_a_registrar_that_challenges_in_another_realm_later() {
+    // Another S-CSCF (another realm) challenges the refresh: the AKA keys are the
+    // subscriber's, not the first realm's (they used to stay with it: auth_failed).
+    let mut h = Harness::new(aka_config(0), FakeCore::with_aka(0x100));
+    let op = h.register();
+    h.ok(op);
+    h.core.behaviour.aka_realm = Some("scscf2.imsip.test");
+    h.core.expire_nonce();
+    let op = h.register();
+    h.ok(op);
+    let last = h.sent_requests(Method::Register).pop().unwrap();
+    let a = &last.authorization().unwrap()[0];
+    assert_eq!(a.param("realm"), Some("scscf2.imsip.test"));
+    assert_eq!(h.ua.registration().state, RegistrationState::Registered);
+}
+
+#[test]
 fn aka_sequence_failure_resyncs_with_auts_then_succeeds() {
     // The USIM has seen a higher SQN than the network uses: sync failure → AUTS.
     let mut h = Harness::new(aka_config(0x10_0000), FakeCore::with_aka(0x100));
@@ -607,4 +624,125 @@ fn close_leaves_the_registration_unregistered_and_says_so() {
             assert_eq!(h.err(op).code(), "invalid_state");
         }
     }
+}
+
+#[test]
+fn retry_after_zero_is_no_faster_than_the_backoff() {
+    // A core answering 503 with Retry-After: 0 had the client send thousands of
+    // REGISTERs a second: Retry-After is a lower bound, the backoff still applies
+    // (RFC 3261 §20.33, RFC 5626 §4.5).
+    let mut h = Harness::alice();
+    for _ in 0..6 {
+        h.core.behaviour.register_script.push_back((503, Some(0)));
+    }
+    let op = h.register();
+    // The six waits add up to 31.5 s at most; the refresh comes minutes later.
+    h.run_for(60_000);
+    assert_eq!(h.err(op).status(), Some(503));
+    let waits: Vec<u64> = h
+        .registration_events()
+        .iter()
+        .filter(|r| r.state == RegistrationState::Retrying)
+        .filter_map(|r| r.retry_in)
+        .collect();
+    assert_eq!(waits.len(), 6, "{waits:?}");
+    // 250–500 ms at first (the default base, randomised to 50–100 %), then doubling.
+    for (i, w) in waits.iter().enumerate() {
+        let base = 500u64 << i;
+        assert!(
+            *w >= base / 2 && *w <= base,
+            "wait {i}: {w} ms of {waits:?}"
+        );
+    }
+    assert_eq!(
+        h.sent_requests(Method::Register).len(),
+        7 + 1,
+        "one challenge, six 503s, the 200"
+    );
+    assert_eq!(h.ua.registration().state, RegistrationState::Registered);
+}
+
+#[test]
+fn a_refusal_with_retry_after_is_not_repeated() {
+    // RFC 3261 §21.4.4: a 403 is not to be repeated; its Retry-After does not make it
+    // transient (neither does a 603's).
+    for status in [403u16, 603] {
+        let mut h = registered();
+        h.core
+            .behaviour
+            .register_script
+            .push_back((status, Some(1)));
+        h.run_for(600_000);
+        assert_eq!(
+            h.ua.registration().state,
+            RegistrationState::Failed,
+            "{status}"
+        );
+        let n = h.sent_requests(Method::Register).len();
+        h.run_for(3_600_000);
+        assert_eq!(
+            h.sent_requests(Method::Register).len(),
+            n,
+            "{status}: no loop"
+        );
+    }
+}
+
+#[test]
+fn a_500_with_retry_after_keeps_the_call_id_and_waits() {
+    // The fresh Call-ID after a 500 is for a registrar's CSeq-order refusal (§10.3
+    // step 7); a 500 with Retry-After asks for time (§20.33).
+    let mut h = Harness::alice();
+    h.core.behaviour.register_script.push_back((500, Some(3)));
+    let _op = h.register();
+    h.pump();
+    let sent = h.sent_requests(Method::Register);
+    assert_eq!(sent.len(), 2, "challenged, then answered 500");
+    let refused_call_id = sent.last().unwrap().call_id().unwrap().to_owned();
+    let n = sent.len();
+    h.run_for(2_900);
+    assert_eq!(
+        h.sent_requests(Method::Register).len(),
+        n,
+        "not before Retry-After"
+    );
+    h.run_for(200);
+    let sent = h.sent_requests(Method::Register);
+    assert_eq!(sent.len(), n + 1);
+    assert_eq!(sent[n].call_id().unwrap(), refused_call_id);
+    h.run_for(1_000);
+    assert_eq!(h.ua.registration().state, RegistrationState::Registered);
+}
+
+#[test]
+fn a_200_that_does_not_bind_our_contact_is_not_a_registration() {
+    // RFC 3261 §10.2.4, §10.3 step 8: the 2xx lists every binding with its expiry.
+    // Ours given 0 s, or not listed: not registered (a typed error, retried).
+    let mut h = Harness::alice();
+    h.core.behaviour.max_expires = Some(0);
+    let op = h.register();
+    h.run_for(100);
+    assert!(
+        matches!(h.err(op), UaError::BadResponse(m) if m.contains("0 s")),
+        "{:?}",
+        h.result(op)
+    );
+    assert_eq!(h.ua.registration().state, RegistrationState::Retrying);
+    h.core.behaviour.max_expires = None;
+    h.core.behaviour.omit_own_contact = 1;
+    h.run_for(2_000);
+    let errors: Vec<String> = h
+        .registration_events()
+        .iter()
+        .filter_map(|r| r.error.as_ref().map(|e| e.to_string()))
+        .collect();
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("does not list our Contact")),
+        "{errors:?}"
+    );
+    h.run_for(10_000);
+    assert_eq!(h.ua.registration().state, RegistrationState::Registered);
+    assert!(h.ua.registration().expires.is_some_and(|e| e > 0));
 }

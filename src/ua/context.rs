@@ -200,15 +200,18 @@ impl Ctx {
         wait / 2 + (self.fraction() * (wait / 2) as f64) as Millis
     }
 
-    /// The wait before retrying after `err`: its Retry-After when it has one
-    /// (RFC 3261 §20.33), else the backoff for `failures` (RFC 5626 §4.5).
+    /// The wait before retrying after `err`: the backoff for `failures` (RFC 5626
+    /// §4.5), or its Retry-After when that is longer (RFC 3261 §20.33: the time
+    /// after which the request can be retried; a `Retry-After: 0` answered at once
+    /// would loop as fast as the core answers).
     pub fn retry_delay(&mut self, err: &UaError, failures: u32) -> Millis {
+        let backoff = self.backoff(failures);
         match err {
             UaError::Rejected {
                 retry_after: Some(s),
                 ..
-            } => Millis::from(*s) * 1000,
-            _ => self.backoff(failures),
+            } => (Millis::from(*s) * 1000).max(backoff),
+            _ => backoff,
         }
     }
 
@@ -496,7 +499,13 @@ pub(super) fn is_transient(err: &UaError) -> bool {
             status,
             retry_after,
             ..
-        } => matches!(status, 408 | 480 | 500 | 503 | 504) || retry_after.is_some(),
+        } => {
+            // RFC 3261 §20.33: Retry-After on a 413, 486 or 600 says when the
+            // condition ends; on a refusal (403, 404, 603) it changes nothing (§21.4.4:
+            // not to be repeated).
+            matches!(status, 408 | 480 | 500 | 503 | 504)
+                || (retry_after.is_some() && matches!(status, 413 | 486 | 600))
+        }
         _ => false,
     }
 }

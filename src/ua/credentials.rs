@@ -32,6 +32,8 @@ struct RealmSession {
     for_register: bool,
     /// Answer other requests with it (another request was challenged in this realm).
     for_other: bool,
+    /// It holds the AKA keys (and their SQN): there is one such session.
+    aka: bool,
 }
 
 impl RealmSession {
@@ -210,10 +212,24 @@ impl CredentialStore {
         {
             return Ok(i);
         }
+        // The AKA keys moved to the first registrar realm's session (one SQN
+        // state); for an AKA-only subscriber, a registrar that challenges in
+        // another realm later (another S-CSCF) gets that session, renamed: the
+        // keys are the subscriber's, not the realm's.
+        if !proxy && self.plain.is_none() {
+            if let Some(i) = self.sessions.iter().position(|s| s.aka) {
+                self.sessions[i].realm = realm.to_owned();
+                return Ok(i);
+            }
+        }
         // AKA answers the registrar (TS 24.229: proxies do not challenge with AKA);
         // password credentials answer any realm.
+        let mut aka = false;
         let credentials = match (proxy, self.aka.take()) {
-            (false, Some(aka)) => aka,
+            (false, Some(keys)) => {
+                aka = true;
+                keys
+            }
             (_, aka) => {
                 self.aka = aka;
                 self.plain.as_ref().and_then(copy_plain).ok_or_else(|| {
@@ -229,6 +245,7 @@ impl CredentialStore {
             session: DigestSession::new(credentials),
             for_register: false,
             for_other: false,
+            aka,
         });
         Ok(self.sessions.len() - 1)
     }

@@ -5,8 +5,8 @@
 //!  Unregistered ─────────────► Registering ───────────► Registered ◄──┐ refresh 2xx
 //!     ▲   ▲                     │    │  ▲                │  │  └──────┘
 //!     │   │        408/480/5xx/ │    │  │ register()     │  │ refresh: 408/480/500/503/504,
-//!     │   │   Retry-After/no    │    │  │                │  │ Retry-After, no answer, flow lost
-//!     │   │   answer/flow lost  ▼    │  │                │  ▼
+//!     │   │   no answer/flow    │    │  │                │  │ no answer, flow lost, a 2xx
+//!     │   │   lost/2xx unbound  ▼    │  │                │  ▼ without our binding
 //!     │   │                   Retrying ◄─────────────────┘ Retrying ──2xx──► Registered
 //!     │   │                     │  (retry timer: REGISTER again; backoff as the flow's)
 //!     │   │ 401/403 refusal,    ▼
@@ -370,7 +370,7 @@ impl Registerer {
                 self.unregistered(cx, job.ops);
                 RegSignal::Nothing
             } else {
-                self.registered(cx, msg, job.ops)
+                self.registered(cx, msg, job)
             }
         } else if status == 423 {
             // RFC 3261 §10.2.8: retry with the registrar's minimum.
@@ -386,11 +386,13 @@ impl Registerer {
             && !job.unregister
             && !self.fresh_call_id_tried
             && self.answer.expires.is_none()
+            && msg.retry_after().ok().flatten().is_none()
         {
             // RFC 3261 §10.3 step 7: a registrar holding a binding of an earlier page
             // load (same instance, same persisted Call-ID, a higher CSeq) answers
             // 500. A fresh Call-ID replaces that binding (the CSeq check applies to
-            // one Call-ID only); tried once, at once.
+            // one Call-ID only); tried once, at once. A 500 with Retry-After is a
+            // server asking for time (§20.33): retried after it, like a 503.
             self.fresh_call_id_tried = true;
             self.call_id = cx.token(22);
             self.cseq = 0;
@@ -431,7 +433,7 @@ impl Registerer {
         }
     }
 
-    fn registered(&mut self, cx: &mut Ctx, msg: &Message, ops: Vec<OpId>) -> RegSignal {
+    fn registered(&mut self, cx: &mut Ctx, msg: &Message, job: RegJob) -> RegSignal {
         let contacts = msg.contact_list().unwrap_or_default();
         let own_user = Uri::parse(&cx.local.contact_uri)
             .ok()
@@ -441,6 +443,21 @@ impl Registerer {
             .and_then(|c| c.expires())
             .or_else(|| msg.expires().ok().flatten())
             .unwrap_or(self.expires);
+        // RFC 3261 §10.2.4, §10.3 step 8: the 2xx lists every current binding with
+        // its expiry. Ours missing, or given 0 s, means we are not registered,
+        // whatever the status says: a typed error, and retried with backoff (the
+        // registrar may have raced another device's unregister).
+        let unbound = if ours.is_none() {
+            Some("the registrar's 2xx does not list our Contact (RFC 3261 §10.3)")
+        } else if granted == 0 {
+            Some("the registrar's 2xx gives our Contact 0 s: it is not bound")
+        } else {
+            None
+        };
+        if let Some(why) = unbound.filter(|_| self.wanted) {
+            return self.failed_as(cx, job, UaError::BadResponse(why.into()), true);
+        }
+        let ops = job.ops;
         let service_route = msg.service_route().unwrap_or_default();
         let outbound = msg
             .require()
@@ -495,6 +512,12 @@ impl Registerer {
     }
 
     fn failed(&mut self, cx: &mut Ctx, job: RegJob, err: UaError) -> RegSignal {
+        let transient = is_transient(&err);
+        self.failed_as(cx, job, err, transient)
+    }
+
+    /// [`failed`](Self::failed), retried later when `transient`.
+    fn failed_as(&mut self, cx: &mut Ctx, job: RegJob, err: UaError, transient: bool) -> RegSignal {
         for op in job.ops {
             cx.complete(op, Err(err.clone()));
         }
@@ -510,7 +533,7 @@ impl Registerer {
         if !self.wanted {
             return RegSignal::Nothing;
         }
-        if is_transient(&err) {
+        if transient {
             let delay = cx.retry_delay(&err, self.failures);
             self.failures = self.failures.saturating_add(1);
             cx.timers.stop(Timer::RegisterRefresh);

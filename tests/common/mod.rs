@@ -89,6 +89,11 @@ pub struct Behaviour {
     /// (Kamailio's `set_contact_alias` without outbound gives each connection
     /// its own URI).
     pub stale_binding: Option<u32>,
+    /// The next this many REGISTER 200s list only another device's binding, not
+    /// ours (a registrar that lost or never made it).
+    pub omit_own_contact: u32,
+    /// The realm of AKA challenges (default [`REALM`]): another S-CSCF's.
+    pub aka_realm: Option<&'static str>,
 }
 
 pub struct FakeCore {
@@ -329,7 +334,8 @@ impl FakeCore {
             self.aka_password = Some(v.xres.expose().to_vec());
             self.nonce = Some(v.nonce.clone());
             format!(
-                "Digest realm=\"{REALM}\", nonce=\"{}\", algorithm=AKAv1-MD5, qop=\"auth\"",
+                "Digest realm=\"{}\", nonce=\"{}\", algorithm=AKAv1-MD5, qop=\"auth\"",
+                self.behaviour.aka_realm.unwrap_or(REALM),
                 v.nonce
             )
         } else {
@@ -511,7 +517,11 @@ impl FakeCore {
                 .replacen('>', ";alias=198.51.100.1~40001~6>", 1);
             extra.push(("Contact", text));
         }
-        extra.push(("Contact", c.to_string()));
+        if self.behaviour.omit_own_contact > 0 && asked > 0 {
+            self.behaviour.omit_own_contact -= 1;
+        } else {
+            extra.push(("Contact", c.to_string()));
+        }
         if self.behaviour.require_outbound {
             extra.push(("Require", "outbound".into()));
         }
