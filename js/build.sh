@@ -68,7 +68,7 @@ package() { # target out-dir entry-file
     # --strip-producers / --strip-target-features: metadata sections no loader reads.
     wasm-opt "${WASM_OPT_FLAGS[@]}" --strip-producers --strip-target-features \
       "$out/imsip_core_bg.wasm" -o "$out/imsip_core_bg.wasm.opt"
-    # Similar functions side by side for gzip (js/order-functions.mjs: −4.5 KB), then
+    # Similar functions side by side for gzip (js/order-functions.mjs: −6 KB), then
     # wasm-opt once more to tidy what binaryen's re-reading left (the order stays).
     node js/order-functions.mjs "$out/imsip_core_bg.wasm.opt" "$out/imsip_core_bg.wasm.ordered"
     wasm-opt "${WASM_OPT_FLAGS[@]}" "$out/imsip_core_bg.wasm.ordered" -o "$out/imsip_core_bg.wasm"

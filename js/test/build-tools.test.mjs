@@ -119,12 +119,15 @@ test('order-functions: functions of one signature end up side by side, every fun
     const arg = i % 3 === 0 ? 5 : 5n;
     assert.equal(after[`f${i}`](arg), before[`f${i}`](arg), `f${i}`);
   }
-  // In the input the i32 functions are every third one; the chain puts them first.
+  // In the input the i32 functions are every third one; the chain groups each
+  // signature in one run (which comes first depends on the start the script keeps).
   const m = binaryen.readBinary(readFileSync(output));
   const signatures = Array.from({ length: m.getNumFunctions() },
     (_, i) => binaryen.getFunctionInfo(m.getFunctionByIndex(i)).params === binaryen.i32 ? 'i32' : 'i64');
   m.dispose();
-  assert.deepEqual(signatures, [...Array(4).fill('i32'), ...Array(8).fill('i64')]);
+  const runs = signatures.filter((s, i) => i === 0 || s !== signatures[i - 1]);
+  assert.equal(runs.length, 2, `one run per signature: ${signatures}`);
+  assert.equal(signatures.filter((s) => s === 'i32').length, 4);
   const again = path.join(dir, 'again.wasm');
   execFileSync(process.execPath, [path.join(js, 'order-functions.mjs'), input, again]);
   assert.deepEqual(readFileSync(again), readFileSync(output), 'deterministic');
