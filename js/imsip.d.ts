@@ -441,6 +441,8 @@ export interface MessageDetail {
    * sender's `extraHeaders` (`X-...`) are here.
    */
   headers: [string, string][];
+  /** Absent: a pager-mode MESSAGE (`detail.largeMessage` tells the two kinds apart). */
+  largeMessage?: false;
 }
 
 /** A message that came in large-message mode (an MSRP session of its own). */

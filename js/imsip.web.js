@@ -15,8 +15,12 @@ const isNode =
 export default async function init(options) {
   let arg = options;
   if (arg === undefined && isNode) {
-    const fs = await import(/* webpackIgnore: true */ /* @vite-ignore */ 'node:fs/promises');
-    arg = { module_or_path: await fs.readFile(new URL('./imsip_core_bg.wasm', import.meta.url)) };
+    // process.getBuiltinModule (Node 20.16+), not `import('node:fs/promises')`: an
+    // import names a module that bundlers for the browser try to resolve and fail
+    // on (webpack 5, esbuild), or split the shared worker's bundle over (Vite 6/7);
+    // the minifier removes the comments that told some of them to skip it.
+    const fs = process.getBuiltinModule('node:fs');
+    arg = { module_or_path: fs.readFileSync(new URL('./imsip_core_bg.wasm', import.meta.url)) };
   }
   await wasmInit(arg);
 }

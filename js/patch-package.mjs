@@ -43,7 +43,8 @@ const pkg = {
   files,
   // wasm-pack's list: the bundler glue instantiates the module on import.
   sideEffects: gen.sideEffects ?? ['./snippets/*'],
-  engines: { node: '>=20' },
+  // process.getBuiltinModule (imsip.js reads the wasm from disk with it in Node).
+  engines: { node: '>=20.16' },
   imsip: { target },
 };
 for (const k of Object.keys(pkg)) if (pkg[k] === undefined) delete pkg[k];
