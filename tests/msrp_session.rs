@@ -1050,3 +1050,99 @@ fn mutated_frames_never_panic() {
         while session.poll_output().is_some() {}
     }
 }
+
+/// The messages and aborts among `outputs`, and whether a REPORT went out.
+fn delivered(outputs: &[Output]) -> (Vec<Vec<u8>>, Vec<String>, usize) {
+    let mut messages = Vec::new();
+    let mut aborted = Vec::new();
+    let mut reports = 0;
+    for o in outputs {
+        match o {
+            Output::Event(Event::Message { body, .. }) => messages.push(body.clone()),
+            Output::Event(Event::MessageAborted { message_id, .. }) => {
+                aborted.push(message_id.clone())
+            }
+            Output::Transmit(b) if Frame::parse(b).unwrap().status_code().is_none() => reports += 1,
+            _ => {}
+        }
+    }
+    (messages, aborted, reports)
+}
+
+#[test]
+fn body_less_chunks_end_or_abort_a_message_under_way() {
+    // RFC 4975 §9: the body is optional in any SEND. A body-less `#` chunk aborts the
+    // message under way (it was ignored: the late rest was delivered, and sixteen such
+    // aborts left sixteen partials, after which every message got 413); a body-less
+    // `$` chunk ends one whose size was unknown.
+    let mut net = bob_alone(1_000);
+    let bob = local_of(BOB).to_string();
+    let chunk = |id: &str, range: &str, body: Option<&[u8]>, flag: char| {
+        send_to(
+            &bob,
+            &[("Message-ID", id), ("Byte-Range", range)],
+            body,
+            flag,
+        )
+    };
+    for n in 0..20 {
+        let id = format!("abort{n}");
+        assert_eq!(
+            answers(&feed(&mut net, &chunk(&id, "1-5/10", Some(b"Hello"), '+'))),
+            vec![200]
+        );
+        let out = feed(&mut net, &chunk(&id, "6-5/10", None, '#'));
+        assert_eq!(answers(&out), vec![200]);
+        assert_eq!(delivered(&out).1, vec![id.clone()], "aborted");
+        // The rest, late: acknowledged, not delivered.
+        let out = feed(&mut net, &chunk(&id, "6-10/10", Some(b"World"), '$'));
+        assert_eq!(delivered(&out).0, Vec::<Vec<u8>>::new());
+    }
+    assert_eq!(net.clients[BOB].session.buffered_bytes(), 0, "nothing held");
+    // A message of unknown size ended by a body-less `$`: delivered.
+    assert_eq!(
+        answers(&feed(
+            &mut net,
+            &chunk("stream1", "1-*/*", Some(b"Hello"), '+')
+        )),
+        vec![200]
+    );
+    let out = feed(&mut net, &chunk("stream1", "6-5/5", None, '$'));
+    assert_eq!(delivered(&out).0, vec![b"Hello".to_vec()]);
+    // A body-less `$` SEND of no message under way (binding the connection,
+    // RFC 4975 §5.4): acknowledged, nothing delivered.
+    let out = feed(
+        &mut net,
+        &send_to(&bob, &[("Message-ID", "bind1")], None, '$'),
+    );
+    assert_eq!(answers(&out), vec![200]);
+    assert_eq!(delivered(&out).0, Vec::<Vec<u8>>::new());
+}
+
+#[test]
+fn a_success_report_asked_on_any_chunk_is_sent() {
+    // RFC 4975 §7.1.2: chunks come in any order; the report was decided by whichever
+    // came last, so a sender that asked on its first chunk only got none.
+    let mut net = bob_alone(1_000);
+    let bob = local_of(BOB).to_string();
+    let first = send_to(
+        &bob,
+        &[
+            ("Message-ID", "srep1"),
+            ("Byte-Range", "1-5/10"),
+            ("Success-Report", "yes"),
+        ],
+        Some(b"Hello"),
+        '+',
+    );
+    assert_eq!(answers(&feed(&mut net, &first)), vec![200]);
+    let last = send_to(
+        &bob,
+        &[("Message-ID", "srep1"), ("Byte-Range", "6-10/10")],
+        Some(b"World"),
+        '$',
+    );
+    let (messages, _, reports) = delivered(&feed(&mut net, &last));
+    assert_eq!(messages, vec![b"HelloWorld".to_vec()]);
+    assert_eq!(reports, 1, "the success REPORT");
+}

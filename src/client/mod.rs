@@ -930,7 +930,15 @@ impl Client {
                 content_type,
                 body,
             } => self.on_msrp_message(i, message_id, content_type, body, now),
-            MsrpEvent::MessageAborted { .. } => {}
+            MsrpEvent::MessageAborted { .. } => {
+                // A large message its sender aborted (or we refused) ends the session
+                // as a delivered one does: BYE after the linger if the sender sends
+                // none (a peer that aborts and forgets the BYE held it for good).
+                let c = &mut self.channels[i];
+                if c.role == Role::LargeIn && c.linger_until.is_none() {
+                    c.linger_until = Some(now + LARGE_MESSAGE_LINGER);
+                }
+            }
             MsrpEvent::Ended { reason } => {
                 let c = &mut self.channels[i];
                 if c.phase == Phase::Closed {

@@ -158,10 +158,18 @@ impl Receiver {
             Ok(Some(id)) => id.to_owned(),
             _ => return Err(400),
         };
-        let Some(body) = send.body() else {
-            // A SEND without a body carries nothing to deliver (RFC 4975 §7.1.1 lets
-            // an endpoint send one, e.g. to bind the connection): acknowledged only.
-            return Ok(None);
+        let body = match send.body() {
+            Some(body) => body,
+            // A body-less chunk that ends (`$`) or aborts (`#`) a message under way is
+            // its last, empty, chunk (RFC 4975 §9: the body is optional in any SEND).
+            None if send.continuation() != ContinuationFlag::Continued
+                && self.partials.iter().any(|p| p.message_id == message_id) =>
+            {
+                &[]
+            }
+            // Otherwise a SEND without a body carries nothing to deliver (RFC 4975
+            // §5.4, §7.1.1: one binds the connection): acknowledged only.
+            None => return Ok(None),
         };
         let range = match send.byte_range() {
             Ok(r) => r.unwrap_or(ByteRange {
@@ -234,7 +242,11 @@ impl Receiver {
         if let Some(place) = p.buf.get_mut(from..from.saturating_add(body.len())) {
             place.copy_from_slice(body);
         }
-        p.success_report = send.success_report().unwrap_or_default();
+        // RFC 4975 §7.1.2: the sender asks for the report on its chunks; chunks come
+        // in any order, so one that asks is enough (not whichever came last).
+        if send.success_report().ok() == Some(SuccessReport::Yes) {
+            p.success_report = SuccessReport::Yes;
+        }
         p.report_to = send.from_path().to_vec();
         if p.content_type.is_empty() {
             p.content_type = send.content_type().unwrap_or_default().to_owned();
