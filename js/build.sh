@@ -85,7 +85,18 @@ package() { # target out-dir entry-file
   sed "s#from './imerror.js'#from './$imerror'#" js/imclient.js >"$out/imclient.js"
   grep -q "from './$imerror'" "$out/imclient.js" || { echo "build.sh: imclient.js import not rewritten" >&2; exit 1; }
   cp "js/$entry" "$out/imsip.js"
-  cp js/imworker.js "$out/imworker.js"
+  if [ "$target" = bundler ]; then
+    # The bundler entry has a top-level await (the wasm instantiated on import): the
+    # worker loads it with a dynamic import, so its `connect` listener is there first.
+    sed -e "/^import \* as entry from '.\/imsip.js';\$/d" \
+      -e "s#^const load = () => Promise.resolve(entry);\$#const load = () => import('./imsip.js');#" \
+      js/imworker.js >"$out/imworker.js"
+    grep -q "^const load = () => import('./imsip.js');\$" "$out/imworker.js" &&
+      ! grep -q "^import \* as entry" "$out/imworker.js" ||
+      { echo "build.sh: imworker.js not rewritten for the bundler build" >&2; exit 1; }
+  else
+    cp js/imworker.js "$out/imworker.js"
+  fi
   cp js/imsip.d.ts "$out/imsip.d.ts"
   cp js/README.md "$out/README.md"
   node js/patch-package.mjs "$out" "$target"

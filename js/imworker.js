@@ -28,7 +28,14 @@
 //                                            failed): the tab runs its own
 // `state` is what the getters return: { instanceId, callId, akaSqn, registration }.
 // Nothing sent to a tab carries a password or key.
-import init, { ImClient } from './imsip.js';
+import * as entry from './imsip.js';
+
+// The package entry, as a promise. In the `bundler` build js/build.sh replaces this
+// line and the import above with `const load = () => import('./imsip.js');`: there
+// the entry instantiates the wasm on import (top-level await), and with a static
+// import the `connect` listener below would only be added once that finished — the
+// first tab's `connect` came before and was lost (its register() never resolved).
+const load = () => Promise.resolve(entry);
 
 /** The worker pings every attached tab this often (milliseconds). */
 const HEARTBEAT_MS = 5000;
@@ -40,11 +47,17 @@ const HEARTBEAT_MS = 5000;
 const HEARTBEAT_MISSES = 3;
 
 const LIFECYCLE = Symbol.for('imsip.lifecycle');
-const COMMANDS = new Set(ImClient[Symbol.for('imsip.commands')]);
+/** Set once the entry is loaded: the client class and the commands a tab may call. */
+let ImClient;
+let COMMANDS;
 /** The events a tab that joins late receives at once (the last of each). */
 const REPLAYED = ['connection', 'registration', 'servicesettings'];
 
-const ready = init();
+const ready = load().then(async (m) => {
+  await m.default();
+  ImClient = m.ImClient;
+  COMMANDS = new Set(ImClient[Symbol.for('imsip.commands')]);
+});
 
 /** server + aor → Host. */
 const hosts = new Map();
