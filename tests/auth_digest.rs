@@ -632,3 +632,34 @@ fn hostile_input_does_not_panic() {
         let _ = s.authorize("REGISTER", "sip:r", b"", &mut Counter(0));
     }
 }
+
+/// RFC 7616 §3.4: `nc` counts every request sent with a nonce. A new challenge
+/// naming the nonce already in use (a server that challenges a request which
+/// carried no credentials, with its current nonce) keeps counting; it restarted at
+/// 1, which a server tracking nc reads as a replay. Another nonce starts again.
+#[test]
+fn nc_keeps_counting_when_challenged_again_with_the_same_nonce() {
+    let nc_of = |s: &mut DigestSession| {
+        let a = s
+            .authorize("REGISTER", "sip:example.com", b"", &mut Counter(3))
+            .expect("authorization");
+        a.value.param("nc").map(str::to_owned)
+    };
+    let ch = |nonce: &str| {
+        values(&format!(
+            "Digest realm=\"example.com\", nonce=\"{nonce}\", qop=\"auth\""
+        ))
+    };
+    let mut s = DigestSession::new(Credentials::password("alice", "secret"));
+    s.on_challenge(&ch("n1"), false).unwrap();
+    assert_eq!(nc_of(&mut s).as_deref(), Some("00000001"));
+    s.on_success();
+    assert_eq!(nc_of(&mut s).as_deref(), Some("00000002"));
+    s.on_success();
+    // A request sent without these credentials is challenged with the same nonce.
+    s.on_challenge_to(&ch("n1"), false, false).unwrap();
+    assert_eq!(nc_of(&mut s).as_deref(), Some("00000003"));
+    s.on_success();
+    s.on_challenge_to(&ch("n2"), false, false).unwrap();
+    assert_eq!(nc_of(&mut s).as_deref(), Some("00000001"));
+}

@@ -647,10 +647,19 @@ impl DigestSession {
                 AkaOutcome::MacFailure => return self.fail(AuthError::NetworkAuthFailed),
             }
         }
+        // RFC 7616 §3.4: nc counts every request sent with this nonce, so a
+        // challenge that names the nonce already in use keeps counting (restarting
+        // at 1 reads as a replay to a server that tracks nc).
+        let same_nonce = self
+            .challenge
+            .as_ref()
+            .is_some_and(|old| old.nonce == c.nonce && old.realm == c.realm);
+        if !same_nonce {
+            self.nc = 0;
+            self.cnonce.clear();
+        }
         self.challenge = Some(c);
         self.proxy = proxy;
-        self.nc = 0;
-        self.cnonce.clear();
         self.state = SessionState::Challenged;
         Ok(())
     }
