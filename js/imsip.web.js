@@ -18,8 +18,9 @@ export default async function init(options) {
     // process.getBuiltinModule (Node 20.16+), not `import('node:fs/promises')`: an
     // import names a module that bundlers for the browser try to resolve and fail
     // on (webpack 5, esbuild), or split the shared worker's bundle over (Vite 6/7);
-    // the minifier removes the comments that told some of them to skip it.
-    const fs = process.getBuiltinModule('node:fs');
+    // the minifier removes the comments that told some of them to skip it. Through
+    // globalThis: a free `process.…` makes Parcel install a `process` polyfill.
+    const fs = globalThis.process.getBuiltinModule('node:fs');
     arg = { module_or_path: fs.readFileSync(new URL('./imsip_core_bg.wasm', import.meta.url)) };
   }
   await wasmInit(arg);

@@ -746,3 +746,25 @@ fn a_200_that_does_not_bind_our_contact_is_not_a_registration() {
     assert_eq!(h.ua.registration().state, RegistrationState::Registered);
     assert!(h.ua.registration().expires.is_some_and(|e| e > 0));
 }
+
+#[test]
+fn a_407_that_also_carries_the_registrars_challenge_is_answered_for_both() {
+    // RFC 3261 §16.7, §22.3: a forking proxy aggregates the challenges into one 407.
+    // The retry carries both answers (it carried only the proxy's, and was challenged
+    // again).
+    let mut h = Harness::alice();
+    h.core.behaviour.aggregate_challenge = true;
+    let op = h.register();
+    h.ok(op);
+    let regs = h.sent_requests(Method::Register);
+    assert_eq!(regs.len(), 2, "one challenge, one answer");
+    let retry = &regs[1];
+    assert_eq!(
+        retry.authorization().unwrap()[0].param("realm"),
+        Some("imsip.test")
+    );
+    assert_eq!(
+        retry.proxy_authorization().unwrap()[0].param("realm"),
+        Some("proxy.imsip.test")
+    );
+}

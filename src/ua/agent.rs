@@ -550,7 +550,20 @@ impl UserAgent {
                 },
             );
         }
-        match self.cx.creds.on_challenge(msg, proxy, &tx.carried) {
+        let answered = self.cx.creds.on_challenge(msg, proxy, &tx.carried);
+        // RFC 3261 §22.3, §16.7: a forking proxy may send one response with both
+        // kinds of challenge (Proxy- and WWW-Authenticate): the other kind is
+        // answered too, so the retry carries both (else it is challenged once more).
+        // Its failure leaves the retry as it would have been.
+        let other = if proxy {
+            msg.www_authenticate()
+        } else {
+            msg.proxy_authenticate()
+        };
+        if answered.is_ok() && other.is_ok_and(|v| !v.is_empty()) {
+            let _ = self.cx.creds.on_challenge(msg, !proxy, &tx.carried);
+        }
+        match answered {
             Ok(()) => {
                 tx.req.cseq = match tx.usage {
                     Usage::Register => self.registerer.next_cseq(),

@@ -94,6 +94,10 @@ pub struct Behaviour {
     pub omit_own_contact: u32,
     /// The realm of AKA challenges (default [`REALM`]): another S-CSCF's.
     pub aka_realm: Option<&'static str>,
+    /// The registrar's challenge comes as a forking proxy aggregates it: one 407
+    /// with a Proxy-Authenticate (realm `proxy.imsip.test`) and the registrar's
+    /// WWW-Authenticate (RFC 3261 §16.7).
+    pub aggregate_challenge: bool,
 }
 
 pub struct FakeCore {
@@ -346,6 +350,19 @@ impl FakeCore {
                 if stale { ", stale=true" } else { "" }
             )
         };
+        if self.behaviour.aggregate_challenge {
+            let proxy =
+                "Digest realm=\"proxy.imsip.test\", nonce=\"agg1\", algorithm=MD5, qop=\"auth\"";
+            return self.reply(
+                req,
+                407,
+                "Proxy Authentication Required",
+                &[
+                    ("Proxy-Authenticate", proxy.into()),
+                    ("WWW-Authenticate", value),
+                ],
+            );
+        }
         self.reply(req, 401, "Unauthorized", &[("WWW-Authenticate", value)]);
     }
 
