@@ -9,6 +9,7 @@
 #      JsSIP, SIP.js, a killed core and Kamailio (js/interop/)
 #   5. npm pack → install the tarball in a fresh project → import by name, tsc against
 #      the installed types, the end-to-end suite again against the installed copy
+#      and esbuild bundles it and its shared worker for the browser
 #   6. the bundler build imports in Node (--experimental-wasm-modules)
 # Cargo runs one command at a time (2-core machines shared with other builds).
 set -euo pipefail
@@ -93,6 +94,16 @@ ws_version=$(node -p "require('./js/node_modules/ws/package.json').version")
   node smoke.mjs &&
   tsc -p tsconfig.json)
 IMSIP_PKG="$tmp/app/node_modules/imsip/imsip.js" node --test js/test/*.test.mjs
+
+step "the installed package bundles for the browser (esbuild, as an app would)"
+# The web entry once held import('node:fs/promises'), which webpack 5 and esbuild
+# could not bundle (README, "Bundlers"): the app and the shared worker must bundle
+# for the browser with nothing marked external, and import no node: module.
+printf "import init, { ImClient } from 'imsip';\nawait init();\nexport { ImClient };\n" >"$tmp/app/page.js"
+(cd "$tmp/app" &&
+  "$ROOT/js/node_modules/.bin/esbuild" page.js node_modules/imsip/imworker.js --bundle --format=esm \
+    --platform=browser --outdir=dist --entry-names='[name]' --log-level=warning &&
+  ! grep -lE "(import ?\(?|from ?)[\"']node:" dist/page.js dist/imworker.js)
 
 step "the bundler build imports in Node"
 node --experimental-wasm-modules --no-warnings --input-type=module -e "
