@@ -1146,3 +1146,37 @@ fn a_success_report_asked_on_any_chunk_is_sent() {
     assert_eq!(messages, vec![b"HelloWorld".to_vec()]);
     assert_eq!(reports, 1, "the success REPORT");
 }
+
+#[test]
+fn a_first_chunk_with_data_and_no_content_type_gets_400() {
+    // RFC 4975 §9: data comes with its Content-Type; it was delivered typed "".
+    let mut net = bob_alone(1_000);
+    let frame = format!(
+        "MSRP t0x2 SEND\r\nTo-Path: {}\r\nFrom-Path: {} {}\r\nMessage-ID: notype1\r\n\
+         Byte-Range: 1-5/5\r\n\r\nHello\r\n-------t0x2$\r\n",
+        local_of(BOB),
+        relay_leg_uri(BOB),
+        local_of(ALICE)
+    );
+    let out = feed(&mut net, frame.as_bytes());
+    assert_eq!(answers(&out), vec![400]);
+    assert_eq!(delivered(&out).0, Vec::<Vec<u8>>::new());
+    // A later chunk may leave the type to the first.
+    let first = send_to(
+        &local_of(BOB).to_string(),
+        &[("Message-ID", "typed1"), ("Byte-Range", "1-5/10")],
+        Some(b"Hello"),
+        '+',
+    );
+    assert_eq!(answers(&feed(&mut net, &first)), vec![200]);
+    let second = format!(
+        "MSRP t0x3 SEND\r\nTo-Path: {}\r\nFrom-Path: {} {}\r\nMessage-ID: typed1\r\n\
+         Byte-Range: 6-10/10\r\n\r\nWorld\r\n-------t0x3$\r\n",
+        local_of(BOB),
+        relay_leg_uri(BOB),
+        local_of(ALICE)
+    );
+    let out = feed(&mut net, second.as_bytes());
+    assert_eq!(answers(&out), vec![200]);
+    assert_eq!(delivered(&out).0, vec![b"HelloWorld".to_vec()]);
+}

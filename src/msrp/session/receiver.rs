@@ -186,6 +186,12 @@ impl Receiver {
             // The Byte-Range does not describe this body.
             return Err(400);
         }
+        // RFC 4975 §9: data comes with its Content-Type. Later chunks may leave it to
+        // the first (as many stacks do), but a first chunk with data and none leaves
+        // the message without a type: 400.
+        if range.start == 1 && !body.is_empty() && send.content_type().is_none() {
+            return Err(400);
+        }
         match self.finished(&message_id) {
             Some(Finished::Refused) => return Err(413),
             Some(_) => return Ok(None), // a repeat of a message already done with
