@@ -720,6 +720,8 @@ fn a_success_report_that_never_comes_fails_after_the_report_timeout() {
         failures(&net.clients[ALICE].take_events()),
         vec![(h, SendFailure::ReportTimeout)]
     );
+    // A chat's `report` event names it 408, as a transaction timeout.
+    assert_eq!(SendFailure::ReportTimeout.code(), Some(408));
 }
 
 #[test]

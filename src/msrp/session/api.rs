@@ -247,11 +247,12 @@ pub enum SendFailure {
 
 impl SendFailure {
     /// The MSRP status code, where there is one: the response's or report's, 408 for
-    /// a transaction timeout.
+    /// a transaction timeout or a success report that never came (RFC 4975 §10: the
+    /// transaction did not complete in the allotted time).
     pub fn code(&self) -> Option<u16> {
         match self {
             SendFailure::Response { code } | SendFailure::Report { code } => Some(*code),
-            SendFailure::Timeout => Some(408),
+            SendFailure::Timeout | SendFailure::ReportTimeout => Some(408),
             _ => None,
         }
     }
