@@ -153,6 +153,49 @@ fn without_imdn_the_message_is_plain_text_as_before() {
 // ───────────────────────── IMDN: answering ─────────────────────────
 
 #[test]
+fn a_notification_copies_the_datetime_as_written_and_names_the_original_recipient() {
+    // RFC 5438 §7.2.1: <datetime> is the message's DateTime (it was re-written in UTC
+    // seconds: a sender matching by it lost the offset and the fraction);
+    // <original-recipient-uri> is imdn.Original-To when an intermediary set one
+    // (§6.4), else the CPIM To, else us (the schema pairs it with <recipient-uri>).
+    let mut h = chat();
+    let cpim = |id: &str, extra: &str, to: &str| {
+        format!(
+            "From: <sip:bob@imsip.test>\r\n{to}NS: imdn <urn:ietf:params:imdn>\r\n\
+             DateTime: 2026-12-01T03:00:00.5+01:00\r\nimdn.Message-ID: {id}\r\n\
+             imdn.Disposition-Notification: positive-delivery\r\n{extra}\r\n\
+             Content-Type: text/plain\r\n\r\nhello"
+        )
+    };
+    let bodies = [
+        cpim(
+            "dt-1",
+            "imdn.Original-To: <sip:list@imsip.test>\r\n",
+            &format!("To: <{ALICE}>\r\n"),
+        ),
+        cpim("dt-2", "", ""),
+    ];
+    for (i, body) in bodies.iter().enumerate() {
+        h.inject(&from_bob(
+            &format!("dt{i}"),
+            "message/cpim",
+            body.as_bytes(),
+        ));
+    }
+    let sent = notifications_sent(&h);
+    assert_eq!(sent.len(), 2);
+    for (_, n) in &sent {
+        assert_eq!(n.date_time, "2026-12-01T03:00:00.5+01:00");
+        assert_eq!(n.recipient_uri.as_deref(), Some(ALICE));
+    }
+    assert_eq!(
+        sent[0].1.original_recipient_uri.as_deref(),
+        Some("sip:list@imsip.test")
+    );
+    assert_eq!(sent[1].1.original_recipient_uri.as_deref(), Some(ALICE));
+}
+
+#[test]
 fn an_incoming_cpim_message_is_unwrapped_and_its_delivery_answered_by_itself() {
     let mut h = chat();
     let body = bob_cpim(
@@ -181,7 +224,7 @@ fn an_incoming_cpim_message_is_unwrapped_and_its_delivery_answered_by_itself() {
     assert_eq!((n.kind, n.status), (Kind::Delivery, Status::Delivered));
     assert_eq!(n.message_id, "m-1");
     assert_eq!(
-        n.date_time, 1_795_996_000,
+        n.date_time, "2026-11-29T23:46:40Z",
         "the original DateTime (RFC 5438 §7.2.1.1)"
     );
     assert_eq!(n.recipient_uri.as_deref(), Some(ALICE));
@@ -256,7 +299,7 @@ fn an_incoming_notification_is_an_imdn_event_never_a_message() {
     let mut h = chat();
     let n = Notification {
         message_id: "ours-1".into(),
-        date_time: 1_795_996_000,
+        date_time: "2026-11-29T23:46:40Z".into(),
         recipient_uri: Some(BOB.into()),
         original_recipient_uri: None,
         subject: None,

@@ -13,9 +13,6 @@ use imsip::im::imdn::{
 use imsip::settings::{SettingsError, MAX_DEPTH, MAX_DOCUMENT_SIZE};
 use proptest::prelude::*;
 
-/// 2008-04-04T12:16:49-05:00, the RFC examples' datetime, is 17:16:49 UTC.
-const RFC_TIME: u64 = 1_207_329_409;
-
 /// RFC 5438's delivery notification example, re-typed (CRLF line ends, as in the RFC
 /// text).
 const RFC_DELIVERED: &str = concat!(
@@ -53,7 +50,7 @@ const RFC_DISPLAYED: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
 fn rfc_notification(kind: Kind, status: Status) -> Notification {
     Notification {
         message_id: "34jk324j".into(),
-        date_time: RFC_TIME,
+        date_time: "2008-04-04T12:16:49-05:00".into(),
         recipient_uri: Some("im:bob@example.com".into()),
         original_recipient_uri: Some("im:bob@example.com".into()),
         subject: Some("Project Tomorrow".into()),
@@ -129,14 +126,14 @@ fn rfc5438_request_headers_example() {
 }
 
 #[test]
-fn encoding_is_the_schema_order_in_utc() {
+fn encoding_is_the_schema_order_with_the_datetime_as_given() {
     let xml = rfc_notification(Kind::Delivery, Status::Delivered).encode();
     assert_eq!(
         xml,
         r#"<?xml version="1.0" encoding="UTF-8"?>
 <imdn xmlns="urn:ietf:params:xml:ns:imdn">
   <message-id>34jk324j</message-id>
-  <datetime>2008-04-04T17:16:49Z</datetime>
+  <datetime>2008-04-04T12:16:49-05:00</datetime>
   <recipient-uri>im:bob@example.com</recipient-uri>
   <original-recipient-uri>im:bob@example.com</original-recipient-uri>
   <subject>Project Tomorrow</subject>
@@ -159,7 +156,7 @@ fn every_allowed_pair_round_trips_and_every_other_pair_is_refused() {
         for status in STATUSES {
             let n = Notification {
                 message_id: "x".into(),
-                date_time: 0,
+                date_time: "1970-01-01T00:00:00Z".into(),
                 recipient_uri: None,
                 original_recipient_uri: None,
                 subject: None,
@@ -218,7 +215,8 @@ fn processing_notifications() {
     .unwrap();
     assert_eq!((n.kind, n.status), (Kind::Processing, Status::Stored));
     assert_eq!(n.message_id, "m1");
-    assert_eq!(n.date_time, 1_795_993_500);
+    assert_eq!(n.date_time, "2026-11-29T23:05:00Z");
+    assert_eq!(n.unix_time(), Some(1_795_993_500));
     assert_eq!((n.recipient_uri, n.subject), (None, None));
 }
 
@@ -369,7 +367,10 @@ fn a_bad_datetime_is_a_typed_error() {
     // White space around it and fractions of a second are fine.
     let xml = doc("<display-notification><status><error/></status></display-notification>")
         .replace("2026-11-29T23:05:00Z", "\n 2026-11-30T00:05:00.999+01:00 ");
-    assert_eq!(decode(&xml).unwrap().date_time, 1_795_993_500);
+    // Kept as written (trimmed): a notification copies it (RFC 5438 §7.2.1).
+    let n = decode(&xml).unwrap();
+    assert_eq!(n.date_time, "2026-11-30T00:05:00.999+01:00");
+    assert_eq!(n.unix_time(), Some(1_795_993_500));
 }
 
 #[test]
@@ -435,7 +436,7 @@ fn optional_values_are_trimmed_and_empty_ones_absent() {
 fn markup_in_values_is_escaped_and_read_back() {
     let n = Notification {
         message_id: "a<b>&\"c'".into(),
-        date_time: 951_782_400,
+        date_time: "2000-02-29T00:00:00Z".into(),
         recipient_uri: Some("sip:o'brien@example.com;x=\"<y>\"".into()),
         original_recipient_uri: Some("tel:+1-555".into()),
         subject: Some("héllo ]]> <![CDATA[ &amp; \r\n\t".into()),
@@ -703,7 +704,7 @@ fn notification() -> impl Strategy<Value = Notification> {
         .prop_map(
             |(message_id, date_time, r, o, subject, (kind, status))| Notification {
                 message_id,
-                date_time,
+                date_time: imsip::message::date::iso8601(date_time),
                 recipient_uri: r,
                 original_recipient_uri: o,
                 subject,

@@ -942,6 +942,15 @@ impl CpimMessage {
             .and_then(|h| parse_date_time(&h.value))
     }
 
+    /// `DateTime` as written (trimmed), when it reads as RFC 3339: what a disposition
+    /// notification copies (RFC 5438 §7.2.1).
+    pub fn date_time_text(&self) -> Option<&str> {
+        self.cpim("DateTime")
+            .next()
+            .map(|h| h.value.trim())
+            .filter(|v| parse_date_time(v).is_some())
+    }
+
     /// The subject (RFC 3862 §4.5): the first one without a `lang` parameter, else
     /// the first one; escapes decoded.
     pub fn subject(&self) -> Option<Cow<'_, str>> {

@@ -53,7 +53,7 @@
 //!
 //! let n = Notification {
 //!     message_id: "34jk324j".into(),
-//!     date_time: 1_207_329_409,
+//!     date_time: "2008-04-04T12:16:49-05:00".into(),
 //!     recipient_uri: Some("im:bob@example.com".into()),
 //!     original_recipient_uri: None,
 //!     subject: None,
@@ -66,7 +66,6 @@
 //! ```
 
 use crate::auth::base64_encode;
-use crate::message::date::iso8601;
 use crate::settings::{parse_xml, write_xml, SettingsError, XmlChild, XmlNode};
 use std::fmt;
 
@@ -86,6 +85,9 @@ pub const MESSAGE_ID_HEADER: &str = "Message-ID";
 /// The CPIM header asking for notifications (RFC 5438), in [`CPIM_NS`]; its value
 /// is a [`DispositionRequest`].
 pub const DISPOSITION_NOTIFICATION_HEADER: &str = "Disposition-Notification";
+/// The recipient the sender addressed, kept by an intermediary that redirected the
+/// message (a list server): `imdn.Original-To` (RFC 5438 §6.4).
+pub const ORIGINAL_TO_HEADER: &str = "Original-To";
 /// The `Content-Disposition` value of an IMDN body (RFC 5438): `notification`.
 pub const NOTIFICATION_DISPOSITION: &str = "notification";
 /// The fewest random bytes [`new_message_id`] should be given: RFC 5438 asks for at
@@ -284,9 +286,11 @@ impl Status {
 pub struct Notification {
     /// The `Message-ID` of the message this reports on (`<message-id>`).
     pub message_id: String,
-    /// The `DateTime` of that message, Unix seconds (`<datetime>`; written in UTC, read
-    /// with any RFC 3339 offset, fractions of a second dropped).
-    pub date_time: u64,
+    /// The `DateTime` of that message as it wrote it (`<datetime>`, RFC 3339): RFC
+    /// 5438 §7.2.1 copies it, and a sender may match notifications by it, so it is
+    /// never re-formatted. [`decode`](Self::decode) checks it and keeps the text
+    /// (trimmed); [`unix_time`](Self::unix_time) reads it.
+    pub date_time: String,
     /// The recipient that produced the notification (`<recipient-uri>`).
     pub recipient_uri: Option<String>,
     /// The recipient the sender addressed, before any redirection
@@ -301,6 +305,12 @@ pub struct Notification {
 }
 
 impl Notification {
+    /// [`date_time`](Self::date_time) in Unix seconds (any RFC 3339 offset, fractions
+    /// of a second dropped); `None` when it is not RFC 3339.
+    pub fn unix_time(&self) -> Option<u64> {
+        parse_date_time(&self.date_time)
+    }
+
     /// The document, with `xmlns="urn:ietf:params:xml:ns:imdn"` and the elements in the
     /// schema's order.
     ///
@@ -314,7 +324,7 @@ impl Notification {
                 .push(XmlChild::Element(text_element(name, text)));
         };
         push("message-id", &self.message_id);
-        push("datetime", &iso8601(self.date_time));
+        push("datetime", &self.date_time);
         if let Some(uri) = &self.recipient_uri {
             push("recipient-uri", uri);
         }
@@ -384,7 +394,8 @@ impl Notification {
             .map(|n| n.text())
             .filter(|t| !trim_xml_space(t).is_empty())
             .ok_or(ImdnError::Missing("datetime"))?;
-        let date_time = parse_date_time(&date_time).ok_or(ImdnError::InvalidDateTime)?;
+        let date_time = trim_xml_space(&date_time).to_owned();
+        parse_date_time(&date_time).ok_or(ImdnError::InvalidDateTime)?;
         let uri = |n: Option<&XmlNode>| {
             n.map(|n| trim_xml_space(&n.text()).to_owned())
                 .filter(|s| !s.is_empty())

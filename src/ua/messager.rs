@@ -6,7 +6,7 @@ use super::api::{
 use super::context::{rejected, Ctx};
 use super::error::UaError;
 use super::transaction::{Notice, Req, Usage};
-use crate::im::cpim::{CpimMessage, CPIM_CONTENT_TYPE};
+use crate::im::cpim::{CpimAddress, CpimMessage, CPIM_CONTENT_TYPE};
 use crate::im::imdn::{self, DispositionRequest, Notification, MESSAGE_IMDN_CONTENT_TYPE};
 use crate::im::iscomposing::{IsComposing, ISCOMPOSING_CONTENT_TYPE};
 use crate::message::date::{iso8601, parse_sip_date};
@@ -301,9 +301,13 @@ impl Messager {
             Some(ImdnRequest {
                 message_id: id,
                 peer,
-                original_recipient: e.to.clone(),
-                // RFC 5438 §6.3 requires a DateTime; without one, the time it arrived.
-                date_time: e.date_time.unwrap_or(now_secs),
+                original_recipient: e.original_to.clone().or_else(|| e.to.clone()),
+                // RFC 5438 §7.2.1: the DateTime as the message wrote it; §6.3 requires
+                // one, and without it, the time it arrived.
+                date_time: e
+                    .date_time_text
+                    .clone()
+                    .unwrap_or_else(|| iso8601(now_secs)),
                 asked: e.asked,
             })
         });
@@ -413,6 +417,10 @@ struct Envelope {
     from: Option<String>,
     to: Option<String>,
     date_time: Option<u64>,
+    /// `DateTime` as written, when it reads as RFC 3339.
+    date_time_text: Option<String>,
+    /// `imdn.Original-To`'s URI (RFC 5438 §6.4).
+    original_to: Option<String>,
     message_id: Option<String>,
     asked: DispositionRequest,
 }
@@ -423,6 +431,11 @@ impl Envelope {
             from: c.from().map(|a| a.uri),
             to: c.to().map(|a| a.uri),
             date_time: c.date_time(),
+            date_time_text: c.date_time_text().map(str::to_owned),
+            original_to: c
+                .header(imdn::CPIM_NS, imdn::ORIGINAL_TO_HEADER)
+                .and_then(|v| CpimAddress::parse(&v))
+                .map(|a| a.uri),
             message_id: c
                 .header(imdn::CPIM_NS, imdn::MESSAGE_ID_HEADER)
                 .map(|v| v.trim().to_owned())
@@ -459,10 +472,11 @@ pub(super) struct ImdnRequest {
     pub message_id: String,
     /// Where notifications go: the CPIM From (RFC 5438 §7.1), else the SIP From.
     pub peer: Uri,
-    /// The CPIM To: the recipient the sender addressed.
+    /// The recipient the sender addressed: `imdn.Original-To` (RFC 5438 §6.4), else
+    /// the CPIM To.
     pub original_recipient: Option<String>,
-    /// The message's `DateTime` (Unix seconds; when it had none, when it arrived).
-    pub date_time: u64,
+    /// The message's `DateTime` as it wrote it (when it had none, when it arrived).
+    pub date_time: String,
     /// The notifications asked for.
     pub asked: DispositionRequest,
 }

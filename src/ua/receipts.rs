@@ -95,9 +95,16 @@ impl Receipts {
         let aor = cx.cfg.aor.as_str().to_owned();
         let document = Notification {
             message_id: request.message_id.clone(),
-            date_time: request.date_time,
+            date_time: request.date_time.clone(),
             recipient_uri: Some(aor.clone()),
-            original_recipient_uri: request.original_recipient.clone(),
+            // The schema has the two together or neither: without a CPIM To, the
+            // addressed recipient is us.
+            original_recipient_uri: Some(
+                request
+                    .original_recipient
+                    .clone()
+                    .unwrap_or_else(|| aor.clone()),
+            ),
             subject: None,
             kind,
             status,

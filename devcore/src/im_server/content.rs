@@ -38,9 +38,9 @@ pub(crate) enum ContentKind {
 pub(crate) struct ImdnRequest {
     /// `imdn.Message-ID`: what every notification about it names.
     pub message_id: String,
-    /// The envelope's `DateTime` (Unix seconds), echoed by every
-    /// notification; `None` when absent or unreadable.
-    pub date_time: Option<u64>,
+    /// The envelope's `DateTime` as written, copied into every notification
+    /// (RFC 5438 §7.2.1); `None` when absent or not RFC 3339.
+    pub date_time: Option<String>,
     /// `imdn.Disposition-Notification`: the notifications asked for.
     pub wants: DispositionRequest,
     /// The envelope's `From` URI: where notifications go (RFC 5438 sends
@@ -117,7 +117,7 @@ fn imdn_request(cpim: &CpimMessage) -> Option<ImdnRequest> {
     }
     Some(ImdnRequest {
         message_id,
-        date_time: cpim.date_time(),
+        date_time: cpim.date_time_text().map(str::to_owned),
         wants,
         sender: cpim.from().map(|a| a.uri),
     })

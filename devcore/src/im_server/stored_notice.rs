@@ -68,7 +68,7 @@ pub(crate) fn stored_notification(
 ) -> Option<Result<Vec<u8>, CpimError>> {
     let notification = Notification {
         message_id: request.message_id.clone(),
-        date_time: request.date_time?,
+        date_time: request.date_time.clone()?,
         recipient_uri: Some(recipient.to_owned()),
         original_recipient_uri: None,
         subject: None,

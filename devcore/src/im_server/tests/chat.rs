@@ -11,6 +11,8 @@ const IMDN: &str = imsip::im::imdn::CPIM_NS;
 const ISCOMPOSING_DOC: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<isComposing xmlns=\"urn:ietf:params:xml:ns:im-iscomposing\"><state>active</state></isComposing>";
 /// 2026-11-29T23:05:00Z: the DateTime of the messages below.
 const SENT_AT: u64 = 1_795_993_500;
+/// [`SENT_AT`] as the CPIM `DateTime` writes it.
+const SENT_AT_TEXT: &str = "2026-11-29T23:05:00Z";
 
 /// A CPIM envelope from alice to bob around `body` of `content_type`, with
 /// the IMDN headers bound to the prefix `x` (not the RFC's `imdn`: the
@@ -38,7 +40,7 @@ fn cpim(content_type: &str, body: impl Into<Vec<u8>>, dispositions: Option<&str>
 fn notification_body() -> Vec<u8> {
     let doc = Notification {
         message_id: "m-0".into(),
-        date_time: SENT_AT,
+        date_time: SENT_AT_TEXT.into(),
         recipient_uri: Some(BOB.into()),
         original_recipient_uri: None,
         subject: None,
@@ -105,7 +107,7 @@ fn content_is_read_from_the_content_type_and_the_cpim_envelope() {
     assert_eq!(asked.kind, Chat);
     let imdn = asked.imdn.expect("an IMDN request through the x prefix");
     assert_eq!(imdn.message_id, "m-1");
-    assert_eq!(imdn.date_time, Some(SENT_AT));
+    assert_eq!(imdn.date_time.as_deref(), Some(SENT_AT_TEXT));
     assert!(imdn.wants.processing && imdn.wants.positive_delivery && !imdn.wants.display);
     assert_eq!(imdn.sender.as_deref(), Some(ALICE));
 
@@ -424,7 +426,7 @@ fn a_stored_message_asking_for_processing_tells_the_sender_stored() {
         doc,
         Notification {
             message_id: "m-1".into(),
-            date_time: SENT_AT,
+            date_time: SENT_AT_TEXT.into(),
             recipient_uri: Some(BOB.into()),
             original_recipient_uri: None,
             subject: None,
@@ -495,7 +497,7 @@ fn no_stored_notification_unless_asked_answerable_and_the_sender_online() {
 fn the_stored_notification_goes_to_the_cpim_sender_or_else_the_sip_sender() {
     let request = |sender: Option<&str>| content::ImdnRequest {
         message_id: "m-9".into(),
-        date_time: Some(SENT_AT),
+        date_time: Some(SENT_AT_TEXT.into()),
         wants: imsip::im::imdn::DispositionRequest::ALL,
         sender: sender.map(str::to_owned),
     };
