@@ -333,3 +333,17 @@ fn the_subscribe_contact_carries_ob_when_outbound_was_negotiated() {
     let reg = h.sent_requests(Method::Register).pop().unwrap();
     assert!(!Harness::header(&reg, "Contact").contains(";ob"));
 }
+
+#[test]
+fn a_watch_asked_for_while_a_subscribe_is_in_flight_is_answered_by_it() {
+    // A watch asked for while the SUBSCRIBE was in flight (after a reconnect the
+    // restore is, and an app retrying a watch that failed with the flow calls it
+    // then) waited for the next send: the refresh, 51 minutes later.
+    let mut h = registered();
+    let first = h.ua.watch_settings(h.now);
+    let second = h.ua.watch_settings(h.now);
+    h.pump();
+    assert_eq!(h.ok(first), Outcome::Subscribed { expires: 3600 });
+    assert_eq!(h.ok(second), Outcome::Subscribed { expires: 3600 });
+    assert_eq!(h.sent_requests(Method::Subscribe).len(), 1, "one SUBSCRIBE");
+}

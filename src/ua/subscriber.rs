@@ -251,6 +251,14 @@ impl Subscriber {
             for op in ops {
                 cx.complete(op, Ok(Outcome::Subscribed { expires }));
             }
+            if !unwatch && self.wanted && expires > 0 {
+                // Watches asked for while this SUBSCRIBE was in flight (the restore
+                // after a reconnect, a refresh) are answered by it: they waited for
+                // the next send, the refresh at 85 % of the expiry (51 minutes).
+                for op in std::mem::take(&mut self.waiting) {
+                    cx.complete(op, Ok(Outcome::Subscribed { expires }));
+                }
+            }
             if unwatch && self.wanted {
                 // A watch was asked for while the unwatch was in flight.
                 self.send(cx, false);
