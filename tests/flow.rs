@@ -347,10 +347,11 @@ fn a_core_that_drops_every_register_sees_a_handful_of_attempts_a_minute() {
         .collect();
     assert!(waits.len() >= 6, "{waits:?}");
     assert!(waits[waits.len() - 1] >= 15_000, "{waits:?}");
-    // Once the core registers again, the count resets.
+    // Once the core registers again and the flow lives on (30 s), the count resets.
     h.core.behaviour.drop_on_register = false;
     h.run_for(30_000);
     assert_eq!(h.ua.registration().state, RegistrationState::Registered);
+    h.run_for(30_000);
     let n = h.events.len();
     h.drop_connection();
     let reset = h.events[n..].iter().find_map(|e| match e {
@@ -567,4 +568,42 @@ fn with_one_url_a_failed_connect_fails_register_at_once() {
     let reg = h.register();
     h.pump();
     assert_eq!(h.err(reg), UaError::Transport);
+}
+
+#[test]
+fn a_core_that_closes_after_every_200_register_gets_the_backoff_too() {
+    // A flapping edge: each REGISTER gets its 200 and the connection closes at once.
+    // Resetting the count at each 200 had the client back every 0.25–0.5 s for ever
+    // (RFC 5626 §4.5: the backoff is there to stop exactly that).
+    let mut h = registered();
+    h.run_for(60_000);
+    h.core.behaviour.drop_after_register = true;
+    h.drop_connection();
+    let before = h.connects;
+    h.run_for(120_000);
+    let connects = h.connects - before;
+    assert!(
+        (3..=12).contains(&connects),
+        "{connects} connects in two minutes"
+    );
+    let waits: Vec<u64> = h
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Connection(ConnectionState::Disconnected { retry_in: Some(d) }) => Some(*d),
+            _ => None,
+        })
+        .collect();
+    assert!(waits.last().is_some_and(|w| *w >= 15_000), "{waits:?}");
+    // The edge steadies: a flow that lives 30 s resets the count.
+    h.core.behaviour.drop_after_register = false;
+    h.run_for(90_000);
+    assert_eq!(h.ua.registration().state, RegistrationState::Registered);
+    let n = h.events.len();
+    h.drop_connection();
+    let reset = h.events[n..].iter().find_map(|e| match e {
+        Event::Connection(ConnectionState::Disconnected { retry_in: Some(d) }) => Some(*d),
+        _ => None,
+    });
+    assert!(reset.is_some_and(|d| d <= 500), "{reset:?}");
 }

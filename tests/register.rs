@@ -768,3 +768,30 @@ fn a_407_that_also_carries_the_registrars_challenge_is_answered_for_both() {
         Some("proxy.imsip.test")
     );
 }
+
+#[test]
+fn retry_after_holds_when_the_core_also_closes_the_flow() {
+    // An overloaded edge answers 503 Retry-After: 20 and closes: the reconnect's
+    // backoff (half a second) must not cut the 20 s short (RFC 3261 §20.33).
+    let mut h = registered();
+    h.core.behaviour.register_script.push_back((503, Some(20)));
+    h.run_until_sent(Method::Register);
+    h.pump();
+    let n = h.sent_requests(Method::Register).len();
+    h.drop_connection();
+    h.run_for(5_000);
+    let connected = h
+        .events
+        .iter()
+        .filter(|e| matches!(e, Event::Connection(imsip::ua::ConnectionState::Connected)))
+        .count();
+    assert!(connected >= 2, "reconnected meanwhile");
+    assert_eq!(
+        h.sent_requests(Method::Register).len(),
+        n,
+        "no REGISTER before Retry-After"
+    );
+    h.run_for(16_000);
+    assert_eq!(h.sent_requests(Method::Register).len(), n + 1);
+    assert_eq!(h.ua.registration().state, RegistrationState::Registered);
+}

@@ -54,7 +54,15 @@ pub(super) struct Flow {
     opened: Option<bool>,
     /// Connects that failed before opening since the last one that opened.
     failed_in_row: usize,
+    /// When a REGISTER first succeeded on this flow.
+    registered_at: Option<Millis>,
 }
+
+/// A flow that registered and then lived this long was a success for the backoff
+/// (RFC 5626 §4.5: the count resets). One lost sooner — a core that closes right
+/// after each 200 — keeps the count growing: resetting at the 200 made such a core
+/// get a REGISTER every half second, for ever.
+const STABLE_FLOW: Millis = 30_000;
 
 impl Flow {
     pub fn new() -> Flow {
@@ -66,6 +74,7 @@ impl Flow {
             server: 0,
             opened: None,
             failed_in_row: 0,
+            registered_at: None,
         }
     }
 
@@ -121,6 +130,7 @@ impl Flow {
         cx.flow = FlowState::Connected;
         self.opened = Some(true);
         self.failed_in_row = 0;
+        self.registered_at = None;
         cx.timers.stop(Timer::ConnectDeadline);
         self.pong_required = false;
         self.interval = cx.cfg.keep_alive_interval as Millis * 1000;
@@ -139,10 +149,14 @@ impl Flow {
         }
     }
 
-    /// A REGISTER succeeded on this flow: the failure count resets, and the 200
-    /// says whether pongs are required (RFC 5626 §4.4.1).
+    /// A REGISTER succeeded on this flow: the failure count resets once the flow
+    /// has lived [`STABLE_FLOW`] since (checked when it is lost, or at a later
+    /// REGISTER), and the 200 says whether pongs are required (RFC 5626 §4.4.1).
     pub fn on_registered(&mut self, cx: &mut Ctx, outbound: bool, flow_timer: Option<u32>) {
-        self.failures = 0;
+        let since = *self.registered_at.get_or_insert(cx.now);
+        if cx.now.saturating_sub(since) >= STABLE_FLOW {
+            self.failures = 0;
+        }
         self.pong_required = outbound || flow_timer.is_some();
         if let Some(secs) = flow_timer.filter(|s| *s > 0) {
             // RFC 5626 §4.4.1: send the keep-alive at a random point between 80 %
@@ -218,6 +232,13 @@ impl Flow {
                 }));
                 return None;
             }
+            if self
+                .registered_at
+                .is_some_and(|t| cx.now.saturating_sub(t) >= STABLE_FLOW)
+            {
+                self.failures = 0;
+            }
+            self.registered_at = None;
             let delay = cx.backoff(self.failures);
             self.failures = self.failures.saturating_add(1);
             cx.timers.set(Timer::Reconnect, cx.now + delay);

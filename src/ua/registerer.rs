@@ -71,6 +71,9 @@ pub(super) struct Registerer {
     answer: RegistrarAnswer,
     error: Option<UaError>,
     retry_in: Option<Millis>,
+    /// No REGISTER before this time: a Retry-After still running (RFC 3261 §20.33),
+    /// also when the flow dropped meanwhile and came back sooner.
+    not_before: Millis,
     in_flight: Option<RegJob>,
     queued: Vec<RegJob>,
     /// Consecutive failed attempts (sets the retry backoff).
@@ -94,6 +97,7 @@ impl Registerer {
             answer: RegistrarAnswer::default(),
             error: None,
             retry_in: None,
+            not_before: 0,
             in_flight: None,
             queued: Vec::new(),
             failures: 0,
@@ -314,6 +318,12 @@ impl Registerer {
 
     /// The flow is (re)established: register first (RFC 5626 §4.2).
     pub fn on_flow_up(&mut self, cx: &mut Ctx) {
+        if self.wanted && cx.now < self.not_before {
+            // The core asked for time (Retry-After) and then closed the flow: the
+            // reconnect's backoff must not cut that short.
+            cx.timers.set(Timer::RegisterRetry, self.not_before);
+            return;
+        }
         if self.wanted && !self.queued.iter().any(|j| !j.unregister) {
             self.queue(false, None);
         }
@@ -330,6 +340,7 @@ impl Registerer {
             self.fail_all(cx, &UaError::Transport);
         }
         let before = self.state;
+        let reconnect_in = reconnect_in.map(|r| r.max(self.not_before.saturating_sub(cx.now)));
         if self.wanted {
             if before != RegistrationState::Retrying || self.retry_in != reconnect_in {
                 self.transition(RegistrationState::Retrying);
@@ -489,6 +500,7 @@ impl Registerer {
         cx.local.pub_gruu = self.answer.pub_gruu.clone();
         cx.local.outbound = outbound;
         self.failures = 0;
+        self.not_before = 0;
         let changed = self.state != RegistrationState::Registered;
         self.transition(RegistrationState::Registered);
         self.bound_until = Some(cx.now + granted as Millis * 1000);
@@ -535,6 +547,15 @@ impl Registerer {
         }
         if transient {
             let delay = cx.retry_delay(&err, self.failures);
+            if matches!(
+                err,
+                UaError::Rejected {
+                    retry_after: Some(_),
+                    ..
+                }
+            ) {
+                self.not_before = cx.now + delay;
+            }
             self.failures = self.failures.saturating_add(1);
             cx.timers.stop(Timer::RegisterRefresh);
             cx.timers.set(Timer::RegisterRetry, cx.now + delay);

@@ -98,6 +98,9 @@ pub struct Behaviour {
     /// with a Proxy-Authenticate (realm `proxy.imsip.test`) and the registrar's
     /// WWW-Authenticate (RFC 3261 §16.7).
     pub aggregate_challenge: bool,
+    /// The core closes the connection right after each REGISTER 200 (a flapping
+    /// edge).
+    pub drop_after_register: bool,
 }
 
 pub struct FakeCore {
@@ -126,6 +129,8 @@ pub struct FakeCore {
     pub proxy_challenges: usize,
     /// The core closes the connection now (drop_on_register).
     pub drop_now: bool,
+    /// Close the connection once the outbox is delivered.
+    pub drop_after_outbox: bool,
     /// The IM Server's history of Alice.
     pub history: Vec<imsip::im::history::HistoryEntry>,
     /// The last history query received.
@@ -164,6 +169,7 @@ impl FakeCore {
             proxy_nonces: Vec::new(),
             proxy_challenges: 0,
             drop_now: false,
+            drop_after_outbox: false,
             history: Vec::new(),
             last_history_query: None,
             ringing: Vec::new(),
@@ -557,6 +563,9 @@ impl FakeCore {
             ));
         }
         self.reply(msg, 200, "OK", &extra);
+        if self.behaviour.drop_after_register && asked > 0 {
+            self.drop_after_outbox = true;
+        }
     }
 
     fn on_publish(&mut self, msg: &Message) {
@@ -847,6 +856,10 @@ impl Harness {
                 moved = true;
                 for f in std::mem::take(&mut self.core.outbox) {
                     self.ua.handle_input(self.now, Input::Frame(&f));
+                }
+                if std::mem::take(&mut self.core.drop_after_outbox) {
+                    self.connected = false;
+                    self.ua.handle_input(self.now, Input::Disconnected);
                 }
             }
             if !moved {
