@@ -607,3 +607,22 @@ fn a_core_that_closes_after_every_200_register_gets_the_backoff_too() {
     });
     assert!(reset.is_some_and(|d| d <= 500), "{reset:?}");
 }
+
+#[test]
+fn a_register_that_times_out_on_an_open_connection_recovers_the_flow() {
+    // A half-open socket without outbound (no pongs required): the core stopped
+    // answering, the TCP stayed up. Every REGISTER timed out on it for ever; the
+    // timeout now closes the flow and a new one is made (and registered once the
+    // core answers again).
+    let mut h = registered();
+    let connects = h.connects;
+    h.core.behaviour.silent = true;
+    h.run_until_sent(Method::Register);
+    let closes = h.closes;
+    h.run_for(32_001);
+    assert_eq!(h.closes, closes + 1, "the flow was closed");
+    assert!(h.connects > connects, "and made again");
+    h.core.behaviour.silent = false;
+    h.run_for(40_000);
+    assert_eq!(h.ua.registration().state, RegistrationState::Registered);
+}

@@ -590,8 +590,18 @@ impl UserAgent {
     fn tx_failed(&mut self, tx: ClientTx, err: UaError) {
         match tx.usage {
             Usage::Register => {
+                // No answer from the registrar within Timer F on a connection that is
+                // still up: a half-open socket (the core or a middlebox gone, the TCP
+                // left standing). Without outbound's pongs nothing else would notice,
+                // and every retry would time out on it for ever: the flow is closed
+                // and recovered (RFC 5626 §4.4's failure, detected by the REGISTER).
+                let dead_flow = err == UaError::Timeout && self.cx.flow == FlowState::Connected;
                 let signal = self.registerer.on_failed(cx!(self), err);
                 self.on_registration_signal(signal);
+                if dead_flow && self.cx.flow == FlowState::Connected {
+                    self.cx.out.push(Output::Close);
+                    self.on_flow_lost();
+                }
             }
             Usage::MacFailureNotice | Usage::Probe => {}
             Usage::Publish => self.publisher.on_failed(cx!(self), err),
