@@ -145,9 +145,10 @@ interface ImClientOptionsBase {
   /**
    * `ws://` or `wss://` URL of the SIP core (subprotocol `sip`), or several of the same
    * core in order of preference, all `ws://` or all `wss://`: a connection that fails
-   * before it opens is followed (after the `reconnect` backoff) by one to the next
-   * URL, round the list; after a connection that opened is lost, the next attempt
-   * goes to the first again. The `connection` event names the URL.
+   * before it opens, or before a REGISTER succeeded on it, is followed (after the
+   * `reconnect` backoff) by one to the next URL, round the list; after a connection
+   * that registered is lost, the next attempt goes to the first again. The
+   * `connection` event names the URL.
    */
   server: string | string[];
   /**

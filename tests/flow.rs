@@ -505,6 +505,29 @@ fn a_failed_connect_moves_to_the_next_url_and_a_lost_flow_starts_again_from_the_
 }
 
 #[test]
+fn an_edge_that_opens_but_drops_every_register_fails_over_to_the_next() {
+    // The first edge's upgrade works and its registrar side is dead (it drops every
+    // REGISTER): a flow lost before any REGISTER succeeded is a failed one, so the
+    // next URL comes next (it went back to the first for ever).
+    let [a, b] = ["wss://a.imsip.test/sip", "wss://b.imsip.test/sip"];
+    let mut cfg = alice_config();
+    cfg.server = a.into();
+    cfg.alternate_servers = vec![b.into()];
+    let mut h = Harness::new(cfg, FakeCore::with_password("alice-secret"));
+    h.core.behaviour.drop_on_register = true;
+    let _ = h.register();
+    until_connects(&mut h, 2);
+    assert_eq!(h.connect_urls, [a, b]);
+    // And round the list while none registers.
+    until_connects(&mut h, 4);
+    assert_eq!(h.connect_urls, [a, b, a, b]);
+    // Once one answers (the fake core is one: every URL reaches it), registered.
+    h.core.behaviour.drop_on_register = false;
+    h.run_for(60_000);
+    assert_eq!(h.ua.registration().state, RegistrationState::Registered);
+}
+
+#[test]
 fn alternate_servers_share_the_scheme_of_the_server() {
     for alternate in [
         "ws://b.imsip.test/sip",

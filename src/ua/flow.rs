@@ -102,9 +102,10 @@ impl Flow {
         }
     }
 
-    /// Connects: to `server` first; after a connection that failed before it opened,
-    /// to the next of the core's URLs (round the list); after one that opened and was
-    /// lost, to `server` again (the first is the preferred one).
+    /// Connects: to `server` first; after a connection that failed before it opened
+    /// or before a REGISTER succeeded on it, to the next of the core's URLs (round the
+    /// list); after one that registered and was lost, to `server` again (the first is
+    /// the preferred one).
     fn start_connect(&mut self, cx: &mut Ctx) {
         let urls = 1 + cx.cfg.alternate_servers.len();
         self.server = match self.opened {
@@ -216,6 +217,13 @@ impl Flow {
     /// The socket closed or failed. With `reconnect`, a new attempt is scheduled
     /// after the backoff; returns the delay.
     pub fn on_lost(&mut self, cx: &mut Ctx, reconnect: bool) -> Option<Millis> {
+        if reconnect && self.opened == Some(true) && self.registered_at.is_none() {
+            // Opened, and lost before any REGISTER succeeded on it (an edge whose
+            // upgrade works but whose registrar side is dead, or that drops every
+            // REGISTER): for failover it failed like a connect (RFC 5626 §4.5: a flow
+            // that cannot be registered is a failed flow), so the next URL comes next.
+            self.opened = Some(false);
+        }
         if self.opened == Some(false) {
             self.failed_in_row += 1;
         }

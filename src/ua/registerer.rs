@@ -338,6 +338,10 @@ impl Registerer {
         cx.timers.stop(Timer::RegisterRetry);
         if !keep_ops {
             self.fail_all(cx, &UaError::Transport);
+        } else if let Some(job) = self.in_flight.take() {
+            // The REGISTER went with the flow (one lost before it registered, and
+            // another URL comes next): it is sent again there, its ops still waiting.
+            self.queued.push_front(job);
         }
         let before = self.state;
         let reconnect_in = reconnect_in.map(|r| r.max(self.not_before.saturating_sub(cx.now)));
