@@ -336,6 +336,23 @@ fn an_incoming_notification_is_an_imdn_event_never_a_message() {
     );
     let answered = h.core.received.iter().any(|m| m.status() == Some(200));
     assert!(answered);
+    // The same notification again (a new Call-ID, its own imdn.Message-ID repeated,
+    // RFC 5438 §6.3), and a retransmission of the first: answered, reported once.
+    h.inject(&from_bob("c5", "message/cpim", &body));
+    h.inject(&from_bob("c4", "message/cpim", &body));
+    let count = h
+        .events
+        .iter()
+        .filter(|e| matches!(e, Event::Imdn(_)))
+        .count();
+    assert_eq!(count, 1, "one imdn event");
+    let answers = h
+        .core
+        .received
+        .iter()
+        .filter(|m| m.status() == Some(200))
+        .count();
+    assert!(answers >= 3, "each answered");
 }
 
 #[test]

@@ -250,6 +250,19 @@ impl Messager {
             return match Notification::decode(body) {
                 Ok(n) => {
                     cx.respond(msg, 200, "OK", &[]);
+                    // A retransmission, or the same notification again (its own
+                    // imdn.Message-ID, RFC 5438 §6.3): answered, reported once.
+                    let key = (call_id.to_owned(), cseq.seq);
+                    let own_id = envelope.as_ref().and_then(|e| e.message_id.clone());
+                    if self.seen.contains(&key)
+                        || own_id.as_ref().is_some_and(|id| self.seen_ids.contains(id))
+                    {
+                        return None;
+                    }
+                    remember(&mut self.seen, key);
+                    if let Some(id) = own_id {
+                        remember(&mut self.seen_ids, id);
+                    }
                     let at = envelope
                         .as_ref()
                         .and_then(|e| e.date_time)
