@@ -649,3 +649,22 @@ fn a_register_that_times_out_on_an_open_connection_recovers_the_flow() {
     h.run_for(40_000);
     assert_eq!(h.ua.registration().state, RegistrationState::Registered);
 }
+
+#[test]
+fn close_says_the_connection_is_gone() {
+    // The last connection event was `Connected` after close() (the registration's
+    // said `unregistered`): now `Disconnected` with no retry, as a flow lost for good.
+    let mut h = registered();
+    h.ua.close(h.now);
+    h.pump();
+    let last = h
+        .events
+        .iter()
+        .rev()
+        .find_map(|e| match e {
+            Event::Connection(c) => Some(c.clone()),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(last, ConnectionState::Disconnected { retry_in: None });
+}

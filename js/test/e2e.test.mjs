@@ -312,3 +312,26 @@ test('a core that is not there: transport errors, then reconnect attempts', asyn
   });
   lost.close();
 });
+
+test('close() ends the WebSocket with 1000, a normal closure (RFC 6455 §7.4.1), not 1005', async () => {
+  const { WebSocketServer } = await import('ws');
+  const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', handleProtocols: () => 'sip' });
+  await new Promise((r) => wss.once('listening', r));
+  try {
+    const closed = new Promise((resolve) => {
+      wss.on('connection', (socket) => socket.on('close', (code) => resolve(code)));
+    });
+    // Open at both ends once the REGISTER arrived (a socket closed while still
+    // connecting is aborted, 1006, whatever the code).
+    const opened = new Promise((resolve) => wss.once('connection', (socket) => socket.once('message', resolve)));
+    const client = new ImClient({
+      server: `ws://127.0.0.1:${wss.address().port}/sip`, aor: USERS.alice.aor, password: 'x', webSocket: WebSocket,
+    });
+    client.register().catch(() => {}); // never answered: the flow is what is looked at
+    await opened;
+    client.close();
+    assert.equal(await closed, 1000);
+  } finally {
+    wss.close();
+  }
+});

@@ -67,7 +67,9 @@ pub(super) fn close(ws: &WebSocket) {
     for key in ["onopen", "onmessage", "onclose", "onerror"] {
         let _ = Reflect::set(ws, &key.into(), &ignore);
     }
-    let _ = ws.close();
+    // 1000, a normal closure (RFC 6455 §7.4.1): without a code the core sees 1005,
+    // "no status", which some log as an abnormal end.
+    let _ = ws.close_with_code(1000);
 }
 
 /// What a message event carries: its text, or its bytes (a binary frame: an

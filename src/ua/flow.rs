@@ -306,6 +306,12 @@ impl Flow {
     /// `close()`: final. Returns whether the socket must be closed.
     pub fn close(&mut self, cx: &mut Ctx) -> bool {
         let open = cx.flow_active();
+        if open || cx.flow == FlowState::Waiting {
+            // The connection state says so, as the registration's does.
+            cx.emit(Event::Connection(ConnectionState::Disconnected {
+                retry_in: None,
+            }));
+        }
         cx.flow = FlowState::Closed;
         open
     }
