@@ -662,7 +662,7 @@ fn close_says_the_connection_is_gone() {
         .iter()
         .rev()
         .find_map(|e| match e {
-            Event::Connection(c) => Some(c.clone()),
+            Event::Connection(c) => Some(*c),
             _ => None,
         })
         .unwrap();
