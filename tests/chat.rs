@@ -643,3 +643,27 @@ fn a_peer_refusing_cpim_gets_the_message_plain_now_and_later() {
     h.pump();
     assert_eq!(h.err(op).status(), Some(404));
 }
+
+#[test]
+fn an_indication_of_a_state_we_do_not_know_is_taken_as_idle() {
+    // RFC 3994's schema types <state> as a string: "paused" (another extension) was
+    // answered 400 and dropped; it is answered 200 and ends "active".
+    let mut h = chat();
+    let active = IsComposing::new(State::Active);
+    h.inject(&from_bob(
+        "k5",
+        "application/im-iscomposing+xml",
+        active.encode().as_bytes(),
+    ));
+    let paused = active.encode().replace(">active<", ">paused<");
+    assert!(paused.contains(">paused<"));
+    h.inject(&from_bob(
+        "k6",
+        "application/im-iscomposing+xml",
+        paused.as_bytes(),
+    ));
+    let states: Vec<State> = composing_events(&h).iter().map(|e| e.state).collect();
+    assert_eq!(states, [State::Active, State::Idle]);
+    let answers: Vec<u16> = h.core.received.iter().filter_map(|m| m.status()).collect();
+    assert!(!answers.contains(&400), "{answers:?}");
+}

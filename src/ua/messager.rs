@@ -293,6 +293,14 @@ impl Messager {
                     cx.respond(msg, 200, "OK", &[]);
                     Some(Received::Composing { from: sender, doc })
                 }
+                // RFC 3994's schema types <state> as a string: a state of another
+                // extension ("paused") is not an error, and it is not "active" —
+                // taken as idle (it was refused 400).
+                Err(crate::im::iscomposing::IsComposingError::UnknownState(_)) => {
+                    cx.respond(msg, 200, "OK", &[]);
+                    let doc = IsComposing::new(crate::im::iscomposing::State::Idle);
+                    Some(Received::Composing { from: sender, doc })
+                }
                 Err(e) => {
                     cx.respond(msg, 400, "Bad Request (malformed im-iscomposing+xml)", &[]);
                     cx.emit(Event::Dropped {
