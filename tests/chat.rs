@@ -174,6 +174,12 @@ fn a_notification_copies_the_datetime_as_written_and_names_the_original_recipien
             &format!("To: <{ALICE}>\r\n"),
         ),
         cpim("dt-2", "", ""),
+        // Several recipients: the one that is us is the one addressed here.
+        cpim(
+            "dt-3",
+            "",
+            &format!("To: <sip:carol@imsip.test>\r\nTo: <{ALICE}>\r\n"),
+        ),
     ];
     for (i, body) in bodies.iter().enumerate() {
         h.inject(&from_bob(
@@ -183,7 +189,7 @@ fn a_notification_copies_the_datetime_as_written_and_names_the_original_recipien
         ));
     }
     let sent = notifications_sent(&h);
-    assert_eq!(sent.len(), 2);
+    assert_eq!(sent.len(), 3);
     for (_, n) in &sent {
         assert_eq!(n.date_time, "2026-12-01T03:00:00.5+01:00");
         assert_eq!(n.recipient_uri.as_deref(), Some(ALICE));
@@ -193,6 +199,7 @@ fn a_notification_copies_the_datetime_as_written_and_names_the_original_recipien
         Some("sip:list@imsip.test")
     );
     assert_eq!(sent[1].1.original_recipient_uri.as_deref(), Some(ALICE));
+    assert_eq!(sent[2].1.original_recipient_uri.as_deref(), Some(ALICE));
 }
 
 #[test]

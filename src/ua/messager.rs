@@ -241,7 +241,8 @@ impl Messager {
         };
         let sender = from.uri.as_str().to_owned();
         let now_secs = cx.unix_secs();
-        let envelope = cpim.as_ref().map(Envelope::of);
+        let aor = cx.cfg.aor.as_str().to_owned();
+        let envelope = cpim.as_ref().map(|c| Envelope::of(c, &aor));
 
         if content_type
             .as_ref()
@@ -447,10 +448,18 @@ struct Envelope {
 }
 
 impl Envelope {
-    fn of(c: &CpimMessage) -> Envelope {
+    /// The envelope of `c`, received by `aor`: of several CPIM `To`s, the one that
+    /// names us is the recipient the sender addressed (else the first).
+    fn of(c: &CpimMessage, aor: &str) -> Envelope {
+        let to_all = c.to_all();
+        let to = to_all
+            .iter()
+            .find(|a| a.uri.eq_ignore_ascii_case(aor))
+            .or(to_all.first())
+            .map(|a| a.uri.clone());
         Envelope {
             from: c.from().map(|a| a.uri),
-            to: c.to().map(|a| a.uri),
+            to,
             date_time: c.date_time(),
             date_time_text: c.date_time_text().map(str::to_owned),
             original_to: c
