@@ -317,6 +317,26 @@ fn flow_timer_sets_the_keep_alive_interval_and_requires_pongs() {
     assert_eq!(h.closes, 1, "Flow-Timer makes the pong required");
 }
 
+/// The reconnect delays the `connection` events announced, in order.
+fn reconnect_waits(events: &[Event]) -> Vec<u64> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Connection(ConnectionState::Disconnected { retry_in: Some(d) }) => Some(*d),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Drops the connection: the reconnect comes after the first step of the backoff
+/// (the failure count was reset).
+fn assert_backoff_reset(h: &mut Harness) {
+    let n = h.events.len();
+    h.drop_connection();
+    let reset = reconnect_waits(&h.events[n..]).first().copied();
+    assert!(reset.is_some_and(|d| d <= 500), "{reset:?}");
+}
+
 #[test]
 fn a_core_that_drops_every_register_sees_a_handful_of_attempts_a_minute() {
     let mut h = registered();
@@ -337,14 +357,7 @@ fn a_core_that_drops_every_register_sees_a_handful_of_attempts_a_minute() {
         "then at most every 15–30 s: {second_minute}"
     );
     // The waits never went back to the minimum.
-    let waits: Vec<u64> = h
-        .events
-        .iter()
-        .filter_map(|e| match e {
-            Event::Connection(ConnectionState::Disconnected { retry_in: Some(d) }) => Some(*d),
-            _ => None,
-        })
-        .collect();
+    let waits = reconnect_waits(&h.events);
     assert!(waits.len() >= 6, "{waits:?}");
     assert!(waits[waits.len() - 1] >= 15_000, "{waits:?}");
     // Once the core registers again and the flow lives on (30 s), the count resets.
@@ -352,13 +365,7 @@ fn a_core_that_drops_every_register_sees_a_handful_of_attempts_a_minute() {
     h.run_for(30_000);
     assert_eq!(h.ua.registration().state, RegistrationState::Registered);
     h.run_for(30_000);
-    let n = h.events.len();
-    h.drop_connection();
-    let reset = h.events[n..].iter().find_map(|e| match e {
-        Event::Connection(ConnectionState::Disconnected { retry_in: Some(d) }) => Some(*d),
-        _ => None,
-    });
-    assert!(reset.is_some_and(|d| d <= 500), "{reset:?}");
+    assert_backoff_reset(&mut h);
 }
 
 #[test]
@@ -609,26 +616,13 @@ fn a_core_that_closes_after_every_200_register_gets_the_backoff_too() {
         (3..=12).contains(&connects),
         "{connects} connects in two minutes"
     );
-    let waits: Vec<u64> = h
-        .events
-        .iter()
-        .filter_map(|e| match e {
-            Event::Connection(ConnectionState::Disconnected { retry_in: Some(d) }) => Some(*d),
-            _ => None,
-        })
-        .collect();
+    let waits = reconnect_waits(&h.events);
     assert!(waits.last().is_some_and(|w| *w >= 15_000), "{waits:?}");
     // The edge steadies: a flow that lives 30 s resets the count.
     h.core.behaviour.drop_after_register = false;
     h.run_for(90_000);
     assert_eq!(h.ua.registration().state, RegistrationState::Registered);
-    let n = h.events.len();
-    h.drop_connection();
-    let reset = h.events[n..].iter().find_map(|e| match e {
-        Event::Connection(ConnectionState::Disconnected { retry_in: Some(d) }) => Some(*d),
-        _ => None,
-    });
-    assert!(reset.is_some_and(|d| d <= 500), "{reset:?}");
+    assert_backoff_reset(&mut h);
 }
 
 #[test]

@@ -1149,17 +1149,23 @@ fn a_success_report_asked_on_any_chunk_is_sent() {
     assert_eq!(reports, 1, "the success REPORT");
 }
 
+/// A SEND to Bob, written by hand with no Content-Type: `tid`, `message_id`,
+/// `range` and `data`, ending `$`.
+fn untyped_send(tid: &str, message_id: &str, range: &str, data: &str) -> String {
+    format!(
+        "MSRP {tid} SEND\r\nTo-Path: {}\r\nFrom-Path: {} {}\r\nMessage-ID: {message_id}\r\n\
+         Byte-Range: {range}\r\n\r\n{data}\r\n-------{tid}$\r\n",
+        local_of(BOB),
+        relay_leg_uri(BOB),
+        local_of(ALICE)
+    )
+}
+
 #[test]
 fn a_first_chunk_with_data_and_no_content_type_gets_400() {
     // RFC 4975 §9: data comes with its Content-Type; it was delivered typed "".
     let mut net = bob_alone(1_000);
-    let frame = format!(
-        "MSRP t0x2 SEND\r\nTo-Path: {}\r\nFrom-Path: {} {}\r\nMessage-ID: notype1\r\n\
-         Byte-Range: 1-5/5\r\n\r\nHello\r\n-------t0x2$\r\n",
-        local_of(BOB),
-        relay_leg_uri(BOB),
-        local_of(ALICE)
-    );
+    let frame = untyped_send("t0x2", "notype1", "1-5/5", "Hello");
     let out = feed(&mut net, frame.as_bytes());
     assert_eq!(answers(&out), vec![400]);
     assert_eq!(delivered(&out).0, Vec::<Vec<u8>>::new());
@@ -1171,13 +1177,7 @@ fn a_first_chunk_with_data_and_no_content_type_gets_400() {
         '+',
     );
     assert_eq!(answers(&feed(&mut net, &first)), vec![200]);
-    let second = format!(
-        "MSRP t0x3 SEND\r\nTo-Path: {}\r\nFrom-Path: {} {}\r\nMessage-ID: typed1\r\n\
-         Byte-Range: 6-10/10\r\n\r\nWorld\r\n-------t0x3$\r\n",
-        local_of(BOB),
-        relay_leg_uri(BOB),
-        local_of(ALICE)
-    );
+    let second = untyped_send("t0x3", "typed1", "6-10/10", "World");
     let out = feed(&mut net, second.as_bytes());
     assert_eq!(answers(&out), vec![200]);
     assert_eq!(delivered(&out).0, vec![b"HelloWorld".to_vec()]);
