@@ -639,6 +639,14 @@ fn a_register_that_times_out_on_an_open_connection_recovers_the_flow() {
     h.run_for(32_001);
     assert_eq!(h.closes, closes + 1, "the flow was closed");
     assert!(h.connects > connects, "and made again");
+    // The registration says why: the REGISTER's timeout, not a transport error.
+    let retrying = h
+        .registration_events()
+        .into_iter()
+        .rev()
+        .find(|r| r.state == RegistrationState::Retrying)
+        .unwrap();
+    assert_eq!(retrying.error, Some(UaError::Timeout));
     h.core.behaviour.silent = false;
     h.run_for(40_000);
     assert_eq!(h.ua.registration().state, RegistrationState::Registered);

@@ -361,6 +361,12 @@ impl UserAgent {
 
     /// The socket closed or failed (or the flow was declared dead).
     fn on_flow_lost(&mut self) {
+        self.lose_flow(UaError::Transport);
+    }
+
+    /// [`on_flow_lost`](Self::on_flow_lost), the registration's retry saying
+    /// `cause` (a REGISTER's timeout that showed the flow dead: `timeout`).
+    fn lose_flow(&mut self, cause: UaError) {
         if !self.cx.flow_active() {
             return;
         }
@@ -381,7 +387,7 @@ impl UserAgent {
         }
         self.sessions.on_flow_lost(cx!(self));
         self.registerer
-            .on_flow_lost(cx!(self), delay, trying_others);
+            .on_flow_lost(cx!(self), delay, trying_others, cause);
         self.publisher.on_flow_lost(cx!(self));
         self.subscriber.on_flow_lost(cx!(self));
         for result in self.fetcher.on_flow_lost(cx!(self)) {
@@ -600,7 +606,7 @@ impl UserAgent {
                 self.on_registration_signal(signal);
                 if dead_flow && self.cx.flow == FlowState::Connected {
                     self.cx.out.push(Output::Close);
-                    self.on_flow_lost();
+                    self.lose_flow(UaError::Timeout);
                 }
             }
             Usage::MacFailureNotice | Usage::Probe => {}

@@ -333,7 +333,13 @@ impl Registerer {
     /// The flow is gone: the REGISTER in flight and waiting jobs fail with
     /// `transport` (unless `keep_ops`: a connect failed and another of the core's
     /// URLs comes next); a wanted registration is retried once the flow is back.
-    pub fn on_flow_lost(&mut self, cx: &mut Ctx, reconnect_in: Option<Millis>, keep_ops: bool) {
+    pub fn on_flow_lost(
+        &mut self,
+        cx: &mut Ctx,
+        reconnect_in: Option<Millis>,
+        keep_ops: bool,
+        cause: UaError,
+    ) {
         cx.timers.stop(Timer::RegisterRefresh);
         cx.timers.stop(Timer::RegisterRetry);
         if !keep_ops {
@@ -348,7 +354,7 @@ impl Registerer {
         if self.wanted {
             if before != RegistrationState::Retrying || self.retry_in != reconnect_in {
                 self.transition(RegistrationState::Retrying);
-                self.error = Some(UaError::Transport);
+                self.error = Some(cause);
                 self.retry_in = reconnect_in;
                 self.announce(cx);
             }
@@ -360,7 +366,7 @@ impl Registerer {
                 | RegistrationState::Unregistering
         ) {
             self.transition(RegistrationState::Unregistered);
-            self.error = Some(UaError::Transport);
+            self.error = Some(cause);
             self.announce(cx);
         }
     }
