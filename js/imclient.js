@@ -358,13 +358,19 @@ export class ImClient extends EventTarget {
         else p.resolve(m.value);
         break;
       }
-      case 'reattach':
+      case 'reattach': {
         // The worker dropped this tab (it was frozen or hidden in the back/forward
-        // cache past the heartbeat) and its client is gone: open it again.
+        // cache past the heartbeat) and its client is gone: open it again — and
+        // register it again if this tab called register() or read the client as
+        // registered (a tab that joined a registered client never called it, and
+        // was left with an unregistered one without a word).
+        const believed = this.#state?.registration?.state;
+        const register = this.#wantRegistered || ['registered', 'registering', 'retrying'].includes(believed);
         this.#port.postMessage({
-          t: 'open', options: this.#options, register: this.#wantRegistered, trace: this.#traceListeners.size > 0,
+          t: 'open', options: this.#options, register, trace: this.#traceListeners.size > 0,
         });
         break;
+      }
       case 'fatal':
         // The worker could not load the module or make the client: run here.
         this.#fallBack();

@@ -224,24 +224,29 @@ function receive(port, m) {
     detach(port);
     return;
   }
-  if (m.t === 'pong') return;
+  // A pong of an attached tab only says it is alive (`seen` above). One of a tab the
+  // heartbeat dropped says it is back: a tab busy for a while (a long task, a
+  // breakpoint) is not frozen, sends nothing else, and answers the pings it had
+  // queued — taken as speaking again, or it would never get an event any more.
+  if (m.t === 'pong' && tab) return;
   if (waiting.has(port)) {
-    waiting.get(port).push(m);
+    if (m.t !== 'pong') waiting.get(port).push(m);
     return;
   }
   if (!tab) {
-    // A tab the heartbeat dropped speaks again (it was frozen): back in at once
-    // while its client runs, else it must open again.
+    // A tab the heartbeat dropped speaks again (it was frozen or busy): back in at
+    // once while its client runs, else it must open again.
     const info = known.get(port);
     const host = info && hosts.get(info.key);
     if (host && !host.closing) {
       host.attach(port);
     } else {
-      waiting.set(port, [m]);
+      waiting.set(port, m.t === 'pong' ? [] : [m]);
       port.postMessage({ t: 'reattach' });
       return;
     }
   }
+  if (m.t === 'pong') return;
   handle(port, tabs.get(port).host, m);
 }
 

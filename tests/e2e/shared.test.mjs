@@ -38,7 +38,7 @@ const LONG = 60_000; // upper bound of any wait (the heartbeat drops a tab after
 // (Playwright's default polling) may not run again in this headless page, so a condition
 // that was false at the first look would never be looked at again (a flake seen in CI).
 const POLL = { polling: 50 };
-const USERS = ['bob', 'two', 'close', 'last', 'trace', 'settings', 'frozen', 'resume', 'unshared', 'offline', 'noworker', 'node'];
+const USERS = ['bob', 'two', 'close', 'last', 'trace', 'settings', 'frozen', 'resume', 'unshared', 'offline', 'noworker', 'node', 'busy'];
 
 
 
@@ -454,6 +454,36 @@ test('a frozen tab is dropped by the heartbeat (the last: unregistered), and com
   assert.equal(back, '1');
   await waitEvents(a, 'registration', { state: 'registered', count: 2 });
   assert.deepEqual(await a.evaluate(() => pageEvents), ['freeze', 'resume']);
+  await context.close();
+});
+
+test('a tab busy past the heartbeat (paused in the debugger) that never called register() is registered again when it runs', async () => {
+  // Tab A registers; tab B joins the registered client without calling register().
+  // B's JS is paused (a long task or a breakpoint: not frozen, so no resume event):
+  // it answers no ping and the worker drops it; A leaves, so the client unregisters.
+  // When B runs again it answers the pings it had queued: that pong was ignored (B
+  // never got an event again), and B, which never called register(), was reopened
+  // unregistered without a word.
+  const context = newContext();
+  const start = core.mark();
+  const a = await openTab(context, 'user=busy');
+  await a.evaluate(() => client.register());
+  const [, conn] = await core.waitFor(bindings('busy'), start);
+  const b = await openTab(context, 'user=busy');
+  await waitEvents(b, 'registration', { state: 'registered' });
+  const cdp = await context.newCDPSession(b);
+  await cdp.send('Debugger.enable');
+  await cdp.send('Debugger.pause');
+  const paused = core.mark();
+  await a.evaluate(() => client.close());
+  const [, , left] = await core.waitFor(bindings('busy', conn), paused);
+  assert.equal(left, '0');
+  const resumed = core.mark();
+  await cdp.send('Debugger.resume');
+  await core.waitFor(flowOpened, resumed);
+  const [, , back] = await core.waitFor(bindings('busy'), resumed);
+  assert.equal(back, '1');
+  await b.waitForFunction(() => client.registration.state === 'registered', null, { timeout: LONG, polling: 50 });
   await context.close();
 });
 
