@@ -55,9 +55,10 @@ set -euo pipefail
 # OPTIONS' Accept, a remove's 412, Vias of another version, history bodies byte for byte (base64)
 # and without their CPIM envelope, BYE/CANCEL/480 at close, an MSRP 481 ending the session,
 # settings removed at the server, typing ended by a large message, the JS arguments' checks.
-# The guard goes to 208 for those fixes. 2026-12-01 (twelfth session): 208.0 KB as shipped, 207.2 bundled,
+# The guard goes to 208 for those fixes. 2026-12-01 (twelfth session): 208.3 KB as shipped, 207.5 bundled,
 # with functions ordered by what gzip's window already holds (−1.8 KB) paying for most of that session's
-# defect fixes (+2.3 KB: registration against odd cores, MSRP body-less chunks, receipts, flow recovery).
+# defect fixes (about +1.4 KB: registration against odd cores, MSRP body-less chunks, receipts, flow recovery,
+# the shared worker's dropped tabs).
 # Lower it when the package shrinks; raise it only with a reason in the commit. Measured
 # on js/build.sh's nightly build (xtask and .ci/run install it).
 BUDGET=208 # KB (1 KB = 1024 B); 205.0 after the cuts, 237.4 with quick-xml and serde-wasm-bindgen (issue 14)
