@@ -674,3 +674,19 @@ fn an_indication_of_a_state_we_do_not_know_is_taken_as_idle() {
     let answers: Vec<u16> = h.core.received.iter().filter_map(|m| m.status()).collect();
     assert!(!answers.contains(&400), "{answers:?}");
 }
+
+#[test]
+fn a_cpim_body_sent_base64_reaches_the_app_decoded() {
+    // RFC 3862 §3 / RFC 2045 §6.8: `Content-Transfer-Encoding: base64` on the
+    // encapsulated object; the app got the base64 text ("aMOpbGxv").
+    let mut h = chat();
+    let body = "From: <sip:bob@imsip.test>\r\nTo: <sip:alice@imsip.test>\r\n\
+                DateTime: 2026-12-01T03:00:00Z\r\n\r\n\
+                Content-Type: text/plain;charset=UTF-8\r\nContent-Transfer-Encoding: base64\r\n\r\n\
+                aMOp\r\nbGxv";
+    h.inject(&from_bob("b64-1", "message/cpim", body.as_bytes()));
+    let m = h.messages();
+    assert_eq!(m.len(), 1);
+    assert_eq!(m[0].body, "héllo".as_bytes());
+    assert_eq!(m[0].content_type, "text/plain;charset=UTF-8");
+}

@@ -235,8 +235,20 @@ impl Messager {
             },
             _ => None,
         };
+        // RFC 3862 §3: the encapsulated object is a MIME entity; one sent base64
+        // (`Content-Transfer-Encoding: base64`, RFC 2045 §6.8) reaches the app
+        // decoded (it arrived as its base64 text). Undecodable: left as it came.
+        let decoded = cpim.as_ref().and_then(|c| {
+            c.content_header("Content-Transfer-Encoding")
+                .filter(|e| e.eq_ignore_ascii_case("base64"))
+                .and_then(|_| core::str::from_utf8(c.body()).ok())
+                .and_then(|text| {
+                    let compact: String = text.split_ascii_whitespace().collect();
+                    crate::auth::base64_decode(&compact)
+                })
+        });
         let (content_type, body) = match &cpim {
-            Some(c) => (c.media_type().ok(), c.body()),
+            Some(c) => (c.media_type().ok(), decoded.as_deref().unwrap_or(c.body())),
             None => (outer_type.clone(), msg.body()),
         };
         let sender = from.uri.as_str().to_owned();
