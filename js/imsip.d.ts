@@ -509,7 +509,11 @@ export type ImdnKind = 'delivery' | 'display' | 'processing';
 
 /** A disposition notification about a message this client sent with `imdn`. */
 export interface ImdnDetail {
-  /** The `messageId` that `sendMessage` resolved with. */
+  /**
+   * The message the notification is about: the `messageId` `sendMessage` resolved with
+   * when this client sent it. Not checked against what this client sent — another
+   * device of the same user may have (and a shared client's tabs all get it).
+   */
   messageId: string;
   /** Who sent the notification (the recipient, or an IM Server for `processing`). */
   from: string;
