@@ -453,16 +453,22 @@ fn going_offline_tells_the_app_no_attempt_is_scheduled() {
     h.drop_connection(); // a retry is scheduled...
     h.ua.set_online(h.now, false); // ...then the host says it is offline
     h.pump();
-    let last = h
-        .events
+    assert_eq!(
+        last_connection_state(&h),
+        ConnectionState::Disconnected { retry_in: None }
+    );
+}
+
+/// The state the last `connection` event said.
+fn last_connection_state(h: &Harness) -> ConnectionState {
+    h.events
         .iter()
         .rev()
         .find_map(|e| match e {
             Event::Connection(c) => Some(*c),
             _ => None,
         })
-        .unwrap();
-    assert_eq!(last, ConnectionState::Disconnected { retry_in: None });
+        .expect("a connection event")
 }
 
 /// Runs time forward in small steps until `h` made `n` connection attempts.
@@ -659,14 +665,8 @@ fn close_says_the_connection_is_gone() {
     let mut h = registered();
     h.ua.close(h.now);
     h.pump();
-    let last = h
-        .events
-        .iter()
-        .rev()
-        .find_map(|e| match e {
-            Event::Connection(c) => Some(*c),
-            _ => None,
-        })
-        .unwrap();
-    assert_eq!(last, ConnectionState::Disconnected { retry_in: None });
+    assert_eq!(
+        last_connection_state(&h),
+        ConnectionState::Disconnected { retry_in: None }
+    );
 }
