@@ -211,6 +211,24 @@ impl Messager {
         matches!(status, 415 | 488 | 606).then_some(kind)
     }
 
+    /// Whether the MESSAGE `call_id`/`cseq` (with `imdn.Message-ID` `message_id`, when
+    /// it has one) is new, remembering it: a retransmission (RFC 3428 §7, RFC 3261
+    /// §17.2.3) or a Message-ID seen before (RFC 5438 §6.3) is answered but handled
+    /// once — a message delivered, a notification reported.
+    fn first_time(&mut self, call_id: &str, cseq: u32, message_id: Option<&str>) -> bool {
+        let key = (call_id.to_owned(), cseq);
+        if self.seen.contains(&key)
+            || message_id.is_some_and(|id| self.seen_ids.iter().any(|s| s == id))
+        {
+            return false;
+        }
+        remember(&mut self.seen, key);
+        if let Some(id) = message_id {
+            remember(&mut self.seen_ids, id.to_owned());
+        }
+        true
+    }
+
     /// An incoming MESSAGE (already checked by the UAS rules): answered here, and
     /// classified for the agent. A `message/cpim` body is unwrapped first (RFC 3862):
     /// what it carries decides, so a notification or an indication in CPIM is one.
@@ -265,16 +283,9 @@ impl Messager {
                     cx.respond(msg, 200, "OK", &[]);
                     // A retransmission, or the same notification again (its own
                     // imdn.Message-ID, RFC 5438 §6.3): answered, reported once.
-                    let key = (call_id.to_owned(), cseq.seq);
-                    let own_id = envelope.as_ref().and_then(|e| e.message_id.clone());
-                    if self.seen.contains(&key)
-                        || own_id.as_ref().is_some_and(|id| self.seen_ids.contains(id))
-                    {
+                    let own_id = envelope.as_ref().and_then(|e| e.message_id.as_deref());
+                    if !self.first_time(call_id, cseq.seq, own_id) {
                         return None;
-                    }
-                    remember(&mut self.seen, key);
-                    if let Some(id) = own_id {
-                        remember(&mut self.seen_ids, id);
                     }
                     let at = envelope
                         .as_ref()
@@ -363,16 +374,12 @@ impl Messager {
         cx.respond(msg, 200, "OK", &[]);
         // RFC 3428 §7 / RFC 3261 §17.2.3: a retransmission is answered but delivered
         // once; RFC 5438 §6.3: so is a message whose Message-ID was seen.
-        let key = (call_id.to_owned(), cseq.seq);
-        let id_seen = request
-            .as_ref()
-            .is_some_and(|r| self.seen_ids.contains(&r.message_id));
-        if self.seen.contains(&key) || id_seen {
+        if !self.first_time(
+            call_id,
+            cseq.seq,
+            request.as_ref().map(|r| r.message_id.as_str()),
+        ) {
             return None;
-        }
-        remember(&mut self.seen, key);
-        if let Some(r) = &request {
-            remember(&mut self.seen_ids, r.message_id.clone());
         }
         // RFC 3261 §20.17: the time the request was first sent; from an IM Server, the
         // time a deferred message was stored.

@@ -331,8 +331,10 @@ impl Registerer {
     }
 
     /// The flow is gone: the REGISTER in flight and waiting jobs fail with
-    /// `transport` (unless `keep_ops`: a connect failed and another of the core's
-    /// URLs comes next); a wanted registration is retried once the flow is back.
+    /// `transport` (unless `keep_ops`: the flow failed before it registered and
+    /// another of the core's URLs comes next — then the REGISTER in flight is sent
+    /// again there); a wanted registration is retried once the flow is back, and
+    /// says `cause`.
     pub fn on_flow_lost(
         &mut self,
         cx: &mut Ctx,
